@@ -1,0 +1,2 @@
+//! The `hardened` command.
+fn main() {}
