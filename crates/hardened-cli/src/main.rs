@@ -1,2 +1,81 @@
-//! The `hardened` command.
-fn main() {}
+//! The `hardened` command: derive, show, check, explain and serve an environment-aware
+//! web security policy.
+
+mod check;
+mod common;
+mod env_cmd;
+mod explain;
+mod secret_key;
+mod serve;
+mod show;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Environment-aware web security: one `security_domains` list derives allowed hosts,
+/// CORS, CSRF, TLS/HSTS, secure cookies and security headers.
+#[derive(Debug, Parser)]
+#[command(name = "hardened", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// `--config` shared by the commands that read a configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ConfigArg {
+    /// Config file (default: ./config.yaml if present, else built-in development defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the derived security settings.
+    Show(show::Args),
+    /// Run the security checklist (`--deploy` for production readiness).
+    Check(check::Args),
+    /// Show the verdict the middleware gives one request, and why.
+    Explain(explain::Args),
+    /// Serve the policy over HTTP: a gateway in front of --upstream, or a demo app.
+    Serve(serve::Args),
+    /// Print a new random secret key (50+ characters, OS CSPRNG).
+    SecretKey(secret_key::Args),
+    /// Print what the runtime probe detected (Docker, Kubernetes) and which signal fired.
+    Env(env_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match cli.command {
+        Command::Show(a) => show::run(&a, &mut out),
+        Command::Check(a) => check::run(&a, &mut out),
+        Command::Explain(a) => explain::run(&a, &mut out),
+        Command::Serve(a) => serve::run(&a, &mut out),
+        Command::SecretKey(a) => secret_key::run(&a, &mut out),
+        Command::Env(a) => env_cmd::run(&a, &mut out),
+    };
+    let _ = out.flush();
+    match result {
+        Ok(code) => code,
+        Err(common::CliError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
