@@ -277,7 +277,9 @@ impl DomainError {
             DomainError::Path(_) | DomainError::Query | DomainError::Fragment => {
                 "list origins only: `https://example.com`, without path, query or fragment"
             }
-            DomainError::Userinfo => "remove the `user@` part; credentials never belong in a domain",
+            DomainError::Userinfo => {
+                "remove the `user@` part; credentials never belong in a domain"
+            }
             DomainError::Port(_) => "use a port from 1 to 65535, e.g. `https://example.com:8443`",
             DomainError::Host { .. } => {
                 "use a domain name such as `example.com`, an IPv4 address or a bracketed IPv6 address like `[::1]`"
@@ -442,9 +444,7 @@ pub fn parse_host(h: &str) -> Result<Host, DomainError> {
         return Err(err("the host is empty"));
     }
     if let Some(inner) = h.strip_prefix('[') {
-        let inner = inner
-            .strip_suffix(']')
-            .ok_or_else(|| err("unclosed `[`"))?;
+        let inner = inner.strip_suffix(']').ok_or_else(|| err("unclosed `[`"))?;
         return Ipv6Addr::from_str(inner)
             .map(Host::Ipv6)
             .map_err(|_| err("not a valid IPv6 address"));
@@ -453,7 +453,9 @@ pub fn parse_host(h: &str) -> Result<Host, DomainError> {
         if let Ok(ip) = Ipv6Addr::from_str(h) {
             return Ok(Host::Ipv6(ip));
         }
-        return Err(err("a colon is only allowed before the port or inside `[IPv6]`"));
+        return Err(err(
+            "a colon is only allowed before the port or inside `[IPv6]`",
+        ));
     }
     let trimmed = h.strip_suffix('.').unwrap_or(h);
     if trimmed.is_empty() {
@@ -515,10 +517,16 @@ mod tests {
         let table: &[(&str, &str)] = &[
             ("example.com", "https://example.com"),
             ("https://api.example.com", "https://api.example.com"),
-            ("http://staging.example.com:8080", "http://staging.example.com:8080"),
+            (
+                "http://staging.example.com:8080",
+                "http://staging.example.com:8080",
+            ),
             ("192.168.1.10", "http://192.168.1.10"),
             ("http://staging.com:8080", "http://staging.com:8080"),
-            ("staging-api.example.com:8443", "https://staging-api.example.com:8443"),
+            (
+                "staging-api.example.com:8443",
+                "https://staging-api.example.com:8443",
+            ),
             ("EXAMPLE.com.", "https://example.com"),
             ("HTTPS://Example.Com:443", "https://example.com"),
             ("http://example.com:80", "http://example.com"),
@@ -588,7 +596,9 @@ mod tests {
     #[test]
     fn header_origin_parsing() {
         assert_eq!(
-            Origin::parse_header("HTTPS://Example.COM:443").unwrap().to_string(),
+            Origin::parse_header("HTTPS://Example.COM:443")
+                .unwrap()
+                .to_string(),
             "https://example.com"
         );
         assert!(Origin::parse_header("null").is_none());

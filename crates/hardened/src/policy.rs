@@ -42,7 +42,10 @@ pub fn default_internal_networks() -> Vec<IpNet> {
         v4(192, 168, 0, 0, 16),
         v4(127, 0, 0, 0, 8),
         IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
-        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7)),
+        IpNet::V6(Ipv6Net::new_assert(
+            Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+            7,
+        )),
     ]
 }
 
@@ -467,8 +470,7 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
         },
         tls: TlsRules {
             ssl_redirect: strict && cfg.ssl_redirect == Some(true),
-            proxy_ssl_header: strict
-                .then(|| ("X-Forwarded-Proto".to_owned(), "https".to_owned())),
+            proxy_ssl_header: strict.then(|| ("X-Forwarded-Proto".to_owned(), "https".to_owned())),
             trusted_proxies,
             hsts,
         },

@@ -166,7 +166,14 @@ impl RuntimeProbe {
     }
 }
 
-const RUNTIME_MARKERS: &[&str] = &["docker", "kubepods", "containerd", "libpod", "lxc", "podman"];
+const RUNTIME_MARKERS: &[&str] = &[
+    "docker",
+    "kubepods",
+    "containerd",
+    "libpod",
+    "lxc",
+    "podman",
+];
 const MOUNT_MARKERS: &[&str] = &[
     "/docker/containers/",
     "/var/lib/docker/",
@@ -284,7 +291,10 @@ mod tests {
     fn cgroup_v2_plain_host_is_not_a_container() {
         let sys = FakeSystem::default()
             .with_file("/proc/1/cgroup", "0::/init.scope\n")
-            .with_file("/proc/self/mountinfo", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n");
+            .with_file(
+                "/proc/self/mountinfo",
+                "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n",
+            );
         assert!(!detect(&sys).docker);
     }
 

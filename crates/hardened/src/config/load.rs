@@ -94,7 +94,10 @@ impl Loader {
         K: Into<String>,
         V: Into<String>,
     {
-        self.env = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self.env = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         self
     }
 
@@ -207,7 +210,10 @@ impl Loader {
                 },
                 _ => Source::env(name),
             };
-            (Node::new(Value::Str(name.into()), src.clone()), Node::new(value, src))
+            (
+                Node::new(Value::Str(name.into()), src.clone()),
+                Node::new(value, src),
+            )
         };
         if let Some((env, name)) = &env_override {
             merged.insert(
@@ -289,7 +295,12 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
         // The message without the source snippet: a snippet could show a secret.
         let msg = e.without_snippet().to_string();
         let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
-        fatal(path, line, format!("invalid YAML: {msg}"), "fix the YAML syntax at that line")
+        fatal(
+            path,
+            line,
+            format!("invalid YAML: {msg}"),
+            "fix the YAML syntax at that line",
+        )
     })?;
     doc.set_origin(&origin);
     match doc.value {
@@ -298,7 +309,10 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
         other => Err(fatal(
             path,
             doc.source.line,
-            format!("the top level must be a mapping of keys, found {}", other.kind()),
+            format!(
+                "the top level must be a mapping of keys, found {}",
+                other.kind()
+            ),
             "write `key: value` lines, e.g. `security_domains: [example.com]`",
         )),
     }
@@ -326,9 +340,7 @@ fn merge(
         let name = name.clone();
         interpolate(&mut v, &name, vars, problems);
         match (merged.get_mut(&name), v.value) {
-            (Some((_, old)), Value::Map(new_entries))
-                if matches!(old.value, Value::Map(_)) =>
-            {
+            (Some((_, old)), Value::Map(new_entries)) if matches!(old.value, Value::Map(_)) => {
                 if let Value::Map(old_entries) = &mut old.value {
                     for (nk, nv) in new_entries {
                         match old_entries.iter_mut().find(|(ok, _)| ok.value == nk.value) {
@@ -383,7 +395,9 @@ fn interpolate(
                     };
                     used_var = true;
                     match (vars.get(name), default) {
-                        (Some((v, _)), _) if !(v.is_empty() && default.is_some()) => out.push_str(v),
+                        (Some((v, _)), _) if !(v.is_empty() && default.is_some()) => {
+                            out.push_str(v)
+                        }
                         (_, Some(d)) => out.push_str(d),
                         (None, None) => {
                             problems.push(Problem {
@@ -485,7 +499,12 @@ fn read_dotenv(path: &Path) -> Result<(Vec<(String, String)>, bool), ConfigError
         return Ok((Vec::new(), false));
     }
     let iter = dotenvy::from_path_iter(path).map_err(|e| {
-        fatal(path, 0, format!("cannot read .env: {e}"), "check the file's permissions")
+        fatal(
+            path,
+            0,
+            format!("cannot read .env: {e}"),
+            "check the file's permissions",
+        )
     })?;
     let mut out = Vec::new();
     for (i, item) in iter.enumerate() {

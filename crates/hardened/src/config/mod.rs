@@ -308,7 +308,11 @@ impl Config {
                     fix: "add your domains: security_domains: [example.com, api.example.com]".into(),
                 });
             }
-            if self.security_domains.iter().any(|d| matches!(d, DomainEntry::Any)) {
+            if self
+                .security_domains
+                .iter()
+                .any(|d| matches!(d, DomainEntry::Any))
+            {
                 out.push(Problem {
                     source: src,
                     key: "security_domains".into(),
@@ -329,7 +333,10 @@ impl Config {
             DomainEntry::Origin(o) => Some(o.clone()),
             _ => None,
         });
-        for o in named.chain(self.site_url.clone()).chain(self.api_url.clone()) {
+        for o in named
+            .chain(self.site_url.clone())
+            .chain(self.api_url.clone())
+        {
             if !out.contains(&o) {
                 out.push(o);
             }
@@ -646,10 +653,8 @@ impl Typer {
                 }
                 "cors_allow_methods" => {
                     let mut v = Vec::new();
-                    for (i, (s, item)) in self
-                        .strings(n, key, "[GET, POST]")
-                        .into_iter()
-                        .enumerate()
+                    for (i, (s, item)) in
+                        self.strings(n, key, "[GET, POST]").into_iter().enumerate()
                     {
                         if http::Method::from_bytes(s.trim().as_bytes()).is_ok() {
                             v.push(s.trim().to_ascii_uppercase());
@@ -850,9 +855,7 @@ impl Typer {
                 }
                 "name" => d.name = self.string(v, &path, "app"),
                 "user" => d.user = self.string(v, &path, "app"),
-                "password" => {
-                    d.password = self.string(v, &path, "${DB_PASSWORD}").map(Secret::new)
-                }
+                "password" => d.password = self.string(v, &path, "${DB_PASSWORD}").map(Secret::new),
                 _ => self.unknown_sub(kn, &path, KNOWN),
             }
         }

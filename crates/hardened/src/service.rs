@@ -1,0 +1,209 @@
+//! The tower [`Layer`] and [`Service`] that enforce a [`Security`] policy.
+//!
+//! Hand-written future and body (no boxing), as tower-http does: the decision is a
+//! synchronous function of the request head; only allowed requests reach the inner
+//! service, whose response is post-processed in place.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::security::{Allowed, Checks, Decision, Security};
+
+/// Applies a [`Security`] policy to a service. Build it with [`Security::layer`].
+#[derive(Clone, Debug)]
+pub struct SecurityLayer {
+    security: Security,
+    checks: Checks,
+}
+
+impl SecurityLayer {
+    /// A layer applying `checks` of `security`.
+    pub fn new(security: Security, checks: Checks) -> SecurityLayer {
+        SecurityLayer { security, checks }
+    }
+}
+
+impl<S> Layer<S> for SecurityLayer {
+    type Service = SecurityService<S>;
+
+    fn layer(&self, inner: S) -> SecurityService<S> {
+        SecurityService {
+            inner,
+            security: self.security.clone(),
+            checks: self.checks,
+        }
+    }
+}
+
+/// The service built by [`SecurityLayer`].
+#[derive(Clone, Debug)]
+pub struct SecurityService<S> {
+    inner: S,
+    security: Security,
+    checks: Checks,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<SecurityBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        match self.security.decide_with(&parts, self.checks) {
+            Decision::Allow(allowed) => {
+                let fut = self.inner.call(Request::from_parts(parts, body));
+                ResponseFuture {
+                    state: State::Inner {
+                        fut,
+                        post: Some((self.security.clone(), allowed, self.checks)),
+                    },
+                }
+            }
+            decision => ResponseFuture {
+                state: State::Ready {
+                    resp: self.security.respond(&decision, self.checks),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`SecurityService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Inner {
+            #[pin]
+            fut: F,
+            post: Option<(Security, Allowed, Checks)>,
+        },
+        Ready {
+            resp: Option<Response<Bytes>>,
+        },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body<Data = Bytes>,
+{
+    type Output = Result<Response<SecurityBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { fut, post } => {
+                let mut resp = match fut.poll(cx) {
+                    Poll::Ready(r) => r?,
+                    Poll::Pending => return Poll::Pending,
+                };
+                if let Some((security, allowed, checks)) = post.take() {
+                    security.finish(resp.headers_mut(), &allowed, checks);
+                }
+                Poll::Ready(Ok(resp.map(SecurityBody::inner)))
+            }
+            StateProj::Ready { resp } => {
+                let resp = resp.take().unwrap_or_default();
+                Poll::Ready(Ok(resp.map(SecurityBody::full)))
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response body: the inner service's, or the layer's own short body
+    /// (rejections, redirects, preflights).
+    pub struct SecurityBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Inner {
+            #[pin]
+            body: B,
+        },
+        Full {
+            data: Option<Bytes>,
+        },
+    }
+}
+
+impl<B> SecurityBody<B> {
+    fn inner(body: B) -> Self {
+        SecurityBody {
+            kind: Kind::Inner { body },
+        }
+    }
+
+    fn full(data: Bytes) -> Self {
+        SecurityBody {
+            kind: Kind::Full { data: Some(data) },
+        }
+    }
+}
+
+impl<B> Body for SecurityBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.project().kind.project() {
+            KindProj::Inner { body } => body.poll_frame(cx),
+            KindProj::Full { data } => Poll::Ready(
+                data.take()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Ok(Frame::data(d))),
+            ),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Full { data } => data.as_ref().is_none_or(|d| d.is_empty()),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Inner { body } => body.size_hint(),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}
