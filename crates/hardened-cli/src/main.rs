@@ -3,6 +3,7 @@
 
 mod check;
 mod common;
+mod demo;
 mod env_cmd;
 mod explain;
 mod secret_key;

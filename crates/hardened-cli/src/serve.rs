@@ -1,15 +1,385 @@
-//! Placeholder command module.
+//! `hardened serve`: the security stack over HTTP, in front of an upstream service
+//! (gateway) or of the built-in demo app.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use crate::common::CliError;
+use bytes::Bytes;
+use hardened::{PeerAddr, Security};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tower::Layer;
 
-/// Arguments.
+use crate::ConfigArg;
+use crate::common::{self, CliError};
+use crate::demo;
+
+/// A boxed error.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body every inner service answers with.
+type BoxBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Arguments of `hardened serve`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    /// Forward allowed requests to this service (gateway mode), e.g. http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Seconds to wait for the upstream's response headers before answering 504.
+    #[arg(long, default_value_t = 30)]
+    upstream_timeout: u64,
+}
 
-/// Runs the command.
-pub(crate) fn run(_args: &Args, _out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    Err(CliError::Message("not implemented yet".into()))
+/// Runs `hardened serve`.
+pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let loaded = common::load_strict(args.config.config.as_deref())?;
+    let security = Security::from_config(&loaded.config, &common::probe_machine())?;
+    let upstream = match &args.upstream {
+        Some(u) => Some(parse_upstream(u)?),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(serve(security, args, upstream, out))
+}
+
+fn parse_upstream(u: &str) -> Result<Uri, CliError> {
+    let uri: Uri = u
+        .parse()
+        .map_err(|e| CliError::Message(format!("--upstream {u:?}: {e}")))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http"), Some(_)) => Ok(uri),
+        (Some("https"), _) => Err(CliError::Message(format!(
+            "--upstream {u:?}: https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
+        ))),
+        _ => Err(CliError::Message(format!(
+            "--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000"
+        ))),
+    }
+}
+
+async fn serve(
+    security: Security,
+    args: &Args,
+    upstream: Option<Uri>,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the port is taken; stop the other process or choose another with --listen 127.0.0.1:PORT"
+        } else {
+            "check the address given to --listen"
+        };
+        CliError::Message(format!("cannot listen on {}: {e}; {hint}", args.listen))
+    })?;
+    let local = listener.local_addr()?;
+    let app = match upstream {
+        Some(u) => {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_connect_timeout(Some(Duration::from_secs(5)));
+            let client = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector);
+            App::Proxy(Arc::new(Proxy {
+                client,
+                upstream: u,
+                timeout: Duration::from_secs(args.upstream_timeout.max(1)),
+                security: security.clone(),
+            }))
+        }
+        None => App::Demo(security.clone()),
+    };
+    writeln!(
+        out,
+        "hardened: listening on http://{local} ({}, {})",
+        security.policy().environment,
+        match &app {
+            App::Proxy(p) => format!("gateway to {}", p.upstream),
+            App::Demo(_) => "demo app".to_owned(),
+        }
+    )?;
+    out.flush()?;
+    tracing_init();
+
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = AddPeer { inner: security.layer().layer(AppService { app: app.clone() }), peer };
+                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+                let fut = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = fut.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10 s; closing");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tracing_init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARDENED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// The application behind the security layer.
+#[derive(Clone)]
+enum App {
+    Demo(Security),
+    Proxy(Arc<Proxy>),
+}
+
+/// Inserts the peer address so the security layer can judge forwarded headers.
+#[derive(Clone)]
+struct AddPeer<S> {
+    inner: S,
+    peer: SocketAddr,
+}
+
+impl<S, B> tower::Service<Request<B>> for AddPeer<S>
+where
+    S: tower::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> S::Future {
+        req.extensions_mut().insert(PeerAddr(self.peer));
+        self.inner.call(req)
+    }
+}
+
+/// The demo app or the gateway.
+#[derive(Clone)]
+struct AppService {
+    app: App,
+}
+
+impl tower::Service<Request<Incoming>> for AppService {
+    type Response = Response<BoxBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<BoxBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        match &self.app {
+            App::Demo(sec) => {
+                let resp =
+                    demo::respond(sec, req).map(|b| b.map_err(|e| match e {}).boxed_unsync());
+                Box::pin(std::future::ready(Ok(resp)))
+            }
+            App::Proxy(p) => {
+                let p = p.clone();
+                Box::pin(async move { Ok(p.forward(req).await) })
+            }
+        }
+    }
+}
+
+/// The gateway: forwards to the upstream with streaming bodies.
+struct Proxy {
+    client: Client<HttpConnector, Incoming>,
+    upstream: Uri,
+    timeout: Duration,
+    security: Security,
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::PROXY_AUTHENTICATE);
+}
+
+fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+impl Proxy {
+    async fn forward(&self, req: Request<Incoming>) -> Response<BoxBody> {
+        let (mut parts, body) = req.into_parts();
+        let secure = self.security.is_secure(&parts);
+        let peer = hardened::peer_ip(&parts);
+        let trusted = self.security.trusts_proxy(peer);
+        let original_authority = parts.uri.authority().cloned();
+        let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let base = self.upstream.path().trim_end_matches('/');
+        let target = format!(
+            "{}://{}{base}{pq}",
+            self.upstream.scheme_str().unwrap_or("http"),
+            self.upstream.authority().map_or("", |a| a.as_str()),
+        );
+        let uri: Uri = match target.parse() {
+            Ok(u) => u,
+            Err(_) => return text_response(StatusCode::BAD_REQUEST, "invalid request target"),
+        };
+        let headers = &mut parts.headers;
+        strip_hop_by_hop(headers);
+        if !trusted {
+            for name in [
+                "forwarded",
+                "x-forwarded-for",
+                "x-forwarded-host",
+                "x-real-ip",
+            ] {
+                headers.remove(name);
+            }
+        }
+        let peer_ip = peer
+            .map(|p| p.to_canonical().to_string())
+            .unwrap_or_default();
+        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) if trusted => format!("{prev}, {peer_ip}"),
+            _ => peer_ip,
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+        headers.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if secure { "https" } else { "http" }),
+        );
+        if !headers.contains_key(header::HOST)
+            && let Some(a) = original_authority
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            headers.insert(header::HOST, v);
+        }
+        parts.uri = uri;
+        parts.version = Version::HTTP_11;
+        let upstream_req = Request::from_parts(parts, body);
+        match tokio::time::timeout(self.timeout, self.client.request(upstream_req)).await {
+            Err(_) => {
+                tracing::warn!(upstream = %self.upstream, "upstream timed out");
+                text_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the upstream service did not answer in time",
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
+                text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                )
+            }
+            Ok(Ok(resp)) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(
+                    parts,
+                    body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+                )
+            }
+        }
+    }
 }
