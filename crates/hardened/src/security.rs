@@ -114,6 +114,10 @@ pub struct Rejection {
     pub reason: String,
     /// How to fix it, when the request was legitimate.
     pub fix: Cow<'static, str>,
+    /// What the rejection response carries: HSTS when the request was secure and, for
+    /// CSRF rejections, the CORS headers of an allowed origin (so a frontend can read
+    /// the error, as with django-cors-headers).
+    pub response: Allowed,
 }
 
 impl fmt::Display for Rejection {
@@ -380,7 +384,7 @@ impl Security {
         // Host.
         let host = match request_host(parts) {
             Ok(h) => Some(h),
-            Err(r) if checks.host && !health => return self.reject(r, parts),
+            Err(r) if checks.host && !health => return self.reject(r, parts, None),
             Err(_) => None,
         };
         let host_ok = host
@@ -389,7 +393,7 @@ impl Security {
         if checks.host && !health && !host_ok {
             let raw = host.as_ref().map_or("", |(raw, _)| raw);
             let r = self.host_rejection(raw, host.as_ref().map(|(_, d)| d.as_ref()));
-            return self.reject(r, parts);
+            return self.reject(r, parts, None);
         }
         let host = host.filter(|_| host_ok);
 
@@ -446,7 +450,7 @@ impl Security {
                 duplicate_origin,
             )
         {
-            return self.reject(r, parts);
+            return self.reject(r, parts, Some(allowed));
         }
         Decision::Allow(allowed)
     }
@@ -481,6 +485,7 @@ impl Security {
         };
         Rejection {
             check: Check::Host,
+            response: Allowed::default(),
             code: if raw.is_empty() {
                 "host-missing"
             } else {
@@ -515,6 +520,7 @@ impl Security {
         if duplicate_origin {
             return Err(Rejection {
                 check: Check::Csrf,
+                response: Allowed::default(),
                 code: "csrf-bad-origin",
                 status: StatusCode::FORBIDDEN,
                 reason: "Origin checking failed - multiple Origin headers.".into(),
@@ -528,6 +534,7 @@ impl Security {
             }
             return Err(Rejection {
                 check: Check::Csrf,
+                response: Allowed::default(),
                 code: "csrf-bad-origin",
                 status: StatusCode::FORBIDDEN,
                 reason: format!(
@@ -544,6 +551,7 @@ impl Security {
         {
             return Err(Rejection {
                 check: Check::Csrf,
+                response: Allowed::default(),
                 code: "csrf-cross-site",
                 status: StatusCode::FORBIDDEN,
                 reason: "Cross-site request without Origin (Sec-Fetch-Site: cross-site)."
@@ -556,6 +564,7 @@ impl Security {
         }
         let reject = |code, reason: String, fix: Cow<'static, str>| Rejection {
             check: Check::Csrf,
+            response: Allowed::default(),
             code,
             status: StatusCode::FORBIDDEN,
             reason,
@@ -633,7 +642,17 @@ impl Security {
         }
     }
 
-    fn reject(&self, r: Rejection, parts: &request::Parts) -> Decision {
+    fn reject(
+        &self,
+        mut r: Rejection,
+        parts: &request::Parts,
+        allowed: Option<Allowed>,
+    ) -> Decision {
+        r.response = allowed.unwrap_or_else(|| Allowed {
+            secure: self.is_secure(parts),
+            cors_origin: None,
+            options: parts.method == Method::OPTIONS,
+        });
         tracing::warn!(
             check = r.check.as_str(),
             code = r.code,
@@ -712,7 +731,7 @@ impl Security {
                 } else {
                     format!("{}\n\n{}\n", r.status, r.reason)
                 };
-                (r.status, bytes::Bytes::from(text), false)
+                (r.status, bytes::Bytes::from(text), r.response.secure)
             }
             Decision::Redirect(_) => (StatusCode::MOVED_PERMANENTLY, bytes::Bytes::new(), false),
             Decision::Preflight(a) => (StatusCode::OK, bytes::Bytes::new(), a.secure),
@@ -727,7 +746,7 @@ impl Security {
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; charset=utf-8"),
                 );
-                self.finish_common(headers, secure, checks);
+                self.finish(headers, &r.response, checks);
                 resp.extensions_mut().insert(r.clone());
             }
             Decision::Redirect(loc) => {
@@ -830,6 +849,7 @@ pub fn peer_ip(parts: &request::Parts) -> Option<IpAddr> {
 fn request_host(parts: &request::Parts) -> Result<(&str, Cow<'_, str>), Rejection> {
     let bad = |code: &'static str, reason: String, fix: &'static str| Rejection {
         check: Check::Host,
+        response: Allowed::default(),
         code,
         status: StatusCode::BAD_REQUEST,
         reason,
@@ -894,6 +914,7 @@ fn request_host(parts: &request::Parts) -> Result<(&str, Cow<'_, str>), Rejectio
 fn malformed(raw: &str) -> Rejection {
     Rejection {
         check: Check::Host,
+        response: Allowed::default(),
         code: "host-malformed",
         status: StatusCode::BAD_REQUEST,
         reason: format!(
