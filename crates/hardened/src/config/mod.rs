@@ -122,6 +122,39 @@ impl Serialize for Secret {
     }
 }
 
+/// The free-form `app:` settings. They may hold secrets, so `Debug` shows keys only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AppSettings(pub BTreeMap<String, String>);
+
+impl fmt::Debug for AppSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "[redacted]")))
+            .finish()
+    }
+}
+
+impl std::ops::Deref for AppSettings {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a AppSettings {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::ops::DerefMut for AppSettings {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// Which peers may set `X-Forwarded-Proto`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrustedProxies {
@@ -206,8 +239,8 @@ pub struct Config {
     /// Database settings, for the checklist.
     pub database: Option<DatabaseConfig>,
     /// Free-form application settings, not interpreted (the checklist scans them for
-    /// inline secrets).
-    pub app: BTreeMap<String, String>,
+    /// inline secrets). Their values never appear in `Debug` output.
+    pub app: AppSettings,
     /// Where each top-level key's value came from.
     pub sources: BTreeMap<String, Source>,
 }
@@ -248,7 +281,7 @@ impl Default for Config {
             secure_cookies: None,
             session_cookie_name: "sessionid".into(),
             database: None,
-            app: BTreeMap::new(),
+            app: AppSettings::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -443,7 +476,11 @@ pub(crate) struct Typer {
 
 impl Typer {
     fn problem(&mut self, n: &Node, key: &str, message: String, fix: impl Into<String>) {
-        let value = if key.starts_with("secret_key") || key.contains("password") {
+        let value = if key.starts_with("secret_key")
+            || key.contains("password")
+            || key == "database.url"
+            || key.starts_with("app.")
+        {
             Some("[redacted]".into())
         } else {
             Some(n.display())
@@ -862,8 +899,8 @@ impl Typer {
         Some(d)
     }
 
-    fn app(&mut self, n: &Node) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+    fn app(&mut self, n: &Node) -> AppSettings {
+        let mut out = AppSettings::default();
         for (k, _, v) in self.sub_map(n, "app") {
             let s = match &v.value {
                 Value::Str(s) => s.clone(),
