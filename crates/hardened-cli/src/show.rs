@@ -47,7 +47,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
     let loaded = common::load_strict(args.config.config.as_deref())?;
     let probe = common::probe_machine();
     let policy = hardened::policy::derive(&loaded.config, &probe)?;
-    let view = View::new(&policy, &loaded);
+    let view = View::new(&policy, &loaded, probe.docker_disabled_by_env);
     match args.format {
         Format::Table => render_table(&view, out)?,
         Format::Json => {
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
 // ------------------------------------------------------------------ the view
 
 /// Hosts of the development loopback rules, as Django writes them.
-const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "*.localhost", "127.0.0.1", "[::1]"];
+const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "*.localhost", "127.0.0.0/8", "[::1]"];
 
 /// Hosts the CSRF loopback approximation enumerates for Django (patterns like
 /// `http://*.localhost:3000` would multiply the list; leaving them out is narrower).
@@ -86,10 +86,12 @@ struct View<'a> {
     dotenv: Option<String>,
     /// Whether a secret key is configured (its value is never shown).
     secret_key_set: bool,
+    /// `DOCKER=false` overrode the probe's signals.
+    docker_disabled_by_env: bool,
 }
 
 impl<'a> View<'a> {
-    fn new(policy: &'a Policy, loaded: &Loaded) -> View<'a> {
+    fn new(policy: &'a Policy, loaded: &Loaded, docker_disabled_by_env: bool) -> View<'a> {
         View {
             policy,
             files: loaded
@@ -103,6 +105,7 @@ impl<'a> View<'a> {
                 .secret_key
                 .as_ref()
                 .is_some_and(|k| !k.expose().is_empty()),
+            docker_disabled_by_env,
         }
     }
 
@@ -122,7 +125,7 @@ impl<'a> View<'a> {
         if cors.loopback_any_port {
             v.push(LOOPBACK_ANY_PORT_REGEX.to_owned());
         }
-        v.extend(cors.origin_regexes.iter().cloned());
+        v.extend(cors.origin_regexes.iter().map(|r| anchored(r)));
         v
     }
 
@@ -229,7 +232,10 @@ impl<'a> View<'a> {
                 },
                 config_files: &self.files,
                 dotenv: self.dotenv.as_deref(),
-                runtime: &p.runtime,
+                runtime: RuntimeView {
+                    summary: &p.runtime,
+                    docker_disabled_by_env: self.docker_disabled_by_env,
+                },
                 origins: &p.origins,
                 hosts: RichHosts {
                     any: p.hosts.any,
@@ -353,7 +359,7 @@ struct Rich<'a> {
     secret_key: &'static str,
     config_files: &'a [String],
     dotenv: Option<&'a str>,
-    runtime: &'a RuntimeSummary,
+    runtime: RuntimeView<'a>,
     origins: &'a [Origin],
     hosts: RichHosts<'a>,
     internal_networks: Vec<String>,
@@ -364,6 +370,14 @@ struct Rich<'a> {
     tls: RichTls,
     cookies: RichCookies<'a>,
     headers: indexmap_like::Pairs,
+}
+
+/// The runtime summary plus the `DOCKER=false` override.
+#[derive(Serialize)]
+struct RuntimeView<'a> {
+    #[serde(flatten)]
+    summary: &'a RuntimeSummary,
+    docker_disabled_by_env: bool,
 }
 
 /// Host rules: exact names, `.domain` suffixes and CIDR networks.
@@ -469,6 +483,19 @@ fn subdomain_regex(p: &SubdomainPattern) -> String {
     }
     re.push('$');
     re
+}
+
+/// A user regex anchored to match the whole `Origin` value, as the configuration
+/// documents it: left as written when it is already `^...$` without alternation, else
+/// wrapped in `^(?:...)$` (django-cors-headers' `re.match` only anchors the start).
+fn anchored(re: &str) -> String {
+    let whole =
+        re.starts_with('^') && re.ends_with('$') && !re.ends_with("\\$") && !re.contains('|');
+    if whole {
+        re.to_owned()
+    } else {
+        format!("^(?:{re})$")
+    }
 }
 
 /// `X-Forwarded-Proto` → `HTTP_X_FORWARDED_PROTO` (Django's `request.META` key).
@@ -606,6 +633,7 @@ fn render_table(view: &View<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     t.row("docker detected", yes_no(p.runtime.docker))?;
     t.row("kubernetes detected", yes_no(p.runtime.kubernetes))?;
     t.row("hostname", p.runtime.hostname.as_deref().unwrap_or("-"))?;
+    t.row("DOCKER=false override", yes_no(view.docker_disabled_by_env))?;
     t.list("signals", &p.runtime.signals)?;
 
     t.section("Hosts (ALLOWED_HOSTS)")?;
@@ -620,7 +648,7 @@ fn render_table(view: &View<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     t.row(
         "loopback, any port",
         if p.cors.loopback_any_port {
-            "http(s)://localhost, *.localhost, 127.0.0.1, [::1]"
+            "http(s)://localhost, *.localhost, 127.0.0.0/8, [::1]"
         } else {
             "-"
         },
@@ -652,7 +680,7 @@ fn render_table(view: &View<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         ));
     }
     if !loopback.is_empty() {
-        loopback.push("on http(s)://localhost, *.localhost, 127.0.0.1, [::1]".to_owned());
+        loopback.push("on http(s)://localhost, *.localhost, 127.0.0.0/8, [::1]".to_owned());
     }
     t.list("loopback", &loopback)?;
     t.list("exempt paths", &p.csrf.exempt_paths)?;
@@ -849,17 +877,21 @@ fn render_django(view: &View<'_>) -> String {
     if p.cors.loopback_any_port {
         let _ = writeln!(
             w,
-            "# Development: loopback origins (localhost, *.localhost, 127.0.0.1, [::1]) on any port."
+            "# Development: loopback origins (localhost, *.localhost, 127.0.0.1, [::1]) on any port"
+        );
+        let _ = writeln!(
+            w,
+            "# (hardened also allows the rest of 127.0.0.0/8; Django gets 127.0.0.1 only)."
         );
     }
     if !p.cors.origin_regexes.is_empty() {
         let _ = writeln!(
             w,
-            "# Your cors_allowed_origin_regexes are copied as written (Rust regex syntax);"
+            "# Your cors_allowed_origin_regexes (Rust regex syntax) follow, anchored with ^(?:...)$"
         );
         let _ = writeln!(
             w,
-            "# django-cors-headers anchors them at the start only (re.match): anchor them with ^...$."
+            "# unless already ^...$: each must match the whole Origin, not a part of it."
         );
     }
     let _ = writeln!(
@@ -1092,6 +1124,13 @@ mod tests {
         assert_eq!(path_regex("/status/*"), "^status/");
         assert_eq!(path_regex("/a.b"), r"^a\.b$");
         assert_eq!(meta_name("X-Forwarded-Proto"), "HTTP_X_FORWARDED_PROTO");
+        assert_eq!(anchored(r"^https://a\.com$"), r"^https://a\.com$");
+        assert_eq!(anchored(r"https://a\.com"), r"^(?:https://a\.com)$");
+        assert_eq!(
+            anchored(r"^https://a\.com$|^x"),
+            r"^(?:^https://a\.com$|^x)$"
+        );
+        assert_eq!(anchored(r"^a\$"), r"^(?:^a\$)$");
     }
 
     #[test]
