@@ -242,7 +242,12 @@ impl OriginMatcher {
         let regexes = if rules.origin_regexes.is_empty() {
             None
         } else {
-            Some(regex::RegexSet::new(&rules.origin_regexes)?)
+            // Whole-value match: django-cors-headers uses `re.match` (anchored at the
+            // start only), which lets `https://app\.example\.com` also match
+            // `https://app.example.com.evil.net`. We anchor both ends.
+            Some(regex::RegexSet::new(
+                rules.origin_regexes.iter().map(|r| format!("^(?:{r})$")),
+            )?)
         };
         Ok(OriginMatcher {
             exact: rules.origins.iter().map(|o| o.to_string().into()).collect(),

@@ -17,7 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Serialize, Serializer};
@@ -95,7 +95,7 @@ pub struct HostRules {
 pub enum LoopbackRule {
     /// No loopback rule.
     None,
-    /// `http(s)://localhost|*.localhost|127.0.0.1|[::1]` on any port.
+    /// `http(s)://localhost|*.localhost|127.0.0.0/8|[::1]` on any port.
     AnyPort,
     /// Those hosts on the development CSRF port ranges (and ports named in config).
     PortRanges,
@@ -411,16 +411,8 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
     let trusted_proxies = match &cfg.trusted_proxies {
         Some(TrustedProxies::Any) => ProxyTrust::Any,
         Some(TrustedProxies::Networks(n)) => ProxyTrust::Networks(n.clone()),
-        None => ProxyTrust::Networks(
-            internal_networks
-                .iter()
-                .copied()
-                .chain([IpNet::from(IpAddr::V4(Ipv4Addr::LOCALHOST))])
-                .fold(Vec::new(), |mut v, n| {
-                    push_unique(&mut v, n);
-                    v
-                }),
-        ),
+        // The internal networks include loopback (127.0.0.0/8 and ::1).
+        None => ProxyTrust::Networks(internal_networks.clone()),
     };
     let hsts = if strict {
         let seconds = cfg.hsts.seconds.unwrap_or(HSTS_ONE_YEAR);

@@ -188,6 +188,7 @@ struct Inner {
 #[derive(Clone, Debug)]
 pub struct Security(Arc<Inner>);
 
+#[allow(clippy::result_large_err)] // build time only
 fn header_value(key: &str, s: &str) -> Result<HeaderValue, Problem> {
     HeaderValue::from_str(s).map_err(|_| Problem {
         source: None,

@@ -810,7 +810,6 @@ fn trusted_proxies_defaults_and_overrides() {
 }
 
 #[test]
-#[ignore = "policy bug: default trusted_proxies lists 127.0.0.1/32 beside 127.0.0.0/8, which already contains it"]
 fn trusted_proxies_default_has_no_redundant_entries() {
     let p = derive_ok(
         &config(Environment::Production, &["example.com"]),
@@ -1067,8 +1066,6 @@ fn overlay_follows_the_environment_variable() {
 }
 
 #[test]
-#[ignore = "loader bug: DEBUG=true from the environment makes the environment development, \
-            but the overlay was already chosen from the file (config.production.yaml)"]
 fn debug_variable_chooses_the_development_overlay() {
     let f = Files::new(&[
         ("config.yaml", "security_domains: [example.com]\n"),

@@ -175,7 +175,7 @@ impl Loader {
         let env_name = env_override
             .as_ref()
             .map(|(e, _)| *e)
-            .or_else(|| environment_of(&merged));
+            .or_else(|| environment_of(&merged, vars.get("DEBUG").map(|(v, _)| v.as_str())));
 
         // Overlay.
         if let Some(env) = env_name {
@@ -239,6 +239,16 @@ impl Loader {
         let config = typer.config(&merged);
         problems.extend(typer.problems);
         problems.extend(config.policy_problems());
+        // File order, then line: the order a reader fixes them in.
+        problems.sort_by(|a, b| {
+            let key = |p: &Problem| {
+                p.source
+                    .as_ref()
+                    .map(|s| (s.origin.to_string(), s.line))
+                    .unwrap_or_default()
+            };
+            key(a).cmp(&key(b))
+        });
         Ok(Loaded {
             config,
             problems,
@@ -475,15 +485,19 @@ fn environment_var(
 }
 
 /// The environment a merged map implies (explicit key, else `debug`).
-fn environment_of(merged: &BTreeMap<String, (Node, Node)>) -> Option<Environment> {
+fn environment_of(
+    merged: &BTreeMap<String, (Node, Node)>,
+    debug_var: Option<&str>,
+) -> Option<Environment> {
     if let Some((_, n)) = merged.get("environment")
         && let Value::Str(s) = &n.value
     {
         return Environment::parse(s);
     }
-    let debug = match merged.get("debug").map(|(_, n)| &n.value) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Str(s)) => super::parse_bool(s).unwrap_or(false),
+    let debug = match (debug_var, merged.get("debug").map(|(_, n)| &n.value)) {
+        (Some(v), _) => super::parse_bool(v).unwrap_or(false),
+        (None, Some(Value::Bool(b))) => *b,
+        (None, Some(Value::Str(s))) => super::parse_bool(s).unwrap_or(false),
         _ => false,
     };
     Some(if debug {
