@@ -1,0 +1,262 @@
+//! # example-axum-app
+//!
+//! A small axum 0.8 service whose whole web-security policy — allowed hosts, CORS, CSRF,
+//! TLS/HSTS behind a reverse proxy, cookie flags and security headers — comes from one
+//! `security_domains` list in [`config.yaml`](../config.yaml), enforced by
+//! `hardened::Security::layer()`.
+//!
+//! ## Run it
+//!
+//! ```text
+//! cargo run -p example-axum-app                       # development, 127.0.0.1:8000
+//!
+//! curl -i http://localhost:8000/                                         # 200
+//! curl -i -H 'Host: evil.com' http://localhost:8000/                     # 400: host not allowed
+//! curl -i -X POST -H 'Origin: https://evil.com' -H 'Content-Type: application/json' \
+//!      -d '{"text":"hi"}' http://localhost:8000/api/notes                # 403: CSRF
+//! curl -i -X POST -H 'Origin: http://localhost:3000' -H 'Content-Type: application/json' \
+//!      -d '{"text":"hi"}' http://localhost:8000/api/notes                # 201: a dev front end
+//! curl -i -X POST -H 'Origin: https://evil.com' \
+//!      http://localhost:8000/webhooks/stripe                             # 200: csrf_exempt_paths
+//! curl -i -H 'Host: 10.0.0.7' http://localhost:8000/healthz              # 200: health_check_paths
+//! curl -i -X POST http://localhost:8000/login                            # Set-Cookie: sessionid=...
+//!
+//! ENVIRONMENT=production cargo run -p example-axum-app    # strict: only the listed domains
+//! curl -i -X POST -H 'Host: example.com' -H 'X-Forwarded-Proto: https' \
+//!      -H 'Origin: https://example.com' http://localhost:8000/login
+//! #   Set-Cookie: sessionid=...; Path=/; Secure; HttpOnly; SameSite=Lax
+//! #   Strict-Transport-Security: max-age=31536000; includeSubDomains; preload
+//! ```
+//!
+//! `HARDENED_CONFIG=path` reads another config file; `LISTEN=addr` changes the address.
+//! `.env` beside the config file and the process environment (`ENVIRONMENT`,
+//! `SECURITY_DOMAINS`, `DOCKER`, ...) override the file, as everywhere in `hardened`.
+//!
+//! ## What to copy
+//!
+//! - Load once at startup with [`Security::load_from`] (or [`Security::load`] for
+//!   `./config.yaml`): a bad or unsafe config is an error before the port opens.
+//! - Add every route first, then `.layer(security.layer())`, so every route and the
+//!   fallback are covered.
+//! - Serve with `into_make_service_with_connect_info::<SocketAddr>()` and the `axum`
+//!   feature of `hardened`: forwarded headers are then believed only from trusted proxies.
+#![allow(clippy::print_stdout, reason = "the example says where it listens")]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hardened::Security;
+use serde_json::{Value, json};
+
+/// The config file: `$HARDENED_CONFIG`, else the `config.yaml` beside this example.
+fn config_path() -> PathBuf {
+    std::env::var_os("HARDENED_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config.yaml")))
+}
+
+/// The application: its routes, then the security layer around all of them.
+fn app(security: &Security) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/login", post(login))
+        .route("/api/notes", post(create_note))
+        .route("/webhooks/{provider}", post(webhook))
+        .layer(security.layer())
+}
+
+async fn index() -> Json<Value> {
+    Json(json!({
+        "hello": "this request passed the host check",
+        "routes": ["POST /login", "POST /api/notes", "POST /webhooks/{provider}", "GET /healthz"],
+    }))
+}
+
+/// Signs the user in. The handler writes a plain cookie; in production the layer adds
+/// `Secure`, and `HttpOnly; SameSite=Lax` to the session cookie.
+async fn login() -> impl IntoResponse {
+    // A real application issues a random session id and stores the session.
+    (
+        [(header::SET_COOKIE, "sessionid=example-session; Path=/")],
+        Json(json!({"signed_in": true})),
+    )
+}
+
+/// A state-changing API call: protected by the CSRF origin check.
+async fn create_note(Json(note): Json<Value>) -> impl IntoResponse {
+    (StatusCode::CREATED, Json(json!({"created": note})))
+}
+
+/// A server-to-server callback: exempt from CSRF by `csrf_exempt_paths` in config.yaml
+/// (still host-checked). Verify the provider's signature here.
+async fn webhook(Path(provider): Path<String>) -> Json<Value> {
+    Json(json!({"received": provider}))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let path = config_path();
+    let security = match Security::load_from(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}:\n{e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {listen}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let local = listener.local_addr().map_or(listen, |a| a.to_string());
+    println!(
+        "example-axum-app: listening on http://{local} ({})",
+        security.policy().environment
+    );
+    let served = axum::serve(
+        listener,
+        app(&security).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use hardened::config::load::Loader;
+    use hardened::probe::RuntimeProbe;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// This example's config.yaml with the given environment (never the real one), on a
+    /// plain host.
+    fn security(env: &[(&str, &str)]) -> Security {
+        let loaded = Loader::new()
+            .file(concat!(env!("CARGO_MANIFEST_DIR"), "/config.yaml"))
+            .env(env.iter().copied())
+            .load()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
+    }
+
+    async fn call(
+        security: &Security,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> axum::response::Response {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let body = if method == "POST" {
+            b = b.header("content-type", "application/json");
+            Body::from(r#"{"text":"hi"}"#)
+        } else {
+            Body::empty()
+        };
+        app(security).oneshot(b.body(body).unwrap()).await.unwrap()
+    }
+
+    fn cookies(resp: &axum::response::Response) -> Vec<&str> {
+        resp.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn development() {
+        let s = security(&[]);
+        let local = [("host", "localhost:8000")];
+        assert_eq!(call(&s, "GET", "/", &local).await.status(), 200);
+        assert_eq!(
+            call(&s, "GET", "/", &[("host", "evil.com")]).await.status(),
+            400
+        );
+        let evil = [("host", "localhost:8000"), ("origin", "https://evil.com")];
+        assert_eq!(call(&s, "POST", "/api/notes", &evil).await.status(), 403);
+        let dev_frontend = [
+            ("host", "localhost:8000"),
+            ("origin", "http://localhost:3000"),
+        ];
+        let r = call(&s, "POST", "/api/notes", &dev_frontend).await;
+        assert_eq!(r.status(), 201);
+        assert_eq!(
+            r.headers().get("access-control-allow-origin").unwrap(),
+            "http://localhost:3000"
+        );
+        // Exempt by config: a cross-site POST reaches the webhook.
+        assert_eq!(
+            call(&s, "POST", "/webhooks/stripe", &evil).await.status(),
+            200
+        );
+        assert_eq!(
+            call(&s, "POST", "/webhooks/stripe", &[("host", "evil.com")])
+                .await
+                .status(),
+            400
+        );
+        assert_eq!(
+            call(&s, "GET", "/healthz", &[("host", "10.0.0.7")])
+                .await
+                .status(),
+            200
+        );
+        let r = call(&s, "POST", "/login", &local).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(cookies(&r), ["sessionid=example-session; Path=/"]);
+    }
+
+    #[tokio::test]
+    async fn production() {
+        let s = security(&[("ENVIRONMENT", "production")]);
+        assert_eq!(
+            call(&s, "GET", "/", &[("host", "localhost")])
+                .await
+                .status(),
+            400
+        );
+        let site = [
+            ("host", "example.com"),
+            ("origin", "https://app.example.com"),
+        ];
+        assert_eq!(call(&s, "POST", "/api/notes", &site).await.status(), 201);
+        let dev_frontend = [("host", "example.com"), ("origin", "http://localhost:3000")];
+        assert_eq!(
+            call(&s, "POST", "/api/notes", &dev_frontend).await.status(),
+            403
+        );
+        let r = call(&s, "POST", "/login", &site).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            cookies(&r),
+            ["sessionid=example-session; Path=/; Secure; HttpOnly; SameSite=Lax"]
+        );
+        assert_eq!(r.headers().get("x-frame-options").unwrap(), "DENY");
+    }
+}
