@@ -480,7 +480,6 @@ fn dotenv_outside_git_is_an_info() {
 // Needs the loader to record where nested values (`database.url`, `app.*`) come from.
 
 #[test]
-#[ignore = "needs config::Typer to record sources for database.* and app.* keys"]
 fn inline_database_and_app_secrets() {
     let r = run(
         &[

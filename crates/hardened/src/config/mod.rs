@@ -618,6 +618,16 @@ impl Typer {
         let mut debug = None;
         for (key, (key_node, n)) in map {
             cfg.sources.insert(key.clone(), n.source.clone());
+            if matches!(key.as_str(), "database" | "app" | "hsts")
+                && let Value::Map(entries) = &n.value
+            {
+                for (k, v) in entries {
+                    if let Value::Str(name) = &k.value {
+                        cfg.sources
+                            .insert(format!("{key}.{name}"), v.source.clone());
+                    }
+                }
+            }
             match key.as_str() {
                 "environment" => {
                     if let Some(s) = self.string(n, key, "production") {
