@@ -67,6 +67,9 @@ pub(crate) fn respond<B>(security: &Security, req: Request<B>) -> Response<Full<
     resp
 }
 
+/// What the demo app answers with.
+type DemoResult = Result<Response<Full<Bytes>>, Infallible>;
+
 /// The demo app as a tower service.
 pub(crate) fn service<B>(
     security: Security,
@@ -74,7 +77,7 @@ pub(crate) fn service<B>(
     Request<B>,
     Response = Response<Full<Bytes>>,
     Error = Infallible,
-    Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>,
+    Future = std::future::Ready<DemoResult>,
 > + Clone {
     tower::service_fn(move |req: Request<B>| std::future::ready(Ok(respond(&security, req))))
 }
