@@ -1,0 +1,237 @@
+//! gRPC over loopback through `Security::layer()`: allowed calls pass, calls addressed
+//! (HTTP/2 `:authority`) to a foreign host are rejected before the service runs.
+//!
+//! Policies are built in code with an injected runtime probe, never the real machine's.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use example_tonic_grpc::{Greeter, grpc_checks, say_hello, say_hello_with, serve_greeter};
+use hardened::config::Config;
+use hardened::probe::RuntimeProbe;
+use hardened::{Security, SecurityLayer};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A greeter served on 127.0.0.1:0; stopped when dropped.
+struct Srv {
+    addr: SocketAddr,
+    calls: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(layer: SecurityLayer) -> Srv {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let greeter = Greeter::new(calls.clone());
+    let task = tokio::spawn(async move {
+        serve_greeter(listener, layer, greeter, std::future::pending())
+            .await
+            .unwrap();
+    });
+    Srv { addr, calls, task }
+}
+
+fn production(domains: &[&str], probe: &RuntimeProbe) -> Security {
+    Security::from_config(&Config::production(domains).unwrap(), probe).unwrap()
+}
+
+/// A channel to the server whose requests carry `authority` as `:authority`.
+async fn channel(srv: &Srv, authority: &str) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{}", srv.addr))
+        .unwrap()
+        .origin(format!("http://{authority}").parse().unwrap())
+        .connect_timeout(TIMEOUT)
+        .timeout(TIMEOUT);
+    tokio::time::timeout(TIMEOUT, endpoint.connect())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn hello(srv: &Srv, authority: &str) -> Result<String, tonic::Status> {
+    let ch = channel(srv, authority).await;
+    tokio::time::timeout(TIMEOUT, say_hello(ch, "ada"))
+        .await
+        .expect("no answer")
+}
+
+/// Asserts each `:authority` passes or is rejected (HTTP 400 → gRPC `INTERNAL`) before
+/// the service runs.
+async fn assert_authorities(srv: &Srv, cases: &[(&str, bool)]) {
+    for (authority, allowed) in cases {
+        let before = srv.calls.load(Ordering::SeqCst);
+        let got = hello(srv, authority).await;
+        let reached = srv.calls.load(Ordering::SeqCst) - before;
+        if *allowed {
+            assert_eq!(
+                got.as_deref().ok(),
+                Some("hello, ada"),
+                "{authority}: {got:?}"
+            );
+            assert_eq!(reached, 1, "{authority}");
+        } else {
+            let status = got.expect_err(authority);
+            assert_eq!(status.code(), Code::Internal, "{authority}: {status:?}");
+            assert!(status.message().contains("400"), "{authority}: {status:?}");
+            assert_eq!(
+                reached, 0,
+                "{authority}: a rejected call reached the service"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn production_allows_listed_authorities_only() {
+    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
+    let srv = start(security.layer()).await;
+    let own = srv.addr.to_string();
+    assert_authorities(
+        &srv,
+        &[
+            ("grpc.example.com", true),
+            ("grpc.example.com:50051", true),
+            ("GRPC.example.com.", true),
+            ("evil.com", false),
+            ("grpc.example.com.evil.com", false),
+            ("localhost", false),
+            (own.as_str(), false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn development_allows_loopback() {
+    let security = Security::from_config(&Config::development(), &RuntimeProbe::none()).unwrap();
+    let srv = start(security.layer()).await;
+    let own = srv.addr.to_string();
+    assert_authorities(
+        &srv,
+        &[
+            (own.as_str(), true),
+            ("localhost:50051", true),
+            ("[::1]:50051", true),
+            ("evil.com", false),
+            ("10.0.0.8:50051", false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn kubernetes_allows_in_cluster_names() {
+    let security = production(
+        &["api.example.com"],
+        &RuntimeProbe::kubernetes(Some("greeter-5d8f9")),
+    );
+    let srv = start(security.layer()).await;
+    assert_authorities(
+        &srv,
+        &[
+            ("greeter.default.svc.cluster.local:50051", true),
+            ("greeter.default.svc:50051", true),
+            ("greeter-5d8f9:50051", true),
+            ("10.96.0.12:50051", true),
+            ("api.example.com", true),
+            ("greeter", false),
+            ("evil.com", false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_method_reaches_the_service() {
+    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
+    let srv = start(security.layer()).await;
+    let ch = channel(&srv, "grpc.example.com").await;
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.unwrap();
+    let status = grpc
+        .unary::<_, String, _>(
+            Request::new("x".to_owned()),
+            http::uri::PathAndQuery::from_static("/greeter.Greeter/Nope"),
+            example_tonic_grpc::Utf8Codec,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+}
+
+/// A request the loopback proxy marks secure, as a TLS-terminating ingress would.
+fn via_tls_proxy() -> Request<String> {
+    let mut req = Request::new("ada".to_owned());
+    req.metadata_mut()
+        .insert("x-forwarded-proto", "https".parse().unwrap());
+    req
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_with_grpc_checks() {
+    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
+    let srv = start(security.layer_with(grpc_checks())).await;
+    let ch = channel(&srv, "grpc.example.com").await;
+    let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
+        .await
+        .unwrap();
+    assert_eq!(got.unwrap(), "hello, ada");
+    // Still host-checked.
+    let ch = channel(&srv, "evil.com").await;
+    let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
+        .await
+        .unwrap();
+    assert_eq!(got.unwrap_err().code(), Code::Internal);
+}
+
+/// With the full `Security::layer()`, a gRPC call that a trusted TLS-terminating proxy
+/// marks secure (`X-Forwarded-Proto: https`) fails the CSRF Referer check (gRPC clients
+/// send no Origin and no Referer): `403 csrf-no-referer`.
+/// `content-type: application/grpc` requests cannot be sent cross-site by a browser
+/// without a CORS preflight, so the CSRF check should not apply to them.
+#[tokio::test]
+#[ignore = "needs fix: CSRF Referer check rejects gRPC (content-type application/grpc) calls marked secure by a trusted proxy"]
+async fn behind_a_tls_proxy_with_the_full_layer() {
+    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
+    let srv = start(security.layer()).await;
+    let ch = channel(&srv, "grpc.example.com").await;
+    let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
+        .await
+        .unwrap();
+    // Actual: Err(Status { code: Internal, message: "protocol error: received message
+    // with invalid compression flag: 52 (valid flags are 0 and 1) while receiving
+    // response with status: 403 Forbidden" }).
+    assert_eq!(got.unwrap(), "hello, ada");
+}
+
+/// A rejection answers `text/plain` with HTTP 400/403 whatever the request, so a gRPC
+/// client parses the text as a gRPC frame and reports `INTERNAL: protocol error:
+/// received message with invalid compression flag: 52` ("4" of "400"): the reason is
+/// lost. For `content-type: application/grpc*` requests the layer should answer
+/// gRPC-style (HTTP 200, trailers-only, `grpc-status` 3 `INVALID_ARGUMENT` for the host
+/// check or 7 `PERMISSION_DENIED` for CSRF, `grpc-message` with the reason).
+#[tokio::test]
+#[ignore = "needs fix: rejections of gRPC requests should carry grpc-status and grpc-message"]
+async fn rejections_are_grpc_statuses() {
+    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
+    let srv = start(security.layer()).await;
+    let status = hello(&srv, "evil.com").await.unwrap_err();
+    // Actual: Internal, "protocol error: received message with invalid compression
+    // flag: 52 (valid flags are 0 and 1) while receiving response with status: 400 Bad
+    // Request".
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("evil.com"), "{status:?}");
+}
