@@ -1486,13 +1486,22 @@ type Bare = tower::util::BoxCloneService<
 
 /// A bare inner service: no axum, just the layer around a function.
 fn bare(security: &Security) -> Bare {
+    bare_with(security.layer())
+}
+
+/// A bare inner service behind `layer`: answers "ok" with a session cookie.
+fn bare_with(layer: hardened::SecurityLayer) -> Bare {
     let inner = tower::service_fn(|_req: http::Request<Full<Bytes>>| async {
         let mut resp = http::Response::new(Full::new(Bytes::from_static(b"ok")));
         resp.headers_mut()
             .insert("x-reached", HeaderValue::from_static("1"));
+        resp.headers_mut().insert(
+            header::SET_COOKIE,
+            HeaderValue::from_static("sessionid=abc"),
+        );
         Ok::<_, Infallible>(resp)
     });
-    tower::util::BoxCloneService::new(security.layer().layer(inner))
+    tower::util::BoxCloneService::new(layer.layer(inner))
 }
 
 fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::Request<Full<Bytes>> {
@@ -1923,4 +1932,100 @@ async fn dot_segments_never_match_exempt_paths() {
         ));
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn each_partial_layer_applies_only_its_check() {
+    let mut cfg = prod(&["example.com"]);
+    cfg.ssl_redirect = Some(true);
+    cfg.trusted_proxies = Some(TrustedProxies::Any); // no peer address in process
+    let s = compile(&cfg, &RuntimeProbe::none());
+    let evil_host = || request("GET", "/", &[("host", "evil.com")]);
+    let plain = || request("GET", "/", &[("host", "example.com")]);
+    let secure = || {
+        request(
+            "GET",
+            "/",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+        )
+    };
+    let evil_post = || {
+        request(
+            "POST",
+            "/",
+            &[
+                ("host", "example.com"),
+                ("x-forwarded-proto", "https"),
+                ("origin", "https://evil.com"),
+            ],
+        )
+    };
+    let preflight = || {
+        request(
+            "OPTIONS",
+            "/",
+            &[
+                ("host", "example.com"),
+                ("x-forwarded-proto", "https"),
+                ("origin", "https://example.com"),
+                ("access-control-request-method", "PUT"),
+            ],
+        )
+    };
+    let run = |layer: hardened::SecurityLayer, req: http::Request<Full<Bytes>>| async move {
+        bare_with(layer).oneshot(req).await.unwrap()
+    };
+    let reached = |r: &http::Response<_>| r.headers().contains_key("x-reached");
+    let has = |r: &http::Response<_>, h: &str| r.headers().contains_key(h);
+    let cookie = |r: &http::Response<_>| {
+        r.headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Host only.
+    assert_eq!(run(s.host_layer(), evil_host()).await.status(), 400);
+    let r = run(s.host_layer(), evil_post()).await;
+    assert!(reached(&r));
+    assert!(!has(&r, "x-frame-options") && !has(&r, "strict-transport-security"));
+    assert_eq!(cookie(&r).as_deref(), Some("sessionid=abc"));
+    assert!(reached(&run(s.host_layer(), plain()).await));
+
+    // TLS only: redirect and HSTS; a foreign host is not redirected (no open redirect).
+    let r = run(s.tls_layer(), plain()).await;
+    assert_eq!(r.status(), 301);
+    let r = run(s.tls_layer(), evil_host()).await;
+    assert!(reached(&r) && !has(&r, "location"));
+    let r = run(s.tls_layer(), secure()).await;
+    assert!(reached(&r) && has(&r, "strict-transport-security"));
+    assert!(!has(&r, "x-frame-options"));
+
+    // CORS only.
+    let r = run(s.cors_layer(), preflight()).await;
+    assert!(!reached(&r) && has(&r, "access-control-allow-methods"));
+    assert!(reached(&run(s.cors_layer(), evil_host()).await));
+    assert!(reached(&run(s.cors_layer(), evil_post()).await));
+
+    // CSRF only.
+    assert_eq!(run(s.csrf_layer(), evil_post()).await.status(), 403);
+    let r = run(s.csrf_layer(), evil_host()).await;
+    assert!(reached(&r) && !has(&r, "x-frame-options"));
+
+    // Headers only.
+    let r = run(s.headers_layer(), evil_post()).await;
+    assert!(reached(&r));
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(!has(&r, "strict-transport-security"));
+    assert_eq!(cookie(&r).as_deref(), Some("sessionid=abc"));
+
+    // Cookies only.
+    let r = run(s.cookies_layer(), evil_post()).await;
+    assert!(reached(&r) && !has(&r, "x-frame-options"));
+    assert_eq!(
+        cookie(&r).as_deref(),
+        Some("sessionid=abc; Secure; HttpOnly; SameSite=Lax")
+    );
+
+    // Everything.
+    assert_eq!(run(s.layer(), plain()).await.status(), 301);
 }
