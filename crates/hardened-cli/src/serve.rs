@@ -20,7 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -49,6 +49,9 @@ pub(crate) struct Args {
     /// Seconds to wait for the upstream's response headers before answering 504.
     #[arg(long, default_value_t = 30)]
     upstream_timeout: u64,
+    /// Seconds a client may take to send its request head (slow-loris protection).
+    #[arg(long, default_value_t = 30)]
+    header_read_timeout: u64,
 }
 
 /// Runs `hardened serve`.
@@ -126,7 +129,17 @@ async fn serve(
     tracing_init();
 
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A timer makes hyper enforce its header-read timeout (slow-loris clients) and
+    // HTTP/2 keep-alive; without one both are silently off.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(args.header_read_timeout.max(1)));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(60));
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         tokio::select! {
@@ -337,10 +350,17 @@ impl Proxy {
         let peer_ip = peer
             .map(|p| p.to_canonical().to_string())
             .unwrap_or_default();
-        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(prev) if trusted => format!("{prev}, {peer_ip}"),
-            _ => peer_ip,
-        };
+        // Every X-Forwarded-For line a trusted proxy sent, in order, then the peer.
+        let mut xff = String::new();
+        if trusted {
+            for v in headers.get_all("x-forwarded-for") {
+                if let Ok(v) = v.to_str() {
+                    xff.push_str(v);
+                    xff.push_str(", ");
+                }
+            }
+        }
+        xff.push_str(&peer_ip);
         if let Ok(v) = HeaderValue::from_str(&xff) {
             headers.insert("x-forwarded-for", v);
         }

@@ -399,7 +399,7 @@ impl PathSet {
     }
 
     pub(crate) fn matches(&self, path: &str) -> bool {
-        if self.is_empty() {
+        if self.is_empty() || has_dot_segment(path) {
             return false;
         }
         self.exact.contains(path)
@@ -413,6 +413,28 @@ impl PathSet {
                 }) && it.next().is_none()
             })
     }
+}
+
+/// Whether a path has a `.` or `..` segment, literal or percent-encoded: such a path
+/// may be normalized to another one downstream (a gateway's upstream, a file server),
+/// so it never matches an exemption pattern. Browsers never send them.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|seg| {
+        let mut rest = seg;
+        let mut dots = 0;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('.') {
+                rest = r;
+            } else if let Some(r) = rest.get(..3).filter(|p| p.eq_ignore_ascii_case("%2e")) {
+                let _ = r;
+                rest = rest.get(3..).unwrap_or("");
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        dots == 1 || dots == 2
+    })
 }
 
 #[cfg(test)]
@@ -487,5 +509,15 @@ mod tests {
         assert!(s.matches("/hooks/42/run"));
         assert!(!s.matches("/hooks//run"));
         assert!(!s.matches("/hooks/42/run/x"));
+        for p in [
+            "/api/../admin",
+            "/api/%2e%2e/admin",
+            "/api/./x",
+            "/hooks/../run",
+            "/api/%2E/x",
+        ] {
+            assert!(!s.matches(p), "{p}");
+        }
+        assert!(s.matches("/api/...x"));
     }
 }

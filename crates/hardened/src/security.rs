@@ -118,6 +118,9 @@ pub struct Rejection {
     /// CSRF rejections, the CORS headers of an allowed origin (so a frontend can read
     /// the error, as with django-cors-headers).
     pub response: Allowed,
+    /// The request was gRPC: the rejection is answered as a gRPC status
+    /// (`grpc-status` 3 for host problems, 7 for CSRF) so clients see the reason.
+    pub grpc: bool,
 }
 
 impl fmt::Display for Rejection {
@@ -357,7 +360,8 @@ impl Security {
         }
     }
 
-    /// Whether the request is secure: over TLS, or marked https by a trusted proxy's
+    /// Whether the request is secure: over TLS terminated in this process (the
+    /// [`TlsConnection`] extension), or marked https by a trusted proxy's
     /// `X-Forwarded-Proto` (Django: the first comma-separated value must equal `https`).
     pub fn is_secure(&self, parts: &request::Parts) -> bool {
         if let Some(name) = &self.0.proxy_header
@@ -367,8 +371,9 @@ impl Security {
             let first = v.as_bytes().split(|b| *b == b',').next().unwrap_or(&[]);
             return first.trim_ascii() == b"https";
         }
-        parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS)
-            || parts.extensions.get::<TlsConnection>().is_some()
+        // Never the request target's scheme (`GET https://... HTTP/1.1`, HTTP/2
+        // `:scheme`): the client writes it, whatever the connection is.
+        parts.extensions.get::<TlsConnection>().is_some()
     }
 
     /// The verdict on a request, with every check on.
@@ -487,6 +492,7 @@ impl Security {
         Rejection {
             check: Check::Host,
             response: Allowed::default(),
+            grpc: false,
             code: if raw.is_empty() {
                 "host-missing"
             } else {
@@ -522,6 +528,7 @@ impl Security {
             return Err(Rejection {
                 check: Check::Csrf,
                 response: Allowed::default(),
+                grpc: false,
                 code: "csrf-bad-origin",
                 status: StatusCode::FORBIDDEN,
                 reason: "Origin checking failed - multiple Origin headers.".into(),
@@ -536,6 +543,7 @@ impl Security {
             return Err(Rejection {
                 check: Check::Csrf,
                 response: Allowed::default(),
+                grpc: false,
                 code: "csrf-bad-origin",
                 status: StatusCode::FORBIDDEN,
                 reason: format!(
@@ -553,6 +561,7 @@ impl Security {
             return Err(Rejection {
                 check: Check::Csrf,
                 response: Allowed::default(),
+                grpc: false,
                 code: "csrf-cross-site",
                 status: StatusCode::FORBIDDEN,
                 reason: "Cross-site request without Origin (Sec-Fetch-Site: cross-site)."
@@ -560,12 +569,16 @@ impl Security {
                 fix: "browsers send Origin on cross-site requests; if this is your frontend, add its domain to security_domains".into(),
             });
         }
-        if !secure {
+        if !secure || is_grpc(parts) {
+            // gRPC: a browser cannot send `application/grpc` cross-site without a CORS
+            // preflight (which foreign origins fail), and would send Origin; gRPC
+            // clients send neither Origin nor Referer.
             return Ok(());
         }
         let reject = |code, reason: String, fix: Cow<'static, str>| Rejection {
             check: Check::Csrf,
             response: Allowed::default(),
+            grpc: false,
             code,
             status: StatusCode::FORBIDDEN,
             reason,
@@ -649,6 +662,7 @@ impl Security {
         parts: &request::Parts,
         allowed: Option<Allowed>,
     ) -> Decision {
+        r.grpc = is_grpc(parts);
         r.response = allowed.unwrap_or_else(|| Allowed {
             secure: self.is_secure(parts),
             cors_origin: None,
@@ -742,6 +756,28 @@ impl Security {
         let headers = resp.headers_mut();
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         match decision {
+            Decision::Reject(r) if r.grpc => {
+                // A trailers-only gRPC response: HTTP 200 with the status in headers.
+                *resp.status_mut() = StatusCode::OK;
+                let headers = resp.headers_mut();
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/grpc"),
+                );
+                let code = match r.check {
+                    Check::Csrf => "7",
+                    _ => "3",
+                };
+                headers.insert("grpc-status", HeaderValue::from_static(code));
+                if let Ok(msg) = HeaderValue::from_str(&grpc_percent_encode(&r.reason)) {
+                    headers.insert("grpc-message", msg);
+                }
+                self.finish(headers, &r.response, checks);
+                resp.extensions_mut().insert(r.clone());
+                // The body must be empty for a trailers-only response.
+                return Some(resp.map(|_| B::from(bytes::Bytes::new())));
+            }
             Decision::Reject(r) => {
                 headers.insert(
                     header::CONTENT_TYPE,
@@ -821,6 +857,18 @@ impl Security {
     }
 }
 
+/// Whether the request is gRPC (`application/grpc`, `application/grpc+proto`, ...;
+/// not gRPC-Web, which browsers send).
+fn is_grpc(parts: &request::Parts) -> bool {
+    parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.len() >= 16
+            && v.get(..16)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc"))
+            && !v.get(16..).is_some_and(|rest| rest.starts_with(b"-web"))
+    })
+}
+
 fn is_safe_method(m: &Method) -> bool {
     matches!(
         *m,
@@ -851,6 +899,7 @@ fn request_host(parts: &request::Parts) -> Result<(&str, Cow<'_, str>), Rejectio
     let bad = |code: &'static str, reason: String, fix: &'static str| Rejection {
         check: Check::Host,
         response: Allowed::default(),
+        grpc: false,
         code,
         status: StatusCode::BAD_REQUEST,
         reason,
@@ -916,6 +965,7 @@ fn malformed(raw: &str) -> Rejection {
     Rejection {
         check: Check::Host,
         response: Allowed::default(),
+        grpc: false,
         code: "host-malformed",
         status: StatusCode::BAD_REQUEST,
         reason: format!(
@@ -923,6 +973,19 @@ fn malformed(raw: &str) -> Rejection {
         ),
         fix: "send a Host header of letters, digits, dots, hyphens and an optional port".into(),
     }
+}
+
+/// Percent-encodes a `grpc-message` (gRPC spec: printable ASCII except `%` as is).
+fn grpc_percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `urlsplit`'s scheme and netloc, for Referer values: `None` when either is empty.

@@ -68,8 +68,8 @@ async fn hello(srv: &Srv, authority: &str) -> Result<String, tonic::Status> {
         .expect("no answer")
 }
 
-/// Asserts each `:authority` passes or is rejected (HTTP 400 → gRPC `INTERNAL`) before
-/// the service runs.
+/// Asserts each `:authority` passes or is rejected (gRPC `INVALID_ARGUMENT` with the
+/// reason) before the service runs.
 async fn assert_authorities(srv: &Srv, cases: &[(&str, bool)]) {
     for (authority, allowed) in cases {
         let before = srv.calls.load(Ordering::SeqCst);
@@ -84,8 +84,15 @@ async fn assert_authorities(srv: &Srv, cases: &[(&str, bool)]) {
             assert_eq!(reached, 1, "{authority}");
         } else {
             let status = got.expect_err(authority);
-            assert_eq!(status.code(), Code::Internal, "{authority}: {status:?}");
-            assert!(status.message().contains("400"), "{authority}: {status:?}");
+            assert_eq!(
+                status.code(),
+                Code::InvalidArgument,
+                "{authority}: {status:?}"
+            );
+            assert!(
+                status.message().contains("Invalid HTTP_HOST header"),
+                "{authority}: {status:?}"
+            );
             assert_eq!(
                 reached, 0,
                 "{authority}: a rejected call reached the service"
@@ -194,16 +201,14 @@ async fn behind_a_tls_proxy_with_grpc_checks() {
     let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
         .await
         .unwrap();
-    assert_eq!(got.unwrap_err().code(), Code::Internal);
+    assert_eq!(got.unwrap_err().code(), Code::InvalidArgument);
 }
 
 /// With the full `Security::layer()`, a gRPC call that a trusted TLS-terminating proxy
-/// marks secure (`X-Forwarded-Proto: https`) fails the CSRF Referer check (gRPC clients
-/// send no Origin and no Referer): `403 csrf-no-referer`.
-/// `content-type: application/grpc` requests cannot be sent cross-site by a browser
-/// without a CORS preflight, so the CSRF check should not apply to them.
+/// marks secure (`X-Forwarded-Proto: https`) passes: gRPC clients send no Origin and no
+/// Referer, and `content-type: application/grpc` cannot be sent cross-site by a browser
+/// without a CORS preflight, so the Referer requirement does not apply to it.
 #[tokio::test]
-#[ignore = "needs fix: CSRF Referer check rejects gRPC (content-type application/grpc) calls marked secure by a trusted proxy"]
 async fn behind_a_tls_proxy_with_the_full_layer() {
     let security = production(&["grpc.example.com"], &RuntimeProbe::none());
     let srv = start(security.layer()).await;
@@ -211,27 +216,17 @@ async fn behind_a_tls_proxy_with_the_full_layer() {
     let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
         .await
         .unwrap();
-    // Actual: Err(Status { code: Internal, message: "protocol error: received message
-    // with invalid compression flag: 52 (valid flags are 0 and 1) while receiving
-    // response with status: 403 Forbidden" }).
     assert_eq!(got.unwrap(), "hello, ada");
 }
 
-/// A rejection answers `text/plain` with HTTP 400/403 whatever the request, so a gRPC
-/// client parses the text as a gRPC frame and reports `INTERNAL: protocol error:
-/// received message with invalid compression flag: 52` ("4" of "400"): the reason is
-/// lost. For `content-type: application/grpc*` requests the layer should answer
-/// gRPC-style (HTTP 200, trailers-only, `grpc-status` 3 `INVALID_ARGUMENT` for the host
-/// check or 7 `PERMISSION_DENIED` for CSRF, `grpc-message` with the reason).
+/// Rejections of `content-type: application/grpc*` requests are answered gRPC-style
+/// (HTTP 200, trailers-only, `grpc-status` 3 `INVALID_ARGUMENT` for the host check or 7
+/// `PERMISSION_DENIED` for CSRF, `grpc-message` with the reason), so clients see why.
 #[tokio::test]
-#[ignore = "needs fix: rejections of gRPC requests should carry grpc-status and grpc-message"]
 async fn rejections_are_grpc_statuses() {
     let security = production(&["grpc.example.com"], &RuntimeProbe::none());
     let srv = start(security.layer()).await;
     let status = hello(&srv, "evil.com").await.unwrap_err();
-    // Actual: Internal, "protocol error: received message with invalid compression
-    // flag: 52 (valid flags are 0 and 1) while receiving response with status: 400 Bad
-    // Request".
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("evil.com"), "{status:?}");
 }
