@@ -1,4 +1,14 @@
 //! The compiled policy and its per-request decision.
+//!
+//! Why not tower-http's `CorsLayer`, `SetResponseHeaderLayer` and friends: the checks
+//! share one parse of the request head (the host decides the CSRF "same origin", the
+//! Origin feeds both CORS and CSRF), origins are compared after normalization (case,
+//! default port, trailing dot) against hash sets instead of `AllowOrigin::list`'s linear
+//! scan, bad configuration must be a `Result` at build time (tower-http's CORS layer
+//! `assert!`s in `layer()`), and the semantics must be Django's and django-cors-headers'
+//! (preflight only with `Access-Control-Request-Method`, `Vary: origin` appended to every
+//! response, the CSRF Referer rules). So the decision is one synchronous function and the
+//! response work one pass; headers the handler set are never overwritten.
 
 use std::borrow::Cow;
 use std::fmt;
