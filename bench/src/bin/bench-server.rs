@@ -1,0 +1,91 @@
+//! An axum hello-world server for the HTTP benchmarks, bare or behind
+//! `Security::layer()`; the bare one also serves as the gateway benchmarks' upstream.
+//!
+//! ```text
+//! bench-server bare     127.0.0.1:9100
+//! bench-server hardened 127.0.0.1:9101 [DOMAINS]   # production, DOMAINS (100) domains
+//! ```
+//!
+//! The hardened server allows `app0.example.com` .. `app{DOMAINS-1}.example.com`; load it
+//! with one of those as Host. Only loopback addresses are accepted.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use hardened::Security;
+use hardened::config::Config;
+use hardened::probe::RuntimeProbe;
+
+async fn hello() -> &'static str {
+    "Hello, World!"
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: bench-server bare|hardened 127.0.0.1:PORT [DOMAINS]");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(mode), Some(addr)) = (args.first(), args.get(1)) else {
+        return usage();
+    };
+    let Ok(addr) = addr.parse::<SocketAddr>() else {
+        return usage();
+    };
+    if !addr.ip().is_loopback() {
+        eprintln!("bench-server: listen on a loopback address only, not {addr}");
+        return ExitCode::from(2);
+    }
+    let n: usize = match args.get(2).map(|s| s.parse()) {
+        None => 100,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return usage(),
+    };
+    let app = Router::new().route("/", get(hello));
+    let app = match mode.as_str() {
+        "bare" => app,
+        "hardened" => {
+            let security = Config::production(hardened_bench::domains(n))
+                .map_err(|e| e.to_string())
+                .and_then(|cfg| {
+                    Security::from_config(&cfg, &RuntimeProbe::none()).map_err(|e| e.to_string())
+                });
+            match security {
+                Ok(s) => app.layer(s.layer()),
+                Err(e) => {
+                    eprintln!("bench-server: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => return usage(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench-server: runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
+            // As `hardened serve` does.
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

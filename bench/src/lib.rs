@@ -1,0 +1,347 @@
+//! Fixtures shared by the criterion benches and the helper binaries of `hardened-bench`:
+//! generated domain lists, the configuration of each case, its request, the naive
+//! baselines, and a way to drive a tower service whose future is ready at once.
+//!
+//! Domains are generated as `app{i}.example.com`; a "hit" asks for the middle one, so
+//! the linear baselines scan half their list, their average case.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use hardened::Security;
+use hardened::config::{Config, Environment};
+use hardened::probe::RuntimeProbe;
+use http::{HeaderValue, Method, Request, Response, header};
+
+/// The list sizes every per-request bench runs at.
+pub const SIZES: [usize; 3] = [10, 1_000, 10_000];
+
+/// `n` generated security domains: `app0.example.com`, `app1.example.com`, ...
+pub fn domains(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("app{i}.example.com")).collect()
+}
+
+/// The origins of [`domains`]: `https://app{i}.example.com`.
+pub fn origins(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("https://app{i}.example.com"))
+        .collect()
+}
+
+/// The domain a "hit" asks for: the middle of the list.
+pub fn hit_domain(n: usize) -> String {
+    format!("app{}.example.com", n / 2)
+}
+
+/// A benchmark case: which configuration, and which request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// Production, `n` domains; the request's Host and Origin are listed.
+    Hit,
+    /// Production, `n` domains; the request's Host or Origin is foreign.
+    Miss,
+    /// Production, `.example.com` plus `n - 1` other domains; Host and Origin are a
+    /// subdomain of `example.com`.
+    Subdomain,
+    /// Production in Docker (`RuntimeProbe::docker`), `n` domains; Host is a private IP
+    /// (a health probe by container address).
+    PrivateIp,
+    /// Development, `n` domains; Host `localhost:8000`, Origin `http://localhost:3000`.
+    Loopback,
+    /// Production, `n` domains; a CORS preflight from a listed origin.
+    Preflight,
+}
+
+impl Case {
+    /// Every case.
+    pub const ALL: [Case; 6] = [
+        Case::Hit,
+        Case::Miss,
+        Case::Subdomain,
+        Case::PrivateIp,
+        Case::Loopback,
+        Case::Preflight,
+    ];
+
+    /// The case's name in bench ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::Hit => "hit",
+            Case::Miss => "miss",
+            Case::Subdomain => "subdomain",
+            Case::PrivateIp => "private-ip",
+            Case::Loopback => "loopback",
+            Case::Preflight => "preflight",
+        }
+    }
+
+    /// The security domains of the case's configuration.
+    pub fn domains(self, n: usize) -> Vec<String> {
+        match self {
+            Case::Subdomain => std::iter::once(".example.com".to_owned())
+                .chain((1..n).map(|i| format!("app{i}.example.net")))
+                .collect(),
+            _ => domains(n),
+        }
+    }
+
+    /// The case's configuration.
+    ///
+    /// # Panics
+    /// If a generated domain does not parse (a bug in the fixture).
+    pub fn config(self, n: usize) -> Config {
+        let mut cfg = match Config::production(self.domains(n)) {
+            Ok(c) => c,
+            Err(e) => panic!("fixture config: {e}"),
+        };
+        if self == Case::Loopback {
+            cfg.environment = Environment::Development;
+            cfg.debug = true;
+        }
+        cfg
+    }
+
+    /// The case's runtime probe.
+    pub fn probe(self) -> RuntimeProbe {
+        match self {
+            Case::PrivateIp => RuntimeProbe::docker(None),
+            _ => RuntimeProbe::none(),
+        }
+    }
+
+    /// The case's compiled policy.
+    ///
+    /// # Panics
+    /// If the fixture does not compile (a bug in the fixture).
+    pub fn security(self, n: usize) -> Security {
+        match Security::from_config(&self.config(n), &self.probe()) {
+            Ok(s) => s,
+            Err(e) => panic!("fixture policy: {e}"),
+        }
+    }
+
+    /// The request's Host.
+    pub fn host(self, n: usize) -> String {
+        match self {
+            Case::Hit | Case::Preflight => hit_domain(n),
+            Case::Miss => "evil.example.org".to_owned(),
+            Case::Subdomain => "api.eu.example.com".to_owned(),
+            Case::PrivateIp => "172.18.0.5:8000".to_owned(),
+            Case::Loopback => "localhost:8000".to_owned(),
+        }
+    }
+
+    /// The request's Origin (`None`: a same-origin or non-browser request).
+    pub fn origin(self, n: usize) -> Option<String> {
+        match self {
+            Case::Hit | Case::Preflight => Some(format!("https://{}", hit_domain(n))),
+            Case::Miss => Some("https://evil.example.org".to_owned()),
+            Case::Subdomain => Some("https://api.eu.example.com".to_owned()),
+            Case::PrivateIp => None,
+            Case::Loopback => Some("http://localhost:3000".to_owned()),
+        }
+    }
+}
+
+/// Which check a request is shaped for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `GET` with the case's Host only.
+    Host,
+    /// `GET` (`OPTIONS` preflight for [`Case::Preflight`]) with an allowed Host and the
+    /// case's Origin.
+    Cors,
+    /// `POST` with an allowed Host and the case's Origin.
+    Csrf,
+    /// The whole stack: the case's Host and Origin; `POST` (every check runs) except
+    /// the private-IP probe (`GET`) and the preflight (`OPTIONS`).
+    Stack,
+}
+
+/// The request of `case` at `n` domains, shaped for `shape`.
+///
+/// # Panics
+/// If the fixture builds an invalid request (a bug in the fixture).
+pub fn request(case: Case, n: usize, shape: Shape) -> Request<()> {
+    // For the single-check shapes only the checked header varies with the case; the
+    // Host stays allowed, so the check under test is the one that decides.
+    let host = match (shape, case) {
+        (Shape::Cors | Shape::Csrf, Case::Miss) => hit_domain(n),
+        _ => case.host(n),
+    };
+    let method = match (shape, case) {
+        (_, Case::Preflight) => Method::OPTIONS,
+        (Shape::Host, _) | (Shape::Cors, _) | (Shape::Stack, Case::PrivateIp) => Method::GET,
+        (Shape::Csrf, _) | (Shape::Stack, _) => Method::POST,
+    };
+    let mut b = Request::builder()
+        .method(method)
+        .uri("/api/items?page=2")
+        .header(header::HOST, host)
+        .header(header::USER_AGENT, "bench/1.0")
+        .header(header::ACCEPT, "application/json");
+    if shape != Shape::Host
+        && let Some(origin) = case.origin(n)
+    {
+        b = b.header(header::ORIGIN, shared_value(origin));
+    }
+    if case == Case::Preflight {
+        b = b
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type");
+    }
+    match b.body(()) {
+        Ok(r) => r,
+        Err(e) => panic!("fixture request: {e}"),
+    }
+}
+
+/// A header value backed by shared `Bytes`, as hyper's parser makes them (slices of the
+/// connection's read buffer): cloning it is a reference-count bump. A value built from
+/// a `String` would instead allocate on its first clone, a cost real requests don't have.
+///
+/// # Panics
+/// If `s` is not a valid header value (a bug in the fixture).
+pub fn shared_value(s: String) -> HeaderValue {
+    let buf = Bytes::from(s);
+    // Slicing promotes the buffer to shared storage, here, outside any timed section.
+    let shared = buf.slice(..);
+    match HeaderValue::from_maybe_shared(shared) {
+        Ok(v) => v,
+        Err(e) => panic!("fixture header: {e}"),
+    }
+}
+
+/// Django's `validate_host` as a plain loop over a `Vec<String>`: exact names and
+/// `.domain` patterns, port stripped, case-insensitive. The linear baseline.
+pub fn naive_host_allowed(list: &[String], parts: &http::request::Parts) -> bool {
+    let Some(host) = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let domain = host.rsplit_once(':').map_or(host, |(d, _)| d);
+    list.iter().any(|p| {
+        if let Some(parent) = p.strip_prefix('.') {
+            domain.eq_ignore_ascii_case(parent)
+                || (domain.len() > p.len()
+                    && domain
+                        .get(domain.len() - p.len()..)
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(p)))
+        } else {
+            domain.eq_ignore_ascii_case(p)
+        }
+    })
+}
+
+/// An origin list as a `Vec<String>` scanned for an equal `Origin` header. The linear
+/// baseline (what `AllowOrigin::list` and `CSRF_TRUSTED_ORIGINS` loops do).
+pub fn naive_origin_allowed(list: &[String], parts: &http::request::Parts) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let origin = origin.as_bytes();
+    list.iter().any(|o| o.as_bytes() == origin)
+}
+
+/// The trivial service every stack bench wraps: an empty `200 OK`.
+pub fn trivial_service()
+-> impl tower::Service<Request<()>, Response = Response<String>, Error = Infallible, Future: Send>
++ Clone {
+    tower::service_fn(|_req: Request<()>| std::future::ready(Ok(Response::new(String::new()))))
+}
+
+/// Drives `svc` through `poll_ready` and `call`, polling the future once with a no-op
+/// waker: every service benched here answers without waiting, so this measures the
+/// service and nothing of an executor.
+///
+/// # Panics
+/// If the service is not ready, fails, or its future is pending.
+pub fn call_now<S, R>(svc: &mut S, req: R) -> S::Response
+where
+    S: tower::Service<R>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    match svc.poll_ready(&mut cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(e)) => panic!("service failed: {e:?}"),
+        Poll::Pending => panic!("service not ready"),
+    }
+    let fut = pin!(svc.call(req));
+    poll_now(fut, &mut cx)
+}
+
+fn poll_now<F, T, E>(fut: std::pin::Pin<&mut F>, cx: &mut Context<'_>) -> T
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    match fut.poll(cx) {
+        Poll::Ready(Ok(r)) => r,
+        Poll::Ready(Err(e)) => panic!("service failed: {e:?}"),
+        Poll::Pending => panic!("service future pending"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use hardened::Decision;
+
+    /// Each case's request gets the verdict the case is named for, so the benches
+    /// measure the path they claim to.
+    #[test]
+    fn cases_take_the_intended_path() {
+        let n = 10;
+        for case in Case::ALL {
+            let sec = case.security(n);
+            let (parts, ()) = request(case, n, Shape::Stack).into_parts();
+            let d = sec.decide(&parts);
+            match case {
+                Case::Miss => assert!(matches!(d, Decision::Reject(_)), "{case:?}: {d:?}"),
+                Case::Preflight => match d {
+                    Decision::Preflight(a) => assert!(a.cors_origin.is_some()),
+                    other => panic!("{case:?}: {other:?}"),
+                },
+                Case::PrivateIp => assert!(matches!(d, Decision::Allow(_)), "{case:?}: {d:?}"),
+                _ => match d {
+                    Decision::Allow(a) => assert!(a.cors_origin.is_some(), "{case:?}"),
+                    other => panic!("{case:?}: {other:?}"),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn naive_baselines_agree() {
+        let n = 10;
+        let list = domains(n);
+        let (hit, ()) = request(Case::Hit, n, Shape::Host).into_parts();
+        let (miss, ()) = request(Case::Miss, n, Shape::Host).into_parts();
+        assert!(naive_host_allowed(&list, &hit));
+        assert!(!naive_host_allowed(&list, &miss));
+        let (sub, ()) = request(Case::Subdomain, n, Shape::Host).into_parts();
+        assert!(naive_host_allowed(&Case::Subdomain.domains(n), &sub));
+        let origins = origins(n);
+        let (hit, ()) = request(Case::Hit, n, Shape::Cors).into_parts();
+        let (miss, ()) = request(Case::Miss, n, Shape::Cors).into_parts();
+        assert!(naive_origin_allowed(&origins, &hit));
+        assert!(!naive_origin_allowed(&origins, &miss));
+    }
+
+    #[test]
+    fn call_now_drives_the_stack() {
+        let sec = Case::Hit.security(10);
+        let mut svc = tower::Layer::layer(&sec.layer(), trivial_service());
+        let resp = call_now(&mut svc, request(Case::Hit, 10, Shape::Stack));
+        assert_eq!(resp.status(), http::StatusCode::OK);
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+    }
+}
