@@ -24,6 +24,8 @@
 //! - `known-bug: TEXT` — the case documents a reported bug: its failure is printed, not
 //!   fatal (set `HOSTILE_STRICT=1` to make it fatal); a known-bug case that passes is
 //!   reported so the marker can be removed.
+//!
+//! `HOSTILE_VERBOSE=1` prints every case's statuses and upstream count.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -506,6 +508,15 @@ fn run_case(c: &Case, gw: SocketAddr, rec: &Recorder) -> Vec<String> {
     }
     let heads = rec.heads();
     let new = &heads[before.min(heads.len())..];
+    if std::env::var_os("HOSTILE_VERBOSE").is_some() {
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        println!(
+            "{}: statuses {statuses:?}{}, {} upstream request(s)",
+            c.name,
+            if closed { ", then closed" } else { "" },
+            new.len()
+        );
+    }
     if let Some(max) = c.upstream
         && new.len() > max
     {
