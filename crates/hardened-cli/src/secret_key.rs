@@ -1,6 +1,7 @@
 //! `hardened secret-key`: a new secret key from the OS CSPRNG.
 //!
-//! Characters are drawn from Django's `get_random_secret_key` alphabet with rejection
+//! Characters are drawn from Django's `get_random_secret_key` alphabet (minus `$` and
+//! `#`, which `.env` files interpret) with rejection
 //! sampling (no modulo bias), and the key always passes Django's own check
 //! (`security.W009`): at least 50 characters, at least 5 distinct ones, and no
 //! `django-insecure-` prefix.
@@ -10,8 +11,10 @@ use std::process::ExitCode;
 
 use crate::common::CliError;
 
-/// Django's secret key alphabet (`django.core.management.utils.get_random_secret_key`).
-pub(crate) const ALPHABET: &[u8; 50] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)";
+/// Django's secret key alphabet (`django.core.management.utils.get_random_secret_key`)
+/// without `$` and `#`: in a `.env` file `$` starts a variable substitution (even inside
+/// double quotes) and `#` a comment, which would silently shorten the key.
+pub(crate) const ALPHABET: &[u8; 48] = b"abcdefghijklmnopqrstuvwxyz0123456789!@%^&*(-_=+)";
 
 /// The shortest key Django accepts.
 pub(crate) const MIN_LENGTH: usize = 50;
@@ -64,8 +67,8 @@ pub(crate) fn generate(len: usize) -> Result<String, CliError> {
 
 /// `len` characters drawn uniformly from [`ALPHABET`].
 fn draw(len: usize) -> Result<String, CliError> {
-    // 250 = 5 * 50: bytes 250..=255 are rejected so every character is equally likely.
-    const LIMIT: u8 = 250;
+    // 240 = 5 * 48: bytes 240..=255 are rejected so every character is equally likely.
+    const LIMIT: u8 = 240;
     let mut key = String::with_capacity(len);
     let mut buf = [0u8; 256];
     while key.len() < len {
@@ -77,7 +80,7 @@ fn draw(len: usize) -> Result<String, CliError> {
                 break;
             }
             if b < LIMIT
-                && let Some(c) = ALPHABET.get(usize::from(b % 50))
+                && let Some(c) = ALPHABET.get(usize::from(b % 48))
             {
                 key.push(char::from(*c));
             }
@@ -120,8 +123,8 @@ mod tests {
 
     #[test]
     fn characters_are_roughly_uniform() {
-        let k = draw(50_000).unwrap_or_default();
-        let mut counts = [0usize; 50];
+        let k = draw(48_000).unwrap_or_default();
+        let mut counts = [0usize; 48];
         for b in k.bytes() {
             if let Some(i) = ALPHABET.iter().position(|a| *a == b)
                 && let Some(c) = counts.get_mut(i)

@@ -288,11 +288,14 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
+    // be able to make the gateway drop the Host it validated.
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .flat_map(|v| v.as_bytes().split(|b| *b == b','))
         .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+        .filter(|n| *n != header::HOST)
         .collect();
     for name in listed {
         headers.remove(name);
@@ -375,6 +378,7 @@ impl Proxy {
             headers.insert(header::HOST, v);
         }
         parts.uri = uri;
+        let client_version = parts.version;
         parts.version = Version::HTTP_11;
         let upstream_req = Request::from_parts(parts, body);
         match tokio::time::timeout(self.timeout, self.client.request(upstream_req)).await {
@@ -395,6 +399,8 @@ impl Proxy {
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
+                // Answer in the client's protocol version, not the upstream's.
+                parts.version = client_version;
                 Response::from_parts(
                     parts,
                     body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),

@@ -368,6 +368,13 @@ pub fn parse_entry(raw: &str) -> Result<DomainEntry, DomainError> {
                 why: "a subdomain pattern needs a domain name, not an IP address",
             });
         };
+        // `.com` would open every `*.com` site; `localhost` is the one safe single label.
+        if !domain.contains('.') && domain != "localhost" {
+            return Err(DomainError::Host {
+                host: host_str.to_owned(),
+                why: "a subdomain pattern needs a registered domain such as `example.com`, not a top-level domain",
+            });
+        }
         let scheme = scheme.unwrap_or(Scheme::Https);
         let port = port.filter(|p| *p != scheme.default_port());
         return Ok(DomainEntry::Subdomains {
@@ -587,6 +594,9 @@ mod tests {
             "*.10.0.0.1",
             "example.123",
             "a\u{0}b.com",
+            ".com",
+            "*.com",
+            "https://*.org",
         ];
         for input in table {
             assert!(parse_entry(input).is_err(), "accepted {input:?}");

@@ -142,6 +142,10 @@ impl<'a> OriginParts<'a> {
     /// Returns `None` for anything else (uppercase, IDN, trailing junk): callers fall
     /// back to the allocating normalizer.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<OriginParts<'a>> {
+        if !value.starts_with("http://") && !value.starts_with("https://") {
+            // Uppercase scheme (`HTTPS://`): not canonical, normalize first.
+            return None;
+        }
         let (scheme, rest) = split_scheme(value)?;
         let (host, port) = split_domain_port(rest)?;
         if host.is_empty() || host.len() != rest.len() - port.len() - usize::from(!port.is_empty())
@@ -399,7 +403,7 @@ impl PathSet {
     }
 
     pub(crate) fn matches(&self, path: &str) -> bool {
-        if self.is_empty() || has_dot_segment(path) {
+        if self.is_empty() || is_ambiguous_path(path) {
             return false;
         }
         self.exact.contains(path)
@@ -415,10 +419,23 @@ impl PathSet {
     }
 }
 
-/// Whether a path has a `.` or `..` segment, literal or percent-encoded: such a path
-/// may be normalized to another one downstream (a gateway's upstream, a file server),
-/// so it never matches an exemption pattern. Browsers never send them.
-fn has_dot_segment(path: &str) -> bool {
+/// Whether a path may mean another path downstream (a gateway's upstream, a file
+/// server, a servlet container): a `.` or `..` segment (literal or `%2e`), an encoded
+/// slash or backslash (`%2f`, `%5c`), a backslash, or a `;` path parameter (`..;/`).
+/// Such a path never matches an exemption pattern; browsers never send them.
+fn is_ambiguous_path(path: &str) -> bool {
+    if path.contains(['\\', ';']) {
+        return true;
+    }
+    let b = path.as_bytes();
+    if b.windows(3).any(|w| {
+        w.first() == Some(&b'%')
+            && (w
+                .get(1..3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"2f") || h.eq_ignore_ascii_case(b"5c")))
+    }) {
+        return true;
+    }
     path.split('/').any(|seg| {
         let mut rest = seg;
         let mut dots = 0;

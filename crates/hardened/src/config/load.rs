@@ -238,7 +238,14 @@ impl Loader {
         };
         let config = typer.config(&merged);
         problems.extend(typer.problems);
-        problems.extend(config.policy_problems());
+        // A production config whose domains all failed to parse is reported once, for
+        // the bad entries, not again as "no domains".
+        let bad_domains = problems
+            .iter()
+            .any(|p| p.key.starts_with("security_domains["));
+        problems.extend(config.policy_problems().into_iter().filter(|p| {
+            !(bad_domains && p.key == "security_domains" && p.value.as_deref() == Some("[]"))
+        }));
         // File order, then line: the order a reader fixes them in.
         problems.sort_by(|a, b| {
             let key = |p: &Problem| {
@@ -521,13 +528,20 @@ fn read_dotenv(path: &Path) -> Result<(Vec<(String, String)>, bool), ConfigError
         )
     })?;
     let mut out = Vec::new();
-    for (i, item) in iter.enumerate() {
+    for item in iter {
         match item {
             Ok(kv) => out.push(kv),
             Err(e) => {
+                // dotenvy reports the offending line's text and a column; find the line.
                 let line = match &e {
-                    dotenvy::Error::LineParse(_, idx) => u64::try_from(*idx).unwrap_or(0),
-                    _ => u64::try_from(i + 1).unwrap_or(0),
+                    dotenvy::Error::LineParse(text, _) => std::fs::read_to_string(path)
+                        .ok()
+                        .and_then(|all| {
+                            let first = text.lines().next().unwrap_or(text).trim();
+                            all.lines().position(|l| l.trim() == first)
+                        })
+                        .map_or(0, |i| u64::try_from(i + 1).unwrap_or(0)),
+                    _ => 0,
                 };
                 // The dotenv error text quotes the line, which may hold a secret: omit it.
                 let _ = e;

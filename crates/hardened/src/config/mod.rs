@@ -402,12 +402,28 @@ fn ser_source<S: Serializer>(s: &Option<Source>, ser: S) -> Result<S::Ok, S::Err
     }
 }
 
+/// Replaces the `user:password@` part of a URL-like value with `***@`: credentials
+/// never reach an error message.
+pub(crate) fn redact_userinfo(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    let rest = value.get(start..).unwrap_or("");
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest.get(..end).and_then(|auth| auth.rfind('@')) {
+        Some(at) => format!(
+            "{}***{}",
+            value.get(..start).unwrap_or(""),
+            rest.get(at..).unwrap_or("")
+        ),
+        None => value.to_owned(),
+    }
+}
+
 impl Problem {
     fn domain(key: &str, value: &str, e: &domain::DomainError, source: Option<Source>) -> Problem {
         Problem {
             source,
             key: key.into(),
-            value: Some(format!("{value:?}")),
+            value: Some(redact_userinfo(&format!("{value:?}"))),
             message: e.to_string(),
             fix: e.hint().into(),
         }
@@ -483,7 +499,7 @@ impl Typer {
         {
             Some("[redacted]".into())
         } else {
-            Some(n.display())
+            Some(redact_userinfo(&n.display()))
         };
         self.problems.push(Problem {
             source: Some(n.source.clone()),
@@ -777,7 +793,24 @@ impl Typer {
                         }
                     }
                 }
-                "internal_networks" => cfg.internal_networks = self.networks(n, key),
+                "internal_networks" => {
+                    let nets = self.networks(n, key);
+                    for (i, net) in nets.iter().enumerate() {
+                        let too_wide = match net {
+                            IpNet::V4(v) => v.prefix_len() < 8,
+                            IpNet::V6(v) => v.prefix_len() < 7,
+                        };
+                        if too_wide {
+                            self.problem(
+                                n,
+                                &format!("{key}[{i}]"),
+                                format!("{net} covers public addresses, not an internal network"),
+                                "list private ranges only, e.g. `100.64.0.0/10` or `10.20.0.0/16`",
+                            );
+                        }
+                    }
+                    cfg.internal_networks = nets;
+                }
                 "trusted_proxies" => {
                     let any = matches!(&n.value, Value::Str(s) if s.trim() == "*")
                         || matches!(&n.value, Value::Seq(items) if items.iter().any(|i| matches!(&i.value, Value::Str(s) if s.trim() == "*")));
@@ -786,7 +819,14 @@ impl Typer {
                     } else if matches!(n.value, Value::Null) {
                         None
                     } else {
-                        Some(TrustedProxies::Networks(self.networks(n, key)))
+                        let nets = self.networks(n, key);
+                        // `0.0.0.0/0` or `::/0` trust every peer: the same as `"*"`, and
+                        // flagged the same way.
+                        if nets.iter().any(|net| net.prefix_len() == 0) {
+                            Some(TrustedProxies::Any)
+                        } else {
+                            Some(TrustedProxies::Networks(nets))
+                        }
                     };
                 }
                 "health_check_paths" => cfg.health_check_paths = self.path_list(n, key),
