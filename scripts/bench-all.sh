@@ -83,7 +83,7 @@ show_cmds=(
   "$h show --config $tmp/prod-10000.yaml"
 )
 show_names=(
-  "hardened --version (process start, baseline)"
+  "hardened --version (process start; baseline)"
   "hardened show (no config: development defaults)"
   "hardened show --config prod-100.yaml"
   "hardened show --config prod-10000.yaml"

@@ -2,7 +2,9 @@
 # HTTP throughput of the security stack, measured against baselines in the same run:
 #
 #   1. app:     an axum hello-world, bare (A) vs behind `Security::layer()` (B; production,
-#               100 domains, every request carries an allowed Host), loaded A B A B ...
+#               100 domains, every request carries an allowed Host), loaded A B A B ...;
+#               also the bare app adding the same 6 response headers and checking nothing
+#               (what the headers themselves cost, whoever adds them).
 #   2. gateway: `hardened serve --upstream` vs nginx doing a plain `proxy_pass` (keepalive
 #               to the upstream) to the same upstream, plus the upstream hit directly,
 #               loaded in rotation.
@@ -10,7 +12,9 @@
 # Every server listens on 127.0.0.1 only; wrk is the load generator. All load runs add up
 # to at most 60 s (BENCH_HTTP_SECONDS per run, BENCH_HTTP_ROUNDS rounds, 1 s warm-ups).
 # Installs wrk and nginx (Debian packages) when missing. Prints requests/s of each run,
-# the medians and the ratios; with BENCH_HTTP_OUT=FILE also writes a markdown summary.
+# the medians and the ratios, and each server's CPU time per request (user + system, from
+# /proc, all its threads and worker processes; wrk and the upstream excluded); with
+# BENCH_HTTP_OUT=FILE also writes a markdown summary.
 #
 #   scripts/bench-http.sh
 #   BENCH_HTTP_SECONDS=3 BENCH_HTTP_ROUNDS=3 BENCH_HTTP_CONNECTIONS=32 scripts/bench-http.sh
@@ -26,8 +30,8 @@ DOMAINS=100
 HOST="app50.example.com"
 BUDGET=60
 
-# Warm-ups: 1 s for each of the 5 servers.
-planned=$((ROUNDS * 2 * SECS + ROUNDS * 3 * SECS + 5))
+# Warm-ups: 1 s for each of the 6 targets.
+planned=$((ROUNDS * 3 * SECS + ROUNDS * 3 * SECS + 6))
 if [ "$planned" -gt "$BUDGET" ]; then
   echo "bench-http: ${ROUNDS} rounds of ${SECS} s make ${planned} s of load; the budget is ${BUDGET} s" >&2
   exit 2
@@ -71,18 +75,21 @@ P_HARD=$((PORT_BASE + 1))
 P_UP=$((PORT_BASE + 2))
 P_GW=$((PORT_BASE + 3))
 P_NGX=$((PORT_BASE + 4))
-for p in $P_BARE $P_HARD $P_UP $P_GW $P_NGX; do
+P_HDR=$((PORT_BASE + 5))
+for p in $P_BARE $P_HARD $P_UP $P_GW $P_NGX $P_HDR; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "bench-http: port $p is taken; set BENCH_HTTP_PORT_BASE" >&2
     exit 2
   fi
 done
 
+declare -A pid_of=()
 start() { # name, command...
   local name=$1
   shift
   "$@" >"$tmp/$name.log" 2>&1 &
   pids+=($!)
+  pid_of[$name]=$!
 }
 
 wait_port() { # port, name
@@ -141,19 +148,21 @@ http {
 EOF
 
 start bare "$BIN/bench-server" bare "127.0.0.1:$P_BARE"
+start headers "$BIN/bench-server" headers "127.0.0.1:$P_HDR"
 start hardened "$BIN/bench-server" hardened "127.0.0.1:$P_HARD" "$DOMAINS"
 start upstream "$BIN/bench-server" bare "127.0.0.1:$P_UP"
 start gateway env HARDENED_LOG=error "$BIN/hardened" serve --config "$tmp/gateway.yaml" \
   --listen "127.0.0.1:$P_GW" --upstream "http://127.0.0.1:$P_UP"
 start nginx "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log"
 wait_port $P_BARE bare
+wait_port $P_HDR headers
 wait_port $P_HARD hardened
 wait_port $P_UP upstream
 wait_port $P_GW gateway
 wait_port $P_NGX nginx
 
 # Sanity: every target answers 200 to an allowed Host; the layer is really on.
-for p in $P_BARE $P_HARD $P_UP $P_GW $P_NGX; do
+for p in $P_BARE $P_HDR $P_HARD $P_UP $P_GW $P_NGX; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "http://127.0.0.1:$p/")
   [ "$code" = 200 ] || { echo "bench-http: 127.0.0.1:$p answered $code" >&2; exit 1; }
 done
@@ -164,7 +173,23 @@ for p in $P_HARD $P_GW; do
   [ "$code" = 400 ] || { echo "bench-http: a foreign Host got $code from 127.0.0.1:$p" >&2; exit 1; }
 done
 
-# One wrk run; prints requests/s. Fails on socket errors or non-2xx answers.
+# CPU time (user + system, clock ticks) of a server: the process with all its threads,
+# and nginx's worker processes.
+CLK_TCK=$(getconf CLK_TCK)
+server_pids() { # name
+  local p=${pid_of[$1]}
+  echo "$p"
+  pgrep -P "$p" || true
+}
+cpu_ticks() { # name
+  local p t=0
+  for p in $(server_pids "$1"); do
+    t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
+
+# One wrk run; prints "requests/s requests". Fails on socket errors or non-2xx answers.
 load() { # port, seconds
   local out rps
   out=$(wrk -t1 -c"$CONNS" -d"${2}s" -H "Host: $HOST" "http://127.0.0.1:$1/" 2>&1)
@@ -175,47 +200,52 @@ load() { # port, seconds
   fi
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   [ -n "$rps" ] || { echo "$out" >&2; exit 1; }
-  echo "$rps"
+  echo "$rps $(awk '/ requests in / {print $1}' <<<"$out")"
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.0f–%.0f", lo, hi}'; }
+minmax2() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.2f–%.2f", lo, hi}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 
-declare -A runs=()
-run_all() { # label:port ...
-  local r t label port
+declare -A runs=() cpus=()
+run_all() { # label:server:port ...
+  local r t label server port before res rps n us
   for t in "$@"; do
-    label=${t%%:*}
     port=${t##*:}
     load "$port" 1 >/dev/null # warm-up
   done
   for r in $(seq 1 "$ROUNDS"); do
     for t in "$@"; do
-      label=${t%%:*}
-      port=${t##*:}
-      rps=$(load "$port" "$SECS")
+      IFS=: read -r label server port <<<"$t"
+      before=$(cpu_ticks "$server")
+      res=$(load "$port" "$SECS")
+      read -r rps n <<<"$res"
+      us=$(awk -v d=$(($(cpu_ticks "$server") - before)) -v n="$n" -v hz="$CLK_TCK" \
+        'BEGIN {printf "%.2f", d / hz / n * 1e6}')
       runs[$label]="${runs[$label]:-} $rps"
-      printf '  round %d  %-18s %10.0f req/s\n' "$r" "$label" "$rps"
+      cpus[$label]="${cpus[$label]:-} $us"
+      printf '  round %d  %-18s %10.0f req/s  %6.2f µs CPU/request\n' "$r" "$label" "$rps" "$us"
     done
   done
 }
 
 echo "== app: axum hello-world, bare vs Security::layer() (production, $DOMAINS domains)"
 echo "   wrk -t1 -c$CONNS, $ROUNDS rounds of ${SECS} s, alternating"
-run_all "bare:$P_BARE" "hardened:$P_HARD"
+run_all "bare:bare:$P_BARE" "hardened:hardened:$P_HARD" "bare+6-headers:headers:$P_HDR"
 echo "== gateway: hardened serve --upstream vs nginx proxy_pass, same upstream"
-run_all "upstream-direct:$P_UP" "hardened-serve:$P_GW" "nginx:$P_NGX"
+run_all "upstream-direct:upstream:$P_UP" "hardened-serve:gateway:$P_GW" "nginx:nginx:$P_NGX"
 
 declare -A med=()
 summary="$tmp/summary.md"
 {
-  echo "| target | req/s median | min–max | runs |"
-  echo "|---|---:|---:|---|"
-  for label in bare hardened upstream-direct hardened-serve nginx; do
+  echo "| target | req/s median | min–max | runs | server CPU µs/request, median (min–max) |"
+  echo "|---|---:|---:|---|---:|"
+  for label in bare hardened bare+6-headers upstream-direct hardened-serve nginx; do
     med[$label]=$(median <<<"${runs[$label]}")
-    printf '| %s | %.0f | %s | %s |\n' "$label" "${med[$label]}" \
-      "$(minmax <<<"${runs[$label]}")" "$(echo "${runs[$label]}" | xargs printf '%.0f ' | sed 's/ $//')"
+    printf '| %s | %.0f | %s | %s | %.2f (%s) |\n' "$label" "${med[$label]}" \
+      "$(minmax <<<"${runs[$label]}")" "$(echo "${runs[$label]}" | xargs printf '%.0f ' | sed 's/ $//')" \
+      "$(median <<<"${cpus[$label]}")" "$(minmax2 <<<"${cpus[$label]}")"
   done
   echo
   app=$(ratio "${med[hardened]}" "${med[bare]}")
@@ -224,6 +254,7 @@ summary="$tmp/summary.md"
   echo "| ratio | value | goal |"
   echo "|---|---:|---|"
   echo "| app with layer ÷ bare | $app | ≥ 0.95: $(awk -v r="$app" 'BEGIN {print (r >= 0.95 ? "met" : "**missed**")}') |"
+  echo "| app adding the 6 headers, no checks ÷ bare | $(ratio "${med[bare+6-headers]}" "${med[bare]}") | (context: the headers' own cost) |"
   echo "| hardened serve ÷ nginx | $gw | ≥ 1.00: $(awk -v r="$gw" 'BEGIN {print (r >= 1.0 ? "met" : "**missed**")}') |"
   echo "| hardened serve ÷ upstream direct | $direct | (context) |"
 } >"$summary"
