@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets of fuzz/ (libFuzzer), bounded in time.
 #
-#   scripts/fuzz.sh smoke                 each target for 10 s (50 s of fuzzing in all)
+#   scripts/fuzz.sh smoke                 each target for 9 s (45 s of fuzzing in all)
 #   scripts/fuzz.sh long SECONDS [T...]   each target (or the named ones) for SECONDS
 #   scripts/fuzz.sh list                  the targets
 #
@@ -23,7 +23,7 @@ usage() {
 
 mode="${1:-}"
 case "$mode" in
-  smoke) seconds=10; shift ;;
+  smoke) seconds=9; shift ;;
   long)
     seconds="${2:-}"
     [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || usage
