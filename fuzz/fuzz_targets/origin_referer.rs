@@ -7,9 +7,7 @@
 use arbitrary::Arbitrary;
 use hardened::domain::Scheme;
 use hardened::{Decision, PeerAddr};
-use hardened_fuzz::{
-    Fixture, known_bug_uppercase_scheme, loose_origin, normalized, origin_trusted,
-};
+use hardened_fuzz::{Fixture, loose_origin, normalized, origin_trusted};
 use http::{HeaderValue, Method, Request, header};
 use libfuzzer_sys::fuzz_target;
 
@@ -119,10 +117,7 @@ fuzz_target!(|input: Input| {
                     || loose_origin(v).is_some_and(|t| origin_trusted(fixture, t.0, &t.1, t.2)),
                 "{fixture:?}: CORS allowed Origin {v:?}"
             );
-        } else if strict
-            && let Some(v) = origin.as_ref().and_then(|o| o.to_str().ok())
-            && !known_bug_uppercase_scheme(v)
-        {
+        } else if strict && let Some(v) = origin.as_ref().and_then(|o| o.to_str().ok()) {
             assert!(
                 !normalized(v).is_some_and(|t| origin_trusted(fixture, t.0, &t.1, t.2)),
                 "{fixture:?}: CORS refused trusted Origin {v:?}"
@@ -142,7 +137,7 @@ fuzz_target!(|input: Input| {
                     trusted(v),
                     "{fixture:?}: CSRF accepted Origin {v:?} (secure={secure})"
                 );
-            } else if strict && !known_bug_uppercase_scheme(v) {
+            } else if strict {
                 assert!(
                     !normalized(v).is_some_and(|t| origin_trusted(fixture, t.0, &t.1, t.2)),
                     "{fixture:?}: CSRF rejected trusted Origin {v:?}"

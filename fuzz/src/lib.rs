@@ -264,17 +264,3 @@ pub fn ready<F: std::future::Future>(fut: F) -> F::Output {
         Poll::Pending => panic!("the security layer's future was not ready at once"),
     }
 }
-
-/// Known bug (reported): an origin canonical but for an uppercase scheme
-/// (`HTTPS://app.example.com`) is refused by the library's allocation-free fast path.
-/// It fails closed, so the completeness checks skip such values unless
-/// `HARDENED_FUZZ_KNOWN_BUGS=1` asks to see the bug.
-pub fn known_bug_uppercase_scheme(value: &str) -> bool {
-    static SHOW: OnceLock<bool> = OnceLock::new();
-    if *SHOW.get_or_init(|| std::env::var_os("HARDENED_FUZZ_KNOWN_BUGS").is_some()) {
-        return false;
-    }
-    value
-        .split_once("://")
-        .is_some_and(|(s, _)| s.bytes().any(|b| b.is_ascii_uppercase()))
-}

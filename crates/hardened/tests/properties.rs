@@ -182,10 +182,7 @@ proptest! {
 // ------------------------------------------- 2. derived origins are accepted
 
 /// Variants of an origin a browser or a hand-written client may send for the same
-/// origin: uppercase host (and scheme), explicit default port, trailing dot on names.
-///
-/// An uppercase scheme with an otherwise canonical origin (`HTTPS://example.com`) is
-/// left out: the library rejects it (see `known_bug_uppercase_scheme_origin`).
+/// origin: uppercase scheme and host, explicit default port, trailing dot on names.
 fn origin_variants(o: &Origin) -> Vec<String> {
     let mut v = vec![o.to_string()];
     v.push(format!(
@@ -193,13 +190,16 @@ fn origin_variants(o: &Origin) -> Vec<String> {
         o.scheme,
         o.authority().to_ascii_uppercase()
     ));
-    if o.authority().bytes().any(|b| b.is_ascii_alphabetic()) {
-        v.push(format!(
-            "{}://{}",
-            o.scheme.as_str().to_ascii_uppercase(),
-            o.authority().to_ascii_uppercase()
-        ));
-    }
+    v.push(format!(
+        "{}://{}",
+        o.scheme.as_str().to_ascii_uppercase(),
+        o.authority()
+    ));
+    v.push(format!(
+        "{}://{}",
+        o.scheme.as_str().to_ascii_uppercase(),
+        o.authority().to_ascii_uppercase()
+    ));
     if o.port.is_none() {
         v.push(format!(
             "{}://{}:{}",
@@ -645,15 +645,11 @@ fn scheme_parse_round_trip() {
     }
 }
 
-/// Known bug (reported, not fixed here): an `Origin` that is canonical except for an
-/// uppercase scheme is checked by the allocation-free fast path against the subdomain
-/// and loopback rules only, never against the exact origins, so it is refused although
-/// it names a trusted origin (`HTTPS://EXAMPLE.COM`, uppercase host too, is accepted via
-/// the normalizer). Fails closed; browsers send lowercase schemes. Run with
-/// `cargo test -p hardened --test properties -- --ignored` once the matcher is fixed.
+/// Regression: an `Origin` canonical but for an uppercase scheme was once checked by
+/// the allocation-free fast path against the subdomain and loopback rules only, never
+/// against the exact origins, and refused.
 #[test]
-#[ignore = "known bug: uppercase-scheme origins skip the exact-origin lookup"]
-fn known_bug_uppercase_scheme_origin() {
+fn uppercase_scheme_origins_are_accepted() {
     let sec = security(
         Environment::Production,
         &entries(&["example.com", "app.example.com", "http://10.0.0.1"]),
