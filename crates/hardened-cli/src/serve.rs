@@ -323,6 +323,31 @@ fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
 impl Proxy {
     async fn forward(&self, req: Request<Incoming>) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
+        // CONNECT would turn the gateway into an open tunnel; `*` targets name the
+        // server itself, not a resource of the upstream.
+        if parts.method == http::Method::CONNECT {
+            let mut resp =
+                text_response(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
+            resp.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            );
+            return resp;
+        }
+        if parts.uri.path() == "*"
+            || parts.uri.path().is_empty()
+            || !parts.uri.path().starts_with('/')
+        {
+            if parts.method == http::Method::OPTIONS {
+                let mut resp = text_response(StatusCode::OK, "");
+                resp.headers_mut().insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+                );
+                return resp;
+            }
+            return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
+        }
         let secure = self.security.is_secure(&parts);
         let peer = hardened::peer_ip(&parts);
         let trusted = self.security.trusts_proxy(peer);

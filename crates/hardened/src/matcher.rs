@@ -4,13 +4,18 @@
 //! Host and origin syntax follows Django (`django.http.request.split_domain_port`,
 //! `validate_host`, `is_same_domain`) so verdicts agree with a Django deployment.
 
-use std::collections::HashSet;
+use std::collections::HashSet as StdHashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
 use crate::domain::{Origin, Scheme};
 use crate::policy::{CorsRules, CsrfRules, HostRules, SubdomainPattern};
+
+/// Hash sets with a fixed fast hasher. Safe against hash flooding here: the sets are
+/// built once from configuration and request data is only ever looked up, never
+/// inserted, so an attacker cannot grow a probe chain.
+type HashSet<T> = StdHashSet<T, foldhash::fast::FixedState>;
 
 /// Django's `split_domain_port` on an already lowercased host: `None` when the host
 /// does not match `^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$`. The domain
@@ -192,7 +197,11 @@ impl SubdomainSet {
                 Some((_, _, set)) => {
                     set.insert(p.domain.as_str().into());
                 }
-                None => groups.push((p.scheme, port, HashSet::from([p.domain.as_str().into()]))),
+                None => groups.push((
+                    p.scheme,
+                    port,
+                    [Box::<str>::from(p.domain.as_str())].into_iter().collect(),
+                )),
             }
         }
         SubdomainSet { groups }
@@ -261,8 +270,8 @@ impl OriginMatcher {
                 ..LoopbackRule::default()
             },
             regexes,
-            netlocs: HashSet::new(),
-            subdomain_netlocs: HashSet::new(),
+            netlocs: HashSet::default(),
+            subdomain_netlocs: HashSet::default(),
         })
     }
 

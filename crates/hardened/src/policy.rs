@@ -279,9 +279,37 @@ impl Policy {
     }
 }
 
-fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
-    if !v.contains(&x) {
-        v.push(x);
+/// A list that keeps first occurrences in order, deduplicating in O(1) per push (a
+/// linear `contains` makes 10 000 domains quadratic).
+pub(crate) struct Unique<T> {
+    items: Vec<T>,
+    seen: std::collections::HashSet<T>,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
+    pub(crate) fn new() -> Self {
+        Unique {
+            items: Vec::new(),
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    pub(crate) fn from_vec(v: Vec<T>) -> Self {
+        let mut u = Unique::new();
+        for x in v {
+            u.push(x);
+        }
+        u
+    }
+
+    pub(crate) fn push(&mut self, x: T) {
+        if self.seen.insert(x.clone()) {
+            self.items.push(x);
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<T> {
+        self.items
     }
 }
 
@@ -323,34 +351,37 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
 
     // Hosts.
     let mut hosts = HostRules::default();
+    let mut exact = Unique::new();
+    let mut suffixes = Unique::new();
     if !strict {
         hosts.any = cfg.security_domains.contains(&DomainEntry::Any);
         for h in LOOPBACK_HOSTS {
             if let Some(s) = h.strip_prefix('.') {
-                push_unique(&mut hosts.suffixes, format!(".{s}"));
+                suffixes.push(format!(".{s}"));
             } else {
-                push_unique(&mut hosts.exact, h.to_owned());
+                exact.push(h.to_owned());
             }
         }
     }
     for o in &origins {
-        push_unique(&mut hosts.exact, o.host.to_string());
+        exact.push(o.host.to_string());
     }
     for s in &subdomains {
-        push_unique(&mut hosts.suffixes, format!(".{}", s.domain));
+        suffixes.push(format!(".{}", s.domain));
     }
-    let mut internal_networks = default_internal_networks();
+    let mut networks = Unique::from_vec(default_internal_networks());
     for n in &cfg.internal_networks {
-        push_unique(&mut internal_networks, *n);
+        networks.push(*n);
     }
+    let internal_networks = networks.into_vec();
     if container {
         hosts.networks = internal_networks.clone();
-        push_unique(&mut hosts.suffixes, ".cluster.local".to_owned());
-        push_unique(&mut hosts.suffixes, ".svc".to_owned());
+        suffixes.push(".cluster.local".to_owned());
+        suffixes.push(".svc".to_owned());
         if let Some(h) = &probe.hostname
             && crate::domain::parse_host(h).is_ok()
         {
-            push_unique(&mut hosts.exact, h.clone());
+            exact.push(h.clone());
         }
         let urls = cfg
             .api_url
@@ -361,51 +392,51 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
             if let Host::Domain(d) = &o.host
                 && !d.contains('.')
             {
-                push_unique(&mut hosts.exact, d.clone());
+                exact.push(d.clone());
             }
         }
     }
+    hosts.exact = exact.into_vec();
+    hosts.suffixes = suffixes.into_vec();
 
     // CORS.
-    let mut cors_origins = Vec::new();
-    let mut cors_subdomains = Vec::new();
+    let mut cors_origins = Unique::new();
+    let mut cors_subdomains = Unique::new();
     for o in &origins {
-        push_unique(&mut cors_origins, o.clone());
+        cors_origins.push(o.clone());
         if !strict {
             let twin = match o.scheme {
                 Scheme::Http => Scheme::Https,
                 Scheme::Https => Scheme::Http,
             };
-            push_unique(&mut cors_origins, Origin::new(twin, o.host.clone(), o.port));
+            cors_origins.push(Origin::new(twin, o.host.clone(), o.port));
         }
     }
     for s in &subdomains {
-        push_unique(&mut cors_subdomains, s.clone());
+        cors_subdomains.push(s.clone());
         if !strict {
             let twin = match s.scheme {
                 Scheme::Http => Scheme::Https,
                 Scheme::Https => Scheme::Http,
             };
-            push_unique(
-                &mut cors_subdomains,
-                SubdomainPattern {
-                    scheme: twin,
-                    ..s.clone()
-                },
-            );
+            cors_subdomains.push(SubdomainPattern {
+                scheme: twin,
+                ..s.clone()
+            });
         }
     }
 
     // CSRF.
-    let mut loopback_ports = Vec::new();
+    let mut loopback_ports = Unique::new();
     if !strict {
         let all = origins.iter().chain(cfg.service_urls.iter());
         for o in all {
             if o.host.is_loopback() {
-                push_unique(&mut loopback_ports, o.effective_port());
+                loopback_ports.push(o.effective_port());
             }
         }
     }
+    let loopback_ports = loopback_ports.into_vec();
 
     // TLS.
     let trusted_proxies = match &cfg.trusted_proxies {
@@ -440,8 +471,8 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
         hosts,
         internal_networks,
         cors: CorsRules {
-            origins: cors_origins,
-            subdomains: cors_subdomains,
+            origins: cors_origins.into_vec(),
+            subdomains: cors_subdomains.into_vec(),
             loopback_any_port: !strict,
             origin_regexes: cfg.cors_allowed_origin_regexes.clone(),
             allow_credentials: true,

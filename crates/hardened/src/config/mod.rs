@@ -423,7 +423,7 @@ impl Problem {
         Problem {
             source,
             key: key.into(),
-            value: Some(redact_userinfo(&format!("{value:?}"))),
+            value: Some(format!("{:?}", redact_userinfo(value))),
             message: e.to_string(),
             fix: e.hint().into(),
         }
@@ -499,7 +499,10 @@ impl Typer {
         {
             Some("[redacted]".into())
         } else {
-            Some(redact_userinfo(&n.display()))
+            match &n.value {
+                Value::Str(v) => Some(format!("{:?}", redact_userinfo(v))),
+                _ => Some(n.display()),
+            }
         };
         self.problems.push(Problem {
             source: Some(n.source.clone()),
@@ -665,6 +668,7 @@ impl Typer {
                     _ => self.wrong_type(n, key, "a string", "${SECRET_KEY}"),
                 },
                 "security_domains" => {
+                    let mut seen = std::collections::HashSet::new();
                     for (i, (s, item)) in self
                         .strings(n, key, "[example.com, api.example.com]")
                         .into_iter()
@@ -672,7 +676,7 @@ impl Typer {
                     {
                         match domain::parse_entry(&s) {
                             Ok(e) => {
-                                if !cfg.security_domains.contains(&e) {
+                                if seen.insert(e.clone()) {
                                     cfg.security_domains.push(e);
                                 }
                             }
