@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 scripts/django-venv.sh
 export HARDENED_VENV="${HARDENED_VENV:-$PWD/.venv}"
 
-cargo test --workspace --all-features
+cargo test --workspace --all-features --no-fail-fast
 
 if [ -x scripts/fuzz.sh ]; then
   scripts/fuzz.sh smoke

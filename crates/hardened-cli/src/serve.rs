@@ -366,12 +366,22 @@ impl Proxy {
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         if !trusted {
-            for name in [
-                "forwarded",
-                "x-forwarded-for",
-                "x-forwarded-host",
-                "x-real-ip",
-            ] {
+            // Every proxy header an untrusted client may have forged: `Forwarded`, all
+            // `X-Forwarded-*` (`-Ssl`, `-Scheme`, `-Port`, `-Prefix`, ...), `X-Real-IP`,
+            // `Front-End-Https`.
+            let forged: Vec<HeaderName> = headers
+                .keys()
+                .filter(|n| {
+                    let n = n.as_str();
+                    n.starts_with("x-forwarded-")
+                        || matches!(
+                            n,
+                            "forwarded" | "x-real-ip" | "front-end-https" | "x-url-scheme"
+                        )
+                })
+                .cloned()
+                .collect();
+            for name in forged {
                 headers.remove(name);
             }
         }

@@ -485,7 +485,7 @@ fn bad_configs_exit_2_with_every_problem() {
             &[
                 "config.yaml:4: `security_domains[1]` = \"https://example.com/path\"",
                 "config.yaml:5: `security_domains[2]` = \"ftp://files.example.com\"",
-                "config.yaml:6: `security_domains[3]` = \"user@example.com\"",
+                "config.yaml:6: `security_domains[3]` = \"***@example.com\"",
                 "unsupported scheme",
                 "must not contain a path",
                 "user information",

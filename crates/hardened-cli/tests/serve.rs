@@ -769,6 +769,11 @@ async fn gateway_headers_from_an_untrusted_peer() {
             ("x-forwarded-proto", "https"),
             ("x-real-ip", "6.6.6.6"),
             ("forwarded", "for=6.6.6.6;proto=https"),
+            ("x-forwarded-ssl", "on"),
+            ("x-forwarded-scheme", "https"),
+            ("x-forwarded-port", "443"),
+            ("x-forwarded-prefix", "/admin"),
+            ("front-end-https", "on"),
         ],
     )
     .await;
@@ -776,7 +781,16 @@ async fn gateway_headers_from_an_untrusted_peer() {
     let h = &r.json()["headers"];
     assert_eq!(h["x-forwarded-for"], serde_json::json!(["127.0.0.1"]));
     assert_eq!(h["x-forwarded-proto"], serde_json::json!(["http"]));
-    for gone in ["x-forwarded-host", "x-real-ip", "forwarded"] {
+    for gone in [
+        "x-forwarded-host",
+        "x-real-ip",
+        "forwarded",
+        "x-forwarded-ssl",
+        "x-forwarded-scheme",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "front-end-https",
+    ] {
         assert!(h.get(gone).is_none(), "{gone} was forwarded: {h}");
     }
     assert_eq!(r.header("strict-transport-security"), None);
