@@ -275,35 +275,38 @@ struct Proxy {
     security: Security,
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
+/// per request).
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
     // be able to make the gateway drop the Host it validated.
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
-        .filter(|n| *n != header::HOST)
-        .collect();
-    for name in listed {
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+            .filter(|n| *n != header::HOST)
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    headers.remove(header::PROXY_AUTHENTICATE);
 }
 
 fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
@@ -321,6 +324,20 @@ fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
 }
 
 impl Proxy {
+    fn upstream_uri(&self, target: &Uri) -> Option<Uri> {
+        let pq = target.path_and_query().map_or("/", |pq| pq.as_str());
+        let base = self.upstream.path().trim_end_matches('/');
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = self.upstream.scheme().cloned();
+        parts.authority = self.upstream.authority().cloned();
+        parts.path_and_query = if base.is_empty() {
+            target.path_and_query().cloned()
+        } else {
+            Some(format!("{base}{pq}").parse().ok()?)
+        };
+        Uri::from_parts(parts).ok()
+    }
+
     async fn forward(&self, req: Request<Incoming>) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; `*` targets name the
@@ -352,16 +369,11 @@ impl Proxy {
         let peer = hardened::peer_ip(&parts);
         let trusted = self.security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
-        let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let base = self.upstream.path().trim_end_matches('/');
-        let target = format!(
-            "{}://{}{base}{pq}",
-            self.upstream.scheme_str().unwrap_or("http"),
-            self.upstream.authority().map_or("", |a| a.as_str()),
-        );
-        let uri: Uri = match target.parse() {
-            Ok(u) => u,
-            Err(_) => return text_response(StatusCode::BAD_REQUEST, "invalid request target"),
+        // The upstream URI from parts, without formatting and re-parsing a string when
+        // the upstream has no base path.
+        let uri = match self.upstream_uri(&parts.uri) {
+            Some(u) => u,
+            None => return text_response(StatusCode::BAD_REQUEST, "invalid request target"),
         };
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
