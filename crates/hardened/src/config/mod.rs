@@ -361,7 +361,7 @@ impl Config {
     /// Every origin the configuration names: security domains, then `site_url` and
     /// `api_url`, deduplicated with order kept.
     pub fn origins(&self) -> Vec<Origin> {
-        let mut out: Vec<Origin> = Vec::new();
+        let mut out = crate::policy::Unique::new();
         let named = self.security_domains.iter().filter_map(|d| match d {
             DomainEntry::Origin(o) => Some(o.clone()),
             _ => None,
@@ -370,11 +370,9 @@ impl Config {
             .chain(self.site_url.clone())
             .chain(self.api_url.clone())
         {
-            if !out.contains(&o) {
-                out.push(o);
-            }
+            out.push(o);
         }
-        out
+        out.into_vec()
     }
 }
 
