@@ -309,6 +309,22 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether forwarding failed because the client's own request body was broken (a bad
+/// chunk size, a truncated chunk): hyper reports the body stream's error as a "user"
+/// error. That is the client's fault (400), not the upstream's (502).
+fn client_body_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && h.is_user()
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
     let mut resp = Response::new(
         Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
@@ -435,6 +451,10 @@ impl Proxy {
                     StatusCode::GATEWAY_TIMEOUT,
                     "the upstream service did not answer in time",
                 )
+            }
+            Ok(Err(e)) if client_body_failed(&e) => {
+                tracing::warn!(error = %e, "malformed request body");
+                text_response(StatusCode::BAD_REQUEST, "the request body is malformed")
             }
             Ok(Err(e)) => {
                 tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
