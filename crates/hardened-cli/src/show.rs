@@ -129,15 +129,68 @@ impl<'a> View<'a> {
         v
     }
 
-    /// `CSRF_TRUSTED_ORIGINS` without the development loopback rule (a rule, not 6 000
-    /// strings: see `hardened.csrf.loopback`).
+    /// `CSRF_TRUSTED_ORIGINS` as Django needs it: the exact origins, the subdomain
+    /// patterns and, in development, the loopback rule written out (localhost,
+    /// 127.0.0.1 and [::1] on http and https, ports 3000–5000, 8000–9000 and the loopback
+    /// ports named in config), as django-cfg lists it.
     fn csrf_trusted_origins(&self) -> Vec<String> {
+        // The same list, in the same order, as the Django fragment's list comprehension.
+        let csrf = &self.policy.csrf;
+        let mut out = self.csrf_listed();
+        for scheme in ["http", "https"] {
+            for host in CSRF_LOOPBACK_HOSTS {
+                for (a, b) in &csrf.loopback_port_ranges {
+                    for port in *a..=*b {
+                        out.push(format!("{scheme}://{host}:{port}"));
+                    }
+                }
+            }
+        }
+        for scheme in [
+            hardened::domain::Scheme::Http,
+            hardened::domain::Scheme::Https,
+        ] {
+            for host in CSRF_LOOPBACK_HOSTS {
+                for port in &csrf.loopback_ports {
+                    if *port == scheme.default_port() {
+                        out.push(format!("{scheme}://{host}"));
+                    } else {
+                        out.push(format!("{scheme}://{host}:{port}"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The trusted origins and subdomain patterns, without the development loopback
+    /// rule (the Django fragment writes that as a list comprehension).
+    fn csrf_listed(&self) -> Vec<String> {
         let csrf = &self.policy.csrf;
         csrf.trusted_origins
             .iter()
             .map(Origin::to_string)
             .chain(csrf.subdomains.iter().map(SubdomainPattern::to_string))
             .collect()
+    }
+
+    /// `CORS_ALLOWED_ORIGINS`: the exact origins and, in development, the front-end dev
+    /// servers the guide names (React 3000, Vite 5173, Vue 8080) on localhost and
+    /// 127.0.0.1; every other loopback port is in the regex.
+    fn cors_allowed_origins(&self) -> Vec<String> {
+        let cors = &self.policy.cors;
+        let mut out = strings(&cors.origins);
+        if cors.loopback_any_port {
+            for host in ["localhost", "127.0.0.1"] {
+                for port in [3000, 5173, 8080] {
+                    let o = format!("http://{host}:{port}");
+                    if !out.contains(&o) {
+                        out.push(o);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// `SECURE_PROXY_SSL_HEADER` in Django's `META` spelling. Django believes it from
@@ -198,7 +251,7 @@ impl<'a> View<'a> {
         Settings {
             debug: self.django_debug(),
             allowed_hosts: p.allowed_hosts(),
-            cors_allowed_origins: strings(&p.cors.origins),
+            cors_allowed_origins: self.cors_allowed_origins(),
             cors_allowed_origin_regexes: self.cors_regexes(),
             cors_allow_all_origins: false,
             cors_allow_credentials: p.cors.allow_credentials,
@@ -909,11 +962,7 @@ fn render_django(view: &View<'_>) -> String {
         w,
         "# CSRF: trusted origins; `scheme://*.domain` trusts the domain and its subdomains."
     );
-    let _ = writeln!(
-        w,
-        "CSRF_TRUSTED_ORIGINS = {}",
-        py_list(&st.csrf_trusted_origins)
-    );
+    let _ = writeln!(w, "CSRF_TRUSTED_ORIGINS = {}", py_list(&view.csrf_listed()));
     if !p.csrf.loopback_port_ranges.is_empty() {
         let ranges: Vec<String> = p
             .csrf
