@@ -18,8 +18,7 @@ use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper::client::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -100,20 +99,12 @@ async fn serve(
     })?;
     let local = listener.local_addr()?;
     let app = match upstream {
-        Some(u) => {
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_connect_timeout(Some(Duration::from_secs(5)));
-            let client = Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector);
-            App::Proxy(Arc::new(Proxy {
-                client,
-                upstream: u,
-                timeout: Duration::from_secs(args.upstream_timeout.max(1)),
-                security: security.clone(),
-            }))
-        }
+        Some(u) => App::Proxy(Arc::new(Proxy {
+            upstream_addr: upstream_addr(&u),
+            upstream: u,
+            timeout: Duration::from_secs(args.upstream_timeout.max(1)),
+            security: security.clone(),
+        })),
         None => App::Demo(security.clone()),
     };
     writeln!(
@@ -153,7 +144,13 @@ async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let svc = AddPeer { inner: security.layer().layer(AppService { app: app.clone() }), peer };
+                let svc = AddPeer {
+                    inner: security.layer().layer(AppService {
+                        app: app.clone(),
+                        upstream: Arc::default(),
+                    }),
+                    peer,
+                };
                 let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
                 let fut = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
@@ -237,11 +234,18 @@ where
     }
 }
 
-/// The demo app or the gateway.
+/// The demo app or the gateway, for one client connection.
 #[derive(Clone)]
 struct AppService {
     app: App,
+    /// The gateway's upstream connection for this client connection: requests of one
+    /// client connection reuse it in turn (no shared pool, no lock contention between
+    /// clients).
+    upstream: UpstreamSlot,
 }
+
+/// An idle upstream connection, taken while a request uses it.
+type UpstreamSlot = Arc<std::sync::Mutex<Option<http1::SendRequest<Incoming>>>>;
 
 impl tower::Service<Request<Incoming>> for AppService {
     type Response = Response<BoxBody>;
@@ -261,7 +265,8 @@ impl tower::Service<Request<Incoming>> for AppService {
             }
             App::Proxy(p) => {
                 let p = p.clone();
-                Box::pin(async move { Ok(p.forward(req).await) })
+                let slot = self.upstream.clone();
+                Box::pin(async move { Ok(p.forward(req, &slot).await) })
             }
         }
     }
@@ -269,10 +274,40 @@ impl tower::Service<Request<Incoming>> for AppService {
 
 /// The gateway: forwards to the upstream with streaming bodies.
 struct Proxy {
-    client: Client<HttpConnector, Incoming>,
     upstream: Uri,
+    /// `host:port` to connect to.
+    upstream_addr: String,
     timeout: Duration,
     security: Security,
+}
+
+/// `host:port` of an http upstream URI.
+fn upstream_addr(u: &Uri) -> String {
+    let host = u.host().unwrap_or("127.0.0.1");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = u.port_u16().unwrap_or(80);
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Why forwarding failed.
+enum ForwardError {
+    /// Connecting to the upstream failed.
+    Connect(std::io::Error),
+    /// The exchange with the upstream failed.
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForwardError::Connect(e) => write!(f, "connect: {e}"),
+            ForwardError::Http(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
@@ -312,7 +347,14 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// Whether forwarding failed because the client's own request body was broken (a bad
 /// chunk size, a truncated chunk): hyper reports the body stream's error as a "user"
 /// error. That is the client's fault (400), not the upstream's (502).
-fn client_body_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+fn client_body_failed(e: &ForwardError) -> bool {
+    match e {
+        ForwardError::Connect(_) => false,
+        ForwardError::Http(h) => error_chain_has_user_error(h),
+    }
+}
+
+fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(h) = err.downcast_ref::<hyper::Error>()
@@ -340,21 +382,78 @@ fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
 }
 
 impl Proxy {
+    /// The origin-form target sent upstream: the upstream's base path, then the
+    /// client's path and query (no re-parsing when there is no base path).
     fn upstream_uri(&self, target: &Uri) -> Option<Uri> {
-        let pq = target.path_and_query().map_or("/", |pq| pq.as_str());
         let base = self.upstream.path().trim_end_matches('/');
         let mut parts = http::uri::Parts::default();
-        parts.scheme = self.upstream.scheme().cloned();
-        parts.authority = self.upstream.authority().cloned();
         parts.path_and_query = if base.is_empty() {
             target.path_and_query().cloned()
         } else {
+            let pq = target.path_and_query().map_or("/", |pq| pq.as_str());
             Some(format!("{base}{pq}").parse().ok()?)
         };
         Uri::from_parts(parts).ok()
     }
 
-    async fn forward(&self, req: Request<Incoming>) -> Response<BoxBody> {
+    /// A new upstream connection, driven by its own task.
+    async fn connect(&self) -> Result<http1::SendRequest<Incoming>, ForwardError> {
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(self.upstream_addr.as_str()),
+        )
+        .await
+        .map_err(|_| ForwardError::Connect(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(ForwardError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(ForwardError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends the request on this client connection's upstream connection (or a new
+    /// one). A request the connection could not take (it closed while idle) is retried
+    /// once on a fresh connection; a request already sent is never retried.
+    async fn send(
+        &self,
+        slot: &UpstreamSlot,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, ForwardError> {
+        for attempt in 0..2 {
+            let idle = slot.lock().ok().and_then(|mut s| s.take());
+            let mut sender = match idle {
+                Some(s) if !s.is_closed() => s,
+                _ => self.connect().await?,
+            };
+            if sender.ready().await.is_err() {
+                sender = self.connect().await?;
+                sender.ready().await.map_err(ForwardError::Http)?;
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(sender);
+                    }
+                    return Ok(resp);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if attempt == 0 => req = unsent,
+                    _ => return Err(ForwardError::Http(e.into_error())),
+                },
+            }
+        }
+        Err(ForwardError::Connect(
+            std::io::ErrorKind::ConnectionReset.into(),
+        ))
+    }
+
+    async fn forward(&self, req: Request<Incoming>, slot: &UpstreamSlot) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; `*` targets name the
         // server itself, not a resource of the upstream.
@@ -444,7 +543,7 @@ impl Proxy {
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
         let upstream_req = Request::from_parts(parts, body);
-        match tokio::time::timeout(self.timeout, self.client.request(upstream_req)).await {
+        match tokio::time::timeout(self.timeout, self.send(slot, upstream_req)).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
                 text_response(
