@@ -746,11 +746,11 @@ impl Security {
     }
 
     /// Builds the response for a decision that does not reach the service.
-    pub fn respond<B>(&self, decision: &Decision, checks: Checks) -> Option<http::Response<B>>
+    pub fn respond<B>(&self, decision: Decision, checks: Checks) -> Option<http::Response<B>>
     where
         B: From<bytes::Bytes>,
     {
-        let (status, body, secure) = match decision {
+        let (status, body, secure) = match &decision {
             Decision::Allow(_) => return None,
             Decision::Reject(r) => {
                 let text = if self.0.verbose {
@@ -763,10 +763,11 @@ impl Security {
             Decision::Redirect(_) => (StatusCode::MOVED_PERMANENTLY, bytes::Bytes::new(), false),
             Decision::Preflight(a) => (StatusCode::OK, bytes::Bytes::new(), a.secure),
         };
-        let mut resp = http::Response::new(B::from(body.clone()));
+        let len = body.len();
+        let mut resp = http::Response::new(B::from(body));
         *resp.status_mut() = status;
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         match decision {
             Decision::Reject(r) if r.grpc => {
                 // A trailers-only gRPC response: HTTP 200 with the status in headers.
@@ -786,7 +787,7 @@ impl Security {
                     headers.insert("grpc-message", msg);
                 }
                 self.finish(headers, &r.response, checks);
-                resp.extensions_mut().insert(r.clone());
+                resp.extensions_mut().insert(r);
                 // The body must be empty for a trailers-only response.
                 return Some(resp.map(|_| B::from(bytes::Bytes::new())));
             }
@@ -796,13 +797,13 @@ impl Security {
                     HeaderValue::from_static("text/plain; charset=utf-8"),
                 );
                 self.finish(headers, &r.response, checks);
-                resp.extensions_mut().insert(r.clone());
+                resp.extensions_mut().insert(r);
             }
             Decision::Redirect(loc) => {
-                headers.insert(header::LOCATION, loc.clone());
+                headers.insert(header::LOCATION, loc);
                 self.finish_common(headers, secure, checks);
             }
-            Decision::Preflight(a) => self.finish(headers, a, checks),
+            Decision::Preflight(a) => self.finish(headers, &a, checks),
             Decision::Allow(_) => {}
         }
         Some(resp)

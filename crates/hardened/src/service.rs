@@ -78,7 +78,7 @@ where
             }
             decision => ResponseFuture {
                 state: State::Ready {
-                    resp: self.security.respond(&decision, self.checks),
+                    resp: self.security.respond(decision, self.checks),
                 },
             },
         }
