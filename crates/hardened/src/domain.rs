@@ -311,7 +311,7 @@ pub fn parse_entry(raw: &str) -> Result<DomainEntry, DomainError> {
     }
     let (scheme, rest) = match s.find("://") {
         Some(i) => {
-            let (sch, rest) = (&s[..i], &s[i + 3..]);
+            let (sch, rest) = (s.get(..i).unwrap_or(""), s.get(i + 3..).unwrap_or(""));
             let scheme = Scheme::parse(sch).ok_or_else(|| DomainError::Scheme(sch.to_owned()))?;
             (Some(scheme), rest)
         }
@@ -336,7 +336,7 @@ pub fn parse_entry(raw: &str) -> Result<DomainEntry, DomainError> {
         return Err(DomainError::Query);
     }
     let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
+        Some(i) => rest.split_at_checked(i).unwrap_or((rest, "")),
         None => (rest, ""),
     };
     if !path.is_empty() && path != "/" {

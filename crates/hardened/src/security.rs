@@ -133,6 +133,29 @@ pub struct Rejection {
     pub grpc: bool,
 }
 
+impl Rejection {
+    /// A rejection by `check`; the response details are filled in by the decision.
+    fn new(
+        check: Check,
+        code: &'static str,
+        reason: String,
+        fix: impl Into<Cow<'static, str>>,
+    ) -> Rejection {
+        Rejection {
+            check,
+            code,
+            status: match check {
+                Check::Csrf => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            reason,
+            fix: fix.into(),
+            response: Allowed::default(),
+            grpc: false,
+        }
+    }
+}
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}): {}", self.status, self.code, self.reason)
@@ -182,7 +205,6 @@ struct Inner {
     cors_max_age: Option<HeaderValue>,
     cookies: CookieRules,
     verbose: bool,
-    sec_fetch_site: bool,
 }
 
 /// A compiled security policy: immutable, `Clone` is a reference-count bump.
@@ -312,7 +334,6 @@ impl Security {
             cors_max_age,
             cookies: policy.cookies.clone(),
             verbose: !policy.environment.is_strict(),
-            sec_fetch_site: true,
             policy,
         })))
     }
@@ -499,19 +520,12 @@ impl Security {
         } else {
             format!("Invalid HTTP_HOST header: {raw:?}")
         };
-        Rejection {
-            check: Check::Host,
-            response: Allowed::default(),
-            grpc: false,
-            code: if raw.is_empty() {
-                "host-missing"
-            } else {
-                "host-not-allowed"
-            },
-            status: StatusCode::BAD_REQUEST,
-            reason,
-            fix,
-        }
+        let code = if raw.is_empty() {
+            "host-missing"
+        } else {
+            "host-not-allowed"
+        };
+        Rejection::new(Check::Host, code, reason, fix)
     }
 
     /// Django's `CsrfViewMiddleware` origin and referer rules (the token check is the
@@ -535,49 +549,36 @@ impl Security {
             }
         };
         if duplicate_origin {
-            return Err(Rejection {
-                check: Check::Csrf,
-                response: Allowed::default(),
-                grpc: false,
-                code: "csrf-bad-origin",
-                status: StatusCode::FORBIDDEN,
-                reason: "Origin checking failed - multiple Origin headers.".into(),
-                fix: "send one Origin header".into(),
-            });
+            return Err(Rejection::new(
+                Check::Csrf,
+                "csrf-bad-origin",
+                "Origin checking failed - multiple Origin headers.".into(),
+                "send one Origin header",
+            ));
         }
         if let Some(origin) = origin {
             let value = String::from_utf8_lossy(origin.as_bytes());
             if self.origin_is_request_origin(&value, secure, host) || inner.csrf.allows(&value) {
                 return Ok(());
             }
-            return Err(Rejection {
-                check: Check::Csrf,
-                response: Allowed::default(),
-                grpc: false,
-                code: "csrf-bad-origin",
-                status: StatusCode::FORBIDDEN,
-                reason: format!(
-                    "Origin checking failed - {value} does not match any trusted origins."
-                ),
-                fix: fix_for(&value),
-            });
+            return Err(Rejection::new(
+                Check::Csrf,
+                "csrf-bad-origin",
+                format!("Origin checking failed - {value} does not match any trusted origins."),
+                fix_for(&value),
+            ));
         }
-        if inner.sec_fetch_site
-            && parts
-                .headers
-                .get("sec-fetch-site")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+        if parts
+            .headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
         {
-            return Err(Rejection {
-                check: Check::Csrf,
-                response: Allowed::default(),
-                grpc: false,
-                code: "csrf-cross-site",
-                status: StatusCode::FORBIDDEN,
-                reason: "Cross-site request without Origin (Sec-Fetch-Site: cross-site)."
-                    .into(),
-                fix: "browsers send Origin on cross-site requests; if this is your frontend, add its domain to security_domains".into(),
-            });
+            return Err(Rejection::new(
+                Check::Csrf,
+                "csrf-cross-site",
+                "Cross-site request without Origin (Sec-Fetch-Site: cross-site).".into(),
+                "browsers send Origin on cross-site requests; if this is your frontend, add its domain to security_domains",
+            ));
         }
         if !secure || is_grpc(parts) {
             // gRPC: a browser cannot send `application/grpc` cross-site without a CORS
@@ -585,14 +586,8 @@ impl Security {
             // clients send neither Origin nor Referer.
             return Ok(());
         }
-        let reject = |code, reason: String, fix: Cow<'static, str>| Rejection {
-            check: Check::Csrf,
-            response: Allowed::default(),
-            grpc: false,
-            code,
-            status: StatusCode::FORBIDDEN,
-            reason,
-            fix,
+        let reject = |code, reason: String, fix: Cow<'static, str>| {
+            Rejection::new(Check::Csrf, code, reason, fix)
         };
         let Some(referer) = parts.headers.get(header::REFERER) else {
             return Err(reject(
@@ -909,14 +904,8 @@ pub fn peer_ip(parts: &request::Parts) -> Option<IpAddr> {
 /// an authority (HTTP/2 `:authority` or absolute-form target) that disagrees with Host,
 /// and malformed values.
 fn request_host(parts: &request::Parts) -> Result<(&str, Cow<'_, str>), Rejection> {
-    let bad = |code: &'static str, reason: String, fix: &'static str| Rejection {
-        check: Check::Host,
-        response: Allowed::default(),
-        grpc: false,
-        code,
-        status: StatusCode::BAD_REQUEST,
-        reason,
-        fix: fix.into(),
+    let bad = |code: &'static str, reason: String, fix: &'static str| {
+        Rejection::new(Check::Host, code, reason, fix)
     };
     let mut hosts = parts.headers.get_all(header::HOST).iter();
     let header_host = hosts.next();
@@ -975,17 +964,14 @@ fn request_host(parts: &request::Parts) -> Result<(&str, Cow<'_, str>), Rejectio
 }
 
 fn malformed(raw: &str) -> Rejection {
-    Rejection {
-        check: Check::Host,
-        response: Allowed::default(),
-        grpc: false,
-        code: "host-malformed",
-        status: StatusCode::BAD_REQUEST,
-        reason: format!(
+    Rejection::new(
+        Check::Host,
+        "host-malformed",
+        format!(
             "Invalid HTTP_HOST header: {raw:?}. The domain name provided is not valid according to RFC 1034/1035."
         ),
-        fix: "send a Host header of letters, digits, dots, hyphens and an optional port".into(),
-    }
+        "send a Host header of letters, digits, dots, hyphens and an optional port",
+    )
 }
 
 /// Percent-encodes a `grpc-message` (gRPC spec: printable ASCII except `%` as is).
