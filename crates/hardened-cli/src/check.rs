@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::ConfigArg;
 use crate::common::{self, CliError};
+use crate::term;
 
 /// Arguments of `hardened check`.
 #[derive(Debug, clap::Args)]
@@ -204,11 +205,7 @@ fn render_text(
     st: Style,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let files: Vec<String> = loaded
-        .files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
+    let files = term::paths(&loaded.files);
     let from = if files.is_empty() {
         "built-in defaults".to_owned()
     } else {
@@ -249,8 +246,7 @@ fn render_text(
         if findings.is_empty() && passed.is_empty() && manual.is_empty() {
             continue;
         }
-        writeln!(out)?;
-        writeln!(out, "{}", st.paint("1;4", heading.as_str()))?;
+        term::section(out, &st.paint("1;4", heading.as_str()))?;
         for f in findings {
             let label = format!("{}[{}]", f.severity, f.id);
             writeln!(
@@ -291,14 +287,12 @@ fn render_text(
     summary.push(format!("{} passed", report.passed.len()));
     summary.push(format!("{} manual", report.manual.len()));
     let summary = summary.join(", ");
-    writeln!(out)?;
     let summary = if errors > 0 {
         st.paint("1;31", &summary)
     } else {
         st.paint("1;32", &summary)
     };
-    writeln!(out, "{summary}")?;
-    Ok(())
+    term::section(out, &summary)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::ConfigArg;
 use crate::common::{self, CliError};
+use crate::term::{self, DockerSetting, Table, clean, yes_no};
 
 /// Arguments of `hardened env`.
 #[derive(Debug, clap::Args)]
@@ -36,12 +37,8 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
     let config = match common::loader(args.config.config.as_deref()).load_lenient() {
         Ok(loaded) => ConfigReport {
             loaded: true,
-            files: loaded
-                .files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-            docker: loaded.config.docker,
+            files: term::paths(&loaded.files),
+            docker: DockerSetting(loaded.config.docker),
             docker_source: loaded
                 .config
                 .sources
@@ -53,7 +50,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         Err(e) => ConfigReport {
             loaded: false,
             files: Vec::new(),
-            docker: DockerMode::Auto,
+            docker: DockerSetting(DockerMode::Auto),
             docker_source: "default (configuration not loaded)".to_owned(),
             problems: e.0.len(),
             error: Some(
@@ -123,7 +120,8 @@ impl SignalReport {
 struct ConfigReport {
     loaded: bool,
     files: Vec<String>,
-    docker: DockerMode,
+    /// As the configuration spells it: `"auto"`, `true` or `false`.
+    docker: DockerSetting,
     docker_source: String,
     problems: usize,
     error: Option<String>,
@@ -131,7 +129,7 @@ struct ConfigReport {
 
 impl Report {
     fn new(probe: &RuntimeProbe, config: ConfigReport) -> Report {
-        let (container, reason) = match config.docker {
+        let (container, reason) = match config.docker.0 {
             DockerMode::On => (
                 true,
                 format!("forced on by docker: true ({})", config.docker_source),
@@ -167,60 +165,36 @@ impl Report {
     }
 }
 
+/// Width of the key column.
 const KEY_WIDTH: usize = 26;
 
-fn row(out: &mut dyn Write, key: &str, value: &str) -> std::io::Result<()> {
-    writeln!(out, "  {key:<KEY_WIDTH$}{}", clean(value))
-}
-
-/// Control characters (from the environment or files) escaped for the terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
-}
-
 fn render_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "Runtime probe")?;
-    row(out, "docker", yes_no(r.probe.docker))?;
-    row(out, "kubernetes", yes_no(r.probe.kubernetes))?;
-    row(out, "hostname", r.probe.hostname.as_deref().unwrap_or("-"))?;
-    row(
-        out,
+    let mut t = Table::new(out, KEY_WIDTH);
+    writeln!(t.out, "Runtime probe")?;
+    t.row("docker", yes_no(r.probe.docker))?;
+    t.row("kubernetes", yes_no(r.probe.kubernetes))?;
+    t.row("hostname", r.probe.hostname.as_deref().unwrap_or("-"))?;
+    t.row(
         "DOCKER=false override",
         yes_no(r.probe.docker_disabled_by_env),
     )?;
-    match r.probe.signals.split_first() {
-        None => row(out, "signals", "none")?,
-        Some((first, rest)) => {
-            row(out, "signals", &first.description)?;
-            for s in rest {
-                row(out, "", &s.description)?;
-            }
-        }
-    }
-    writeln!(out)?;
-    writeln!(out, "Configuration")?;
+    let signals: Vec<String> = r
+        .probe
+        .signals
+        .iter()
+        .map(|s| s.description.clone())
+        .collect();
+    t.list_or("signals", &signals, "none")?;
+    t.section("Configuration")?;
     if r.config.loaded {
         let files = if r.config.files.is_empty() {
             "built-in development defaults".to_owned()
         } else {
             r.config.files.join(", ")
         };
-        row(out, "config", &files)?;
+        t.row("config", &files)?;
     } else {
-        row(
-            out,
+        t.row(
             "config",
             &format!(
                 "not loaded: {}",
@@ -228,29 +202,22 @@ fn render_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             ),
         )?;
     }
-    let mode = match r.config.docker {
-        DockerMode::Auto => "auto",
-        DockerMode::On => "true",
-        DockerMode::Off => "false",
-    };
-    row(
-        out,
+    t.row(
         "docker",
-        &format!("{mode} ({})", r.config.docker_source),
+        &format!("{} ({})", r.config.docker, r.config.docker_source),
     )?;
     if r.config.loaded && r.config.problems > 0 {
-        row(
-            out,
+        t.row(
             "problems",
             &format!("{} (run `hardened check` for details)", r.config.problems),
         )?;
     }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Container rules: {} ({})",
-        if r.container { "on" } else { "off" },
-        clean(&r.reason)
-    )?;
-    Ok(())
+    term::section(
+        t.out,
+        &format!(
+            "Container rules: {} ({})",
+            if r.container { "on" } else { "off" },
+            clean(&r.reason)
+        ),
+    )
 }

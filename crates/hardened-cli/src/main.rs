@@ -9,6 +9,7 @@ mod explain;
 mod secret_key;
 mod serve;
 mod show;
+mod term;
 
 use std::io::Write;
 use std::path::PathBuf;

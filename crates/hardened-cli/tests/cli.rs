@@ -703,7 +703,7 @@ fn env_with_docker_true() {
     assert_eq!(v["probe"]["docker_disabled_by_env"], false);
     assert!(signal_ids(&v).contains(&"docker_var".to_owned()), "{v}");
     assert_eq!(v["config"]["loaded"], true);
-    assert_eq!(v["config"]["docker"], "on");
+    assert_eq!(v["config"]["docker"], true);
     assert_eq!(v["config"]["docker_source"], "environment variable DOCKER");
     assert_eq!(v["container"], true);
 
@@ -759,7 +759,7 @@ fn env_with_kubernetes_service_host() {
     assert_eq!(v["probe"]["docker_disabled_by_env"], true);
     assert!(signal_ids(&v).contains(&"kubernetes_service_host".to_owned()));
     assert_eq!(v["container"], false);
-    assert_eq!(v["config"]["docker"], "off");
+    assert_eq!(v["config"]["docker"], false);
 }
 
 #[test]
@@ -771,7 +771,7 @@ fn env_follows_the_config_docker_setting() {
     )
     .unwrap();
     let v = env_json(&d, &[], &["DOCKER"]);
-    assert_eq!(v["config"]["docker"], "on");
+    assert_eq!(v["config"]["docker"], true);
     assert!(
         v["config"]["docker_source"]
             .as_str()
