@@ -283,12 +283,17 @@ fn csrf_origins(out: &mut String, name: &str, o: &CsrfOrigins) {
             .map(|(a, b)| format!("*range({a}, {})", u32::from(*b) + 1))
             .collect();
         let hosts: Vec<String> = CSRF_LOOPBACK_HOSTS.iter().map(|h| py_str(h)).collect();
-        let _ = writeln!(out, "{name} += [");
-        let _ = writeln!(out, "    f\"{{scheme}}://{{host}}:{{port}}\"");
-        let _ = writeln!(out, "    for scheme in (\"http\", \"https\")");
-        let _ = writeln!(out, "    for host in ({})", hosts.join(", "));
-        let _ = writeln!(out, "    for port in ({})", py_ranges.join(", "));
-        let _ = writeln!(out, "]");
+        let _ = writeln!(
+            out,
+            "{name} += [\n    \
+             f\"{{scheme}}://{{host}}:{{port}}\"\n    \
+             for scheme in (\"http\", \"https\")\n    \
+             for host in ({})\n    \
+             for port in ({})\n\
+             ]",
+            hosts.join(", "),
+            py_ranges.join(", ")
+        );
     }
     if !o.loopback_ports.is_empty() {
         comment(
