@@ -85,8 +85,12 @@ impl Server {
     /// `make_service(peer)` is called once for each accepted connection, and the service
     /// it returns (cloned per request) answers every request on that connection. Use it
     /// to keep state per client connection.
-    pub async fn serve_with<M, S, B, F>(self, listener: TcpListener, mut make_service: M, shutdown: F)
-    where
+    pub async fn serve_with<M, S, B, F>(
+        self,
+        listener: TcpListener,
+        mut make_service: M,
+        shutdown: F,
+    ) where
         M: FnMut(SocketAddr) -> S,
         S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
         S::Future: Send + 'static,
