@@ -33,12 +33,15 @@
     clippy::print_stdout
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::Served;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -187,63 +190,20 @@ fn start_upstream() -> (SocketAddr, Recorder) {
 
 // ---------------------------------------------------------------- the gateway
 
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
-    stderr: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Gateway {
-    fn start(config: &Path, upstream: SocketAddr) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
-        let stderr = dir.path().join("stderr.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hardened"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", "127.0.0.1:0", "--upstream-timeout", "5"])
-            .arg("--upstream")
-            .arg(format!("http://{upstream}"))
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DOCKER", "false")
-            .env("HARDENED_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .strip_prefix("hardened: listening on http://")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| {
-                let err = std::fs::read_to_string(&stderr).unwrap_or_default();
-                panic!("gateway did not start: {line:?}\n{err}")
-            });
-        Gateway {
-            child,
-            addr,
-            stderr,
-            _dir: dir,
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
+/// `hardened serve --config CONFIG --upstream http://UPSTREAM` in production.
+fn start_gateway(config: &Path, upstream: SocketAddr) -> Served {
+    Served::start_env(
+        None,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--upstream-timeout",
+            "5",
+            "--upstream",
+            &format!("http://{upstream}"),
+        ],
+        &[("HARDENED_LOG", "warn")],
+    )
 }
 
 // ---------------------------------------------------------------- client side
@@ -568,8 +528,8 @@ fn hostile_requests_through_the_gateway() {
     assert!(cases.len() >= 50, "only {} hostile cases", cases.len());
     let (up, rec) = start_upstream();
     let dir = cases_dir();
-    let mut trusted = Gateway::start(&dir.join("config.yaml"), up);
-    let mut untrusted = Gateway::start(&dir.join("config-untrusted.yaml"), up);
+    let mut trusted = start_gateway(&dir.join("config.yaml"), up);
+    let mut untrusted = start_gateway(&dir.join("config-untrusted.yaml"), up);
     let strict = std::env::var_os("HOSTILE_STRICT").is_some();
 
     let mut failures = Vec::new();
@@ -630,7 +590,7 @@ fn hostile_requests_through_the_gateway() {
     }
     if !failures.is_empty() {
         for gw in [&trusted, &untrusted] {
-            let log = std::fs::read_to_string(&gw.stderr).unwrap_or_default();
+            let log = gw.stderr();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
             eprintln!("--- gateway {} stderr (last lines, newest first):", gw.addr);
             for l in tail {

@@ -1,160 +1,35 @@
-//! End-to-end tests of `hardened serve`: the demo app with the built-in defaults, a
-//! production config, startup failures, graceful shutdown on SIGTERM, and gateway mode
-//! against a small upstream started by the test (streaming both ways, hop-by-hop and
-//! forwarded headers, 502 and 504).
+//! End-to-end tests of the `hardened serve` command: the demo app with the built-in
+//! defaults, a production config, startup failures and exit codes, graceful shutdown on
+//! SIGTERM, the `--header-read-timeout` flag, and one smoke test of gateway mode (the
+//! gateway's own behaviour is tested in process in `hardened-gateway`).
 //!
-//! Each run clears the environment (only `PATH` is kept), sets `DOCKER=false` and works
-//! in its own temporary directory. Only 127.0.0.1 is used; the port is the one the
-//! binary reports on stdout ("hardened: listening on http://ADDR (...)"). Every wait is
+//! The binary is started by `common::Served`: a clean environment, `DOCKER=false`, its
+//! own temporary directory, 127.0.0.1 only, the port it reports on stdout. Every wait is
 //! bounded, and every started process is killed by its id when its test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{Served as Hardened, command, workdir};
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body::{Body, Frame};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::sync::{Notify, mpsc};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hardened");
 
 /// The longest any single exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxBody = UnsyncBoxBody<Bytes, BoxError>;
-
-// ---------------------------------------------------------------- the binary
-
-/// A running `hardened serve`, killed (by its process id) when dropped.
-struct Hardened {
-    child: Child,
-    addr: SocketAddr,
-    banner: String,
-    dir: tempfile::TempDir,
-}
-
-/// `hardened <args>` in a fresh directory holding `config` as `config.yaml` (if any),
-/// with a clean environment and `DOCKER=false`.
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DOCKER", "false");
-    c
-}
-
-fn workdir(config: Option<&str>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    if let Some(text) = config {
-        std::fs::write(dir.path().join("config.yaml"), text).unwrap();
-    }
-    dir
-}
-
-impl Hardened {
-    /// Starts `hardened serve --listen 127.0.0.1:0 <extra>` and waits for its banner.
-    fn start(config: Option<&str>, extra: &[&str]) -> Hardened {
-        let dir = workdir(config);
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = command(dir.path(), &args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr))
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the child never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let banner = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no banner from `hardened {}`; stderr:\n{}",
-                    args.join(" "),
-                    std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
-                );
-            }
-        };
-        let addr = banner
-            .strip_prefix("hardened: listening on http://")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected banner: {banner:?}"));
-        Hardened {
-            child,
-            addr,
-            banner,
-            dir,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
-    }
-
-    /// Sends SIGTERM to this process (by its id).
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits up to `limit` for the process to exit: its exit code and how long it took.
-    fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), start.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("still running {limit:?} after the request to stop")
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Hardened {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 // ---------------------------------------------------------------- client
 
@@ -213,30 +88,12 @@ async fn send(url: &str, method: &str, headers: &[(&str, &str)]) -> Resp {
         .unwrap_or_else(|_| panic!("{method} {url}: no answer within {TIMEOUT:?}"))
 }
 
-/// A request body fed chunk by chunk through a channel.
-struct ChannelBody(mpsc::Receiver<Bytes>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
-    }
-}
-
 // ---------------------------------------------------------------- upstream
 
-/// A small upstream service on 127.0.0.1:0 for gateway mode.
+/// A small upstream on 127.0.0.1:0: `/hang` never answers, any other path is answered
+/// "upstream PATH". Its accept task is aborted when dropped.
 struct Upstream {
     addr: SocketAddr,
-    /// Requests that reached it.
-    hits: Arc<AtomicUsize>,
-    /// Releases the second chunk of `/slow`.
-    release: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -246,109 +103,35 @@ impl Drop for Upstream {
     }
 }
 
-fn full(s: impl Into<Bytes>) -> BoxBody {
-    Full::new(s.into()).map_err(|e| match e {}).boxed_unsync()
-}
-
-async fn upstream_handle(
-    req: Request<Incoming>,
-    release: Arc<Notify>,
-) -> Result<Response<BoxBody>, Infallible> {
+async fn upstream_handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
-    let resp = match path.as_str() {
-        // The request body, streamed straight back.
-        "/echo" => Response::builder()
-            .header("content-type", "application/octet-stream")
-            .body(
-                req.into_body()
-                    .map_err(|e| Box::new(e) as BoxError)
-                    .boxed_unsync(),
-            )
-            .unwrap(),
-        // What arrived: method, target and every header.
-        "/headers" => {
-            let mut headers = serde_json::Map::new();
-            for name in req.headers().keys() {
-                let values: Vec<String> = req
-                    .headers()
-                    .get_all(name)
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                    .collect();
-                headers.insert(name.as_str().to_owned(), values.into());
-            }
-            let body = serde_json::json!({
-                "method": req.method().as_str(),
-                "uri": req.uri().to_string(),
-                "headers": headers,
-            });
-            Response::new(full(body.to_string()))
-        }
-        // "first\n" at once, "last\n" only when the test releases it.
-        "/slow" => {
-            let (tx, rx) = mpsc::channel(2);
-            tokio::spawn(async move {
-                let _ = tx.send(Bytes::from_static(b"first\n")).await;
-                release.notified().await;
-                let _ = tx.send(Bytes::from_static(b"last\n")).await;
-            });
-            Response::new(ChannelBody(rx).map_err(|e| match e {}).boxed_unsync())
-        }
-        // Never answers.
-        "/hang" => std::future::pending().await,
-        // Hop-by-hop response headers the gateway must drop.
-        "/hop" => Response::builder()
-            .header("connection", "x-resp-hop")
-            .header("x-resp-hop", "1")
-            .header("x-kept", "1")
-            .body(full("hop"))
-            .unwrap(),
-        "/login" => Response::builder()
-            .header("set-cookie", "sessionid=u; Path=/")
-            .header("set-cookie", "theme=dark")
-            .header("x-frame-options", "SAMEORIGIN")
-            .body(full("login"))
-            .unwrap(),
-        _ => Response::new(full(format!("upstream {path}"))),
-    };
-    Ok(resp)
+    if path == "/hang" {
+        std::future::pending::<()>().await;
+    }
+    Ok(Response::new(Full::new(Bytes::from(format!(
+        "upstream {path}"
+    )))))
 }
 
 async fn upstream() -> Upstream {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let release = Arc::new(Notify::new());
-    let (h, r) = (hits.clone(), release.clone());
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (h, r) = (h.clone(), r.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    upstream_handle(req, r.clone())
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        TokioIo::new(stream),
+                        hyper::service::service_fn(upstream_handle),
+                    )
                     .await;
             });
         }
     });
-    Upstream {
-        addr,
-        hits,
-        release,
-        task,
-    }
-}
-
-/// A port on 127.0.0.1 with nothing listening (bound, then released).
-fn closed_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    Upstream { addr, task }
 }
 
 // ---------------------------------------------------------------- demo app
@@ -577,321 +360,34 @@ async fn sigterm_exits_0_gracefully() {
     assert!(std::net::TcpListener::bind(srv.addr).is_ok());
 }
 
+// ---------------------------------------------------------------- gateway mode
+
+/// The binary's gateway: the banner names the upstream, an allowed request is
+/// forwarded and gets the policy's headers, a rejected one is not, and
+/// `--upstream-timeout` reaches the gateway (504 after 1 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_an_in_flight_response_finish() {
+async fn gateway_mode_smoke() {
     let up = upstream().await;
     let upstream_url = format!("http://{}", up.addr);
-    let mut srv = Hardened::start(None, &["--upstream", &upstream_url]);
-    let req = Request::get(srv.url("/slow")).body(empty()).unwrap();
-    let resp = tokio::time::timeout(TIMEOUT, client().request(req))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let first = tokio::time::timeout(TIMEOUT, body.frame())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(first.into_data().unwrap(), "first\n");
-    srv.sigterm();
-    // Still serving the open response: release its end.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    up.release.notify_one();
-    let rest = tokio::time::timeout(TIMEOUT, body.collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
-    assert_eq!(rest, "last\n");
-    let (code, _) = srv.wait_exit(Duration::from_secs(20));
-    assert_eq!(code, Some(0), "stderr:\n{}", srv.stderr());
-}
-
-// ---------------------------------------------------------------- gateway
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_streams_request_and_response_bodies() {
-    let up = upstream().await;
-    let upstream_url = format!("http://{}", up.addr);
-    let srv = Hardened::start(None, &["--upstream", &upstream_url]);
+    let srv = Hardened::start(
+        None,
+        &["--upstream", &upstream_url, "--upstream-timeout", "1"],
+    );
     assert!(
         srv.banner
             .ends_with(&format!("(development, gateway to {upstream_url}/)")),
         "{}",
         srv.banner
     );
-
-    // 4 MiB uploaded in 64 KiB chunks, in lock step: each chunk must come back through
-    // the gateway before the next is sent, so neither direction is buffered whole.
-    const CHUNK: usize = 64 * 1024;
-    const CHUNKS: usize = 64;
-    let (tx, rx) = mpsc::channel::<Bytes>(1);
-    let req = Request::post(srv.url("/echo"))
-        .header("host", "localhost")
-        .body(ChannelBody(rx).map_err(|e| match e {}).boxed_unsync())
-        .unwrap();
-    let c = client();
-    let pending = tokio::spawn(async move { c.request(req).await });
-    let chunk = |i: usize| Bytes::from(vec![u8::try_from(i % 251).unwrap(); CHUNK]);
-    tx.send(chunk(0)).await.unwrap();
-    let resp = tokio::time::timeout(TIMEOUT, pending)
-        .await
-        .expect("response headers must arrive while the upload is still open")
-        .unwrap()
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers().get("content-type").unwrap(),
-        "application/octet-stream"
-    );
-    let mut body = resp.into_body();
-    let mut received: Vec<u8> = Vec::new();
-    for i in 0..CHUNKS {
-        if i > 0 {
-            tx.send(chunk(i)).await.unwrap();
-        }
-        let want = (i + 1) * CHUNK;
-        while received.len() < want {
-            let frame = tokio::time::timeout(TIMEOUT, body.frame())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("chunk {i} not echoed: {} of {want} bytes", received.len())
-                })
-                .expect("body ended early")
-                .unwrap();
-            if let Ok(data) = frame.into_data() {
-                received.extend_from_slice(&data);
-            }
-        }
-    }
-    drop(tx);
-    let tail = tokio::time::timeout(TIMEOUT, body.collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
-    received.extend_from_slice(&tail);
-    assert_eq!(received.len(), CHUNK * CHUNKS);
-    for (i, c) in received.chunks(CHUNK).enumerate() {
-        assert!(
-            c.iter().all(|b| usize::from(*b) == i % 251),
-            "chunk {i} corrupted"
-        );
-    }
-
-    // A slow response: its first chunk arrives before the upstream has sent the last.
-    let req = Request::get(srv.url("/slow")).body(empty()).unwrap();
-    let resp = tokio::time::timeout(TIMEOUT, client().request(req))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut body = resp.into_body();
-    let first = tokio::time::timeout(TIMEOUT, body.frame())
-        .await
-        .expect("the first chunk must arrive before the upstream sends the last")
-        .unwrap()
-        .unwrap();
-    assert_eq!(first.into_data().unwrap(), "first\n");
-    up.release.notify_one();
-    let rest = tokio::time::timeout(TIMEOUT, body.collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
-    assert_eq!(rest, "last\n");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_headers_from_a_trusted_peer() {
-    let up = upstream().await;
-    let srv = Hardened::start(None, &["--upstream", &format!("http://{}", up.addr)]);
-    let r = send(
-        &srv.url("/headers?q=1"),
-        "POST",
-        &[
-            ("host", "localhost:8000"),
-            ("connection", "keep-alive, x-custom"),
-            ("x-custom", "secret"),
-            ("keep-alive", "timeout=5"),
-            ("proxy-authorization", "Basic dXNlcjpwYXNz"),
-            ("te", "trailers"),
-            ("x-kept", "1"),
-            ("x-forwarded-for", "203.0.113.9"),
-            ("x-forwarded-proto", "https"),
-        ],
-    )
-    .await;
+    let r = send(&srv.url("/fine"), "GET", &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let j = r.json();
-    assert_eq!(j["method"], "POST");
-    assert_eq!(j["uri"], "/headers?q=1");
-    let h = &j["headers"];
-    for gone in ["x-custom", "keep-alive", "proxy-authorization", "te"] {
-        assert!(h.get(gone).is_none(), "{gone} was forwarded: {h}");
-    }
-    assert_eq!(h["x-kept"], serde_json::json!(["1"]));
-    assert_eq!(h["host"], serde_json::json!(["localhost:8000"]));
-    // The loopback peer is a trusted proxy: its X-Forwarded-For is extended.
-    assert_eq!(
-        h["x-forwarded-for"],
-        serde_json::json!(["203.0.113.9, 127.0.0.1"])
-    );
-    // Development has no proxy TLS header: the request is plain http.
-    assert_eq!(h["x-forwarded-proto"], serde_json::json!(["http"]));
-
-    // Hop-by-hop response headers are dropped on the way back too.
-    let r = send(&srv.url("/hop"), "GET", &[]).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-resp-hop"), None);
-    assert_eq!(r.header("x-kept"), Some("1"));
+    assert_eq!(r.body, "upstream /fine");
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_headers_from_an_untrusted_peer() {
-    let up = upstream().await;
-    let config = "environment: production\n\
-                  security_domains: [example.com]\n\
-                  trusted_proxies: [10.9.9.9/32]\n";
-    let srv = Hardened::start(
-        Some(config),
-        &["--upstream", &format!("http://{}", up.addr)],
-    );
-    let r = send(
-        &srv.url("/headers"),
-        "GET",
-        &[
-            ("host", "example.com"),
-            ("x-forwarded-for", "6.6.6.6"),
-            ("x-forwarded-host", "evil.com"),
-            ("x-forwarded-proto", "https"),
-            ("x-real-ip", "6.6.6.6"),
-            ("forwarded", "for=6.6.6.6;proto=https"),
-            ("x-forwarded-ssl", "on"),
-            ("x-forwarded-scheme", "https"),
-            ("x-forwarded-port", "443"),
-            ("x-forwarded-prefix", "/admin"),
-            ("front-end-https", "on"),
-        ],
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let h = &r.json()["headers"];
-    assert_eq!(h["x-forwarded-for"], serde_json::json!(["127.0.0.1"]));
-    assert_eq!(h["x-forwarded-proto"], serde_json::json!(["http"]));
-    for gone in [
-        "x-forwarded-host",
-        "x-real-ip",
-        "forwarded",
-        "x-forwarded-ssl",
-        "x-forwarded-scheme",
-        "x-forwarded-port",
-        "x-forwarded-prefix",
-        "front-end-https",
-    ] {
-        assert!(h.get(gone).is_none(), "{gone} was forwarded: {h}");
-    }
-    assert_eq!(r.header("strict-transport-security"), None);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_in_production_enforces_before_forwarding() {
-    let up = upstream().await;
-    let config = "environment: production\nsecurity_domains: [example.com]\n";
-    let srv = Hardened::start(
-        Some(config),
-        &["--upstream", &format!("http://{}", up.addr)],
-    );
-    let before = up.hits.load(Ordering::SeqCst);
-    for (method, headers, want) in [
-        ("GET", &[("host", "evil.com")][..], 400),
-        ("GET", &[("host", "localhost")][..], 400),
-        (
-            "POST",
-            &[("host", "example.com"), ("origin", "https://evil.com")][..],
-            403,
-        ),
-        (
-            "POST",
-            &[("host", "example.com"), ("x-forwarded-proto", "https")][..],
-            403,
-        ),
-    ] {
-        let r = send(&srv.url("/login"), method, headers).await;
-        assert_eq!(r.status, want, "{method} {headers:?}");
-    }
-    assert_eq!(
-        up.hits.load(Ordering::SeqCst),
-        before,
-        "a rejected request reached the upstream"
-    );
-    let r = send(
-        &srv.url("/login"),
-        "GET",
-        &[("host", "example.com"), ("x-forwarded-proto", "https")],
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body, "login");
-    assert_eq!(
-        r.all("set-cookie"),
-        [
-            "sessionid=u; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "theme=dark; Secure"
-        ]
-    );
-    // The upstream's own header is kept; the missing ones are added.
-    assert_eq!(r.all("x-frame-options"), ["SAMEORIGIN"]);
-    assert_eq!(r.header("referrer-policy"), Some("same-origin"));
-    assert!(r.header("strict-transport-security").is_some());
-    let h = send(
-        &srv.url("/headers"),
-        "GET",
-        &[("host", "example.com"), ("x-forwarded-proto", "https")],
-    )
-    .await
-    .json();
-    assert_eq!(
-        h["headers"]["x-forwarded-proto"],
-        serde_json::json!(["https"])
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_upstream_down_is_502() {
-    let down = closed_port();
-    let srv = Hardened::start(None, &["--upstream", &format!("http://{down}")]);
-    let start = Instant::now();
-    let r = send(&srv.url("/"), "GET", &[]).await;
-    assert_eq!(r.status, 502, "{}", r.body);
-    assert!(r.body.contains("unavailable"), "{}", r.body);
-    assert!(
-        start.elapsed() < Duration::from_secs(6),
-        "{:?}",
-        start.elapsed()
-    );
-    // Rejections do not depend on the upstream.
     assert_eq!(
         send(&srv.url("/"), "GET", &[("host", "evil.com")])
             .await
             .status,
         400
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_upstream_silent_is_504_after_the_timeout() {
-    let up = upstream().await;
-    let srv = Hardened::start(
-        None,
-        &[
-            "--upstream",
-            &format!("http://{}", up.addr),
-            "--upstream-timeout",
-            "1",
-        ],
     );
     let start = Instant::now();
     let r = send(&srv.url("/hang"), "GET", &[]).await;
@@ -900,78 +396,6 @@ async fn gateway_upstream_silent_is_504_after_the_timeout() {
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "took {took:?}"
-    );
-    // The gateway still serves.
-    assert_eq!(
-        send(&srv.url("/fine"), "GET", &[]).await.body,
-        "upstream /fine"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_accepts_http2_clients() {
-    let up = upstream().await;
-    let srv = Hardened::start(None, &["--upstream", &format!("http://{}", up.addr)]);
-    let stream = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
-    let (mut send_req, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    let conn_task = tokio::spawn(conn);
-    for (authority, want) in [("localhost:8000", 200), ("evil.com", 400)] {
-        let req = Request::get(format!("http://{authority}/headers"))
-            .body(empty())
-            .unwrap();
-        send_req.ready().await.unwrap();
-        let resp = tokio::time::timeout(TIMEOUT, send_req.send_request(req))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), want, "{authority}");
-        assert_eq!(resp.version(), http::Version::HTTP_2);
-        let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
-            .await
-            .unwrap()
-            .unwrap()
-            .to_bytes();
-        if want == 200 {
-            // The upstream speaks HTTP/1.1 and gets the :authority as its Host.
-            let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(j["headers"]["host"], serde_json::json!([authority]));
-        }
-    }
-    conn_task.abort();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_upstream_base_path() {
-    let up = upstream().await;
-    let srv = Hardened::start(None, &["--upstream", &format!("http://{}/base/", up.addr)]);
-    let r = send(&srv.url("/x/y?q=1"), "GET", &[]).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body, "upstream /base/x/y");
-}
-
-/// Two `X-Forwarded-For` header lines from a trusted proxy are one list (RFC 9110
-/// §5.3); the gateway keeps only the first line and appends the peer, so the hop the
-/// second line recorded is lost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_keeps_every_forwarded_for_line() {
-    let up = upstream().await;
-    let srv = Hardened::start(None, &["--upstream", &format!("http://{}", up.addr)]);
-    let r = send(
-        &srv.url("/headers"),
-        "GET",
-        &[
-            ("x-forwarded-for", "203.0.113.1"),
-            ("x-forwarded-for", "198.51.100.2"),
-        ],
-    )
-    .await;
-    // Actual: ["203.0.113.1, 127.0.0.1"].
-    assert_eq!(
-        r.json()["headers"]["x-forwarded-for"],
-        serde_json::json!(["203.0.113.1, 198.51.100.2, 127.0.0.1"])
     );
 }
 

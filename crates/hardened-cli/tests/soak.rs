@@ -14,14 +14,15 @@
     clippy::print_stdout
 )]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::Served;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -84,64 +85,20 @@ async fn start_upstream() -> SocketAddr {
 
 // ---------------------------------------------------------------- gateway
 
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway(upstream: SocketAddr) -> Gateway {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        "environment: production\nsecurity_domains: [example.com, https://app.example.com]\n",
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hardened"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
+/// `hardened serve --upstream http://UPSTREAM` in production.
+fn start_gateway(upstream: SocketAddr) -> Served {
+    Served::start_env(
+        Some("environment: production\nsecurity_domains: [example.com, https://app.example.com]\n"),
+        &[
             "--upstream-timeout",
             "5",
-        ])
-        .args(["--header-read-timeout", "5"])
-        .arg("--config")
-        .arg(&config)
-        .arg("--upstream")
-        .arg(format!("http://{upstream}"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DOCKER", "false")
-        .env("HARDENED_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("hardened: listening on http://")
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("gateway did not start: {line:?}"));
-    Gateway {
-        child,
-        addr,
-        _dir: dir,
-    }
+            "--header-read-timeout",
+            "5",
+            "--upstream",
+            &format!("http://{upstream}"),
+        ],
+        &[("HARDENED_LOG", "error")],
+    )
 }
 
 /// Resident memory of a process, KiB.

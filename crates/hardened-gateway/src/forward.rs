@@ -1,0 +1,368 @@
+//! Proxying one request the policy allowed: target checks, hop-by-hop and
+//! forwarded-header scrubbing, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream
+//! connection of each client connection, and upstream failures mapped to 502/504.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hardened::Security;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+
+use crate::{BoxBody, BoxError, GatewayOptions, Upstream};
+
+/// The methods the gateway answers `Allow` with.
+fn allow() -> HeaderValue {
+    HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+}
+
+/// The forwarding half of a gateway, shared by all its connections.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    upstream: Upstream,
+    upstream_timeout: Duration,
+    connect_timeout: Duration,
+    security: Security,
+}
+
+/// The proxy for one client connection.
+#[derive(Clone)]
+pub(crate) struct ProxyService {
+    proxy: Arc<Proxy>,
+    /// This client connection's upstream connection: requests of one client connection
+    /// reuse it in turn (no shared pool, no lock contention between clients).
+    upstream: UpstreamSlot,
+}
+
+/// An idle upstream connection, taken while a request uses it.
+type UpstreamSlot = Arc<Mutex<Option<http1::SendRequest<Incoming>>>>;
+
+impl tower::Service<Request<Incoming>> for ProxyService {
+    type Response = Response<BoxBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<BoxBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let proxy = self.proxy.clone();
+        let slot = self.upstream.clone();
+        Box::pin(async move { Ok(proxy.forward(req, &slot).await) })
+    }
+}
+
+/// Why forwarding failed.
+enum ForwardError {
+    /// Connecting to the upstream failed.
+    Connect(std::io::Error),
+    /// The exchange with the upstream failed.
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForwardError::Connect(e) => write!(f, "connect: {e}"),
+            ForwardError::Http(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
+/// per request).
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
+    // be able to make the gateway drop the Host it validated.
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+            .filter(|n| *n != header::HOST)
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Removes every proxy header an untrusted client may have forged: `Forwarded`, all
+/// `X-Forwarded-*` (`-Ssl`, `-Scheme`, `-Port`, `-Prefix`, ...), `X-Real-IP`,
+/// `Front-End-Https`, `X-Url-Scheme`.
+fn strip_forwarded(headers: &mut HeaderMap) {
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            n.starts_with("x-forwarded-")
+                || matches!(
+                    n,
+                    "forwarded" | "x-real-ip" | "front-end-https" | "x-url-scheme"
+                )
+        })
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(name);
+    }
+}
+
+/// Whether forwarding failed because the client's own request body was broken (a bad
+/// chunk size, a truncated chunk): hyper reports the body stream's error as a "user"
+/// error. That is the client's fault (400), not the upstream's (502).
+fn client_body_failed(e: &ForwardError) -> bool {
+    match e {
+        ForwardError::Connect(_) => false,
+        ForwardError::Http(h) => error_chain_has_user_error(h),
+    }
+}
+
+fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && h.is_user()
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// The gateway's own short answer: the status line, then `text`.
+fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+impl Proxy {
+    pub(crate) fn new(security: Security, upstream: Upstream, options: &GatewayOptions) -> Proxy {
+        Proxy {
+            upstream,
+            upstream_timeout: options.upstream_timeout,
+            connect_timeout: options.connect_timeout,
+            security,
+        }
+    }
+
+    pub(crate) fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// The proxy for a new client connection (with no upstream connection yet).
+    pub(crate) fn connection(self: &Arc<Self>) -> ProxyService {
+        ProxyService {
+            proxy: self.clone(),
+            upstream: UpstreamSlot::default(),
+        }
+    }
+
+    /// The origin-form target sent upstream: the upstream's base path, then the
+    /// client's path and query (no re-parsing when there is no base path).
+    fn upstream_uri(&self, target: &Uri) -> Option<Uri> {
+        let base = self.upstream.uri().path().trim_end_matches('/');
+        let mut parts = http::uri::Parts::default();
+        parts.path_and_query = if base.is_empty() {
+            target.path_and_query().cloned()
+        } else {
+            let pq = target.path_and_query().map_or("/", |pq| pq.as_str());
+            Some(format!("{base}{pq}").parse().ok()?)
+        };
+        Uri::from_parts(parts).ok()
+    }
+
+    /// A new upstream connection, driven by its own task.
+    async fn connect(&self) -> Result<http1::SendRequest<Incoming>, ForwardError> {
+        let stream = tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::TcpStream::connect(self.upstream.addr()),
+        )
+        .await
+        .map_err(|_| ForwardError::Connect(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(ForwardError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(ForwardError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends the request on this client connection's upstream connection (or a new
+    /// one). A request the connection could not take (it closed while idle) is retried
+    /// once on a fresh connection; a request already sent is never retried.
+    async fn send(
+        &self,
+        slot: &UpstreamSlot,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, ForwardError> {
+        for attempt in 0..2 {
+            let idle = slot.lock().ok().and_then(|mut s| s.take());
+            let mut sender = match idle {
+                Some(s) if !s.is_closed() => s,
+                _ => self.connect().await?,
+            };
+            if sender.ready().await.is_err() {
+                sender = self.connect().await?;
+                sender.ready().await.map_err(ForwardError::Http)?;
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(sender);
+                    }
+                    return Ok(resp);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if attempt == 0 => req = unsent,
+                    _ => return Err(ForwardError::Http(e.into_error())),
+                },
+            }
+        }
+        Err(ForwardError::Connect(
+            std::io::ErrorKind::ConnectionReset.into(),
+        ))
+    }
+
+    /// Forwards one request the policy allowed and returns the upstream's answer (or
+    /// the gateway's own: 400, 405, 502, 504).
+    async fn forward(&self, req: Request<Incoming>, slot: &UpstreamSlot) -> Response<BoxBody> {
+        let (mut parts, body) = req.into_parts();
+        // CONNECT would turn the gateway into an open tunnel; `*` targets name the
+        // server itself, not a resource of the upstream.
+        if parts.method == http::Method::CONNECT {
+            let mut resp =
+                text_response(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
+            resp.headers_mut().insert(header::ALLOW, allow());
+            return resp;
+        }
+        if parts.uri.path() == "*"
+            || parts.uri.path().is_empty()
+            || !parts.uri.path().starts_with('/')
+        {
+            if parts.method == http::Method::OPTIONS {
+                let mut resp = text_response(StatusCode::OK, "");
+                resp.headers_mut().insert(header::ALLOW, allow());
+                return resp;
+            }
+            return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
+        }
+        let secure = self.security.is_secure(&parts);
+        let peer = hardened::peer_ip(&parts);
+        let trusted = self.security.trusts_proxy(peer);
+        let original_authority = parts.uri.authority().cloned();
+        // The upstream URI from parts, without formatting and re-parsing a string when
+        // the upstream has no base path.
+        let uri = match self.upstream_uri(&parts.uri) {
+            Some(u) => u,
+            None => return text_response(StatusCode::BAD_REQUEST, "invalid request target"),
+        };
+        let headers = &mut parts.headers;
+        strip_hop_by_hop(headers);
+        if !trusted {
+            strip_forwarded(headers);
+        }
+        let peer_ip = peer
+            .map(|p| p.to_canonical().to_string())
+            .unwrap_or_default();
+        // Every X-Forwarded-For line a trusted proxy sent, in order, then the peer.
+        let mut xff = String::new();
+        if trusted {
+            for v in headers.get_all("x-forwarded-for") {
+                if let Ok(v) = v.to_str() {
+                    xff.push_str(v);
+                    xff.push_str(", ");
+                }
+            }
+        }
+        xff.push_str(&peer_ip);
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+        headers.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if secure { "https" } else { "http" }),
+        );
+        if !headers.contains_key(header::HOST)
+            && let Some(a) = original_authority
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            headers.insert(header::HOST, v);
+        }
+        parts.uri = uri;
+        let client_version = parts.version;
+        parts.version = Version::HTTP_11;
+        let upstream_req = Request::from_parts(parts, body);
+        match tokio::time::timeout(self.upstream_timeout, self.send(slot, upstream_req)).await {
+            Err(_) => {
+                tracing::warn!(upstream = %self.upstream, "upstream timed out");
+                text_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the upstream service did not answer in time",
+                )
+            }
+            Ok(Err(e)) if client_body_failed(&e) => {
+                tracing::warn!(error = %e, "malformed request body");
+                text_response(StatusCode::BAD_REQUEST, "the request body is malformed")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
+                text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                )
+            }
+            Ok(Ok(resp)) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                // Answer in the client's protocol version, not the upstream's.
+                parts.version = client_version;
+                Response::from_parts(
+                    parts,
+                    body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+                )
+            }
+        }
+    }
+}
