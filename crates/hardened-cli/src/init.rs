@@ -476,9 +476,9 @@ const CONFIG_HEAD: &str = "\
 # `ENVIRONMENT=production hardened check --deploy`.
 
 # development | test | staging | production. Production here keeps a deployment secure
-# when nothing else is set (and a stray DEBUG=true cannot turn it into development);
-# ENVIRONMENT (or DJANGO_ENV, ENV) in .env or the process environment beats it: this
-# machine's .env says development.
+# when nothing else is set (a stray DEBUG=true cannot turn it into development).
+# ENVIRONMENT (or DJANGO_ENV, ENV) in .env or the process environment beats it: a
+# developer's .env says ENVIRONMENT=development.
 environment: production
 
 # The application's debug flag; it never weakens security in production.
