@@ -863,7 +863,11 @@ async fn pump<B>(
         if !wait_for(&shared, &cfg, |s| s.has_room(&cfg)).await {
             return;
         }
-        let frame = match tokio::time::timeout(cfg.read_timeout, body.frame()).await {
+        let read = tokio::select! {
+            read = tokio::time::timeout(cfg.read_timeout, body.frame()) => read,
+            () = consumer_gone(&shared) => return,
+        };
+        let frame = match read {
             Err(_) => break Err("the upstream stalled while sending a response".to_owned()),
             Ok(None) => break Ok(None),
             Ok(Some(Err(e))) => break Err(e.into().to_string()),
@@ -894,6 +898,19 @@ async fn pump<B>(
     }
     // The client still reads what is buffered: give up on it if it stops.
     let _ = wait_for(&shared, &cfg, |s| s.finished).await;
+}
+
+/// Completes once the consumer is gone (or was given up on).
+async fn consumer_gone(shared: &Spool) {
+    loop {
+        {
+            let s = shared.lock();
+            if s.consumer_gone || s.aborted {
+                return;
+            }
+        }
+        shared.room.notified().await;
+    }
 }
 
 /// Waits until `ready(state)` holds (true), or the consumer is gone (false). While data
