@@ -60,18 +60,22 @@ say "node $(node --version), npm $(npm --version), $("$CHROMIUM" --version 2>/de
 say "binary: $HARDENED_BIN${BROWSER_SKIP:+, skipping: $BROWSER_SKIP}"
 
 # --- Run ---------------------------------------------------------------------------------
-# The test runner and everything it starts (upstream, gateways, Chromium) are stopped by
-# the test files' own hooks. `timeout` bounds the whole run and runs it in its own process
-# group; the trap stops that group by its id if this script is interrupted.
+# `timeout` bounds the whole run and makes itself the leader of a new process group that
+# holds the test runner and everything the tests start (upstream, gateways; Chromium
+# exits with its controlling test process). The test files stop their processes by PID in
+# their hooks; the group, known by its id, is stopped here if anything is left over or
+# this script is interrupted.
 runner=
-cleanup() {
-  if [ -n "$runner" ] && kill -0 "$runner" 2>/dev/null; then
-    kill -TERM "$runner" 2>/dev/null || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$runner" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$runner" 2>/dev/null || kill -KILL "$runner" 2>/dev/null || true
+stop_group() {
+  [ -n "$runner" ] || return 0
+  if kill -0 -- "-$runner" 2>/dev/null; then
+    kill -TERM -- "-$runner" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$runner" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$runner" 2>/dev/null || true
   fi
+  runner=
 }
-trap cleanup EXIT
+trap stop_group EXIT
 trap 'exit 130' INT TERM
 
 report=$(mktemp)
@@ -83,7 +87,7 @@ runner=$!
 wait "$runner"
 status=$?
 set -e
-runner=
+stop_group
 
 count() { grep -E "^# $1 " "$report" | awk '{print $3}' | tail -n1; }
 elapsed=$(( $(date +%s) - started ))

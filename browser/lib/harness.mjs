@@ -24,16 +24,28 @@ export function skipped(name) {
 }
 
 const children = new Set();
+const tempDirs = new Set();
+const browsers = new Set();
 
 function killAll() {
   for (const child of children) {
     try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
   }
   children.clear();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
 }
 process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { killAll(); process.exit(130); });
+  process.once(sig, async () => {
+    killAll();
+    // Then close the browsers (bounded), so Playwright removes their profiles.
+    await Promise.race([
+      Promise.allSettled([...browsers].map((b) => b.close())),
+      new Promise((r) => setTimeout(r, 3000)),
+    ]);
+    process.exit(130);
+  });
 }
 
 function track(child) {
@@ -127,6 +139,7 @@ export async function startUpstream(statics = []) {
  */
 export async function startGateway({ name, yaml, upstreamPort, env = {} }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hardened-browser-${name}-`));
+  tempDirs.add(dir);
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -152,7 +165,11 @@ export async function startGateway({ name, yaml, upstreamPort, env = {} }) {
         configPath,
         pid: child.pid,
         output: () => stderr,
-        stop: async () => { await stopChild(child); fs.rmSync(dir, { recursive: true, force: true }); },
+        stop: async () => {
+          await stopChild(child);
+          fs.rmSync(dir, { recursive: true, force: true });
+          tempDirs.delete(dir);
+        },
       };
     } catch (e) {
       lastError = e;
@@ -161,6 +178,7 @@ export async function startGateway({ name, yaml, upstreamPort, env = {} }) {
     }
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
   throw lastError;
 }
 
@@ -187,12 +205,15 @@ export async function launchBrowser() {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install it with apt-get install -y chromium (scripts/browser.sh does)`);
   }
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     timeout: 30_000,
   });
+  browsers.add(browser);
+  browser.on('disconnected', () => browsers.delete(browser));
+  return browser;
 }
 
 /** Runs `fn(arg)` in the page and returns its result; bounded by `ms`. */
@@ -310,3 +331,21 @@ export async function eventually(predicate, ms = 3000, every = 100) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Frames `src` in the page and reports whether it loaded: Chromium replaces a frame
+ * refused by X-Frame-Options with an error document (chrome-error://chromewebdata/).
+ */
+export async function frameLoads(page, src) {
+  const name = marker('frame');
+  await inPage(page, ({ src, name }) => new Promise((resolve) => {
+    const f = document.createElement('iframe');
+    f.name = name;
+    f.src = src;
+    f.onload = () => resolve();
+    document.body.appendChild(f);
+  }), { src, name });
+  const frame = page.frames().find((f) => f.name() === name);
+  if (!frame) throw new Error(`frame ${name} not found`);
+  return !frame.url().startsWith('chrome-error:');
+}

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launchBrowser, marker, open, pageFetch, parseSetCookies, seen, setCookieLines,
+  frameLoads, launchBrowser, marker, open, pageFetch, parseSetCookies, seen, setCookieLines,
   startGateway, startUpstream, storedCookies, withPage,
 } from '../lib/harness.mjs';
 
@@ -113,6 +113,16 @@ describe('development: cookies', () => {
         assert.equal(c.httpOnly, false, `${c.name} not HttpOnly`);
         assert.equal(c.sameSite, undefined, `${c.name} without SameSite`);
       }
+    });
+  });
+});
+
+describe('development: headers', () => {
+  test('X-Frame-Options: SAMEORIGIN — framing by the same origin works, by another origin does not', async () => {
+    await withPage(browser, async (page) => {
+      await open(page, `${gateway()}/`);
+      assert.equal(await frameLoads(page, `${gateway()}/`), true, 'same origin');
+      assert.equal(await frameLoads(page, `http://127.0.0.1:${gw.port}/`), false, 'another origin');
     });
   });
 });

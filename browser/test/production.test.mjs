@@ -16,7 +16,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SECRET_KEY, launchBrowser, marker, open, pageFetch, parseSetCookies, seen, setCookieLines,
+  SECRET_KEY, frameLoads, launchBrowser, marker, open, pageFetch, parseSetCookies, seen, setCookieLines,
   sleep, startGateway, startUpstream, storedCookies, withPage,
 } from '../lib/harness.mjs';
 
@@ -192,6 +192,29 @@ describe('production: CORS', () => {
       assert.match(String(b.error), /TypeError/,
         'control: without Vary the cached answer for app is served to www and rejected');
       assert.equal((await seen(upstream, m, 'static')).length, 1, 'control: www was served from the cache');
+    });
+  });
+});
+
+describe('production: hosts and headers', () => {
+  test('a name not in security_domains gets 400 and never reaches the upstream', async () => {
+    await withPage(browser, async (page) => {
+      // evil.test resolves to the gateway too (DNS rebinding, a stray CNAME).
+      const m = marker('host');
+      const r = await page.goto(`http://evil.test:${gw.port}/?m=${m}`);
+      assert.equal(r.status(), 400);
+      assert.deepEqual(await seen(upstream, m), []);
+    });
+  });
+
+  test('X-Frame-Options: DENY — the browser refuses to frame a page, even on its own origin', async () => {
+    await withPage(browser, async (page) => {
+      await open(page, `${evil()}/`);
+      assert.equal(await frameLoads(page, `${app()}/`), false, 'framed by a foreign site');
+      await open(page, `${app()}/`);
+      assert.equal(await frameLoads(page, `${app()}/`), false, 'framed by its own origin');
+      // Control: the same page from the static server (no gateway) can be framed.
+      assert.equal(await frameLoads(page, `${evil()}/`), true, 'control: an ungated page frames');
     });
   });
 });
