@@ -345,7 +345,15 @@ export async function frameLoads(page, src) {
     f.onload = () => resolve();
     document.body.appendChild(f);
   }), { src, name });
-  const frame = page.frames().find((f) => f.name() === name);
-  if (!frame) throw new Error(`frame ${name} not found`);
-  return !frame.url().startsWith('chrome-error:');
+  const element = await page.$(`iframe[name="${name}"]`);
+  // The frame's final URL, once Playwright has caught up with it (an out-of-process
+  // frame, such as a cross-origin or error document, may lag the load event).
+  let url = '';
+  await eventually(async () => {
+    const frame = await element.contentFrame();
+    url = frame ? frame.url() : '';
+    return url !== '' && url !== 'about:blank';
+  }, 5000, 50);
+  if (url === '' || url === 'about:blank') throw new Error(`frame of ${src} never committed a document`);
+  return !url.startsWith('chrome-error:');
 }
