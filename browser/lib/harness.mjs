@@ -234,7 +234,7 @@ export function marker(label) {
   return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** In-page helper source: fetch and report {ok, status, body} or {error}. */
+/** `fetch(url, init)` from the page: {ok, status, body} or, when the browser blocks it, {error}. */
 export async function pageFetch(page, url, init = {}) {
   return inPage(page, async ({ url, init }) => {
     try {
@@ -242,7 +242,7 @@ export async function pageFetch(page, url, init = {}) {
       const text = await r.text();
       let body = text;
       try { body = JSON.parse(text); } catch { /* not JSON */ }
-      return { ok: r.ok, status: r.status, body, acao: r.headers.get('access-control-allow-origin') };
+      return { ok: r.ok, status: r.status, body };
     } catch (e) {
       return { error: String(e) };
     }
