@@ -463,6 +463,7 @@ async fn django_sees_no_forged_proxy_header_in_any_spelling() {
         ("X_Forwarded_For", "6.6.6.6"),
         ("X-Forwarded_Proto", "https"),
         ("x_forwarded_host", "evil.example"),
+        ("X.Forwarded.For", "6.6.6.6"),
         ("X_Real_IP", "6.6.6.6"),
         ("X-Original-URL", "/admin/"),
         ("X-Rewrite-URL", "/admin/"),
@@ -694,5 +695,26 @@ async fn content_length_with_transfer_encoding_cannot_smuggle() {
         up.hits.load(Ordering::SeqCst),
         1,
         "a smuggled request arrived"
+    );
+}
+
+/// A header value folded over two lines (obs-fold, RFC 9112 §5.2) is refused, never
+/// forwarded for the upstream to unfold its own way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_header_values_are_refused() {
+    let up = recorder().await;
+    let gw = Running::start(None, &format!("http://{}", up.addr)).await;
+    let r = exchange_async(
+        gw.addr,
+        "GET /x HTTP/1.1\r\nHost: localhost\r\nX-Folded: a\r\n Transfer-Encoding: chunked"
+            .to_owned(),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        up.hits.load(Ordering::SeqCst),
+        0,
+        "a folded header was forwarded"
     );
 }
