@@ -71,9 +71,15 @@
 //!
 //! - `server`: the accept loop, the per-connection HTTP/1.1 and HTTP/2 settings and
 //!   timeouts, the security layer and the peer address, graceful shutdown;
-//! - `forward`: proxying one request: target checks, hop-by-hop and forwarded-header
-//!   scrubbing, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream connection of
-//!   each client connection, and mapping upstream failures to 502/504.
+//! - `forward`: proxying one request: method and target checks, hop-by-hop headers,
+//!   HTTP/2 cookie crumbs, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream
+//!   connection of each client connection, and mapping upstream failures to 502/504;
+//! - `scrub`: request headers the upstream must not see as the client wrote them:
+//!   forwarding, scheme and client-IP headers from untrusted peers in every spelling,
+//!   and from everyone header names with `_`, URL overrides and `Proxy`;
+//! - `target`: the upstream path: dot segments (raw or `%2e`) resolved inside the
+//!   upstream's base path; paths above the root or hiding dots behind `%2f`, `\`,
+//!   `%5c` or `;` refused.
 //!
 //! Room is kept for these concerns, each in its own module when it arrives:
 //!
@@ -90,7 +96,9 @@
 mod buffer;
 mod forward;
 mod pool;
+mod scrub;
 mod server;
+mod target;
 
 use std::fmt;
 use std::future::Future;
