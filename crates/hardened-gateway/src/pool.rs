@@ -170,6 +170,7 @@ where
     }
 
     /// Upstream connections open now (idle, in use, or closing).
+    #[cfg(test)]
     pub(crate) fn open_connections(&self) -> usize {
         self.max.saturating_sub(self.open.available_permits())
     }

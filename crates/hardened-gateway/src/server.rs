@@ -132,6 +132,8 @@ impl Server {
                         inner: layer.layer(make_service(peer)),
                         peer,
                     };
+                    // A client that stops reading is cut off after the send timeout.
+                    let stream = crate::buffer::SendTimeout::new(stream, opts.send_timeout);
                     let conn = builder
                         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
                     let fut = graceful.watch(conn.into_owned());

@@ -316,7 +316,14 @@ fn closed_port() -> SocketAddr {
 async fn gateway_streams_request_and_response_bodies() {
     let up = upstream().await;
     let upstream_url = format!("http://{}", up.addr);
-    let srv = Running::start(None, &upstream_url).await;
+    // Request bodies stream when request buffering is off; responses are passed on as
+    // they arrive even when buffered.
+    let srv = Running::start_with(
+        None,
+        &upstream_url,
+        GatewayOptions::default().with_request_buffering(false),
+    )
+    .await;
     assert_eq!(srv.upstream, format!("{upstream_url}/"));
 
     // 4 MiB uploaded in 64 KiB chunks, in lock step: each chunk must come back through
