@@ -148,9 +148,9 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i).unwrap_or(""), 30),
         _ => (t, 0),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "not a number of bytes (digits, optionally followed by k, m or g)".to_owned())?;
+    let n: u64 = digits.parse().map_err(|_| {
+        "not a number of bytes (digits, optionally followed by k, m or g)".to_owned()
+    })?;
     n.checked_mul(1 << shift)
         .ok_or_else(|| "too large".to_owned())
 }
@@ -180,10 +180,7 @@ impl BufferingArgs {
             )?)
             .with_client_body_timeout(Duration::from_secs(self.client_body_timeout))
             .with_response_buffering(self.response_buffering.on())
-            .with_response_buffer_size(usize_of(
-                "response-buffer-size",
-                self.response_buffer_size,
-            )?)
+            .with_response_buffer_size(usize_of("response-buffer-size", self.response_buffer_size)?)
             .with_max_temp_file_size(self.max_temp_file_size)
             .with_send_timeout(Duration::from_secs(self.send_timeout))
             .with_upstream_max_connections(usize_of(

@@ -477,7 +477,11 @@ async fn gateway_body_size_flag() {
     let upstream_url = format!("http://{}", up.addr);
     let post = |url: String, body: &'static str| async move {
         let req = Request::post(url)
-            .body(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed_unsync())
+            .body(
+                Full::new(Bytes::from(body))
+                    .map_err(|e| match e {})
+                    .boxed_unsync(),
+            )
             .unwrap();
         let resp = tokio::time::timeout(TIMEOUT, client().request(req))
             .await

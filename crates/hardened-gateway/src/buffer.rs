@@ -16,7 +16,7 @@
 //! Temporary files are made by `tempfile::tempfile_in`: mode 0600, unlinked at once (on
 //! Linux never named at all), closed when the request or response is done. They are
 //! written and read with positional I/O on the runtime's threads, as nginx does without
-//! its thread pools: these are page-cache copies of at most 64 KiB at a time.
+//! its thread pools: these are page-cache copies of at most 32 KiB (reads) or one received frame (writes) at a time.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -37,7 +37,12 @@ use tokio::time::{Instant, Sleep};
 use crate::{BoxBody, BoxError, GatewayOptions};
 
 /// The most read from a temporary file at a time.
-const FILE_CHUNK: usize = 64 * 1024;
+const FILE_CHUNK: usize = 32 * 1024;
+
+/// The most hyper buffers per HTTP/1 connection, client or upstream (its default is
+/// about 400 KiB): request and response heads must fit, and it bounds the data queued
+/// for a client that reads slowly, so memory per slow client stays small.
+pub(crate) const CONNECTION_BUFFER: usize = 64 * 1024;
 
 // ---------------------------------------------------------------- paths
 
@@ -713,7 +718,7 @@ where
             // The head fits the memory buffer, or goes to the file like any other data.
             if let Some(rest) = s.push(c, &cfg) {
                 s.mem_len += rest.len();
-                s.mem.push_back(rest);
+                s.mem.push_back(Bytes::copy_from_slice(&rest));
             }
         }
     }
@@ -788,7 +793,10 @@ impl SpoolState {
             let head = data.split_to(take);
             if !head.is_empty() {
                 self.mem_len += head.len();
-                self.mem.push_back(head);
+                // A copy: a slice would keep the upstream connection's whole read
+                // buffer (up to hundreds of KiB) alive for as long as the client
+                // takes to read it.
+                self.mem.push_back(Bytes::copy_from_slice(&head));
             }
         }
         if !data.is_empty() && self.file_usable && self.write_pos < cfg.max_file {
@@ -1093,7 +1101,11 @@ impl<T> SendTimeout<T> {
         sleep.as_mut().poll(cx).is_ready()
     }
 
-    fn progressed<R>(&mut self, r: Poll<std::io::Result<R>>, cx: &mut Context<'_>) -> Poll<std::io::Result<R>> {
+    fn progressed<R>(
+        &mut self,
+        r: Poll<std::io::Result<R>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<R>> {
         match r {
             Poll::Ready(r) => {
                 self.armed = false;

@@ -398,8 +398,8 @@ impl Proxy {
                 strip_hop_by_hop(&mut parts.headers);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
-                let stream = !self.responses.enabled
-                    || buffer::must_stream(parts.status, &parts.headers);
+                let stream =
+                    !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);
                 // An instruction to the gateway, as nginx keeps it from the client.
                 parts.headers.remove(X_ACCEL_BUFFERING);
                 let release: buffer::OnComplete = Box::new(move || lease.release());

@@ -293,7 +293,9 @@ where
         .map_err(|_| SendError::Connect(std::io::ErrorKind::TimedOut.into()))?
         .map_err(SendError::Connect)?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = http1::Builder::new()
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(SendError::Http)?;
         tokio::spawn(async move {

@@ -107,7 +107,10 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(opts.header_read_timeout);
+            .header_read_timeout(opts.header_read_timeout)
+            // Caps what hyper buffers per connection (request heads, and response data
+            // queued for a client that reads slowly): 400 KiB by default.
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER);
         builder
             .http2()
             .timer(TokioTimer::new())

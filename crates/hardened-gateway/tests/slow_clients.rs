@@ -34,11 +34,15 @@ use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+
+/// The memory tests measure this process's RSS: they run alone (write), the other tests
+/// together (read).
+static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// The longest any single exchange or start-up may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -326,7 +330,12 @@ async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Raw {
 /// `GET /` from a fresh client: answered, and how long it took.
 async fn third_client(addr: SocketAddr) -> Duration {
     let start = Instant::now();
-    let r = request(addr, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close", b"").await;
+    let r = request(
+        addr,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close",
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.text(), "ok");
     start.elapsed()
@@ -432,6 +441,7 @@ async fn h2_fan_out(addr: SocketAddr, n: usize) -> H2 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_request_bodies_never_reach_the_workers() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options()).await;
@@ -446,6 +456,7 @@ async fn stalled_request_bodies_never_reach_the_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_request_buffering_stalled_bodies_do_hold_the_workers() {
+    let _shared = EXCLUSIVE.read().await;
     // The control of the test above: the scenario really blocks a streaming proxy.
     let (_gunicorn, up) = gunicorn();
     let gw = gateway(up, options().with_request_buffering(false)).await;
@@ -458,6 +469,7 @@ async fn without_request_buffering_stalled_bodies_do_hold_the_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_never_read_a_large_response_do_not_hold_the_workers() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path())).await;
@@ -477,6 +489,7 @@ async fn clients_that_never_read_a_large_response_do_not_hold_the_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connection() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options()).await;
@@ -491,6 +504,7 @@ async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connect
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_request_buffering_one_http2_connection_uses_at_most_its_share() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -514,11 +528,16 @@ async fn without_request_buffering_one_http2_connection_uses_at_most_its_share()
     let body = first.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("per-client limit"), "{text}");
-    assert!(counter.accepted() <= 8, "{} upstream connections", counter.accepted());
+    assert!(
+        counter.accepted() <= 8,
+        "{} upstream connections",
+        counter.accepted()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_global_cap_a_request_waits_then_gets_503() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -533,12 +552,28 @@ async fn at_the_global_cap_a_request_waits_then_gets_503() {
     let _holder = stalled_upload(gw.addr).await;
     eventually("the upload forwarded", || counter.accepted() == 1).await;
     let start = Instant::now();
-    let r = request(gw.addr, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close", b"").await;
+    let r = request(
+        gw.addr,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close",
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 503, "{}", r.head);
-    assert!(r.text().contains("upstream connections stayed busy"), "{}", r.text());
-    assert!(r.head.to_ascii_lowercase().contains("retry-after"), "{}", r.head);
+    assert!(
+        r.text().contains("upstream connections stayed busy"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.head.to_ascii_lowercase().contains("retry-after"),
+        "{}",
+        r.head
+    );
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(450) && took < PROMPT, "{took:?}");
+    assert!(
+        took >= Duration::from_millis(450) && took < PROMPT,
+        "{took:?}"
+    );
     assert_eq!(counter.accepted(), 1);
 }
 
@@ -546,11 +581,15 @@ async fn at_the_global_cap_a_request_waits_then_gets_503() {
 
 async fn stream_timings(addr: SocketAddr, path: &str) -> (http::HeaderMap, Duration, String) {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
     let conn = tokio::spawn(conn);
-    let req = Request::get(path).header("host", "localhost").body(Empty::new()).unwrap();
+    let req = Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::new())
+        .unwrap();
     let resp = tokio::time::timeout(TIMEOUT, sender.send_request(req))
         .await
         .unwrap()
@@ -577,12 +616,16 @@ async fn stream_timings(addr: SocketAddr, path: &str) -> (http::HeaderMap, Durat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_sent_events_arrive_before_the_upstream_has_finished() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let gw = gateway(up, options()).await;
     // The app sends an event, sleeps 4 s, sends another: the first must not wait.
     let (headers, gap, text) = stream_timings(gw.addr, "/sse").await;
     assert_eq!(headers["content-type"], "text/event-stream");
-    assert!(gap >= Duration::from_secs(3), "first event held back: gap {gap:?}");
+    assert!(
+        gap >= Duration::from_secs(3),
+        "first event held back: gap {gap:?}"
+    );
     assert_eq!(text, "data: 1\n\ndata: 2\n\n");
     // Marked by the upstream: streams too, and the mark stays between the two.
     let (headers, gap, text) = stream_timings(gw.addr, "/nobuf").await;
@@ -595,6 +638,7 @@ async fn server_sent_events_arrive_before_the_upstream_has_finished() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413_without_the_upstream() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options().with_client_max_body_size(1 << 20)).await;
@@ -631,7 +675,10 @@ async fn bodies_over_the_limit_are_413_without_the_upstream() {
         tokio::time::sleep(TIMEOUT).await;
     });
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(TIMEOUT, rd.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(TIMEOUT, rd.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     writer.abort();
@@ -641,7 +688,10 @@ async fn bodies_over_the_limit_are_413_without_the_upstream() {
     let body = vec![b'z'; 1 << 20];
     let r = request(
         gw.addr,
-        &format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}", body.len()),
+        &format!(
+            "POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}",
+            body.len()
+        ),
         &body,
     )
     .await;
@@ -650,12 +700,16 @@ async fn bodies_over_the_limit_are_413_without_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_means_no_body_limit() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let gw = gateway(up, options().with_client_max_body_size(0)).await;
     let body = vec![b'z'; 12 << 20];
     let r = request(
         gw.addr,
-        &format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}", body.len()),
+        &format!(
+            "POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}",
+            body.len()
+        ),
         &body,
     )
     .await;
@@ -664,7 +718,10 @@ async fn zero_means_no_body_limit() {
     let gw = gateway(up, options()).await;
     let r = request(
         gw.addr,
-        &format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}", body.len()),
+        &format!(
+            "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}",
+            body.len()
+        ),
         b"",
     )
     .await;
@@ -673,6 +730,7 @@ async fn zero_means_no_body_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_is_408_without_the_upstream() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -685,7 +743,10 @@ async fn a_stalled_body_is_408_without_the_upstream() {
     let r = read_response(&mut s).await;
     assert_eq!(r.status, 408, "{}", r.head);
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < PROMPT, "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < PROMPT,
+        "{took:?}"
+    );
     assert_eq!(counter.accepted(), 0);
 }
 
@@ -693,6 +754,7 @@ async fn a_stalled_body_is_408_without_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporary_files_are_never_named_and_never_outlive_the_request() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path())).await;
@@ -718,13 +780,17 @@ async fn temporary_files_are_never_named_and_never_outlive_the_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unusable_temp_dir_is_507_for_large_bodies_only() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path().join("missing"))).await;
     let body = vec![b'z'; 200_000];
     let r = request(
         gw.addr,
-        &format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}", body.len()),
+        &format!(
+            "POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}",
+            body.len()
+        ),
         &body,
     )
     .await;
@@ -738,12 +804,19 @@ async fn an_unusable_temp_dir_is_507_for_large_bodies_only() {
     assert_eq!((r.status, r.text()), (200, "5".to_owned()));
     // Responses fall back to streaming.
     let stream = TcpStream::connect(gw.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
     let conn = tokio::spawn(conn);
-    let req = Request::get("/big").header("host", "localhost").body(Empty::new()).unwrap();
-    let resp = tokio::time::timeout(TIMEOUT, sender.send_request(req)).await.unwrap().unwrap();
+    let req = Request::get("/big")
+        .header("host", "localhost")
+        .body(Empty::new())
+        .unwrap();
+    let resp = tokio::time::timeout(TIMEOUT, sender.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let len = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
         .await
@@ -759,6 +832,7 @@ async fn an_unusable_temp_dir_is_507_for_large_bodies_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    let _shared = EXCLUSIVE.read().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(
@@ -783,7 +857,9 @@ async fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
             }
         }
     };
-    tokio::time::timeout(TIMEOUT, read_all).await.expect("the connection must end");
+    tokio::time::timeout(TIMEOUT, read_all)
+        .await
+        .expect("the connection must end");
     assert!(total < 32 << 20, "read {total} bytes");
 }
 
@@ -814,6 +890,7 @@ fn slow_clients() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_slow_uploads_keep_memory_bounded() {
+    let _alone = EXCLUSIVE.write().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path())).await;
@@ -848,17 +925,28 @@ async fn a_thousand_slow_uploads_keep_memory_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_slow_readers_keep_memory_bounded() {
-    // An in-process upstream answering 256 KiB from one shared buffer (no memory of its
-    // own per response).
-    static DATA: [u8; 256 * 1024] = [b'r'; 256 * 1024];
+    let _alone = EXCLUSIVE.write().await;
+    // An in-process upstream answering 1 MiB from one shared buffer (no memory of its
+    // own per response), counting the responses it has sent completely.
+    static DATA: [u8; 4 << 20] = [b'r'; 4 << 20];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = listener.local_addr().unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counted = sent.clone();
     let upstream = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         while let Ok((stream, _)) = listener.accept().await {
+            let counted = counted.clone();
             conns.spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(&DATA))))
+                let svc = hyper::service::service_fn(move |_req| {
+                    let counted = counted.clone();
+                    async move {
+                        let body = Counted {
+                            data: Some(Bytes::from_static(&DATA)),
+                            sent: counted,
+                        };
+                        Ok::<_, Infallible>(Response::new(body))
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -880,18 +968,53 @@ async fn a_thousand_slow_readers_keep_memory_bounded() {
     for _ in 0..n {
         clients.push(non_reader(gw.addr, "/").await);
     }
-    // Every response read from the upstream and parked in a file.
-    eventually("every response spilled", || open_files_in(temp.path()) == n).await;
+    // Every response handed to the upstream's sockets, and read by the gateway: what the
+    // clients' sockets could not take is parked in the gateway, mostly in files.
+    eventually("every response sent by the upstream", || {
+        sent.load(Ordering::SeqCst) == n
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let files = open_files_in(temp.path());
     let grown = rss().saturating_sub(before);
     eprintln!(
-        "{n} slow readers: RSS grew {} KiB ({} KiB per reader)",
+        "{n} slow readers of 1 MiB: RSS grew {} KiB ({} KiB per reader), {files} temporary files",
         grown / 1024,
         grown / 1024 / n as u64
     );
+    assert!(files > 0);
     // The documented bound: 64 KiB (the memory buffer) + 64 KiB (the chunk being
     // written) + 64 KiB (connection buffers) per reader.
     assert!(grown < n as u64 * 192 * 1024, "RSS grew {grown} bytes");
     drop(clients);
     eventually("temporary files closed", || open_files_in(temp.path()) == 0).await;
     upstream.abort();
+}
+
+/// A one-chunk response body that counts itself as sent once it has been taken whole.
+struct Counted {
+    data: Option<Bytes>,
+    sent: Arc<AtomicUsize>,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.data.take() {
+            Some(d) => {
+                self.sent.fetch_add(1, Ordering::SeqCst);
+                Poll::Ready(Some(Ok(Frame::data(d))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
 }
