@@ -577,12 +577,29 @@ where
     }
 }
 
-/// A response body that arrived whole: its chunks (usually one) and trailers.
+/// A response body that arrived whole: its chunks (usually one, kept without
+/// allocating) and trailers.
 #[derive(Debug, Default)]
 struct Whole {
-    chunks: VecDeque<Bytes>,
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
     len: u64,
     trailers: Option<HeaderMap>,
+}
+
+impl Whole {
+    fn push(&mut self, data: Bytes) {
+        self.len += data.len() as u64;
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(data);
+        } else {
+            self.rest.push_back(data);
+        }
+    }
+
+    fn into_chunks(self) -> impl Iterator<Item = Bytes> {
+        self.first.into_iter().chain(self.rest)
+    }
 }
 
 impl Body for Whole {
@@ -593,7 +610,7 @@ impl Body for Whole {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(c) = self.chunks.pop_front() {
+        if let Some(c) = self.first.take().or_else(|| self.rest.pop_front()) {
             self.len = self.len.saturating_sub(c.len() as u64);
             return Poll::Ready(Some(Ok(Frame::data(c))));
         }
@@ -601,7 +618,7 @@ impl Body for Whole {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty() && self.trailers.is_none()
+        self.first.is_none() && self.rest.is_empty() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -661,8 +678,7 @@ where
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(d) => {
-                    whole.len += d.len() as u64;
-                    whole.chunks.push_back(d);
+                    whole.push(d);
                 }
                 Err(frame) => {
                     whole.trailers = frame.into_trailers().ok();
@@ -714,7 +730,7 @@ where
     });
     {
         let mut s = shared.lock();
-        for c in head.chunks {
+        for c in head.into_chunks() {
             // The head fits the memory buffer, or goes to the file like any other data.
             if let Some(rest) = s.push(c, &cfg) {
                 s.mem_len += rest.len();
