@@ -21,7 +21,7 @@ use http::{Method, StatusCode, request};
 use ipnet::IpNet;
 
 use crate::config::load::Loader;
-use crate::config::{Config, ConfigErrors, Problem};
+use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
 use crate::domain::Scheme;
 use crate::matcher::{HostMatcher, OriginMatcher, OriginParts, PathSet, split_domain_port};
 use crate::policy::{self, CookieRules, Policy, ProxyTrust};
@@ -225,12 +225,14 @@ pub struct Security(Arc<Inner>);
 
 #[allow(clippy::result_large_err)] // build time only
 fn header_value(key: &str, s: &str) -> Result<HeaderValue, Problem> {
-    HeaderValue::from_str(s).map_err(|_| Problem {
-        source: None,
-        key: key.into(),
-        value: Some(format!("{s:?}")),
-        message: "not a valid HTTP header value".into(),
-        fix: "use visible ASCII characters only".into(),
+    HeaderValue::from_str(s).map_err(|_| {
+        Problem::new(
+            ProblemKind::InvalidHeaderValue,
+            key,
+            "not a valid HTTP header value",
+            "use visible ASCII characters only",
+        )
+        .with_value(format!("{s:?}"))
     })
 }
 
@@ -244,13 +246,12 @@ impl Security {
         let cors = match OriginMatcher::cors(&policy.cors) {
             Ok(m) => m,
             Err(e) => {
-                problems.push(Problem {
-                    source: None,
-                    key: "cors_allowed_origin_regexes".into(),
-                    value: None,
-                    message: format!("invalid regex: {e}"),
-                    fix: "fix the regular expression".into(),
-                });
+                problems.push(Problem::new(
+                    ProblemKind::InvalidRegex,
+                    "cors_allowed_origin_regexes",
+                    format!("invalid regex: {e}"),
+                    "fix the regular expression",
+                ));
                 OriginMatcher::default()
             }
         };
@@ -298,13 +299,15 @@ impl Security {
             Some((name, _)) => match HeaderName::from_bytes(name.as_bytes()) {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    problems.push(Problem {
-                        source: None,
-                        key: "proxy_ssl_header".into(),
-                        value: Some(format!("{name:?}")),
-                        message: "not a valid header name".into(),
-                        fix: "use X-Forwarded-Proto".into(),
-                    });
+                    problems.push(
+                        Problem::new(
+                            ProblemKind::InvalidHeaderName,
+                            "proxy_ssl_header",
+                            "not a valid header name",
+                            "use X-Forwarded-Proto",
+                        )
+                        .with_value(format!("{name:?}")),
+                    );
                     None
                 }
             },

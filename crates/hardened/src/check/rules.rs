@@ -7,7 +7,9 @@ use ipnet::IpNet;
 
 use super::password::{self, MIN_DISTINCT};
 use super::{Facts, Heading, Location, Rule, Severity};
-use crate::config::{Config, DockerMode, Environment, Problem, Source, TrustedProxies};
+use crate::config::{
+    Config, DockerMode, Environment, Problem, ProblemKind, Source, TrustedProxies,
+};
 use crate::domain::{DomainEntry, Origin, Scheme};
 use crate::policy::{HSTS_ONE_YEAR, default_internal_networks};
 
@@ -48,8 +50,6 @@ pub(super) struct Ctx<'a> {
     /// Judged as production: a strict environment, or `--deploy`.
     pub(super) strict: bool,
     container: bool,
-    /// Problems that rules re-derive from the config (reported under their own ids).
-    policy_problems: Vec<Problem>,
 }
 
 impl<'a> Ctx<'a> {
@@ -66,7 +66,6 @@ impl<'a> Ctx<'a> {
             deploy,
             strict: deploy || cfg.environment.is_strict(),
             container: super::in_container(cfg, &facts.probe),
-            policy_problems: cfg.policy_problems(),
         }
     }
 
@@ -314,19 +313,18 @@ pub static RULES: &[Rule] = &[
 // ---------------------------------------------------------------------------------------
 // Configuration
 
-/// The rule a loading problem is reported under, `None` for problems a rule re-derives.
-fn problem_rule(cx: &Ctx<'_>, p: &Problem) -> Option<&'static str> {
-    if cx.policy_problems.contains(p) {
+/// The rule a loading problem is reported under, `None` for problems a rule re-derives
+/// from the configuration (no domains, `*`).
+fn problem_rule(p: &Problem) -> Option<&'static str> {
+    let kind = p.kind();
+    if kind.is_policy() {
         return None;
     }
-    Some(if p.message == "unknown key" {
-        "config-unknown-key"
-    } else if p.message.starts_with("environment variable ") && p.message.ends_with(" is not set") {
-        "config-unset-variable"
-    } else if p.key.starts_with("security_domains") {
-        "domains-invalid"
-    } else {
-        "config-invalid"
+    Some(match kind {
+        ProblemKind::UnknownKey => "config-unknown-key",
+        ProblemKind::UnsetVariable => "config-unset-variable",
+        _ if p.key().starts_with("security_domains") => "domains-invalid",
+        _ => "config-invalid",
     })
 }
 
@@ -334,18 +332,18 @@ fn problem_hits(cx: &Ctx<'_>, id: &str) -> Option<Vec<Hit>> {
     Some(
         cx.problems
             .iter()
-            .filter(|p| problem_rule(cx, p) == Some(id))
+            .filter(|p| problem_rule(p) == Some(id))
             .map(|p| {
-                let mut message = format!("`{}`", p.key);
-                if let Some(v) = &p.value {
+                let mut message = format!("`{}`", p.key());
+                if let Some(v) = p.value() {
                     message.push_str(&format!(" = {v}"));
                 }
-                message.push_str(&format!(": {}", p.message));
+                message.push_str(&format!(": {}", p.message()));
                 hit(
                     Severity::Error,
                     message,
-                    p.fix.clone(),
-                    p.source.as_ref().and_then(Location::from_source),
+                    p.fix(),
+                    p.source().and_then(Location::from_source),
                 )
             })
             .collect(),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::rules::{looks_secret, parse_db_url};
 use super::*;
 use crate::config::{
-    Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Problem, Secret, Source,
-    TrustedProxies,
+    Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Problem, ProblemKind, Secret,
+    Source, TrustedProxies,
 };
 use crate::domain::parse_entry;
 use crate::probe::RuntimeProbe;
@@ -98,13 +98,11 @@ impl Setup {
     }
 }
 
-fn problem(key: &str, value: Option<&str>, message: &str, line: u64) -> Problem {
-    Problem {
-        source: Some(file(line)),
-        key: key.into(),
-        value: value.map(str::to_owned),
-        message: message.into(),
-        fix: "fix it".into(),
+fn problem(kind: ProblemKind, key: &str, value: Option<&str>, message: &str, line: u64) -> Problem {
+    let p = Problem::new(kind, key, message, "fix it").at(file(line));
+    match value {
+        Some(v) => p.with_value(v),
+        None => p,
     }
 }
 
@@ -121,23 +119,38 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         Severity::Error,
         |s| {
             s.problems.push(problem(
+                ProblemKind::WrongType,
                 "debug",
                 Some("\"maybe\""),
                 "expected true or false, found a string",
                 2,
             ))
         },
-        |s| s.problems.push(problem("nope", None, "unknown key", 2)),
+        |s| {
+            s.problems.push(problem(
+                ProblemKind::UnknownKey,
+                "nope",
+                None,
+                "unknown key",
+                2,
+            ))
+        },
     ),
     (
         "config-unknown-key",
         Severity::Error,
         |s| {
-            s.problems
-                .push(problem("secure_cookie", None, "unknown key", 9))
+            s.problems.push(problem(
+                ProblemKind::UnknownKey,
+                "secure_cookie",
+                None,
+                "unknown key",
+                9,
+            ))
         },
         |s| {
             s.problems.push(problem(
+                ProblemKind::WrongType,
                 "debug",
                 Some("1.5"),
                 "expected true or false, found a number",
@@ -150,6 +163,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         Severity::Error,
         |s| {
             s.problems.push(problem(
+                ProblemKind::UnsetVariable,
                 "secret_key",
                 Some("${SECRET_KEY}"),
                 "environment variable SECRET_KEY is not set",
@@ -158,6 +172,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
         |s| {
             s.problems.push(problem(
+                ProblemKind::UnknownEnvironment,
                 "environment",
                 Some("\"x\""),
                 "unknown environment \"x\"",
@@ -216,6 +231,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         Severity::Error,
         |s| {
             s.problems.push(problem(
+                ProblemKind::InvalidDomain,
                 "security_domains[1]",
                 Some("\"https://x.com/path\""),
                 "a domain entry must not contain a path (\"/path\")",
@@ -223,8 +239,13 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
             ))
         },
         |s| {
-            s.problems
-                .push(problem("api_url", Some("\"x\""), "not a URL", 4))
+            s.problems.push(problem(
+                ProblemKind::InvalidUrl,
+                "api_url",
+                Some("\"x\""),
+                "not a URL",
+                4,
+            ))
         },
     ),
     (
