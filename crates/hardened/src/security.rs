@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+#[cfg(feature = "config-file")]
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,12 +21,15 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, request};
 use ipnet::IpNet;
 
+#[cfg(feature = "config-file")]
 use crate::config::load::Loader;
 use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
 use crate::domain::Scheme;
 use crate::matcher::{HostMatcher, OriginMatcher, OriginParts, PathSet, split_domain_port};
 use crate::policy::{self, CookieRules, Policy, ProxyTrust};
-use crate::probe::{self, OsSystem, RuntimeProbe};
+use crate::probe::RuntimeProbe;
+#[cfg(feature = "config-file")]
+use crate::probe::{self, OsSystem};
 
 /// The peer's socket address, for deciding whether to believe `X-Forwarded-Proto`.
 ///
@@ -354,6 +358,8 @@ impl Security {
     ///
     /// # Errors
     /// Every configuration problem.
+    #[cfg(feature = "config-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
     pub fn load() -> Result<Security, ConfigErrors> {
         let loaded = Loader::from_process_env()
             .file_if_exists("config.yaml")
@@ -365,6 +371,8 @@ impl Security {
     ///
     /// # Errors
     /// Every configuration problem.
+    #[cfg(feature = "config-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
     pub fn load_from(path: impl AsRef<Path>) -> Result<Security, ConfigErrors> {
         let loaded = Loader::from_process_env().file(path.as_ref()).load()?;
         Security::from_config(&loaded.config, &probe::detect(&OsSystem))

@@ -27,7 +27,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::node::{Node, Source, Value};
+use super::Source;
+use super::node::{Node, Value};
 use super::{Config, ConfigErrors, Environment, Problem, ProblemKind, Typer};
 
 /// Environment variables naming the environment, in order of precedence.
