@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use hardened::config::Environment;
 use hardened::config::load::Loaded;
 use hardened::domain::Origin;
-use hardened::policy::{Policy, ProxyTrust, RuntimeSummary, SubdomainPattern};
+use hardened::policy::{Policy, ProxySslHeader, ProxyTrust, RuntimeSummary, SubdomainPattern};
 use serde::Serialize;
 
 use crate::ConfigArg;
@@ -205,7 +205,7 @@ impl<'a> View<'a> {
             .tls
             .proxy_ssl_header
             .as_ref()
-            .map(|(h, v)| [meta_name(h), v.clone()])
+            .map(|h| [meta_name(h.name()), ProxySslHeader::SECURE_VALUE.to_owned()])
     }
 
     /// `SECURE_REDIRECT_EXEMPT`: the health-check paths as Django path regexes.
@@ -225,14 +225,17 @@ impl<'a> View<'a> {
             v.push(("X-Content-Type-Options", "nosniff".to_owned()));
         }
         let named = [
-            ("X-Frame-Options", &h.x_frame_options),
-            ("Referrer-Policy", &h.referrer_policy),
-            ("Cross-Origin-Opener-Policy", &h.cross_origin_opener_policy),
-            ("X-XSS-Protection", &h.xss_protection),
+            ("X-Frame-Options", h.x_frame_options.map(|v| v.as_str())),
+            ("Referrer-Policy", h.referrer_policy.map(|v| v.as_str())),
+            (
+                "Cross-Origin-Opener-Policy",
+                h.cross_origin_opener_policy.map(|v| v.as_str()),
+            ),
+            ("X-XSS-Protection", h.xss_protection.map(|v| v.as_str())),
         ];
         for (name, value) in named {
             if let Some(value) = value {
-                v.push((name, value.clone()));
+                v.push((name, value.to_owned()));
             }
         }
         if let Some(hsts) = &self.policy.tls.hsts {
@@ -272,9 +275,12 @@ impl<'a> View<'a> {
             secure_hsts_preload: hsts.is_some_and(|h| h.preload),
             secure_content_type_nosniff: p.headers.content_type_nosniff,
             secure_browser_xss_filter: false,
-            x_frame_options: p.headers.x_frame_options.as_deref(),
-            secure_referrer_policy: p.headers.referrer_policy.as_deref(),
-            secure_cross_origin_opener_policy: p.headers.cross_origin_opener_policy.as_deref(),
+            x_frame_options: p.headers.x_frame_options.map(|v| v.as_str()),
+            secure_referrer_policy: p.headers.referrer_policy.map(|v| v.as_str()),
+            secure_cross_origin_opener_policy: p
+                .headers
+                .cross_origin_opener_policy
+                .map(|v| v.as_str()),
             hardened: Rich {
                 environment: p.environment,
                 debug: p.debug,
@@ -323,11 +329,7 @@ impl<'a> View<'a> {
                 },
                 tls: RichTls {
                     ssl_redirect: p.tls.ssl_redirect,
-                    proxy_ssl_header: p
-                        .tls
-                        .proxy_ssl_header
-                        .as_ref()
-                        .map(|(h, v)| format!("{h}: {v}")),
+                    proxy_ssl_header: p.tls.proxy_ssl_header.as_ref().map(|h| h.to_string()),
                     hsts: hsts.map(|h| h.header_value()),
                 },
                 cookies: RichCookies {
@@ -750,7 +752,7 @@ fn render_table(view: &View<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         },
     )?;
     match &p.tls.proxy_ssl_header {
-        Some((h, v)) => t.row("secure when", &format!("{h}: {v}"))?,
+        Some(h) => t.row("secure when", &h.to_string())?,
         None => t.row("secure when", "the connection is TLS")?,
     }
     let proxies = match &p.tls.trusted_proxies {

@@ -26,7 +26,10 @@ use crate::config::load::Loader;
 use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
 use crate::domain::Scheme;
 use crate::matcher::{HostMatcher, OriginMatcher, OriginParts, PathSet, split_domain_port};
-use crate::policy::{self, CookieRules, Policy, ProxyTrust};
+use crate::policy::{
+    self, CookieRules, CrossOriginOpenerPolicy, FrameOptions, Policy, ProxySslHeader, ProxyTrust,
+    ReferrerPolicy, XssProtection,
+};
 use crate::probe::RuntimeProbe;
 #[cfg(feature = "config-file")]
 use crate::probe::{self, OsSystem};
@@ -284,13 +287,23 @@ impl Security {
             ));
         }
         let named = [
-            (header::X_FRAME_OPTIONS, &h.x_frame_options),
-            (header::REFERRER_POLICY, &h.referrer_policy),
+            (
+                header::X_FRAME_OPTIONS,
+                h.x_frame_options.map(FrameOptions::as_str),
+            ),
+            (
+                header::REFERRER_POLICY,
+                h.referrer_policy.map(ReferrerPolicy::as_str),
+            ),
             (
                 HeaderName::from_static("cross-origin-opener-policy"),
-                &h.cross_origin_opener_policy,
+                h.cross_origin_opener_policy
+                    .map(CrossOriginOpenerPolicy::as_str),
             ),
-            (header::X_XSS_PROTECTION, &h.xss_protection),
+            (
+                header::X_XSS_PROTECTION,
+                h.xss_protection.map(XssProtection::as_str),
+            ),
         ];
         for (name, value) in named {
             if let Some(v) = value
@@ -299,24 +312,7 @@ impl Security {
                 headers.push((name, v));
             }
         }
-        let proxy_header = match &policy.tls.proxy_ssl_header {
-            Some((name, _)) => match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    problems.push(
-                        Problem::new(
-                            ProblemKind::InvalidHeaderName,
-                            "proxy_ssl_header",
-                            "not a valid header name",
-                            "use X-Forwarded-Proto",
-                        )
-                        .with_value(format!("{name:?}")),
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
+        let proxy_header = policy.tls.proxy_ssl_header.map(ProxySslHeader::header_name);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }

@@ -13,7 +13,8 @@ use hardened::config::load::{Loaded, Loader};
 use hardened::config::{Config, ConfigErrors, DockerMode, Environment, Problem, TrustedProxies};
 use hardened::domain::{Origin, parse_entry};
 use hardened::policy::{
-    DEV_CSRF_PORT_RANGES, HSTS_ONE_YEAR, Policy, ProxyTrust, default_internal_networks, derive,
+    DEV_CSRF_PORT_RANGES, HSTS_ONE_YEAR, Policy, ProxySslHeader, ProxyTrust,
+    default_internal_networks, derive,
 };
 use hardened::probe::{FakeSystem, RuntimeProbe, Signal, detect};
 use ipnet::IpNet;
@@ -890,7 +891,9 @@ fn tls_cookie_and_header_rows_by_environment() {
                 assert!(h.include_subdomains && h.preload);
             }
             assert_eq!(
-                p.tls.proxy_ssl_header,
+                p.tls
+                    .proxy_ssl_header
+                    .map(|h| (h.name().to_owned(), ProxySslHeader::SECURE_VALUE.to_owned())),
                 row.proxy_header
                     .then(|| ("X-Forwarded-Proto".to_owned(), "https".to_owned())),
                 "{ctx}: proxy header"
@@ -900,17 +903,25 @@ fn tls_cookie_and_header_rows_by_environment() {
             assert_eq!(p.cookies.session_cookie_name, "sessionid");
             assert!(p.headers.content_type_nosniff, "{ctx}: nosniff everywhere");
             assert_eq!(
-                p.headers.x_frame_options.as_deref(),
+                p.headers.x_frame_options.map(|v| v.as_str()),
                 Some(row.frame),
                 "{ctx}"
             );
-            assert_eq!(p.headers.referrer_policy.as_deref(), row.referrer, "{ctx}");
             assert_eq!(
-                p.headers.cross_origin_opener_policy.as_deref(),
+                p.headers.referrer_policy.map(|v| v.as_str()),
+                row.referrer,
+                "{ctx}"
+            );
+            assert_eq!(
+                p.headers.cross_origin_opener_policy.map(|v| v.as_str()),
                 row.coop,
                 "{ctx}"
             );
-            assert_eq!(p.headers.xss_protection.as_deref(), row.xss, "{ctx}");
+            assert_eq!(
+                p.headers.xss_protection.map(|v| v.as_str()),
+                row.xss,
+                "{ctx}"
+            );
             assert_eq!(
                 p.cors.allow_headers,
                 [

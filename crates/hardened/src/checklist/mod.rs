@@ -42,7 +42,7 @@ use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
 
-use crate::config::{Config, DockerMode, Environment, Problem, Source};
+use crate::config::{Config, Environment, Problem, Source};
 use crate::probe::RuntimeProbe;
 
 pub use rules::RULES;
@@ -541,14 +541,5 @@ pub fn run_checks(cfg: &Config, problems: &[Problem], facts: &Facts, deploy: boo
         } else {
             Vec::new()
         },
-    }
-}
-
-/// Whether container rules apply: the configured mode, else the probe.
-fn in_container(cfg: &Config, probe: &RuntimeProbe) -> bool {
-    match cfg.docker {
-        DockerMode::On => true,
-        DockerMode::Off => false,
-        DockerMode::Auto => probe.in_container(),
     }
 }

@@ -651,7 +651,7 @@ fn dotenv_severity_follows_strictness() {
 fn policy_problems_are_not_reported_twice() {
     let mut s = Setup::clean();
     s.cfg.security_domains.clear();
-    s.problems = s.cfg.policy_problems();
+    s.problems = crate::policy::problems(&s.cfg);
     assert_eq!(s.problems.len(), 1);
     let r = s.run();
     assert_eq!(ids(&r), vec!["domains-empty"]);

@@ -247,8 +247,7 @@ impl Loader {
             .iter()
             .any(|p| p.key().starts_with("security_domains["));
         problems.extend(
-            config
-                .policy_problems()
+            crate::policy::problems(&config)
                 .into_iter()
                 .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains)),
         );

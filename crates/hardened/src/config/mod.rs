@@ -125,6 +125,17 @@ impl Environment {
     }
 }
 
+impl DockerMode {
+    /// Whether the container rules apply: forced on or off, else what the probe saw.
+    pub fn in_container(self, probe: &crate::probe::RuntimeProbe) -> bool {
+        match self {
+            DockerMode::On => true,
+            DockerMode::Off => false,
+            DockerMode::Auto => probe.in_container(),
+        }
+    }
+}
+
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -336,54 +347,12 @@ impl Config {
                 Err(e) => problems.push(Problem::domain("security_domains", d.as_ref(), &e, None)),
             }
         }
-        problems.extend(cfg.policy_problems());
+        problems.extend(crate::policy::problems(&cfg));
         if problems.is_empty() {
             Ok(cfg)
         } else {
             Err(ConfigErrors(problems))
         }
-    }
-
-    /// Problems that make the configuration unsafe to run, whatever its source:
-    /// production without domains, `*` outside development.
-    pub fn policy_problems(&self) -> Vec<Problem> {
-        let mut out = Vec::new();
-        let src = self.sources.get("security_domains").cloned();
-        if self.environment.is_strict() {
-            if self.security_domains.is_empty() && self.api_url.is_none() && self.site_url.is_none()
-            {
-                out.push(
-                    Problem::new(
-                        ProblemKind::NoDomains,
-                        "security_domains",
-                        format!(
-                            "{} needs at least one security domain; without one no request could be served",
-                            self.environment
-                        ),
-                        "add your domains: security_domains: [example.com, api.example.com]",
-                    )
-                    .with_value("[]")
-                    .at(src.clone()),
-                );
-            }
-            if self
-                .security_domains
-                .iter()
-                .any(|d| matches!(d, DomainEntry::Any))
-            {
-                out.push(
-                    Problem::new(
-                        ProblemKind::WildcardDomain,
-                        "security_domains",
-                        format!("the wildcard `*` is not allowed in {}", self.environment),
-                        "list your real domains, e.g. security_domains: [example.com]; `*` is for development only",
-                    )
-                    .with_value("\"*\"")
-                    .at(src),
-                );
-            }
-        }
-        out
     }
 
     /// Every origin the configuration names: security domains, then `site_url` and

@@ -8,7 +8,6 @@ use super::{Ctx, Hit, hit};
 use crate::checklist::Severity;
 use crate::checklist::dburl::{DbUrl, parse_db_url};
 use crate::checklist::password;
-use crate::policy::default_internal_networks;
 
 /// The database URL, parsed, when set.
 pub(super) fn db_url(cx: &Ctx<'_>) -> Option<DbUrl> {
@@ -74,8 +73,7 @@ fn is_public(ip: IpAddr, internal: &[IpNet]) -> bool {
 
 pub(super) fn database_host_public(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let db = cx.cfg.database.as_ref()?;
-    let mut internal = default_internal_networks();
-    internal.extend(cx.cfg.internal_networks.iter().copied());
+    let internal = &cx.policy.internal_networks;
     let mut hosts: Vec<(&str, String)> = db
         .host
         .iter()
@@ -92,7 +90,7 @@ pub(super) fn database_host_public(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
         };
         let what = if ip.is_unspecified() {
             "the wildcard address (every interface)"
-        } else if is_public(ip, &internal) {
+        } else if is_public(ip, internal) {
             "a public IP address"
         } else {
             continue;
@@ -130,5 +128,5 @@ pub(super) fn database_no_password(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 #[cfg(test)]
 pub(crate) fn host_is_public(s: &str) -> bool {
     s.parse::<IpAddr>()
-        .is_ok_and(|ip| is_public(ip, &default_internal_networks()))
+        .is_ok_and(|ip| is_public(ip, &crate::policy::default_internal_networks()))
 }

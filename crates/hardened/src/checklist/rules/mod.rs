@@ -12,7 +12,8 @@ mod secrets;
 mod ssl_https;
 
 use super::{Applies, Facts, Heading, Location, Rule, RuleId, Severity};
-use crate::config::{Config, Problem, Source};
+use crate::config::{Config, Environment, Problem, Source};
+use crate::policy::{Policy, derive_as};
 
 #[cfg(test)]
 pub(super) use database::host_is_public;
@@ -51,7 +52,9 @@ pub(super) struct Ctx<'a> {
     facts: &'a Facts,
     /// Judged as production: a strict environment, or `--deploy`.
     pub(super) strict: bool,
-    container: bool,
+    /// The effective settings, as derived for the environment judged (production for
+    /// `--deploy` runs of other environments).
+    policy: Policy,
 }
 
 impl<'a> Ctx<'a> {
@@ -61,12 +64,18 @@ impl<'a> Ctx<'a> {
         facts: &'a Facts,
         deploy: bool,
     ) -> Ctx<'a> {
+        let strict = deploy || cfg.environment.is_strict();
+        let judged = if strict && !cfg.environment.is_strict() {
+            Environment::Production
+        } else {
+            cfg.environment
+        };
         Ctx {
             cfg,
             problems,
             facts,
-            strict: deploy || cfg.environment.is_strict(),
-            container: super::in_container(cfg, &facts.probe),
+            strict,
+            policy: derive_as(cfg, judged, &facts.probe),
         }
     }
 

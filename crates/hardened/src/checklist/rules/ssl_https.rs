@@ -2,21 +2,12 @@
 
 use super::{Ctx, Hit, hit};
 use crate::checklist::Severity;
-use crate::config::{Config, DockerMode, TrustedProxies};
-use crate::policy::HSTS_ONE_YEAR;
-
-/// The effective HSTS settings in production: `(seconds, include_subdomains, preload)`.
-fn hsts(cfg: &Config) -> (u64, bool, bool) {
-    (
-        cfg.hsts.seconds.unwrap_or(HSTS_ONE_YEAR),
-        cfg.hsts.include_subdomains.unwrap_or(true),
-        cfg.hsts.preload.unwrap_or(true),
-    )
-}
+use crate::config::DockerMode;
+use crate::policy::{HSTS_ONE_YEAR, ProxyTrust};
 
 pub(super) fn hsts_disabled(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    if hsts(cx.cfg).0 == 0 {
+    if cx.policy.tls.hsts.is_none() {
         // When this service handles TLS itself (ssl_redirect: true) nothing else can send
         // HSTS; behind a reverse proxy the proxy may.
         let (severity, fix) = if cx.cfg.ssl_redirect == Some(true) {
@@ -41,12 +32,9 @@ pub(super) fn hsts_disabled(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 }
 
 pub(super) fn hsts_preload_without_subdomains(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
-    let (seconds, subdomains, preload) = hsts(cx.cfg);
-    if seconds == 0 {
-        return None;
-    }
+    let hsts = cx.policy.tls.hsts.as_ref()?;
     let mut hits = Vec::new();
-    if preload && !subdomains {
+    if hsts.preload && !hsts.include_subdomains {
         hits.push(hit(
             Severity::Warning,
             "hsts.preload is true but hsts.include_subdomains is false: preload lists reject such a header",
@@ -58,12 +46,10 @@ pub(super) fn hsts_preload_without_subdomains(cx: &Ctx<'_>) -> Option<Vec<Hit>> 
 }
 
 pub(super) fn hsts_preload_short_max_age(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
-    let (seconds, _, preload) = hsts(cx.cfg);
-    if seconds == 0 {
-        return None;
-    }
+    let hsts = cx.policy.tls.hsts.as_ref()?;
+    let seconds = hsts.seconds;
     let mut hits = Vec::new();
-    if preload && seconds < HSTS_ONE_YEAR {
+    if hsts.preload && seconds < HSTS_ONE_YEAR {
         hits.push(hit(
             Severity::Warning,
             format!(
@@ -76,9 +62,9 @@ pub(super) fn hsts_preload_short_max_age(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     Some(hits)
 }
 
-/// `trusted_proxies: []` written explicitly.
-fn trusts_no_proxy(cfg: &Config) -> bool {
-    matches!(&cfg.trusted_proxies, Some(TrustedProxies::Networks(n)) if n.is_empty())
+/// No peer is trusted (`trusted_proxies: []`: the default trusts the internal networks).
+fn trusts_no_proxy(cx: &Ctx<'_>) -> bool {
+    matches!(&cx.policy.tls.trusted_proxies, ProxyTrust::Networks(n) if n.is_empty())
 }
 
 /// Why container rules apply, for messages.
@@ -95,7 +81,7 @@ pub(super) fn ssl_redirect_untrusted_proxy(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
         return None;
     }
     let mut hits = Vec::new();
-    if cx.container && trusts_no_proxy(cx.cfg) {
+    if cx.policy.runtime.container && trusts_no_proxy(cx) {
         hits.push(hit(
             Severity::Error,
             format!(
@@ -111,7 +97,7 @@ pub(super) fn ssl_redirect_untrusted_proxy(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn cookies_insecure(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    if cx.cfg.secure_cookies == Some(false) {
+    if !cx.policy.cookies.secure {
         hits.push(hit(
             Severity::Error,
             format!(
@@ -126,11 +112,11 @@ pub(super) fn cookies_insecure(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 }
 
 pub(super) fn container_no_trusted_proxies(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
-    if !cx.container {
+    if !cx.policy.runtime.container {
         return None;
     }
     let mut hits = Vec::new();
-    if trusts_no_proxy(cx.cfg) {
+    if trusts_no_proxy(cx) {
         hits.push(hit(
             Severity::Warning,
             format!(
@@ -146,7 +132,7 @@ pub(super) fn container_no_trusted_proxies(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn trusted_proxies_any(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    if cx.cfg.trusted_proxies == Some(TrustedProxies::Any) {
+    if cx.policy.tls.trusted_proxies == ProxyTrust::Any {
         hits.push(hit(
             Severity::Warning,
             "trusted_proxies is \"*\": any peer can claim HTTPS with X-Forwarded-Proto",
