@@ -1,7 +1,13 @@
-//! Derivation: `(Config, RuntimeProbe) -> Policy`, a pure function.
+//! Derivation: `(Config, RuntimeProbe) -> Policy`, a pure function in two steps.
 //!
-//! The [`Policy`] holds every derived setting as plain data (serializable for
-//! `hardened show`); [`crate::Security`] compiles it into matchers for requests.
+//! [`validate`] reports every problem that makes a configuration unsafe to run, at once,
+//! and returns a [`Valid`] configuration; [`derive_valid`] turns that into the
+//! [`Policy`] and cannot fail. [`derive()`] does both.
+//!
+//! The [`Policy`] holds every effective setting as plain data, header values typed
+//! ([`FrameOptions`], [`ReferrerPolicy`], [`Hsts`], ...) and serializable for
+//! `hardened show`; [`crate::Security`] compiles it into matchers for requests, and the
+//! deploy checklist judges it.
 //!
 //! ```
 //! use hardened::config::Config;
@@ -14,6 +20,7 @@
 //! let cors: Vec<String> = policy.cors.origins.iter().map(|o| o.to_string()).collect();
 //! assert_eq!(cors, ["https://example.com", "http://staging.com:8080"]);
 //! assert_eq!(policy.tls.hsts.as_ref().map(|h| h.seconds), Some(31_536_000));
+//! assert_eq!(policy.headers.x_frame_options.map(|f| f.as_str()), Some("DENY"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
