@@ -1554,3 +1554,97 @@ fn policy_serializes_without_secrets() {
         "{dbg}"
     );
 }
+
+/// Every loading problem carries the kind of its cause: tools classify by kind, never
+/// by message text.
+#[test]
+fn problem_kinds() {
+    use hardened::config::ProblemKind as K;
+    let cases: &[(&str, &str, K)] = &[
+        (
+            "debug: true\nsecrity_domains: [a.com]\n",
+            "secrity_domains",
+            K::UnknownKey,
+        ),
+        (
+            "debug: true\nhsts: {max_age: 1}\n",
+            "hsts.max_age",
+            K::UnknownKey,
+        ),
+        (
+            "debug: true\nssl_redirect: [1]\n",
+            "ssl_redirect",
+            K::WrongType,
+        ),
+        (
+            "debug: true\nsecret_key: ${NOPE}\n",
+            "secret_key",
+            K::UnsetVariable,
+        ),
+        (
+            "debug: true\nsecret_key: \"${NOPE\"\n",
+            "secret_key",
+            K::UnclosedVariable,
+        ),
+        ("environment: qa\n", "environment", K::UnknownEnvironment),
+        (
+            "debug: true\nsecurity_domains: [\"https://a.com/x\"]\n",
+            "security_domains[0]",
+            K::InvalidDomain,
+        ),
+        (
+            "environment: production\n",
+            "security_domains",
+            K::NoDomains,
+        ),
+        (
+            "environment: production\nsecurity_domains: [\"*\"]\n",
+            "security_domains",
+            K::WildcardDomain,
+        ),
+        (
+            "debug: true\ncors_allow_headers: [\"a b\"]\n",
+            "cors_allow_headers[0]",
+            K::InvalidHeaderName,
+        ),
+        (
+            "debug: true\ncors_allow_methods: [\"G T\"]\n",
+            "cors_allow_methods[0]",
+            K::InvalidMethod,
+        ),
+        (
+            "debug: true\ncors_allowed_origin_regexes: [\"(\"]\n",
+            "cors_allowed_origin_regexes[0]",
+            K::InvalidRegex,
+        ),
+        ("debug: true\napi_url: nope\n", "api_url", K::InvalidUrl),
+        (
+            "debug: true\ninternal_networks: [nope]\n",
+            "internal_networks[0]",
+            K::InvalidNetwork,
+        ),
+        (
+            "debug: true\ninternal_networks: [0.0.0.0/1]\n",
+            "internal_networks[0]",
+            K::NetworkTooWide,
+        ),
+        (
+            "debug: true\nhealth_check_paths: [healthz]\n",
+            "health_check_paths[0]",
+            K::InvalidPath,
+        ),
+        (
+            "debug: true\nsession_cookie_name: \"a b\"\n",
+            "session_cookie_name",
+            K::InvalidCookieName,
+        ),
+        ("debug: true\n1: x\n", "1", K::NonStringKey),
+        ("debug: [\n", "(file)", K::InvalidYaml),
+        ("- a\n", "(file)", K::InvalidYaml),
+    ];
+    for (yaml, key, kind) in cases {
+        let errs = problems(yaml);
+        let p = errs.iter().find(|p| p.key() == *key);
+        assert_eq!(p.map(|p| p.kind()), Some(*kind), "{yaml}: {errs:#?}");
+    }
+}

@@ -843,3 +843,42 @@ fn checks_never_panic_on_odd_values() {
     s.cfg.app.insert("weird_key".into(), "\u{0}".into());
     let _ = s.run();
 }
+
+/// Findings follow the problem's kind: a reworded message stays under its rule.
+#[test]
+fn loading_problems_are_classified_by_kind() {
+    let cases = [
+        (ProblemKind::UnknownKey, "tls", RuleId::ConfigUnknownKey),
+        (
+            ProblemKind::UnsetVariable,
+            "secret_key",
+            RuleId::ConfigUnsetVariable,
+        ),
+        (
+            ProblemKind::InvalidDomain,
+            "security_domains[0]",
+            RuleId::DomainsInvalid,
+        ),
+        (
+            ProblemKind::WrongType,
+            "security_domains",
+            RuleId::DomainsInvalid,
+        ),
+        (ProblemKind::WrongType, "debug", RuleId::ConfigInvalid),
+    ];
+    for (kind, key, id) in cases {
+        let mut s = Setup::clean();
+        s.problems
+            .push(problem(kind, key, None, "a message in other words", 3));
+        let r = s.run();
+        assert_eq!(ids(&r), vec![id], "{kind}");
+    }
+}
+
+#[test]
+fn rule_ids_parse_back() {
+    for r in RULES {
+        assert_eq!(RuleId::parse(r.id.as_str()), Some(r.id));
+    }
+    assert_eq!(RuleId::ALL.len(), RULES.len());
+}

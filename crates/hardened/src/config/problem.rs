@@ -261,3 +261,46 @@ impl fmt::Display for ConfigErrors {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ProblemKind as K;
+
+    /// Every kind, to check the codes.
+    const ALL: [K; 22] = [
+        K::UnknownKey,
+        K::NonStringKey,
+        K::WrongType,
+        K::UnsetVariable,
+        K::UnclosedVariable,
+        K::UnknownEnvironment,
+        K::InvalidDomain,
+        K::NoDomains,
+        K::WildcardDomain,
+        K::InvalidHeaderName,
+        K::InvalidHeaderValue,
+        K::InvalidMethod,
+        K::InvalidRegex,
+        K::InvalidUrl,
+        K::InvalidNetwork,
+        K::NetworkTooWide,
+        K::InvalidPath,
+        K::InvalidCookieName,
+        K::DuplicateOverlay,
+        K::UnreadableFile,
+        K::InvalidYaml,
+        K::InvalidDotenv,
+    ];
+
+    #[test]
+    fn codes_are_unique_and_kebab_case() {
+        let codes: std::collections::BTreeSet<&str> = ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), ALL.len());
+        for c in codes {
+            assert!(
+                c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{c}"
+            );
+        }
+    }
+}
