@@ -125,6 +125,12 @@ macro_rules! header_value_enum {
                     $($ty::$variant => $value,)*
                 }
             }
+
+            /// The header value, ready to send (no validation needed: every variant
+            /// renders to visible ASCII).
+            pub fn header_value(self) -> http::HeaderValue {
+                http::HeaderValue::from_static(self.as_str())
+            }
         }
 
         impl fmt::Display for $ty {
@@ -472,5 +478,58 @@ impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
 
     pub(crate) fn into_vec(self) -> Vec<T> {
         self.items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_render() {
+        let cases: &[(&str, http::HeaderValue)] = &[
+            ("DENY", FrameOptions::Deny.header_value()),
+            ("SAMEORIGIN", FrameOptions::SameOrigin.header_value()),
+            ("same-origin", ReferrerPolicy::SameOrigin.header_value()),
+            (
+                "strict-origin-when-cross-origin",
+                ReferrerPolicy::StrictOriginWhenCrossOrigin.header_value(),
+            ),
+            (
+                "same-origin",
+                CrossOriginOpenerPolicy::SameOrigin.header_value(),
+            ),
+            ("0", XssProtection::Disable.header_value()),
+            ("1; mode=block", XssProtection::Block.header_value()),
+        ];
+        for (want, got) in cases {
+            assert_eq!(got, want);
+        }
+        // Every variant renders (`from_static` accepts only visible ASCII).
+        use ReferrerPolicy as R;
+        for r in [
+            R::NoReferrer,
+            R::NoReferrerWhenDowngrade,
+            R::Origin,
+            R::OriginWhenCrossOrigin,
+            R::SameOrigin,
+            R::StrictOrigin,
+            R::StrictOriginWhenCrossOrigin,
+            R::UnsafeUrl,
+        ] {
+            assert_eq!(r.header_value(), r.as_str());
+        }
+        use CrossOriginOpenerPolicy as C;
+        for c in [C::UnsafeNone, C::SameOriginAllowPopups, C::SameOrigin] {
+            assert_eq!(c.header_value(), c.as_str());
+        }
+        assert_eq!(
+            ProxySslHeader::XForwardedProto.to_string(),
+            "X-Forwarded-Proto: https"
+        );
+        assert_eq!(
+            ProxySslHeader::XForwardedProto.header_name(),
+            http::header::HeaderName::from_static("x-forwarded-proto")
+        );
     }
 }
