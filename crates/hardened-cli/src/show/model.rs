@@ -264,7 +264,7 @@ impl Django {
 }
 
 /// `CSRF_TRUSTED_ORIGINS` as Django needs it: the exact origins, the subdomain patterns
-/// and, in development, the loopback rule written out (localhost, 127.0.0.1 and [::1]
+/// and, in development, the loopback rule written out (localhost, 127.0.0.1 and `[::1]`
 /// on http and https, on the port ranges and on the loopback ports named in config),
 /// as django-cfg lists it.
 #[derive(Debug)]
