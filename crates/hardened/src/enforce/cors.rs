@@ -75,7 +75,7 @@ fn add_vary_origin(headers: &mut HeaderMap) {
 mod tests {
     use http::header::{HeaderMap, HeaderValue, VARY};
 
-    use super::super::testing::{Expect, expect, request, security};
+    use super::super::testing::{Expect, Headers, expect, request, security};
     use super::add_vary_origin;
     use crate::config::Config;
 
@@ -85,7 +85,7 @@ mod tests {
         use Expect::{Pass, PassCors, Preflight, Reject};
         let host = ("host", "example.com");
         let acrm = ("access-control-request-method", "PUT");
-        let cases: &[(&str, &[(&str, &str)], Expect)] = &[
+        let cases: &[(&str, Headers<'_>, Expect)] = &[
             // allowed: echoed, whatever the case and default port
             (
                 "GET",
@@ -116,7 +116,11 @@ mod tests {
                 &[host, ("origin", "https://app.example.com"), acrm],
                 Preflight(true),
             ),
-            ("OPTIONS", &[host, ("origin", "https://evil.com"), acrm], Preflight(false)),
+            (
+                "OPTIONS",
+                &[host, ("origin", "https://evil.com"), acrm],
+                Preflight(false),
+            ),
             ("OPTIONS", &[host, acrm], Preflight(false)),
             // OPTIONS without Access-Control-Request-Method reaches the service
             (
@@ -127,7 +131,11 @@ mod tests {
             // the host check comes first
             (
                 "OPTIONS",
-                &[("host", "evil.com"), ("origin", "https://app.example.com"), acrm],
+                &[
+                    ("host", "evil.com"),
+                    ("origin", "https://app.example.com"),
+                    acrm,
+                ],
                 Reject("host-not-allowed"),
             ),
         ];
@@ -150,7 +158,11 @@ mod tests {
                 h.append(VARY, HeaderValue::from_static(v));
             }
             add_vary_origin(&mut h);
-            let got: Vec<_> = h.get_all(VARY).iter().filter_map(|v| v.to_str().ok()).collect();
+            let got: Vec<_> = h
+                .get_all(VARY)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
             assert_eq!(got, *after);
         }
     }

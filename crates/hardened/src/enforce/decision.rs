@@ -74,13 +74,19 @@ impl Checks {
     /// With or without the security response headers.
     #[must_use]
     pub const fn with_headers(self, on: bool) -> Checks {
-        Checks { headers: on, ..self }
+        Checks {
+            headers: on,
+            ..self
+        }
     }
 
     /// With or without cookie hardening.
     #[must_use]
     pub const fn with_cookies(self, on: bool) -> Checks {
-        Checks { cookies: on, ..self }
+        Checks {
+            cookies: on,
+            ..self
+        }
     }
 
     /// Host header validation.
@@ -424,14 +430,49 @@ mod tests {
     #[test]
     fn kinds_have_their_codes_checks_and_statuses() {
         let cases: &[(RejectionKind, &str, Check, u16)] = &[
-            (RejectionKind::HostNotAllowed, "host-not-allowed", Check::Host, 400),
-            (RejectionKind::HostMalformed, "host-malformed", Check::Host, 400),
-            (RejectionKind::HostDuplicate, "host-duplicate", Check::Host, 400),
-            (RejectionKind::HostConflict, "host-conflict", Check::Host, 400),
+            (
+                RejectionKind::HostNotAllowed,
+                "host-not-allowed",
+                Check::Host,
+                400,
+            ),
+            (
+                RejectionKind::HostMalformed,
+                "host-malformed",
+                Check::Host,
+                400,
+            ),
+            (
+                RejectionKind::HostDuplicate,
+                "host-duplicate",
+                Check::Host,
+                400,
+            ),
+            (
+                RejectionKind::HostConflict,
+                "host-conflict",
+                Check::Host,
+                400,
+            ),
             (RejectionKind::HostMissing, "host-missing", Check::Host, 400),
-            (RejectionKind::CsrfBadOrigin, "csrf-bad-origin", Check::Csrf, 403),
-            (RejectionKind::CsrfCrossSite, "csrf-cross-site", Check::Csrf, 403),
-            (RejectionKind::CsrfNoReferer, "csrf-no-referer", Check::Csrf, 403),
+            (
+                RejectionKind::CsrfBadOrigin,
+                "csrf-bad-origin",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfCrossSite,
+                "csrf-cross-site",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfNoReferer,
+                "csrf-no-referer",
+                Check::Csrf,
+                403,
+            ),
             (
                 RejectionKind::CsrfMalformedReferer,
                 "csrf-malformed-referer",
@@ -444,7 +485,12 @@ mod tests {
                 Check::Csrf,
                 403,
             ),
-            (RejectionKind::CsrfBadReferer, "csrf-bad-referer", Check::Csrf, 403),
+            (
+                RejectionKind::CsrfBadReferer,
+                "csrf-bad-referer",
+                Check::Csrf,
+                403,
+            ),
         ];
         for (kind, code, check, status) in cases {
             assert_eq!(

@@ -79,7 +79,9 @@ mod tests {
                 .unwrap_or_else(|| panic!("{host}: passed"));
             assert_eq!(resp.status(), http::StatusCode::OK);
             assert_eq!(
-                resp.headers().get("grpc-status").and_then(|v| v.to_str().ok()),
+                resp.headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok()),
                 Some(*status)
             );
             assert!(resp.body().is_empty());

@@ -96,7 +96,8 @@ mod tests {
                 "{production} {own:?}"
             );
             assert_eq!(
-                h.get("x-content-type-options").and_then(|v| v.to_str().ok()),
+                h.get("x-content-type-options")
+                    .and_then(|v| v.to_str().ok()),
                 Some("nosniff")
             );
         }

@@ -30,10 +30,7 @@ impl HostCheck {
     }
 
     /// The request's host when the policy allows it (no allocation).
-    pub(crate) fn allowed<'h, 'a>(
-        &self,
-        head: &'h RequestHead<'a>,
-    ) -> Option<&'h RequestHost<'a>> {
+    pub(crate) fn allowed<'h, 'a>(&self, head: &'h RequestHead<'a>) -> Option<&'h RequestHost<'a>> {
         head.host().filter(|h| self.matcher.allows(h.domain()))
     }
 
@@ -119,22 +116,36 @@ fn host_error(e: HostError<'_>) -> Rejection {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{Expect, expect, request, security};
+    use super::super::testing::{Expect, Headers, expect, request, security};
     use crate::config::Config;
 
     #[test]
     fn host_table() {
-        let sec = security(Config::production(["example.com", ".example.org", "10.0.0.0/8"]));
+        // Docker mode allows the internal networks (10.0.0.0/8, ...) by IP.
+        let sec = security(
+            Config::production(["example.com", ".example.org"]).map(|mut c| {
+                c.docker = crate::config::DockerMode::On;
+                c
+            }),
+        );
         use Expect::{Pass, Reject};
-        let cases: &[(&str, &[(&str, &str)], Expect)] = &[
+        let cases: &[(&str, Headers<'_>, Expect)] = &[
             // exact
             ("/", &[("host", "example.com")], Pass),
             ("/", &[("host", "evil.com")], Reject("host-not-allowed")),
-            ("/", &[("host", "sub.example.com")], Reject("host-not-allowed")),
+            (
+                "/",
+                &[("host", "sub.example.com")],
+                Reject("host-not-allowed"),
+            ),
             // suffix
             ("/", &[("host", "example.org")], Pass),
             ("/", &[("host", "a.b.example.org")], Pass),
-            ("/", &[("host", "example.org.evil.com")], Reject("host-not-allowed")),
+            (
+                "/",
+                &[("host", "example.org.evil.com")],
+                Reject("host-not-allowed"),
+            ),
             // port, uppercase, trailing dot
             ("/", &[("host", "example.com:8443")], Pass),
             ("/", &[("host", "EXAMPLE.com")], Pass),
@@ -143,10 +154,15 @@ mod tests {
             ("/", &[("host", "example.com:x")], Reject("host-malformed")),
             // IP hosts and ranges
             ("/", &[("host", "10.1.2.3:8000")], Pass),
-            ("/", &[("host", "192.168.1.1")], Reject("host-not-allowed")),
-            ("/", &[("host", "[::1]")], Reject("host-not-allowed")),
+            ("/", &[("host", "192.168.1.1")], Pass),
+            ("/", &[("host", "8.8.8.8")], Reject("host-not-allowed")),
+            ("/", &[("host", "[::1]")], Pass),
             ("/", &[("host", "[::1")], Reject("host-malformed")),
-            ("/", &[("host", "[fe80::1]:80")], Reject("host-not-allowed")),
+            (
+                "/",
+                &[("host", "[2001:db8::1]:80")],
+                Reject("host-not-allowed"),
+            ),
             // duplicate, missing, malformed, conflict
             (
                 "/",
@@ -175,8 +191,7 @@ mod tests {
         let mut parts = request("GET", "/", &[]);
         parts.headers.insert(
             http::header::HOST,
-            http::HeaderValue::from_bytes(b"ex\xe4mple.com")
-                .unwrap_or_else(|e| panic!("{e}")),
+            http::HeaderValue::from_bytes(b"ex\xe4mple.com").unwrap_or_else(|e| panic!("{e}")),
         );
         expect(&sec, &parts, Expect::Reject("host-malformed"));
     }
@@ -185,7 +200,10 @@ mod tests {
     fn private_ip_fix_names_docker() {
         let sec = security(Config::production(["example.com"]));
         let d = sec.decide(&request("GET", "/", &[("host", "10.0.0.5")]));
-        let fix = d.rejection().map(|r| r.fix().to_owned()).unwrap_or_default();
+        let fix = d
+            .rejection()
+            .map(|r| r.fix().to_owned())
+            .unwrap_or_default();
         assert!(fix.contains("DOCKER=true"), "{fix}");
     }
 }

@@ -242,7 +242,10 @@ impl<'a> RequestHead<'a> {
 
     /// The path and query, `/` when the target has none.
     pub fn path_and_query(&self) -> &'a str {
-        self.parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
+        self.parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
     }
 
     /// The `Upgrade` request, when the request asks for one.
@@ -337,9 +340,10 @@ fn parse_host(parts: &request::Parts) -> Result<RequestHost<'_>, HostError<'_>> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::Headers;
     use super::*;
 
-    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> request::Parts {
+    fn parts(method: &str, uri: &str, headers: Headers<'_>) -> request::Parts {
         let mut b = http::Request::builder().method(method).uri(uri);
         for (n, v) in headers {
             b = b.header(*n, *v);
@@ -351,7 +355,8 @@ mod tests {
 
     #[test]
     fn host_split_from_port() {
-        let cases: &[(&[(&str, &str)], Option<(&str, Option<&str>)>)] = &[
+        type Split<'a> = Option<(&'a str, Option<&'a str>)>;
+        let cases: &[(Headers<'_>, Split<'_>)] = &[
             (&[("host", "example.com")], Some(("example.com", None))),
             (
                 &[("host", "Example.COM:8443")],
@@ -373,7 +378,7 @@ mod tests {
 
     #[test]
     fn method_classes() {
-        let cases: &[(&str, &[(&str, &str)], MethodClass)] = &[
+        let cases: &[(&str, Headers<'_>, MethodClass)] = &[
             ("GET", &[], MethodClass::Safe),
             ("HEAD", &[], MethodClass::Safe),
             ("TRACE", &[], MethodClass::Safe),

@@ -10,6 +10,9 @@ use super::security::Security;
 use crate::config::{Config, ConfigErrors};
 use crate::probe::RuntimeProbe;
 
+/// A table row's request headers.
+pub(crate) type Headers<'a> = &'a [(&'a str, &'a str)];
+
 /// What a table row expects from `decide`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Expect {
@@ -67,7 +70,10 @@ pub(crate) fn expect(sec: &Security, parts: &request::Parts, expected: Expect) {
         (Decision::Answer(Answer::Reject(r), _), Expect::Reject(code)) => {
             assert_eq!(r.code(), code, "{what}: {r}");
             assert_eq!(r.kind().code(), code);
-            assert!(!r.reason().is_empty() && !r.fix().is_empty(), "{what}: {r:?}");
+            assert!(
+                !r.reason().is_empty() && !r.fix().is_empty(),
+                "{what}: {r:?}"
+            );
         }
         (Decision::Answer(Answer::Redirect(loc), _), Expect::Redirect(to)) => {
             assert_eq!(loc.to_str().ok(), Some(to), "{what}");

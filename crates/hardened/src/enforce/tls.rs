@@ -77,12 +77,13 @@ impl TlsCheck {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{Expect, expect, from_peer, request, security};
+    use super::super::testing::{Expect, Headers, expect, from_peer, request, security};
     use crate::config::Config;
 
     fn redirecting() -> crate::Security {
         security(Config::production(["example.com"]).map(|mut c| {
             c.ssl_redirect = Some(true);
+            c.health_check_paths = vec!["/healthz".into()];
             c
         }))
     }
@@ -92,7 +93,7 @@ mod tests {
         let sec = redirecting();
         use Expect::{Pass, Redirect, Reject};
         let xfp = ("x-forwarded-proto", "https");
-        let cases: &[(&str, &[(&str, &str)], Option<&str>, Expect)] = &[
+        let cases: &[(&str, Headers<'_>, Option<&str>, Expect)] = &[
             (
                 "/a?b=1",
                 &[("host", "example.com")],
@@ -106,7 +107,12 @@ mod tests {
                 Redirect("https://example.com:8080/"),
             ),
             // A trusted proxy says https: no redirect.
-            ("/", &[("host", "example.com"), xfp], Some("127.0.0.1"), Pass),
+            (
+                "/",
+                &[("host", "example.com"), xfp],
+                Some("127.0.0.1"),
+                Pass,
+            ),
             ("/", &[("host", "example.com"), xfp], Some("10.1.2.3"), Pass),
             // An untrusted peer's header is ignored; so is a header without a peer.
             (
@@ -123,12 +129,20 @@ mod tests {
             ),
             (
                 "/",
-                &[("host", "example.com"), ("x-forwarded-proto", "http, https")],
+                &[
+                    ("host", "example.com"),
+                    ("x-forwarded-proto", "http, https"),
+                ],
                 Some("127.0.0.1"),
                 Redirect("https://example.com/"),
             ),
             // The host check comes first; health-check paths are never redirected.
-            ("/", &[("host", "evil.com")], None, Reject("host-not-allowed")),
+            (
+                "/",
+                &[("host", "evil.com")],
+                None,
+                Reject("host-not-allowed"),
+            ),
             ("/healthz", &[("host", "example.com")], None, Pass),
             ("/healthz", &[("host", "10.0.0.7")], None, Pass),
         ];
@@ -145,10 +159,14 @@ mod tests {
     fn secure_table() {
         let sec = redirecting();
         let xfp = ("x-forwarded-proto", "https");
-        let cases: &[(&[(&str, &str)], Option<&str>, bool)] = &[
+        let cases: &[(Headers<'_>, Option<&str>, bool)] = &[
             (&[xfp], Some("127.0.0.1"), true),
             (&[xfp], Some("::ffff:127.0.0.1"), true),
-            (&[("x-forwarded-proto", " https , http")], Some("127.0.0.1"), true),
+            (
+                &[("x-forwarded-proto", " https , http")],
+                Some("127.0.0.1"),
+                true,
+            ),
             (&[("x-forwarded-proto", "HTTPS")], Some("127.0.0.1"), false),
             (&[xfp], Some("8.8.8.8"), false),
             (&[xfp], None, false),
