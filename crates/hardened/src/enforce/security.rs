@@ -317,3 +317,44 @@ impl Security {
         Some(http::Response::from_parts(head, body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::decision::{Rejection, Verdict};
+    use super::super::testing::{request, security};
+    use crate::config::Config;
+
+    #[test]
+    fn answers_carry_their_verdict() {
+        let sec = security(Config::production(["example.com"]).map(|mut c| {
+            c.ssl_redirect = Some(true);
+            c
+        }));
+        let acrm = ("access-control-request-method", "PUT");
+        // (method, host, over TLS, verdict)
+        let cases: &[(&str, &str, bool, Verdict)] = &[
+            ("GET", "evil.com", true, Verdict::Rejected),
+            ("GET", "example.com", false, Verdict::Redirect),
+            ("OPTIONS", "example.com", true, Verdict::Preflight),
+            ("GET", "example.com", true, Verdict::Allowed),
+        ];
+        for (method, host, tls, expected) in cases {
+            let mut parts = request(method, "/", &[("host", host), acrm]);
+            if *tls {
+                parts.extensions.insert(crate::TlsConnection);
+            }
+            let d = sec.decide(&parts);
+            assert_eq!(d.verdict(), *expected, "{method} {host}");
+            let Some(resp) = sec.respond::<bytes::Bytes>(d) else {
+                assert_eq!(*expected, Verdict::Allowed, "{method} {host}");
+                continue;
+            };
+            assert_eq!(resp.extensions().get::<Verdict>(), Some(expected));
+            assert_eq!(Verdict::of(&resp), *expected);
+            assert_eq!(
+                resp.extensions().get::<Rejection>().is_some(),
+                *expected == Verdict::Rejected
+            );
+        }
+    }
+}
