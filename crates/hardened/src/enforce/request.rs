@@ -1,6 +1,8 @@
 //! The request head, parsed once per request: every check reads this instead of the
 //! raw headers. Parsing borrows from the request and allocates only for a mixed-case
-//! Host (Django lowercases before validating).
+//! Host (Django lowercases before validating). What every request needs (host, origin,
+//! secure, gRPC, method class) is parsed up front; what one check needs on some
+//! requests (`Referer`, `Upgrade`) is read when asked.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -158,11 +160,9 @@ pub struct RequestHead<'a> {
     host: Result<RequestHost<'a>, HostError<'a>>,
     origin: Option<&'a HeaderValue>,
     duplicate_origin: bool,
-    referer: Option<&'a HeaderValue>,
     secure: bool,
     grpc: bool,
     method: MethodClass,
-    upgrade: Option<Upgrade<'a>>,
 }
 
 impl<'a> RequestHead<'a> {
@@ -176,11 +176,9 @@ impl<'a> RequestHead<'a> {
             host: parse_host(parts),
             origin,
             duplicate_origin,
-            referer: parts.headers.get(header::REFERER),
             secure,
             grpc: is_grpc(parts),
             method: MethodClass::of(parts),
-            upgrade: parse_upgrade(parts),
         }
     }
 
@@ -214,9 +212,10 @@ impl<'a> RequestHead<'a> {
         self.duplicate_origin
     }
 
-    /// The `Referer` header.
+    /// The `Referer` header (read when asked: only the CSRF check of secure unsafe
+    /// requests without Origin needs it).
     pub fn referer(&self) -> Option<&'a HeaderValue> {
-        self.referer
+        self.parts.headers.get(header::REFERER)
     }
 
     /// Whether the request is secure (TLS here, or https from a trusted proxy).
@@ -248,9 +247,10 @@ impl<'a> RequestHead<'a> {
             .map_or("/", |pq| pq.as_str())
     }
 
-    /// The `Upgrade` request, when the request asks for one.
+    /// The `Upgrade` request, when the request asks for one (parsed when asked, so
+    /// requests pay nothing for it until a check reads it).
     pub fn upgrade(&self) -> Option<Upgrade<'a>> {
-        self.upgrade
+        parse_upgrade(self.parts)
     }
 }
 
