@@ -1,4 +1,4 @@
-//! Helpers of the per-check decision tables.
+//! Shared fixtures of the per-check decision tables.
 
 use std::net::{IpAddr, SocketAddr};
 
