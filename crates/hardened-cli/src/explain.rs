@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use hardened::{PeerAddr, Rejection, Security, TlsConnection};
+use hardened::{PeerAddr, Rejection, Security, TlsConnection, Verdict};
 use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 use http_body_util::Empty;
 use serde::{Deserialize, Serialize};
@@ -271,16 +271,7 @@ pub(crate) async fn explain(
     };
     let status = resp.status();
     let rejection = resp.extensions().get::<Rejection>().cloned();
-    let reached = resp.extensions().get::<demo::ReachedApp>().is_some();
-    let verdict = if rejection.is_some() {
-        "reject"
-    } else if reached {
-        "allow"
-    } else if status == http::StatusCode::MOVED_PERMANENTLY {
-        "redirect"
-    } else {
-        "preflight"
-    };
+    let verdict = Verdict::of(&resp).as_str();
     let response_headers: Vec<(String, String)> = resp
         .headers()
         .iter()
@@ -319,10 +310,10 @@ pub(crate) async fn explain(
         environment: policy.environment.as_str(),
         verdict,
         status: status.as_u16(),
-        check: rejection.as_ref().map(|r| r.check.as_str()),
-        code: rejection.as_ref().map(|r| r.code),
-        reason: rejection.as_ref().map(|r| r.reason.clone()),
-        fix: rejection.as_ref().map(|r| r.fix.to_string()),
+        check: rejection.as_ref().map(|r| r.check().as_str()),
+        code: rejection.as_ref().map(Rejection::code),
+        reason: rejection.as_ref().map(|r| r.reason().to_owned()),
+        fix: rejection.as_ref().map(|r| r.fix().to_owned()),
         location,
         secure,
         cors,

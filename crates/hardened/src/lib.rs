@@ -11,8 +11,9 @@
 //!   ([`config::load::Loader`] reads files; everything else is pure);
 //! - [`probe`]: Docker/Kubernetes detection as a value you can inject;
 //! - [`policy::derive`]: `(Config, RuntimeProbe) → Policy`, the derived settings;
-//! - [`Security`]: the policy compiled into matchers, and [`Security::layer`], the tower
-//!   layer that enforces it;
+//! - [`enforce`]: [`Security`], the policy compiled into matchers, and its pure
+//!   per-request [`Decision`];
+//! - [`service`]: [`Security::layer`], the tower layer that enforces it;
 //! - [`checklist`]: the deploy checklist.
 //!
 //! ```
@@ -72,16 +73,14 @@
 
 pub mod checklist;
 pub mod config;
-mod cookies;
 pub mod domain;
-mod matcher;
+pub mod enforce;
 pub mod policy;
 pub mod probe;
-mod security;
 pub mod service;
 
-pub use security::{
-    Allowed, Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection,
+pub use enforce::{
+    Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection, Verdict,
     peer_ip,
 };
 pub use service::{SecurityBody, SecurityLayer, SecurityService};

@@ -571,3 +571,32 @@ fn read_dotenv(path: &Path) -> Result<(Vec<(String, String)>, bool), ConfigError
     }
     Ok((out, true))
 }
+
+impl crate::Security {
+    /// Loads `./config.yaml` (or the built-in development defaults when it is absent)
+    /// with `.env` and the process environment, probes this machine, and compiles.
+    ///
+    /// # Errors
+    /// Every configuration problem.
+    pub fn load() -> Result<crate::Security, ConfigErrors> {
+        let loaded = Loader::from_process_env()
+            .file_if_exists("config.yaml")
+            .load()?;
+        crate::Security::from_config(
+            &loaded.config,
+            &crate::probe::detect(&crate::probe::OsSystem),
+        )
+    }
+
+    /// Like [`Security::load`](crate::Security::load) with an explicit config file.
+    ///
+    /// # Errors
+    /// Every configuration problem.
+    pub fn load_from(path: impl AsRef<Path>) -> Result<crate::Security, ConfigErrors> {
+        let loaded = Loader::from_process_env().file(path.as_ref()).load()?;
+        crate::Security::from_config(
+            &loaded.config,
+            &crate::probe::detect(&crate::probe::OsSystem),
+        )
+    }
+}
