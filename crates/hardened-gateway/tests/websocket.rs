@@ -125,8 +125,7 @@ async fn ws_upstream(reject: Option<StatusCode>) -> Upstream {
                     }
                     None => Ok(resp),
                 };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await
-                else {
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
                     return;
                 };
                 while let Some(Ok(msg)) = ws.next().await {
@@ -185,8 +184,13 @@ async fn text_and_binary_messages_echo() {
     let gw = Running::start(up.addr, options()).await;
     let mut ws = connect(&gw.url("/socket?room=1"), &[]).await.unwrap();
     ws.send(Message::text("hello")).await.unwrap();
-    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("hello"));
-    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
+    assert_eq!(
+        next(&mut ws).await.unwrap().unwrap(),
+        Message::text("hello")
+    );
+    ws.send(Message::binary(vec![0u8, 1, 2, 255]))
+        .await
+        .unwrap();
     assert_eq!(
         next(&mut ws).await.unwrap().unwrap(),
         Message::binary(vec![0u8, 1, 2, 255])
@@ -233,10 +237,7 @@ async fn the_upstream_closing_closes_the_client_side() {
     let gw = Running::start(up.addr, options()).await;
     let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
     ws.send(Message::text("bye")).await.unwrap();
-    assert!(matches!(
-        next(&mut ws).await,
-        Some(Ok(Message::Close(_)))
-    ));
+    assert!(matches!(next(&mut ws).await, Some(Ok(Message::Close(_)))));
     // tungstenite answers the close; then the connection ends on both sides.
     assert!(matches!(
         next(&mut ws).await,
@@ -264,7 +265,10 @@ async fn an_idle_tunnel_is_closed_after_the_websocket_idle_timeout() {
         Some(Ok(m)) => panic!("unexpected message {m:?}"),
     }
     let waited = idle_from.elapsed();
-    assert!(waited >= Duration::from_millis(900), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}"
+    );
     up.wait_ended().await;
 }
 
