@@ -185,11 +185,17 @@ impl Upgrade {
         let upstream_protocol = parts.headers.get(header::UPGRADE).cloned();
         strip_hop_by_hop(&mut parts.headers);
         parts.version = client_version;
+        // The upstream may only switch to a protocol the gateway forwards: never h2c.
+        let upstream_protocol = upstream_protocol.filter(|p| {
+            !p.as_bytes()
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"))
+        });
         let (Some(upstream), Some(protocol)) = (upstream, upstream_protocol) else {
             if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 tracing::warn!(
                     addr,
-                    "upstream switched protocols without an Upgrade header"
+                    "upstream switched protocols without an Upgrade header, or to h2c"
                 );
                 return text_response(
                     StatusCode::BAD_GATEWAY,

@@ -357,6 +357,37 @@ async fn h2c_upgrade_is_not_forwarded() {
     upstream.abort();
 }
 
+/// At shutdown an open tunnel may run for the drain timeout; then it is closed and
+/// `serve` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_open_tunnels_after_the_drain_timeout() {
+    let mut up = ws_upstream(None).await;
+    let mut gw = Running::start(
+        up.addr,
+        options().with_drain_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    ws.send(Message::text("x")).await.unwrap();
+    next(&mut ws).await.unwrap().unwrap();
+    let _ = gw.stop.take().unwrap().send(());
+    let asked = Instant::now();
+    // Still open within the drain timeout.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.send(Message::text("y")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("y"));
+    tokio::time::timeout(TIMEOUT, &mut gw.task)
+        .await
+        .expect("serve did not return")
+        .unwrap();
+    assert!(asked.elapsed() >= Duration::from_millis(900));
+    match next(&mut ws).await {
+        None | Some(Err(_)) => {}
+        Some(Ok(m)) => panic!("unexpected message {m:?}"),
+    }
+    up.wait_ended().await;
+}
+
 /// The layer refuses a cross-site WebSocket handshake (an `Origin` that is neither the
 /// request's own nor an allowed CORS origin) before the upstream sees a connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
