@@ -4,7 +4,12 @@
 //!
 //! Only 127.0.0.1 is used. Every wait is bounded; every gateway is stopped when its
 //! test ends, and every upstream's accept task (with its connection tasks) is aborted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::result_large_err
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,7 +139,8 @@ async fn ws_upstream(reject: Option<StatusCode>) -> Upstream {
                             let _ = ws.close(None).await;
                         }
                         Message::Text(_) | Message::Binary(_) => {
-                            if ws.send(msg).await.is_err() {
+                            let sent = ws.send(msg).await;
+                            if sent.is_err() {
                                 break;
                             }
                         }
