@@ -6,6 +6,8 @@ mod common;
 mod demo;
 mod env_cmd;
 mod explain;
+mod init;
+mod meta;
 mod secret_key;
 mod serve;
 mod show;
@@ -48,6 +50,12 @@ enum Command {
     SecretKey(secret_key::Args),
     /// Print what the runtime probe detected (Docker, Kubernetes) and which signal fired.
     Env(env_cmd::Args),
+    /// Write a starter config.yaml, a production overlay and a .env with a new secret key.
+    Init(init::Args),
+    /// Print a shell completion script.
+    Completions(meta::CompletionsArgs),
+    /// Print the manual page, or write one page per command with --dir.
+    Man(meta::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +69,9 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(&a, &mut out),
         Command::SecretKey(a) => secret_key::run(&a, &mut out),
         Command::Env(a) => env_cmd::run(&a, &mut out),
+        Command::Init(a) => init::run(&a, &mut out),
+        Command::Completions(a) => meta::completions(&a, &mut out),
+        Command::Man(a) => meta::man(&a, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -1,7 +1,10 @@
-//! Proxying one request the policy allowed: target checks, hop-by-hop and
-//! forwarded-header scrubbing, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream
-//! connection of each client connection, and upstream failures mapped to 502/504.
+//! Proxying one request the policy allowed: method and target checks, hop-by-hop and
+//! forwarded-header scrubbing (see `scrub`), HTTP/2 cookie crumbs joined,
+//! `X-Forwarded-For`/`-Proto`, the upstream URI (dot segments resolved inside the base
+//! path, see `target`), the upstream connection of each client connection, and upstream
+//! failures mapped to 502/504.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +21,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 
-use crate::{BoxBody, BoxError, GatewayOptions, Upstream};
+use crate::{BoxBody, BoxError, GatewayOptions, Upstream, scrub, target};
 
 /// The methods the gateway answers `Allow` with.
 fn allow() -> HeaderValue {
@@ -115,24 +118,25 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Removes every proxy header an untrusted client may have forged: `Forwarded`, all
-/// `X-Forwarded-*` (`-Ssl`, `-Scheme`, `-Port`, `-Prefix`, ...), `X-Real-IP`,
-/// `Front-End-Https`, `X-Url-Scheme`.
-fn strip_forwarded(headers: &mut HeaderMap) {
-    let forged: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| {
-            let n = n.as_str();
-            n.starts_with("x-forwarded-")
-                || matches!(
-                    n,
-                    "forwarded" | "x-real-ip" | "front-end-https" | "x-url-scheme"
-                )
-        })
-        .cloned()
-        .collect();
-    for name in forged {
-        headers.remove(name);
+/// Joins an HTTP/2 client's cookie crumbs (one `cookie` field per cookie) into the one
+/// `Cookie` line an HTTP/1.1 upstream expects, with `"; "` (RFC 9113 §8.2.3). WSGI
+/// servers join repeated lines with `,`, which Django reads as one corrupted cookie.
+/// Nothing is allocated unless there is more than one line.
+fn join_cookies(headers: &mut HeaderMap) {
+    let mut lines = headers.get_all(header::COOKIE).iter();
+    if lines.next().is_none() || lines.next().is_none() {
+        return;
+    }
+    let mut joined: Vec<u8> = Vec::new();
+    for line in headers.get_all(header::COOKIE) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(line.as_bytes());
+    }
+    // Joined valid values with "; " are a valid value.
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, v);
     }
 }
 
@@ -201,18 +205,26 @@ impl Proxy {
         }
     }
 
-    /// The origin-form target sent upstream: the upstream's base path, then the
-    /// client's path and query (no re-parsing when there is no base path).
-    fn upstream_uri(&self, target: &Uri) -> Option<Uri> {
+    /// The origin-form target sent upstream: the client's path with its dot segments
+    /// resolved (or why it is refused), under the upstream's base path, then the query.
+    /// Nothing is re-parsed when there is no base path and nothing to resolve.
+    fn upstream_uri(&self, target: &Uri) -> Result<Uri, &'static str> {
+        const INVALID: &str = "invalid request target";
         let base = self.upstream.uri().path().trim_end_matches('/');
+        let path = target::resolve(target.path()).map_err(target::Refused::message)?;
         let mut parts = http::uri::Parts::default();
-        parts.path_and_query = if base.is_empty() {
-            target.path_and_query().cloned()
-        } else {
-            let pq = target.path_and_query().map_or("/", |pq| pq.as_str());
-            Some(format!("{base}{pq}").parse().ok()?)
+        parts.path_and_query = match (base.is_empty(), &path) {
+            (true, Cow::Borrowed(_)) => target.path_and_query().cloned(),
+            _ => {
+                let query = target.query().map_or(String::new(), |q| format!("?{q}"));
+                Some(
+                    format!("{base}{path}{query}")
+                        .parse()
+                        .map_err(|_| INVALID)?,
+                )
+            }
         };
-        Uri::from_parts(parts).ok()
+        Uri::from_parts(parts).map_err(|_| INVALID)
     }
 
     /// A new upstream connection, driven by its own task.
@@ -276,11 +288,17 @@ impl Proxy {
     /// the gateway's own: 400, 405, 502, 504).
     async fn forward(&self, req: Request<Incoming>, slot: &UpstreamSlot) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
-        // CONNECT would turn the gateway into an open tunnel; `*` targets name the
-        // server itself, not a resource of the upstream.
-        if parts.method == http::Method::CONNECT {
-            let mut resp =
-                text_response(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
+        // CONNECT would turn the gateway into an open tunnel; TRACE would echo the
+        // request, cookies and credentials included, back to a script (cross-site
+        // tracing), as nginx refuses to; `*` targets name the server itself, not a
+        // resource of the upstream.
+        if parts.method == http::Method::CONNECT || parts.method == http::Method::TRACE {
+            let text = if parts.method == http::Method::CONNECT {
+                "CONNECT is not supported; the gateway is not a forward proxy"
+            } else {
+                "TRACE is not supported; use the methods listed in Allow"
+            };
+            let mut resp = text_response(StatusCode::METHOD_NOT_ALLOWED, text);
             resp.headers_mut().insert(header::ALLOW, allow());
             return resp;
         }
@@ -302,16 +320,21 @@ impl Proxy {
         // The upstream URI from parts, without formatting and re-parsing a string when
         // the upstream has no base path.
         let uri = match self.upstream_uri(&parts.uri) {
-            Some(u) => u,
-            None => return text_response(StatusCode::BAD_REQUEST, "invalid request target"),
+            Ok(u) => u,
+            Err(reason) => {
+                tracing::warn!(path = ?parts.uri.path(), reason, "request path refused");
+                return text_response(StatusCode::BAD_REQUEST, reason);
+            }
         };
         // Before hop-by-hop scrubbing, which removes `Connection` and `Upgrade`.
         let upgrade = crate::websocket::take(&mut parts);
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
-        if !trusted {
-            strip_forwarded(headers);
-        }
+        scrub::scrub_request(headers, trusted);
+        // The gateway answers `100-continue` itself (when it reads the body); the
+        // upstream gets the body at once, as from nginx.
+        headers.remove(header::EXPECT);
+        join_cookies(headers);
         let peer_ip = peer
             .map(|p| p.to_canonical().to_string())
             .unwrap_or_default();

@@ -71,9 +71,15 @@
 //!
 //! - `server`: the accept loop, the per-connection HTTP/1.1 and HTTP/2 settings and
 //!   timeouts, the security layer and the peer address, graceful shutdown;
-//! - `forward`: proxying one request: target checks, hop-by-hop and forwarded-header
-//!   scrubbing, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream connection of
-//!   each client connection, and mapping upstream failures to 502/504.
+//! - `forward`: proxying one request: method and target checks, hop-by-hop headers,
+//!   HTTP/2 cookie crumbs, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream
+//!   connection of each client connection, and mapping upstream failures to 502/504;
+//! - `scrub`: request headers the upstream must not see as the client wrote them:
+//!   forwarding, scheme and client-IP headers from untrusted peers in every spelling,
+//!   and from everyone header names with `_`, URL overrides and `Proxy`;
+//! - `target`: the upstream path: dot segments (raw or `%2e`) resolved inside the
+//!   upstream's base path; paths above the root or hiding dots behind `%2f`, `\`,
+//!   `%5c` or `;` refused;
 //! - `timeout`: the deadline of each client connection (header read from accept, idle
 //!   between requests) and the count of its requests in flight;
 //! - `websocket`: HTTP/1.1 `Upgrade` requests (WebSockets) the policy allowed, passed to
@@ -91,7 +97,9 @@
 #![warn(clippy::expect_used, clippy::indexing_slicing)]
 
 mod forward;
+mod scrub;
 mod server;
+mod target;
 mod timeout;
 mod websocket;
 

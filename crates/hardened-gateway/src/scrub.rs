@@ -1,0 +1,154 @@
+//! Request headers the upstream must never see as the client wrote them: forged
+//! forwarding, scheme and client-IP headers from untrusted peers, and, from every peer,
+//! header names with anything but letters, digits and `-` (WSGI and CGI servers map `_`,
+//! and some every other character, onto the same variable as `-`), URL-override headers
+//! and `Proxy` (httpoxy).
+//!
+//! One pass over the header names decides; nothing is allocated unless a header has to
+//! go. `HeaderName::as_str` is lowercase, so every comparison here is on lowercase text.
+
+use http::header::{HeaderMap, HeaderName};
+
+/// Forwarding, scheme, host and client-IP headers that only a trusted proxy may send:
+/// upstream frameworks and libraries read each as the client's scheme, host or address.
+/// (A `match` on strings compiles to a dispatch on length, then few comparisons.)
+fn from_trusted_proxies_only(name: &str) -> bool {
+    name.starts_with("x-forwarded-")
+        || matches!(
+            name,
+            // Forwarding.
+            "forwarded"
+                | "x-forwarded"
+                | "forwarded-for"
+                | "x-original-forwarded-for"
+                // Scheme.
+                | "front-end-https"
+                | "x-url-scheme"
+                | "x-scheme"
+                | "x-arr-ssl"
+                | "cf-visitor"
+                // Host.
+                | "x-host"
+                | "x-original-host"
+                // Client address.
+                | "x-real-ip"
+                | "true-client-ip"
+                | "x-client-ip"
+                | "client-ip"
+                | "cf-connecting-ip"
+                | "cf-connecting-ipv6"
+                | "x-cluster-client-ip"
+                | "fastly-client-ip"
+                | "x-originating-ip"
+                | "x-remote-ip"
+                | "x-remote-addr"
+                | "x-proxyuser-ip"
+                | "x-envoy-external-address"
+                | "x-arr-clientip"
+                | "x-appengine-user-ip"
+                | "x-azure-clientip"
+                | "x-azure-socketip"
+        )
+}
+
+/// Headers no peer may send upstream: URL overrides some frameworks route by (the policy
+/// judged the request's own path, not these), and `Proxy`, which CGI-style servers
+/// expose as `HTTP_PROXY`, the variable HTTP client libraries read their proxy from.
+fn from_no_one(name: &str) -> bool {
+    matches!(
+        name,
+        "x-original-url" | "x-rewrite-url" | "x-override-url" | "x-original-uri" | "proxy"
+    )
+}
+
+/// Whether a (lowercase) header name is only letters, digits and `-`.
+fn is_plain_name(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether the request header `name` must be removed before forwarding, for a peer that
+/// is (`trusted`) or is not a trusted proxy.
+pub(crate) fn must_drop(name: &str, trusted: bool) -> bool {
+    // `X_Forwarded_Proto` and `X-Forwarded-Proto` are one variable to a WSGI server
+    // (`X.Forwarded.Proto` too, to some CGI servers), so such a name could stand in for,
+    // duplicate or precede any header the gateway sets or scrubs. Dropped from
+    // everyone, as nginx does by default (`underscores_in_headers off`,
+    // `ignore_invalid_headers on`).
+    if !is_plain_name(name) || from_no_one(name) {
+        return true;
+    }
+    !trusted && from_trusted_proxies_only(name)
+}
+
+/// Removes every request header [`must_drop`] names. Allocates only when one is present.
+pub(crate) fn scrub_request(headers: &mut HeaderMap, trusted: bool) {
+    if !headers.keys().any(|n| must_drop(n.as_str(), trusted)) {
+        return;
+    }
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| must_drop(n.as_str(), trusted))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn what_is_dropped_from_whom() {
+        // (name, dropped from an untrusted peer, dropped from a trusted proxy)
+        for (name, untrusted, trusted) in [
+            ("x_forwarded_proto", true, true),
+            ("x-forwarded_for", true, true),
+            ("host_", true, true),
+            ("x_custom_app_header", true, true),
+            ("x.forwarded.proto", true, true),
+            ("x-forwarded~for", true, true),
+            ("x-api-key!", true, true),
+            ("x-api-key-2", false, false),
+            ("x-original-url", true, true),
+            ("x-rewrite-url", true, true),
+            ("proxy", true, true),
+            ("x-forwarded-proto", true, false),
+            ("x-forwarded-for", true, false),
+            ("x-forwarded-anything", true, false),
+            ("x-forwarded", true, false),
+            ("forwarded", true, false),
+            ("forwarded-for", true, false),
+            ("true-client-ip", true, false),
+            ("cf-connecting-ip", true, false),
+            ("x-cluster-client-ip", true, false),
+            ("x-real-ip", true, false),
+            ("front-end-https", true, false),
+            ("x-host", true, false),
+            ("host", false, false),
+            ("cookie", false, false),
+            ("x-forwardedx", false, false),
+            ("proxy-status", false, false),
+            ("x-request-id", false, false),
+        ] {
+            assert_eq!(must_drop(name, false), untrusted, "{name} from untrusted");
+            assert_eq!(must_drop(name, true), trusted, "{name} from trusted");
+        }
+    }
+
+    #[test]
+    fn scrub_removes_every_value_and_keeps_the_rest() {
+        let mut h = HeaderMap::new();
+        h.append("x_forwarded_proto", "https".parse().unwrap());
+        h.append("x-client-ip", "6.6.6.6".parse().unwrap());
+        h.append("x-client-ip", "6.6.6.7".parse().unwrap());
+        h.append("accept", "*/*".parse().unwrap());
+        scrub_request(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.get("accept").unwrap(), "*/*");
+    }
+}
