@@ -347,7 +347,12 @@ fn upstream_addr(u: &Uri) -> String {
 /// requests in turn. Forged forwarding headers from peers the policy does not trust as
 /// proxies are removed; `X-Forwarded-For` and `X-Forwarded-Proto` are set. An upstream
 /// that cannot be reached is a 502, one that does not answer within
-/// [`GatewayOptions::upstream_timeout`] a 504. See the [crate docs](crate) for an
+/// [`GatewayOptions::upstream_timeout`] a 504.
+///
+/// WebSockets (any HTTP/1.1 `Upgrade` but `h2c`) pass through: the handshake goes to
+/// the upstream on a fresh connection, and once the upstream switches protocols bytes
+/// are copied both ways until either side closes or nothing passes for
+/// [`GatewayOptions::websocket_idle_timeout`]. See the [crate docs](crate) for an
 /// example.
 #[derive(Clone, Debug)]
 pub struct Gateway {
