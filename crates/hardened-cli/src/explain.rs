@@ -235,8 +235,9 @@ pub(crate) async fn explain(
     let secure = security.is_secure(&parts);
     let mut notes = Vec::new();
     let policy = security.policy();
-    if let Some((name, _)) = &policy.tls.proxy_ssl_header
-        && let Some(v) = parts.headers.get(name.as_str())
+    if let Some(header) = policy.tls.proxy_ssl_header
+        && let name = header.name()
+        && let Some(v) = parts.headers.get(header.header_name())
     {
         let v = String::from_utf8_lossy(v.as_bytes());
         if security.trusts_proxy(Some(spec.peer)) {

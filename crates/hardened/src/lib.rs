@@ -13,7 +13,7 @@
 //! - [`policy::derive`]: `(Config, RuntimeProbe) → Policy`, the derived settings;
 //! - [`Security`]: the policy compiled into matchers, and [`Security::layer`], the tower
 //!   layer that enforces it;
-//! - [`check`]: the deploy checklist.
+//! - [`checklist`]: the deploy checklist.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -70,7 +70,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::expect_used, clippy::indexing_slicing)]
 
-pub mod check;
+pub mod checklist;
 pub mod config;
 mod cookies;
 pub mod domain;

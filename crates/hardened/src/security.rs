@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+#[cfg(feature = "config-file")]
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,12 +21,18 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, request};
 use ipnet::IpNet;
 
+#[cfg(feature = "config-file")]
 use crate::config::load::Loader;
-use crate::config::{Config, ConfigErrors, Problem};
+use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
 use crate::domain::Scheme;
 use crate::matcher::{HostMatcher, OriginMatcher, OriginParts, PathSet, split_domain_port};
-use crate::policy::{self, CookieRules, Policy, ProxyTrust};
-use crate::probe::{self, OsSystem, RuntimeProbe};
+use crate::policy::{
+    self, CookieRules, CrossOriginOpenerPolicy, FrameOptions, Policy, ProxySslHeader, ProxyTrust,
+    ReferrerPolicy, XssProtection,
+};
+use crate::probe::RuntimeProbe;
+#[cfg(feature = "config-file")]
+use crate::probe::{self, OsSystem};
 
 /// The peer's socket address, for deciding whether to believe `X-Forwarded-Proto`.
 ///
@@ -225,12 +232,14 @@ pub struct Security(Arc<Inner>);
 
 #[allow(clippy::result_large_err)] // build time only
 fn header_value(key: &str, s: &str) -> Result<HeaderValue, Problem> {
-    HeaderValue::from_str(s).map_err(|_| Problem {
-        source: None,
-        key: key.into(),
-        value: Some(format!("{s:?}")),
-        message: "not a valid HTTP header value".into(),
-        fix: "use visible ASCII characters only".into(),
+    HeaderValue::from_str(s).map_err(|_| {
+        Problem::new(
+            ProblemKind::InvalidHeaderValue,
+            key,
+            "not a valid HTTP header value",
+            "use visible ASCII characters only",
+        )
+        .with_value(format!("{s:?}"))
     })
 }
 
@@ -244,13 +253,12 @@ impl Security {
         let cors = match OriginMatcher::cors(&policy.cors) {
             Ok(m) => m,
             Err(e) => {
-                problems.push(Problem {
-                    source: None,
-                    key: "cors_allowed_origin_regexes".into(),
-                    value: None,
-                    message: format!("invalid regex: {e}"),
-                    fix: "fix the regular expression".into(),
-                });
+                problems.push(Problem::new(
+                    ProblemKind::InvalidRegex,
+                    "cors_allowed_origin_regexes",
+                    format!("invalid regex: {e}"),
+                    "fix the regular expression",
+                ));
                 OriginMatcher::default()
             }
         };
@@ -279,13 +287,23 @@ impl Security {
             ));
         }
         let named = [
-            (header::X_FRAME_OPTIONS, &h.x_frame_options),
-            (header::REFERRER_POLICY, &h.referrer_policy),
+            (
+                header::X_FRAME_OPTIONS,
+                h.x_frame_options.map(FrameOptions::as_str),
+            ),
+            (
+                header::REFERRER_POLICY,
+                h.referrer_policy.map(ReferrerPolicy::as_str),
+            ),
             (
                 HeaderName::from_static("cross-origin-opener-policy"),
-                &h.cross_origin_opener_policy,
+                h.cross_origin_opener_policy
+                    .map(CrossOriginOpenerPolicy::as_str),
             ),
-            (header::X_XSS_PROTECTION, &h.xss_protection),
+            (
+                header::X_XSS_PROTECTION,
+                h.xss_protection.map(XssProtection::as_str),
+            ),
         ];
         for (name, value) in named {
             if let Some(v) = value
@@ -294,22 +312,7 @@ impl Security {
                 headers.push((name, v));
             }
         }
-        let proxy_header = match &policy.tls.proxy_ssl_header {
-            Some((name, _)) => match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    problems.push(Problem {
-                        source: None,
-                        key: "proxy_ssl_header".into(),
-                        value: Some(format!("{name:?}")),
-                        message: "not a valid header name".into(),
-                        fix: "use X-Forwarded-Proto".into(),
-                    });
-                    None
-                }
-            },
-            None => None,
-        };
+        let proxy_header = policy.tls.proxy_ssl_header.map(ProxySslHeader::header_name);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -351,6 +354,8 @@ impl Security {
     ///
     /// # Errors
     /// Every configuration problem.
+    #[cfg(feature = "config-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
     pub fn load() -> Result<Security, ConfigErrors> {
         let loaded = Loader::from_process_env()
             .file_if_exists("config.yaml")
@@ -362,6 +367,8 @@ impl Security {
     ///
     /// # Errors
     /// Every configuration problem.
+    #[cfg(feature = "config-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
     pub fn load_from(path: impl AsRef<Path>) -> Result<Security, ConfigErrors> {
         let loaded = Loader::from_process_env().file(path.as_ref()).load()?;
         Security::from_config(&loaded.config, &probe::detect(&OsSystem))
