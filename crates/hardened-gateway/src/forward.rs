@@ -35,6 +35,8 @@ pub(crate) struct Proxy {
     upstream_timeout: Duration,
     connect_timeout: Duration,
     security: Security,
+    /// HTTP/1.1 upgrades (WebSockets).
+    tunnels: Arc<crate::websocket::Tunnels>,
 }
 
 /// The proxy for one client connection.
@@ -96,7 +98,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
     // be able to make the gateway drop the Host it validated.
     if headers.contains_key(header::CONNECTION) {
@@ -162,7 +164,7 @@ fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The gateway's own short answer: the status line, then `text`.
-fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
+pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
     let mut resp = Response::new(
         Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
             .map_err(|e| match e {})
@@ -183,11 +185,16 @@ impl Proxy {
             upstream_timeout: options.upstream_timeout,
             connect_timeout: options.connect_timeout,
             security,
+            tunnels: crate::websocket::Tunnels::new(options),
         }
     }
 
     pub(crate) fn upstream(&self) -> &Upstream {
         &self.upstream
+    }
+
+    pub(crate) fn tunnels(&self) -> &Arc<crate::websocket::Tunnels> {
+        &self.tunnels
     }
 
     /// The proxy for a new client connection (with no upstream connection yet).
@@ -319,6 +326,8 @@ impl Proxy {
                 return text_response(StatusCode::BAD_REQUEST, reason);
             }
         };
+        // Before hop-by-hop scrubbing, which removes `Connection` and `Upgrade`.
+        let upgrade = crate::websocket::take(&mut parts);
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         scrub::scrub_request(headers, trusted);
@@ -357,6 +366,12 @@ impl Proxy {
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
         let upstream_req = Request::from_parts(parts, body);
+        if let Some(upgrade) = upgrade {
+            let addr = self.upstream.addr();
+            return upgrade
+                .forward(&self.tunnels, addr, upstream_req, client_version)
+                .await;
+        }
         match tokio::time::timeout(self.upstream_timeout, self.send(slot, upstream_req)).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
