@@ -25,22 +25,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 fn only(check: Check) -> Checks {
     match check {
-        Check::Host => Checks {
-            host: true,
-            ..Checks::NONE
-        },
-        Check::Tls => Checks {
-            tls: true,
-            ..Checks::NONE
-        },
-        Check::Cors => Checks {
-            cors: true,
-            ..Checks::NONE
-        },
-        Check::Csrf => Checks {
-            csrf: true,
-            ..Checks::NONE
-        },
+        Check::Host => Checks::NONE.with_host(true),
+        Check::Tls => Checks::NONE.with_tls(true),
+        Check::Cors => Checks::NONE.with_cors(true),
+        Check::Csrf => Checks::NONE.with_csrf(true),
+        _ => Checks::NONE,
     }
 }
 

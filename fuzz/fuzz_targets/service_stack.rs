@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
+use hardened::enforce::Answer;
 use hardened::{CsrfExempt, Decision, PeerAddr, TlsConnection};
 use hardened_fuzz::{Fixture, django_domain, host_allowed, ready};
 use http::{HeaderName, HeaderValue, Method, Request, Response, Uri, Version, header};
@@ -201,18 +202,18 @@ fuzz_target!(|head: Head| {
 
     assert_eq!(
         reached.get(),
-        matches!(decision, Decision::Allow(_)),
+        decision.is_pass(),
         "{decision:?}"
     );
     match &decision {
-        Decision::Allow(a) => {
+        Decision::Pass(a) => {
             assert_eq!(status, 200);
             assert_eq!(&body[..], b"inner");
             assert_eq!(
                 headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
-                a.cors_origin.as_ref()
+                a.cors_origin()
             );
-            if let Some(o) = &a.cors_origin {
+            if let Some(o) = a.cors_origin() {
                 assert_eq!(
                     parts
                         .headers
@@ -235,39 +236,40 @@ fuzz_target!(|head: Head| {
                 );
             }
         }
-        Decision::Reject(r) => {
-            if r.grpc {
+        Decision::Answer(Answer::Reject(r), facts) => {
+            if facts.is_grpc() {
                 // A trailers-only gRPC answer: 200 with grpc-status, empty body.
                 assert_eq!(status, 200);
                 assert!(headers.contains_key("grpc-status"));
                 assert!(body.is_empty());
             } else {
-                assert_eq!(status, r.status.as_u16());
+                assert_eq!(status, r.status().as_u16());
                 assert!(!body.is_empty());
             }
-            assert!(r.status == 400 || r.status == 403);
+            assert!(r.status() == 400 || r.status() == 403);
             // Only CSRF rejections carry the CORS headers of an allowed origin.
             assert_eq!(
                 headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
-                r.response.cors_origin.as_ref()
+                facts.cors_origin()
             );
-            if r.check != hardened::Check::Csrf {
-                assert!(r.response.cors_origin.is_none());
+            if r.check() != hardened::Check::Csrf {
+                assert!(facts.cors_origin().is_none());
             }
         }
-        Decision::Redirect(loc) => {
+        Decision::Answer(Answer::Redirect(loc), _) => {
             assert_eq!(status, 301);
             assert_eq!(headers.get(header::LOCATION), Some(loc));
             assert!(loc.to_str().unwrap().starts_with("https://"));
         }
-        Decision::Preflight(a) => {
+        Decision::Answer(Answer::Preflight, a) => {
             assert_eq!(status, 200);
             assert!(body.is_empty());
             assert_eq!(
                 headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
-                a.cors_origin.as_ref()
+                a.cors_origin()
             );
         }
+        other => panic!("unknown decision {other:?}"),
     }
     assert_eq!(
         headers
@@ -311,7 +313,7 @@ fuzz_target!(|head: Head| {
             }
         }
     }
-    if matches!(decision, Decision::Reject(_)) {
+    if decision.rejection().is_some() {
         assert!(!reached.get());
     }
     assert!(status == 200 || status == 301 || status == 400 || status == 403);

@@ -2,7 +2,7 @@
 //!
 //! Loads the configuration leniently (every problem becomes a finding, so one run lists
 //! everything wrong), gathers the facts the checks need (is `.env` ignored and untracked
-//! by git, what the runtime probe sees), runs [`hardened::check::run_checks`] and renders
+//! by git, what the runtime probe sees), runs [`hardened::checklist::run_checks`] and renders
 //! the report as text, JSON (`hardened.check/v1`) or SARIF 2.1.0.
 //!
 //! Exit codes: 0 no error finding, 1 at least one error finding, 2 the configuration
@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use hardened::check::{self, DotenvFacts, Facts, Finding, Heading, Report, Severity};
+use hardened::checklist::{self, DotenvFacts, Facts, Finding, Heading, Report, Severity};
 use hardened::config::load::Loaded;
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ enum ColorChoice {
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::loader(args.config.config.as_deref()).load_lenient()?;
     let facts = Facts::new(common::probe_machine()).with_dotenv(dotenv_facts(&loaded));
-    let report = check::run_checks(&loaded.config, &loaded.problems, &facts, args.deploy);
+    let report = checklist::run_checks(&loaded.config, &loaded.problems, &facts, args.deploy);
     match args.format {
         Format::Text => {
             let color = match args.color {
@@ -232,10 +232,10 @@ fn render_text(
             .collect();
         // Errors first, then warnings, then notes; rule order within each.
         findings.sort_by_key(|f| f.severity);
-        let passed: Vec<&check::Rule> = report
+        let passed: Vec<&checklist::Rule> = report
             .passed
             .iter()
-            .filter_map(|id| check::rule(id))
+            .filter_map(|id| checklist::rule(*id))
             .filter(|r| r.heading == heading)
             .collect();
         let manual: Vec<_> = report
@@ -304,7 +304,7 @@ struct JsonV1<'a> {
     environment: &'static str,
     deploy: bool,
     findings: Vec<JsonFinding<'a>>,
-    passed: &'a [&'static str],
+    passed: Vec<&'static str>,
     manual: Vec<JsonManual>,
     summary: JsonSummary,
 }
@@ -345,7 +345,7 @@ impl<'a> JsonV1<'a> {
                 .findings
                 .iter()
                 .map(|f| JsonFinding {
-                    id: f.id,
+                    id: f.id.as_str(),
                     severity: f.severity.as_str(),
                     message: &f.message,
                     fix: &f.fix,
@@ -353,7 +353,7 @@ impl<'a> JsonV1<'a> {
                     location: f.location.as_ref().map(ToString::to_string),
                 })
                 .collect(),
-            passed: &r.passed,
+            passed: r.passed.iter().map(|id| id.as_str()).collect(),
             manual: r
                 .manual
                 .iter()
@@ -384,11 +384,11 @@ fn uri(path: &str) -> String {
 fn sarif(report: &Report, loaded: &Loaded) -> serde_json::Value {
     use serde_json::json;
     let docs = format!("{}/blob/main/docs/checks.md", env!("CARGO_PKG_REPOSITORY"));
-    let rules: Vec<serde_json::Value> = check::RULES
+    let rules: Vec<serde_json::Value> = checklist::RULES
         .iter()
         .map(|r| {
             json!({
-                "id": r.id,
+                "id": r.id.as_str(),
                 "shortDescription": { "text": r.summary },
                 "helpUri": format!("{docs}#{}", r.id),
                 "properties": { "tags": ["security", r.heading.as_str()] },
@@ -400,7 +400,7 @@ fn sarif(report: &Report, loaded: &Loaded) -> serde_json::Value {
         .findings
         .iter()
         .map(|f| {
-            let index = check::RULES.iter().position(|r| r.id == f.id);
+            let index = checklist::RULES.iter().position(|r| r.id == f.id);
             let level = match f.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
@@ -419,7 +419,7 @@ fn sarif(report: &Report, loaded: &Loaded) -> serde_json::Value {
                     .map(|f| json!({ "artifactLocation": { "uri": f } })),
             };
             let mut result = json!({
-                "ruleId": f.id,
+                "ruleId": f.id.as_str(),
                 "level": level,
                 "message": { "text": format!("{} (fix: {})", f.message, f.fix) },
             });

@@ -8,10 +8,6 @@ use hardened::Security;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 
-/// Marks a response written by the demo app (the request reached the application).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReachedApp;
-
 /// Answers one request.
 pub(crate) fn respond<B>(security: &Security, req: Request<B>) -> Response<Full<Bytes>> {
     let (parts, _body) = req.into_parts();
@@ -63,7 +59,6 @@ pub(crate) fn respond<B>(security: &Security, req: Request<B>) -> Response<Full<
             http::HeaderValue::from_static("csrftoken=demo-token; Path=/"),
         );
     }
-    resp.extensions_mut().insert(ReachedApp);
     resp
 }
 

@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             problems: e.0.len(),
             error: Some(
                 e.0.first()
-                    .map_or_else(|| e.to_string(), |p| p.message.clone()),
+                    .map_or_else(|| e.to_string(), |p| p.message().to_owned()),
             ),
         },
     };

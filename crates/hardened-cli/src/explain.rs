@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use hardened::{PeerAddr, Rejection, Security, TlsConnection};
+use hardened::{PeerAddr, Rejection, Security, TlsConnection, Verdict};
 use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 use http_body_util::Empty;
 use serde::{Deserialize, Serialize};
@@ -235,8 +235,9 @@ pub(crate) async fn explain(
     let secure = security.is_secure(&parts);
     let mut notes = Vec::new();
     let policy = security.policy();
-    if let Some((name, _)) = &policy.tls.proxy_ssl_header
-        && let Some(v) = parts.headers.get(name.as_str())
+    if let Some(header) = policy.tls.proxy_ssl_header
+        && let name = header.name()
+        && let Some(v) = parts.headers.get(header.header_name())
     {
         let v = String::from_utf8_lossy(v.as_bytes());
         if security.trusts_proxy(Some(spec.peer)) {
@@ -270,16 +271,7 @@ pub(crate) async fn explain(
     };
     let status = resp.status();
     let rejection = resp.extensions().get::<Rejection>().cloned();
-    let reached = resp.extensions().get::<demo::ReachedApp>().is_some();
-    let verdict = if rejection.is_some() {
-        "reject"
-    } else if reached {
-        "allow"
-    } else if status == http::StatusCode::MOVED_PERMANENTLY {
-        "redirect"
-    } else {
-        "preflight"
-    };
+    let verdict = Verdict::of(&resp).as_str();
     let response_headers: Vec<(String, String)> = resp
         .headers()
         .iter()
@@ -318,10 +310,10 @@ pub(crate) async fn explain(
         environment: policy.environment.as_str(),
         verdict,
         status: status.as_u16(),
-        check: rejection.as_ref().map(|r| r.check.as_str()),
-        code: rejection.as_ref().map(|r| r.code),
-        reason: rejection.as_ref().map(|r| r.reason.clone()),
-        fix: rejection.as_ref().map(|r| r.fix.to_string()),
+        check: rejection.as_ref().map(|r| r.check().as_str()),
+        code: rejection.as_ref().map(Rejection::code),
+        reason: rejection.as_ref().map(|r| r.reason().to_owned()),
+        fix: rejection.as_ref().map(|r| r.fix().to_owned()),
         location,
         secure,
         cors,

@@ -22,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use hardened::config::Config;
+use hardened::config::{Config, ProblemKind};
 
 use crate::common::CliError;
 use crate::secret_key;
@@ -96,7 +96,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         if let Err(mut e) = Config::production(&args.domains) {
             // A bad entry also leaves production without domains: report the entry only.
             if e.0.len() > 1 {
-                e.0.retain(|p| !(p.key == "security_domains" && p.value.as_deref() == Some("[]")));
+                e.0.retain(|p| p.kind() != ProblemKind::NoDomains);
             }
             return Err(e.into());
         }

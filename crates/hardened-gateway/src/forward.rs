@@ -39,6 +39,8 @@ pub(crate) struct Proxy {
     upstream: Upstream,
     upstream_timeout: Duration,
     security: Security,
+    /// HTTP/1.1 upgrades (WebSockets).
+    tunnels: Arc<crate::websocket::Tunnels>,
     /// The upstream connections, shared by every client.
     pool: Arc<Pool<RequestBody>>,
     /// Request body buffering and limits.
@@ -85,7 +87,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
     // be able to make the gateway drop the Host it validated.
     if headers.contains_key(header::CONNECTION) {
@@ -188,7 +190,7 @@ fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The gateway's own short answer: the status line, then `text`.
-fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
+pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
     let mut resp = Response::new(
         Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
             .map_err(|e| match e {})
@@ -209,6 +211,7 @@ impl Proxy {
             upstream,
             upstream_timeout: options.upstream_timeout,
             security,
+            tunnels: crate::websocket::Tunnels::new(options),
             bodies: BodyLimits::new(options),
             responses: Arc::new(ResponseBuffering::new(options)),
         }
@@ -216,6 +219,10 @@ impl Proxy {
 
     pub(crate) fn upstream(&self) -> &Upstream {
         &self.upstream
+    }
+
+    pub(crate) fn tunnels(&self) -> &Arc<crate::websocket::Tunnels> {
+        &self.tunnels
     }
 
     /// The proxy for a new client connection (with no upstream connection yet).
@@ -291,6 +298,8 @@ impl Proxy {
                 return text_response(StatusCode::BAD_REQUEST, reason);
             }
         };
+        // Before hop-by-hop scrubbing, which removes `Connection` and `Upgrade`.
+        let upgrade = crate::websocket::take(&mut parts);
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         scrub::scrub_request(headers, trusted);
@@ -328,6 +337,17 @@ impl Proxy {
         parts.uri = uri;
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
+        if let Some(upgrade) = upgrade {
+            let addr = self.upstream.addr();
+            return upgrade
+                .forward(
+                    &self.tunnels,
+                    addr,
+                    Request::from_parts(parts, body),
+                    client_version,
+                )
+                .await;
+        }
         // The body: none (nothing to do), read completely before the upstream is
         // involved, or streamed under the same limits.
         let body = if body.is_end_stream() {

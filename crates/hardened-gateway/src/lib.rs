@@ -79,13 +79,16 @@
 //!   and from everyone header names with `_`, URL overrides and `Proxy`;
 //! - `target`: the upstream path: dot segments (raw or `%2e`) resolved inside the
 //!   upstream's base path; paths above the root or hiding dots behind `%2f`, `\`,
-//!   `%5c` or `;` refused.
+//!   `%5c` or `;` refused;
+//! - `timeout`: the deadline of each client connection (header read from accept, idle
+//!   between requests) and the count of its requests in flight;
+//! - `websocket`: HTTP/1.1 `Upgrade` requests (WebSockets) the policy allowed, passed to
+//!   the upstream on a fresh connection and tunnelled both ways with an idle timeout.
 //!
 //! Room is kept for these concerns, each in its own module when it arrives:
 //!
 //! - `tls`: direct TLS termination (rustls, ALPN h2/http1.1, certificate reload) and the
 //!   plain listener's redirect;
-//! - `websocket`: `Upgrade` requests passed through after the policy's WebSocket checks;
 //! - `buffer`: request and response buffering (memory, then temp files), body limits,
 //!   and upstream connection bounds, so slow clients never hold the upstream;
 //! - `admin`: the admin listener (health and readiness probes);
@@ -99,6 +102,8 @@ mod pool;
 mod scrub;
 mod server;
 mod target;
+mod timeout;
+mod websocket;
 
 use std::fmt;
 use std::future::Future;
@@ -165,9 +170,21 @@ pub struct GatewayOptions {
     pub upstream_timeout: Duration,
     /// How long connecting to the upstream may take (default 5 s); a failure is a 502.
     pub connect_timeout: Duration,
-    /// How long a client may take to send its HTTP/1 request head before the connection
-    /// is closed: slow-loris protection (default 30 s).
+    /// How long a new connection may take to send its first complete request head
+    /// (HTTP/1) or to open its first stream (HTTP/2, preface included), counted from
+    /// accept, before it is closed: a connection that sends nothing, or only part of a
+    /// head or of the HTTP/2 preface, holds a socket no longer than this (slow-loris
+    /// protection; default 30 s). Later HTTP/1 request heads get as long once they begin.
     pub header_read_timeout: Duration,
+    /// How long a connection with no request in flight (an HTTP/1 keep-alive connection
+    /// between requests, an HTTP/2 connection with no open stream) stays open, counted
+    /// from the end of its last response (default 75 s, as nginx's
+    /// `keepalive_timeout`). Requests in flight are never idle, however long they take.
+    pub idle_timeout: Duration,
+    /// How long a WebSocket (or any HTTP/1.1 `Upgrade`) tunnel may pass no byte in
+    /// either direction before both sides are closed (default 300 s, as a typical
+    /// HAProxy `timeout tunnel`).
+    pub websocket_idle_timeout: Duration,
     /// Interval of HTTP/2 keep-alive pings to clients (default 60 s).
     pub http2_keep_alive_interval: Duration,
     /// How long open connections may keep running after shutdown is requested before
@@ -237,6 +254,8 @@ impl Default for GatewayOptions {
             upstream_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            websocket_idle_timeout: Duration::from_secs(300),
             http2_keep_alive_interval: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
             request_buffering: true,
@@ -276,6 +295,20 @@ impl GatewayOptions {
     #[must_use]
     pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`websocket_idle_timeout`](Self::websocket_idle_timeout).
+    #[must_use]
+    pub fn with_websocket_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.websocket_idle_timeout = timeout;
         self
     }
 
@@ -519,7 +552,12 @@ fn upstream_addr(u: &Uri) -> String {
 /// requests in turn. Forged forwarding headers from peers the policy does not trust as
 /// proxies are removed; `X-Forwarded-For` and `X-Forwarded-Proto` are set. An upstream
 /// that cannot be reached is a 502, one that does not answer within
-/// [`GatewayOptions::upstream_timeout`] a 504. See the [crate docs](crate) for an
+/// [`GatewayOptions::upstream_timeout`] a 504.
+///
+/// WebSockets (any HTTP/1.1 `Upgrade` but `h2c`) pass through: the handshake goes to
+/// the upstream on a fresh connection, and once the upstream switches protocols bytes
+/// are copied both ways until either side closes or nothing passes for
+/// [`GatewayOptions::websocket_idle_timeout`]. See the [crate docs](crate) for an
 /// example.
 #[derive(Clone, Debug)]
 pub struct Gateway {
@@ -550,8 +588,15 @@ impl Gateway {
         F: Future<Output = ()>,
     {
         let proxy = self.proxy;
+        let tunnels = proxy.tunnels().clone();
+        let shutdown = async {
+            shutdown.await;
+            tunnels.shutdown();
+        };
         self.server
             .serve_with(listener, move |_peer| proxy.connection(), shutdown)
             .await;
+        // Upgraded connections (WebSockets) get the same drain timeout.
+        tunnels.closed().await;
     }
 }

@@ -12,11 +12,11 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::{Layer, Service};
 
+use crate::timeout::{Activity, Deadline, Expiry, Track};
 use crate::{BoxError, GatewayOptions};
 
 /// Serves HTTP/1.1 and HTTP/2 (cleartext, detected per connection) with a
@@ -24,10 +24,14 @@ use crate::{BoxError, GatewayOptions};
 /// client's address as a [`PeerAddr`] extension and passes [`Security::layer`] before it
 /// reaches the service.
 ///
-/// The HTTP/1 request head must arrive within
-/// [`GatewayOptions::header_read_timeout`]; HTTP/2 connections are pinged every
-/// [`GatewayOptions::http2_keep_alive_interval`]. When the shutdown future completes,
-/// the listener is closed, idle connections are closed, and open ones may finish within
+/// A new connection must complete its first request head (HTTP/1) or open its first
+/// stream (HTTP/2) within [`GatewayOptions::header_read_timeout`] of accept, and a
+/// connection with no request in flight is closed after
+/// [`GatewayOptions::idle_timeout`]; HTTP/2 connections are pinged every
+/// [`GatewayOptions::http2_keep_alive_interval`]. HTTP/1.1 upgrades (`101 Switching
+/// Protocols` answers, e.g. WebSockets) are served: the upgraded connection belongs to
+/// the service from then on. When the shutdown future completes, the listener is closed,
+/// idle connections are closed, and open ones may finish within
 /// [`GatewayOptions::drain_timeout`].
 ///
 /// ```
@@ -100,10 +104,12 @@ impl Server {
         F: Future<Output = ()>,
     {
         let opts = &self.options;
-        let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // A timer makes hyper enforce its header-read timeout (slow-loris clients) and
-        // HTTP/2 keep-alive; without one both are silently off.
+        // HTTP/2 keep-alive; without one both are silently off. Hyper's timeout covers
+        // the request heads after the first; the connection's `Deadline` covers the
+        // first one from accept (also before hyper has chosen HTTP/1 or HTTP/2) and idle
+        // connections.
         builder
             .http1()
             .timer(TokioTimer::new())
@@ -117,33 +123,50 @@ impl Server {
             .keep_alive_interval(opts.http2_keep_alive_interval);
         let layer = self.security.layer();
         let mut shutdown = std::pin::pin!(shutdown);
+        // Told to every connection when shutdown begins.
+        let (stop, stopped) = tokio::sync::watch::channel(());
         // Connection tasks, so that none outlives `serve`.
         let mut connections = tokio::task::JoinSet::new();
+        let mut accept_errors = AcceptErrors::default();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
                     let (stream, peer) = match accepted {
                         Ok(x) => x,
                         Err(e) => {
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            if accept_errors.pause(&e) {
+                                // Out of file descriptors or memory: the pending
+                                // connection stays queued, so accepting again at once
+                                // would spin. Connections closing (timeouts included)
+                                // free descriptors meanwhile.
+                                tokio::time::sleep(ACCEPT_PAUSE).await;
+                            }
                             continue;
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let svc = AddPeer {
-                        inner: layer.layer(make_service(peer)),
-                        peer,
-                    };
-                    // A client that stops reading is cut off after the send timeout.
-                    let stream = crate::buffer::SendTimeout::new(stream, opts.send_timeout);
-                    let conn = builder
-                        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-                    let fut = graceful.watch(conn.into_owned());
+                    let activity = Activity::new();
+                    let svc = Track::new(
+                        AddPeer {
+                            inner: layer.layer(make_service(peer)),
+                            peer,
+                        },
+                        activity.clone(),
+                    );
+                    let deadline =
+                        Deadline::new(activity, opts.header_read_timeout, opts.idle_timeout);
+                    let builder = builder.clone();
+                    let stopped = stopped.clone();
+                    let send_timeout = opts.send_timeout;
                     connections.spawn(async move {
-                        if let Err(e) = fut.await {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
+                        // A client that stops reading is cut off after the send
+                        // timeout.
+                        let stream = crate::buffer::SendTimeout::new(stream, send_timeout);
+                        let conn = builder.serve_connection_with_upgrades(
+                            TokioIo::new(stream),
+                            TowerToHyperService::new(svc),
+                        );
+                        drive(conn, |c| c.graceful_shutdown(), deadline, stopped).await;
                     });
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -151,16 +174,97 @@ impl Server {
             }
         }
         drop(listener);
-        tokio::select! {
-            () = graceful.shutdown() => {}
-            () = tokio::time::sleep(opts.drain_timeout) => {
-                tracing::warn!(
-                    "connections still open after {} s; closing",
-                    opts.drain_timeout.as_secs_f64()
-                );
-            }
+        let _ = stop.send(());
+        let drained = tokio::time::timeout(opts.drain_timeout, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "connections still open after {} s; closing",
+                opts.drain_timeout.as_secs_f64()
+            );
         }
         connections.shutdown().await;
+    }
+}
+
+/// How long the accept loop pauses after a resource error (`EMFILE`, `ENFILE`,
+/// `ENOBUFS`, `ENOMEM`).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Accept errors, logged at most once a second (with the number not logged), so a
+/// server out of file descriptors does not flood its log.
+#[derive(Default)]
+struct AcceptErrors {
+    last_logged: Option<tokio::time::Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    /// Logs `e` (or counts it) and tells whether the loop should pause: every error but
+    /// one about the single connection being accepted (aborted or reset before accept).
+    fn pause(&mut self, e: &std::io::Error) -> bool {
+        let now = tokio::time::Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            tracing::warn!(error = %e, more = self.unlogged, "accept failed");
+            self.last_logged = Some(now);
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        !matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+        )
+    }
+}
+
+/// Drives one connection until it ends: closed gracefully when its [`Deadline`] expires
+/// (dropped if that does not finish in time) or when shutdown begins.
+async fn drive<C, E, G>(
+    conn: C,
+    mut graceful_shutdown: G,
+    deadline: Deadline,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+    G: FnMut(std::pin::Pin<&mut C>),
+{
+    let mut conn = std::pin::pin!(conn);
+    let mut deadline = std::pin::pin!(deadline);
+    let mut closing = false;
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            expiry = deadline.as_mut() => match expiry {
+                Expiry::Graceful => {
+                    tracing::debug!("connection timed out (header read or idle)");
+                    if !closing {
+                        closing = true;
+                        graceful_shutdown(conn.as_mut());
+                    }
+                }
+                Expiry::Close => return,
+            },
+            _ = stopped.changed(), if !stopping => {
+                stopping = true;
+                if !closing {
+                    closing = true;
+                    graceful_shutdown(conn.as_mut());
+                }
+            }
+        }
     }
 }
 

@@ -11,9 +11,10 @@
 //!   ([`config::load::Loader`] reads files; everything else is pure);
 //! - [`probe`]: Docker/Kubernetes detection as a value you can inject;
 //! - [`policy::derive`]: `(Config, RuntimeProbe) → Policy`, the derived settings;
-//! - [`Security`]: the policy compiled into matchers, and [`Security::layer`], the tower
-//!   layer that enforces it;
-//! - [`check`]: the deploy checklist.
+//! - [`enforce`]: [`Security`], the policy compiled into matchers, and its pure
+//!   per-request [`Decision`];
+//! - [`service`]: [`Security::layer`], the tower layer that enforces it;
+//! - [`checklist`]: the deploy checklist.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -70,18 +71,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::expect_used, clippy::indexing_slicing)]
 
-pub mod check;
+pub mod checklist;
 pub mod config;
-mod cookies;
 pub mod domain;
-mod matcher;
+pub mod enforce;
 pub mod policy;
 pub mod probe;
-mod security;
 pub mod service;
 
-pub use security::{
-    Allowed, Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection,
+pub use enforce::{
+    Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection, Verdict,
     peer_ip,
 };
 pub use service::{SecurityBody, SecurityLayer, SecurityService};

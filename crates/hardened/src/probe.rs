@@ -13,7 +13,6 @@
 //! assert!(probe.signals.contains(&Signal::KubernetesServiceHost));
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -49,15 +48,18 @@ impl System for OsSystem {
     }
 }
 
-/// A machine made of values, for tests and for `hardened explain` on another host's facts.
+/// A machine made of values, for tests.
+#[cfg(any(test, feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 #[derive(Clone, Debug, Default)]
 pub struct FakeSystem {
     /// Files by path.
-    pub files: BTreeMap<String, String>,
+    pub files: std::collections::BTreeMap<String, String>,
     /// Environment variables.
-    pub env: BTreeMap<String, String>,
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl FakeSystem {
     /// Adds a file.
     pub fn with_file(mut self, path: &str, contents: &str) -> Self {
@@ -71,6 +73,7 @@ impl FakeSystem {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl System for FakeSystem {
     fn exists(&self, path: &str) -> bool {
         self.files.contains_key(path)

@@ -1,8 +1,9 @@
 //! The tower [`Layer`] and [`Service`] that enforce a [`Security`] policy.
 //!
 //! Hand-written future and body (no boxing), as tower-http does: the decision is a
-//! synchronous function of the request head; only allowed requests reach the inner
-//! service, whose response is post-processed in place.
+//! synchronous function of the request head ([`Security::decide_with`]); only allowed
+//! requests reach the inner service, whose response is post-processed in place. The
+//! service logs rejections (`request rejected`, at `warn`); the decision itself is pure.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,10 +16,55 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::security::{Allowed, Checks, Decision, Security};
+use crate::enforce::{Checks, Decision, Facts, Security};
+
+impl Security {
+    /// The tower layer applying every check, in order: host, TLS redirect, CORS
+    /// (preflight answered here), CSRF; then security headers, HSTS and cookie hardening
+    /// on the way out.
+    pub fn layer(&self) -> SecurityLayer {
+        SecurityLayer::new(self.clone(), Checks::ALL)
+    }
+
+    /// A layer applying only the given checks.
+    pub fn layer_with(&self, checks: Checks) -> SecurityLayer {
+        SecurityLayer::new(self.clone(), checks)
+    }
+
+    /// Only the host check.
+    pub fn host_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_host(true))
+    }
+
+    /// Only the TLS redirect and HSTS.
+    pub fn tls_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_tls(true))
+    }
+
+    /// Only CORS.
+    pub fn cors_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_cors(true))
+    }
+
+    /// Only the CSRF check.
+    pub fn csrf_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_csrf(true))
+    }
+
+    /// Only the security response headers.
+    pub fn headers_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_headers(true))
+    }
+
+    /// Only cookie hardening.
+    pub fn cookies_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_cookies(true))
+    }
+}
 
 /// Applies a [`Security`] policy to a service. Build it with [`Security::layer`].
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct SecurityLayer {
     security: Security,
     checks: Checks,
@@ -45,11 +91,36 @@ impl<S> Layer<S> for SecurityLayer {
 
 /// The service built by [`SecurityLayer`].
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct SecurityService<S> {
     inner: S,
     security: Security,
     checks: Checks,
 }
+
+impl<S> SecurityService<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// Compile-time proof that the layer and its service can be shared across threads.
+const _: () = {
+    const fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+    assert_send_sync_clone::<SecurityLayer>();
+    assert_send_sync_clone::<SecurityService<()>>();
+};
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityService<S>
 where
@@ -67,20 +138,33 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (parts, body) = req.into_parts();
         match self.security.decide_with(&parts, self.checks) {
-            Decision::Allow(allowed) => {
+            Decision::Pass(facts) => {
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
                         fut,
-                        post: Some((self.security.clone(), allowed, self.checks)),
+                        post: Some((self.security.clone(), facts)),
                     },
                 }
             }
-            decision => ResponseFuture {
-                state: State::Ready {
-                    resp: self.security.respond(decision, self.checks),
-                },
-            },
+            decision => {
+                if let Some(r) = decision.rejection() {
+                    tracing::warn!(
+                        check = r.check().as_str(),
+                        code = r.code(),
+                        method = %parts.method,
+                        path = ?parts.uri.path(),
+                        reason = %r.reason(),
+                        fix = %r.fix(),
+                        "request rejected"
+                    );
+                }
+                ResponseFuture {
+                    state: State::Ready {
+                        resp: self.security.respond(decision),
+                    },
+                }
+            }
         }
     }
 }
@@ -99,7 +183,7 @@ pin_project! {
         Inner {
             #[pin]
             fut: F,
-            post: Option<(Security, Allowed, Checks)>,
+            post: Option<(Security, Facts)>,
         },
         Ready {
             resp: Option<Response<Bytes>>,
@@ -121,8 +205,8 @@ where
                     Poll::Ready(r) => r?,
                     Poll::Pending => return Poll::Pending,
                 };
-                if let Some((security, allowed, checks)) = post.take() {
-                    security.finish(resp.headers_mut(), &allowed, checks);
+                if let Some((security, facts)) = post.take() {
+                    security.finish(resp.headers_mut(), &facts);
                 }
                 Poll::Ready(Ok(resp.map(SecurityBody::inner)))
             }

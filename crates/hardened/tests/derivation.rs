@@ -13,7 +13,8 @@ use hardened::config::load::{Loaded, Loader};
 use hardened::config::{Config, ConfigErrors, DockerMode, Environment, Problem, TrustedProxies};
 use hardened::domain::{Origin, parse_entry};
 use hardened::policy::{
-    DEV_CSRF_PORT_RANGES, HSTS_ONE_YEAR, Policy, ProxyTrust, default_internal_networks, derive,
+    DEV_CSRF_PORT_RANGES, HSTS_ONE_YEAR, Policy, ProxySslHeader, ProxyTrust,
+    default_internal_networks, derive,
 };
 use hardened::probe::{FakeSystem, RuntimeProbe, Signal, detect};
 use ipnet::IpNet;
@@ -406,7 +407,11 @@ fn wildcard_only_in_development() {
     }
     let errs = problems("environment: production\nsecurity_domains: [example.com, '*']\n");
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].message.contains("`*` is not allowed in production"));
+    assert!(
+        errs[0]
+            .message()
+            .contains("`*` is not allowed in production")
+    );
 }
 
 // ---------------------------------------------------------- development defaults
@@ -729,7 +734,7 @@ fn docker_setting_overrides_the_probe() {
     );
     assert_eq!(load_yaml_ok(base).docker, DockerMode::Auto);
     let errs = problems(&format!("{base}docker: sometimes\n"));
-    assert_eq!(errs[0].key, "docker");
+    assert_eq!(errs[0].key(), "docker");
 }
 
 #[test]
@@ -806,7 +811,7 @@ fn trusted_proxies_defaults_and_overrides() {
         assert_eq!(p.tls.trusted_proxies, ProxyTrust::Any, "{any}");
     }
     let errs = problems(&format!("{base}trusted_proxies: [10.0.0.0/33]\n"));
-    assert_eq!(errs[0].key, "trusted_proxies[0]");
+    assert_eq!(errs[0].key(), "trusted_proxies[0]");
 }
 
 #[test]
@@ -886,7 +891,9 @@ fn tls_cookie_and_header_rows_by_environment() {
                 assert!(h.include_subdomains && h.preload);
             }
             assert_eq!(
-                p.tls.proxy_ssl_header,
+                p.tls
+                    .proxy_ssl_header
+                    .map(|h| (h.name().to_owned(), ProxySslHeader::SECURE_VALUE.to_owned())),
                 row.proxy_header
                     .then(|| ("X-Forwarded-Proto".to_owned(), "https".to_owned())),
                 "{ctx}: proxy header"
@@ -896,17 +903,25 @@ fn tls_cookie_and_header_rows_by_environment() {
             assert_eq!(p.cookies.session_cookie_name, "sessionid");
             assert!(p.headers.content_type_nosniff, "{ctx}: nosniff everywhere");
             assert_eq!(
-                p.headers.x_frame_options.as_deref(),
+                p.headers.x_frame_options.map(|v| v.as_str()),
                 Some(row.frame),
                 "{ctx}"
             );
-            assert_eq!(p.headers.referrer_policy.as_deref(), row.referrer, "{ctx}");
             assert_eq!(
-                p.headers.cross_origin_opener_policy.as_deref(),
+                p.headers.referrer_policy.map(|v| v.as_str()),
+                row.referrer,
+                "{ctx}"
+            );
+            assert_eq!(
+                p.headers.cross_origin_opener_policy.map(|v| v.as_str()),
                 row.coop,
                 "{ctx}"
             );
-            assert_eq!(p.headers.xss_protection.as_deref(), row.xss, "{ctx}");
+            assert_eq!(
+                p.headers.xss_protection.map(|v| v.as_str()),
+                row.xss,
+                "{ctx}"
+            );
             assert_eq!(
                 p.cors.allow_headers,
                 [
@@ -1137,15 +1152,15 @@ fn environment_variable_precedence_and_bad_values() {
     assert_eq!(env(&[("DJANGO_ENV", "")]), Environment::Development);
     let err = f.load(&[("ENVIRONMENT", "qa")]).unwrap_err();
     assert_eq!(err.0.len(), 1);
-    assert_eq!(err.0[0].key, "environment");
+    assert_eq!(err.0[0].key(), "environment");
     assert!(
         err.0[0]
-            .message
+            .message()
             .contains("ENVIRONMENT names no known environment")
     );
     let errs = problems("environment: qa\ndebug: true\n");
-    assert_eq!(errs[0].key, "environment");
-    assert!(errs[0].message.contains("unknown environment \"qa\""));
+    assert_eq!(errs[0].key(), "environment");
+    assert!(errs[0].message().contains("unknown environment \"qa\""));
 }
 
 #[test]
@@ -1170,7 +1185,7 @@ fn environment_from_debug_and_the_secure_default() {
         let l = f.loader(&[]).load_lenient().unwrap();
         assert_eq!(l.config.environment, Environment::Production, "{empty:?}");
         assert_eq!(l.problems.len(), 1);
-        assert_eq!(l.problems[0].key, "security_domains");
+        assert_eq!(l.problems[0].key(), "security_domains");
     }
     // DEBUG from the environment counts too.
     let f = Files::new(&[("config.yaml", "security_domains: [example.com]\n")]);
@@ -1189,8 +1204,8 @@ fn production_without_domains_is_refused() {
     ] {
         let errs = problems(yaml);
         assert_eq!(errs.len(), 1, "{yaml}");
-        assert_eq!(errs[0].key, "security_domains");
-        assert!(errs[0].fix.contains(want), "{yaml}: {}", errs[0].fix);
+        assert_eq!(errs[0].key(), "security_domains");
+        assert!(errs[0].fix().contains(want), "{yaml}: {}", errs[0].fix());
         let text = ConfigErrors(errs).to_string();
         assert!(text.contains(want), "{text}");
     }
@@ -1250,15 +1265,15 @@ fn interpolation() {
     let err = f.load(&[]).unwrap_err();
     assert_eq!(err.0.len(), 1, "{err}");
     let p = &err.0[0];
-    assert_eq!(p.key, "secret_key");
+    assert_eq!(p.key(), "secret_key");
     assert!(
-        p.message
+        p.message()
             .contains("environment variable SECRET_KEY is not set")
     );
-    assert_eq!(p.source.as_ref().unwrap().line, 2);
-    assert!(p.fix.contains("export SECRET_KEY="));
+    assert_eq!(p.source().as_ref().unwrap().line, 2);
+    assert!(p.fix().contains("export SECRET_KEY="));
     let errs = problems("debug: true\nsecret_key: \"${UNCLOSED\"\n");
-    assert!(errs[0].message.contains("unclosed"));
+    assert!(errs[0].message().contains("unclosed"));
 }
 
 #[test]
@@ -1266,25 +1281,25 @@ fn unknown_keys() {
     let errs =
         problems("debug: true\nsecrity_domains: [example.com]\nfoo: 1\nhsts: {max_age: 1}\n");
     assert_eq!(errs.len(), 3, "{:#?}", errs);
-    let by_key = |k: &str| errs.iter().find(|p| p.key == k).unwrap();
+    let by_key = |k: &str| errs.iter().find(|p| p.key() == k).unwrap();
     let p = by_key("secrity_domains");
-    assert_eq!(p.message, "unknown key");
+    assert_eq!(p.message(), "unknown key");
     assert!(
-        p.fix.contains("did you mean `security_domains`"),
+        p.fix().contains("did you mean `security_domains`"),
         "{}",
-        p.fix
+        p.fix()
     );
-    assert_eq!(p.source.as_ref().unwrap().line, 2);
+    assert_eq!(p.source().as_ref().unwrap().line, 2);
     let p = by_key("foo");
-    assert_eq!(p.message, "unknown key");
+    assert_eq!(p.message(), "unknown key");
     assert!(
-        p.fix.starts_with("did you mean") || p.fix.contains("known keys"),
+        p.fix().starts_with("did you mean") || p.fix().contains("known keys"),
         "{}",
-        p.fix
+        p.fix()
     );
-    assert_eq!(p.source.as_ref().unwrap().line, 3);
+    assert_eq!(p.source().as_ref().unwrap().line, 3);
     let p = by_key("hsts.max_age");
-    assert!(p.fix.contains("seconds"));
+    assert!(p.fix().contains("seconds"));
 }
 
 #[test]
@@ -1365,14 +1380,21 @@ fn wrong_types() {
     for (yaml, key, msg) in table {
         let errs = problems(yaml);
         assert_eq!(errs.len(), 1, "{yaml}: {errs:#?}");
-        assert_eq!(errs[0].key, *key, "{yaml}");
-        assert!(errs[0].message.contains(msg), "{yaml}: {}", errs[0].message);
-        assert!(errs[0].source.as_ref().unwrap().line > 0, "{yaml}: a line");
-        assert!(!errs[0].fix.is_empty());
+        assert_eq!(errs[0].key(), *key, "{yaml}");
+        assert!(
+            errs[0].message().contains(msg),
+            "{yaml}: {}",
+            errs[0].message()
+        );
+        assert!(
+            errs[0].source().as_ref().unwrap().line > 0,
+            "{yaml}: a line"
+        );
+        assert!(!errs[0].fix().is_empty());
     }
     // Secrets are never echoed in problems.
     let errs = problems("debug: true\nsecret_key: [hunter2-secret]\n");
-    assert_eq!(errs[0].value.as_deref(), Some("[redacted]"));
+    assert_eq!(errs[0].value(), Some("[redacted]"));
     assert!(!ConfigErrors(errs).to_string().contains("hunter2"));
 }
 
@@ -1412,19 +1434,19 @@ fn malformed_domains_are_rejected() {
         let errs = problems(&yaml);
         assert_eq!(errs.len(), 1, "{entry}: {errs:#?}");
         let p = &errs[0];
-        assert_eq!(p.key, "security_domains[1]", "{entry}");
-        assert!(p.message.contains(msg), "{entry}: {}", p.message);
-        assert_eq!(p.source.as_ref().unwrap().line, 4, "{entry}: line");
-        assert!(p.value.is_some());
-        assert!(!p.fix.is_empty());
+        assert_eq!(p.key(), "security_domains[1]", "{entry}");
+        assert!(p.message().contains(msg), "{entry}: {}", p.message());
+        assert_eq!(p.source().as_ref().unwrap().line, 4, "{entry}: line");
+        assert!(p.value().is_some());
+        assert!(!p.fix().is_empty());
         assert!(
-            p.source
+            p.source()
                 .as_ref()
                 .unwrap()
                 .to_string()
                 .ends_with("config.yaml:4"),
             "{}",
-            p.source.as_ref().unwrap()
+            p.source().as_ref().unwrap()
         );
     }
 }
@@ -1447,7 +1469,7 @@ internal_networks: [not-a-network]
     let got: Vec<(String, u64)> = err
         .0
         .iter()
-        .map(|p| (p.key.clone(), p.source.as_ref().map_or(0, |s| s.line)))
+        .map(|p| (p.key().to_owned(), p.source().map_or(0, |s| s.line)))
         .collect();
     for want in [
         ("debug", 2),
@@ -1482,20 +1504,20 @@ fn invalid_yaml_and_missing_files() {
     )]);
     let err = f.load(&[]).unwrap_err();
     assert_eq!(err.0.len(), 1);
-    assert!(err.0[0].message.starts_with("invalid YAML"), "{err}");
-    assert!(err.0[0].source.as_ref().unwrap().line > 0);
+    assert!(err.0[0].message().starts_with("invalid YAML"), "{err}");
+    assert!(err.0[0].source().unwrap().line > 0);
 
     let f = Files::new(&[("config.yaml", "- a\n- b\n")]);
     let err = f.load(&[]).unwrap_err();
     assert!(
-        err.0[0].message.contains("top level must be a mapping"),
+        err.0[0].message().contains("top level must be a mapping"),
         "{err}"
     );
 
     let missing = Path::new("/nonexistent/hardened/config.yaml");
     let err = Loader::new().file(missing).load().unwrap_err();
     assert!(
-        err.0[0].message.contains("cannot read the config file"),
+        err.0[0].message().contains("cannot read the config file"),
         "{err}"
     );
     assert!(
@@ -1508,7 +1530,7 @@ fn invalid_yaml_and_missing_files() {
         (".env", "this is not a dotenv line\n"),
     ]);
     let err = f.load(&[]).unwrap_err();
-    assert!(err.0[0].message.contains("invalid line in .env"), "{err}");
+    assert!(err.0[0].message().contains("invalid line in .env"), "{err}");
     assert!(
         !err.to_string().contains("this is not"),
         "the line is not echoed"
@@ -1531,4 +1553,98 @@ fn policy_serializes_without_secrets() {
         !dbg.contains("super-secret-value") && !dbg.contains("dbpass"),
         "{dbg}"
     );
+}
+
+/// Every loading problem carries the kind of its cause: tools classify by kind, never
+/// by message text.
+#[test]
+fn problem_kinds() {
+    use hardened::config::ProblemKind as K;
+    let cases: &[(&str, &str, K)] = &[
+        (
+            "debug: true\nsecrity_domains: [a.com]\n",
+            "secrity_domains",
+            K::UnknownKey,
+        ),
+        (
+            "debug: true\nhsts: {max_age: 1}\n",
+            "hsts.max_age",
+            K::UnknownKey,
+        ),
+        (
+            "debug: true\nssl_redirect: [1]\n",
+            "ssl_redirect",
+            K::WrongType,
+        ),
+        (
+            "debug: true\nsecret_key: ${NOPE}\n",
+            "secret_key",
+            K::UnsetVariable,
+        ),
+        (
+            "debug: true\nsecret_key: \"${NOPE\"\n",
+            "secret_key",
+            K::UnclosedVariable,
+        ),
+        ("environment: qa\n", "environment", K::UnknownEnvironment),
+        (
+            "debug: true\nsecurity_domains: [\"https://a.com/x\"]\n",
+            "security_domains[0]",
+            K::InvalidDomain,
+        ),
+        (
+            "environment: production\n",
+            "security_domains",
+            K::NoDomains,
+        ),
+        (
+            "environment: production\nsecurity_domains: [\"*\"]\n",
+            "security_domains",
+            K::WildcardDomain,
+        ),
+        (
+            "debug: true\ncors_allow_headers: [\"a b\"]\n",
+            "cors_allow_headers[0]",
+            K::InvalidHeaderName,
+        ),
+        (
+            "debug: true\ncors_allow_methods: [\"G T\"]\n",
+            "cors_allow_methods[0]",
+            K::InvalidMethod,
+        ),
+        (
+            "debug: true\ncors_allowed_origin_regexes: [\"(\"]\n",
+            "cors_allowed_origin_regexes[0]",
+            K::InvalidRegex,
+        ),
+        ("debug: true\napi_url: nope\n", "api_url", K::InvalidUrl),
+        (
+            "debug: true\ninternal_networks: [nope]\n",
+            "internal_networks[0]",
+            K::InvalidNetwork,
+        ),
+        (
+            "debug: true\ninternal_networks: [0.0.0.0/1]\n",
+            "internal_networks[0]",
+            K::NetworkTooWide,
+        ),
+        (
+            "debug: true\nhealth_check_paths: [healthz]\n",
+            "health_check_paths[0]",
+            K::InvalidPath,
+        ),
+        (
+            "debug: true\nsession_cookie_name: \"a b\"\n",
+            "session_cookie_name",
+            K::InvalidCookieName,
+        ),
+        ("debug: true\n1: x\n", "1", K::NonStringKey),
+        ("debug: [\n", "(file)", K::InvalidYaml),
+        ("- a\n", "(file)", K::InvalidYaml),
+    ];
+    for (yaml, key, kind) in cases {
+        let errs = problems(yaml);
+        let p = errs.iter().find(|p| p.key() == *key);
+        assert_eq!(p.map(|p| p.kind()), Some(*kind), "{yaml}: {errs:#?}");
+    }
 }

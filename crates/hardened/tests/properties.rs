@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use hardened::config::{Config, DockerMode, Environment};
 use hardened::domain::{DomainEntry, Host, Origin, Scheme, parse_entry};
+use hardened::enforce::Answer;
 use hardened::policy::default_internal_networks;
 use hardened::probe::RuntimeProbe;
 use hardened::{Decision, PeerAddr, Security};
@@ -69,7 +70,7 @@ fn hv(s: &str) -> HeaderValue {
 }
 
 fn is_allow(d: &Decision) -> bool {
-    matches!(d, Decision::Allow(_))
+    d.is_pass()
 }
 
 /// Django's `split_domain_port` from its regex, on the ASCII-lowercased raw bytes (Django
@@ -258,7 +259,7 @@ proptest! {
                     }
                     let get = sec.decide(&parts(Method::GET, hv(GATEWAY), false, &[(header::ORIGIN, origin.clone())]));
                     match get {
-                        Decision::Allow(a) => prop_assert_eq!(a.cors_origin, Some(origin), "{}: CORS refused {:?} from {}", env, value, entry),
+                        Decision::Pass(a) => prop_assert_eq!(a.cors_origin(), Some(&origin), "{}: CORS refused {:?} from {}", env, value, entry),
                         other => prop_assert!(false, "{env}: GET rejected: {other:?}"),
                     }
                     let pre = sec.decide(&parts(Method::OPTIONS, hv(GATEWAY), false, &[
@@ -266,7 +267,7 @@ proptest! {
                         (header::ACCESS_CONTROL_REQUEST_METHOD, hv("POST")),
                     ]));
                     prop_assert!(
-                        matches!(&pre, Decision::Preflight(a) if a.cors_origin.is_some()),
+                        matches!(&pre, Decision::Answer(Answer::Preflight, a) if a.cors_origin().is_some()),
                         "{env}: preflight from {value:?}: {pre:?}"
                     );
                 }
@@ -292,7 +293,7 @@ proptest! {
         let sec = security(Environment::Development, &entries(&["example.com"]), DockerMode::Off);
         let origin = format!("{scheme}://{host}:{port}");
         let get = sec.decide(&parts(Method::GET, hv("localhost:8000"), false, &[(header::ORIGIN, hv(&origin))]));
-        prop_assert!(matches!(&get, Decision::Allow(a) if a.cors_origin.is_some()), "{origin}: {get:?}");
+        prop_assert!(matches!(&get, Decision::Pass(a) if a.cors_origin().is_some()), "{origin}: {get:?}");
         // Host differs from the origin, so only the trusted-origin rule can accept.
         let post = sec.decide(&parts(Method::POST, hv("example.com"), false, &[(header::ORIGIN, hv(&origin))]));
         let in_range = (3000..=5000).contains(&port) || (8000..=9000).contains(&port);
@@ -675,7 +676,7 @@ fn uppercase_scheme_origins_are_accepted() {
         ));
         assert!(is_allow(&post), "CSRF refused {origin}: {post:?}");
         assert!(
-            matches!(&get, Decision::Allow(a) if a.cors_origin.is_some()),
+            matches!(&get, Decision::Pass(a) if a.cors_origin().is_some()),
             "CORS refused {origin}: {get:?}"
         );
     }

@@ -177,10 +177,7 @@ pub async fn say_hello_with(channel: Channel, request: Request<String>) -> Resul
 
 /// Every check but CSRF: for gRPC behind a TLS-terminating proxy (see the crate docs).
 pub fn grpc_checks() -> Checks {
-    Checks {
-        csrf: false,
-        ..Checks::ALL
-    }
+    Checks::ALL.with_csrf(false)
 }
 
 /// Hands the security layer the peer address tonic records ([`TcpConnectInfo`]), so

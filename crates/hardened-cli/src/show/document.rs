@@ -194,11 +194,7 @@ impl<'a> Document<'a> {
             },
             tls: RichTls {
                 ssl_redirect: p.tls.ssl_redirect,
-                proxy_ssl_header: p
-                    .tls
-                    .proxy_ssl_header
-                    .as_ref()
-                    .map(|(h, v)| format!("{h}: {v}")),
+                proxy_ssl_header: p.tls.proxy_ssl_header.as_ref().map(|h| h.to_string()),
                 hsts: p.tls.hsts.as_ref().map(|h| h.header_value()),
             },
             cookies: RichCookies {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use hardened::config::load::Loaded;
 use hardened::domain::{Origin, Scheme};
-use hardened::policy::{Policy, SubdomainPattern};
+use hardened::policy::{Policy, ProxySslHeader, SubdomainPattern};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 use crate::term;
@@ -68,14 +68,17 @@ impl<'a> Model<'a> {
             v.push(("X-Content-Type-Options", "nosniff".to_owned()));
         }
         let named = [
-            ("X-Frame-Options", &h.x_frame_options),
-            ("Referrer-Policy", &h.referrer_policy),
-            ("Cross-Origin-Opener-Policy", &h.cross_origin_opener_policy),
-            ("X-XSS-Protection", &h.xss_protection),
+            ("X-Frame-Options", h.x_frame_options.map(|v| v.as_str())),
+            ("Referrer-Policy", h.referrer_policy.map(|v| v.as_str())),
+            (
+                "Cross-Origin-Opener-Policy",
+                h.cross_origin_opener_policy.map(|v| v.as_str()),
+            ),
+            ("X-XSS-Protection", h.xss_protection.map(|v| v.as_str())),
         ];
         for (name, value) in named {
             if let Some(value) = value {
-                v.push((name, value.clone()));
+                v.push((name, value.to_owned()));
             }
         }
         if let Some(hsts) = &self.policy.tls.hsts {
@@ -173,7 +176,7 @@ impl Django {
                 p.tls
                     .proxy_ssl_header
                     .as_ref()
-                    .map(|(h, v)| [meta_name(h), v.clone()])
+                    .map(|h| [meta_name(h.name()), ProxySslHeader::SECURE_VALUE.to_owned()])
             },
             session_cookie_secure: p.cookies.secure,
             csrf_cookie_secure: p.cookies.secure,
@@ -185,9 +188,12 @@ impl Django {
             secure_hsts_preload: hsts.is_some_and(|h| h.preload),
             secure_content_type_nosniff: p.headers.content_type_nosniff,
             secure_browser_xss_filter: false,
-            x_frame_options: p.headers.x_frame_options.clone(),
-            secure_referrer_policy: p.headers.referrer_policy.clone(),
-            secure_cross_origin_opener_policy: p.headers.cross_origin_opener_policy.clone(),
+            x_frame_options: p.headers.x_frame_options.map(|v| v.as_str().to_owned()),
+            secure_referrer_policy: p.headers.referrer_policy.map(|v| v.as_str().to_owned()),
+            secure_cross_origin_opener_policy: p
+                .headers
+                .cross_origin_opener_policy
+                .map(|v| v.as_str().to_owned()),
         }
     }
 
@@ -258,7 +264,7 @@ impl Django {
 }
 
 /// `CSRF_TRUSTED_ORIGINS` as Django needs it: the exact origins, the subdomain patterns
-/// and, in development, the loopback rule written out (localhost, 127.0.0.1 and [::1]
+/// and, in development, the loopback rule written out (localhost, 127.0.0.1 and `[::1]`
 /// on http and https, on the port ranges and on the loopback ports named in config),
 /// as django-cfg lists it.
 #[derive(Debug)]

@@ -113,7 +113,7 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
         },
     )?;
     match &p.tls.proxy_ssl_header {
-        Some((h, v)) => t.row("secure when", &format!("{h}: {v}"))?,
+        Some(h) => t.row("secure when", &h.to_string())?,
         None => t.row("secure when", "the connection is TLS")?,
     }
     let proxies = match &p.tls.trusted_proxies {

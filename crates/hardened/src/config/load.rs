@@ -27,8 +27,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::node::{Node, Source, Value};
-use super::{Config, ConfigErrors, Environment, Problem, Typer};
+use super::Source;
+use super::node::{Node, Value};
+use super::{Config, ConfigErrors, Environment, Problem, ProblemKind, Typer};
 
 /// Environment variables naming the environment, in order of precedence.
 pub const ENVIRONMENT_VARS: [&str; 3] = ["DJANGO_ENV", "ENVIRONMENT", "ENV"];
@@ -185,13 +186,15 @@ impl Loader {
                 .filter(|p| p.exists() && Some(p) != file.as_ref())
                 .collect();
             if candidates.len() > 1 {
-                problems.push(Problem {
-                    source: None,
-                    key: "overlay".into(),
-                    value: Some(format!("{candidates:?}")),
-                    message: "two overlay files for one environment".into(),
-                    fix: "merge them into one file".into(),
-                });
+                problems.push(
+                    Problem::new(
+                        ProblemKind::DuplicateOverlay,
+                        "overlay",
+                        "two overlay files for one environment",
+                        "merge them into one file",
+                    )
+                    .with_value(format!("{candidates:?}")),
+                );
             }
             if let Some(path) = candidates.first() {
                 let doc = read_yaml(path)?;
@@ -242,15 +245,16 @@ impl Loader {
         // the bad entries, not again as "no domains".
         let bad_domains = problems
             .iter()
-            .any(|p| p.key.starts_with("security_domains["));
-        problems.extend(config.policy_problems().into_iter().filter(|p| {
-            !(bad_domains && p.key == "security_domains" && p.value.as_deref() == Some("[]"))
-        }));
+            .any(|p| p.key().starts_with("security_domains["));
+        problems.extend(
+            crate::policy::problems(&config)
+                .into_iter()
+                .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains)),
+        );
         // File order, then line: the order a reader fixes them in.
         problems.sort_by(|a, b| {
             let key = |p: &Problem| {
-                p.source
-                    .as_ref()
+                p.source()
                     .map(|s| (s.origin.to_string(), s.line))
                     .unwrap_or_default()
             };
@@ -274,24 +278,21 @@ fn overlay_names(env: Environment) -> &'static [&'static str] {
     }
 }
 
-fn fatal(path: &Path, line: u64, message: String, fix: &str) -> ConfigErrors {
-    ConfigErrors(vec![Problem {
-        source: Some(Source {
+fn fatal(kind: ProblemKind, path: &Path, line: u64, message: String, fix: &str) -> ConfigErrors {
+    ConfigErrors(vec![Problem::new(kind, "(file)", message, fix).at(
+        Source {
             origin: Arc::from(path.display().to_string()),
             line,
             from_env: false,
-        }),
-        key: "(file)".into(),
-        value: None,
-        message,
-        fix: fix.into(),
-    }])
+        },
+    )])
 }
 
 /// Reads a YAML file into its top-level entries.
 fn read_yaml(path: &Path) -> Result<Vec<(Node, Node)>, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         fatal(
+            ProblemKind::UnreadableFile,
             path,
             0,
             format!("cannot read the config file: {e}"),
@@ -313,6 +314,7 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
         let msg = e.without_snippet().to_string();
         let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
         fatal(
+            ProblemKind::InvalidYaml,
             path,
             line,
             format!("invalid YAML: {msg}"),
@@ -324,6 +326,7 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
         Value::Map(entries) => Ok(entries),
         Value::Null => Ok(Vec::new()),
         other => Err(fatal(
+            ProblemKind::InvalidYaml,
             path,
             doc.source.line,
             format!(
@@ -345,13 +348,15 @@ fn merge(
 ) {
     for (k, mut v) in entries {
         let Value::Str(name) = &k.value else {
-            problems.push(Problem {
-                source: Some(k.source.clone()),
-                key: k.display(),
-                value: None,
-                message: format!("keys must be strings, found {}", k.value.kind()),
-                fix: "quote the key or remove it".into(),
-            });
+            problems.push(
+                Problem::new(
+                    ProblemKind::NonStringKey,
+                    k.display(),
+                    format!("keys must be strings, found {}", k.value.kind()),
+                    "quote the key or remove it",
+                )
+                .at(k.source.clone()),
+            );
             continue;
         };
         let name = name.clone();
@@ -395,13 +400,15 @@ fn interpolate(
                     rest = r;
                 } else if let Some(body) = after.strip_prefix('{') {
                     let Some(end) = body.find('}') else {
-                        problems.push(Problem {
-                            source: Some(n.source.clone()),
-                            key: key.into(),
-                            value: None,
-                            message: "unclosed `${` in value".into(),
-                            fix: "write `${NAME}`, or `$$` for a literal `$`".into(),
-                        });
+                        problems.push(
+                            Problem::new(
+                                ProblemKind::UnclosedVariable,
+                                key,
+                                "unclosed `${` in value",
+                                "write `${NAME}`, or `$$` for a literal `$`",
+                            )
+                            .at(n.source.clone()),
+                        );
                         null = true;
                         break;
                     };
@@ -417,15 +424,18 @@ fn interpolate(
                         }
                         (_, Some(d)) => out.push_str(d),
                         (None, None) => {
-                            problems.push(Problem {
-                                source: Some(n.source.clone()),
-                                key: key.into(),
-                                value: Some(format!("${{{name}}}")),
-                                message: format!("environment variable {name} is not set"),
-                                fix: format!(
-                                    "export {name}=... or add `{name}=...` to .env (or write `${{{name}:-default}}`)"
-                                ),
-                            });
+                            problems.push(
+                                Problem::new(
+                                    ProblemKind::UnsetVariable,
+                                    key,
+                                    format!("environment variable {name} is not set"),
+                                    format!(
+                                        "export {name}=... or add `{name}=...` to .env (or write `${{{name}:-default}}`)"
+                                    ),
+                                )
+                                .with_value(format!("${{{name}}}"))
+                                .at(n.source.clone()),
+                            );
                             null = true;
                         }
                         (Some(_), None) => {}
@@ -477,13 +487,16 @@ fn environment_var(
             // that are not environment names instead of failing.
             None if name == "ENV" => continue,
             None => {
-                problems.push(Problem {
-                    source: Some(Source::env(name)),
-                    key: "environment".into(),
-                    value: Some(format!("{v:?}")),
-                    message: format!("{name} names no known environment"),
-                    fix: "use development, test, staging or production (aliases: dev, local, testing, stage, prod)".into(),
-                });
+                problems.push(
+                    Problem::new(
+                        ProblemKind::UnknownEnvironment,
+                        "environment",
+                        format!("{name} names no known environment"),
+                        "use development, test, staging or production (aliases: dev, local, testing, stage, prod)",
+                    )
+                    .with_value(format!("{v:?}"))
+                    .at(Source::env(name)),
+                );
                 return None;
             }
         }
@@ -521,6 +534,7 @@ fn read_dotenv(path: &Path) -> Result<(Vec<(String, String)>, bool), ConfigError
     }
     let iter = dotenvy::from_path_iter(path).map_err(|e| {
         fatal(
+            ProblemKind::UnreadableFile,
             path,
             0,
             format!("cannot read .env: {e}"),
@@ -546,6 +560,7 @@ fn read_dotenv(path: &Path) -> Result<(Vec<(String, String)>, bool), ConfigError
                 // The dotenv error text quotes the line, which may hold a secret: omit it.
                 let _ = e;
                 return Err(fatal(
+                    ProblemKind::InvalidDotenv,
                     path,
                     line,
                     "invalid line in .env".into(),
@@ -555,4 +570,33 @@ fn read_dotenv(path: &Path) -> Result<(Vec<(String, String)>, bool), ConfigError
         }
     }
     Ok((out, true))
+}
+
+impl crate::Security {
+    /// Loads `./config.yaml` (or the built-in development defaults when it is absent)
+    /// with `.env` and the process environment, probes this machine, and compiles.
+    ///
+    /// # Errors
+    /// Every configuration problem.
+    pub fn load() -> Result<crate::Security, ConfigErrors> {
+        let loaded = Loader::from_process_env()
+            .file_if_exists("config.yaml")
+            .load()?;
+        crate::Security::from_config(
+            &loaded.config,
+            &crate::probe::detect(&crate::probe::OsSystem),
+        )
+    }
+
+    /// Like [`Security::load`](crate::Security::load) with an explicit config file.
+    ///
+    /// # Errors
+    /// Every configuration problem.
+    pub fn load_from(path: impl AsRef<Path>) -> Result<crate::Security, ConfigErrors> {
+        let loaded = Loader::from_process_env().file(path.as_ref()).load()?;
+        crate::Security::from_config(
+            &loaded.config,
+            &crate::probe::detect(&crate::probe::OsSystem),
+        )
+    }
 }

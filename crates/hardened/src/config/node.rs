@@ -7,55 +7,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::Source;
+
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
-
-/// Where a value came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Source {
-    /// A file path, or `environment variable NAME` for values from the environment.
-    pub origin: Arc<str>,
-    /// 1-based line in the file; 0 when unknown or not from a file.
-    pub line: u64,
-    /// The value came (wholly or partly) from `${VAR}` interpolation or an environment
-    /// variable, not from text written in a file.
-    pub from_env: bool,
-}
-
-impl Source {
-    /// A value set by an environment variable.
-    pub fn env(name: &str) -> Source {
-        Source {
-            origin: Arc::from(format!("environment variable {name}")),
-            line: 0,
-            from_env: true,
-        }
-    }
-
-    /// A built-in default.
-    pub fn builtin() -> Source {
-        Source {
-            origin: Arc::from("built-in defaults"),
-            line: 0,
-            from_env: false,
-        }
-    }
-
-    /// Whether the value was read from a file.
-    pub fn is_file(&self) -> bool {
-        self.line > 0
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "{}:{}", self.origin, self.line)
-        } else {
-            f.write_str(&self.origin)
-        }
-    }
-}
 
 /// An untyped YAML value.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,7 +1,13 @@
-//! Derivation: `(Config, RuntimeProbe) -> Policy`, a pure function.
+//! Derivation: `(Config, RuntimeProbe) -> Policy`, a pure function in two steps.
 //!
-//! The [`Policy`] holds every derived setting as plain data (serializable for
-//! `hardened show`); [`crate::Security`] compiles it into matchers for requests.
+//! [`validate`] reports every problem that makes a configuration unsafe to run, at once,
+//! and returns a [`Valid`] configuration; [`derive_valid`] turns that into the
+//! [`Policy`] and cannot fail. [`derive()`] does both.
+//!
+//! The [`Policy`] holds every effective setting as plain data, header values typed
+//! ([`FrameOptions`], [`ReferrerPolicy`], [`Hsts`], ...) and serializable for
+//! `hardened show`; [`crate::Security`] compiles it into matchers for requests, and the
+//! deploy checklist judges it.
 //!
 //! ```
 //! use hardened::config::Config;
@@ -14,17 +20,37 @@
 //! let cors: Vec<String> = policy.cors.origins.iter().map(|o| o.to_string()).collect();
 //! assert_eq!(cors, ["https://example.com", "http://staging.com:8080"]);
 //! assert_eq!(policy.tls.hsts.as_ref().map(|h| h.seconds), Some(31_536_000));
+//! assert_eq!(policy.headers.x_frame_options.map(|f| f.as_str()), Some("DENY"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod derive;
+mod validate;
+
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use http::HeaderName;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Serialize, Serializer};
 
-use crate::config::{Config, ConfigErrors, DockerMode, Environment, TrustedProxies};
-use crate::domain::{DomainEntry, Host, Origin, Scheme};
+use crate::config::{Config, ConfigErrors, DockerMode, Environment};
+use crate::domain::{Origin, Scheme};
 use crate::probe::RuntimeProbe;
+
+pub(crate) use derive::derive_as;
+pub use derive::derive_valid;
+pub(crate) use validate::problems;
+pub use validate::{Valid, validate};
+
+/// Validates and derives the policy. Pure: the same inputs always give the same policy.
+///
+/// # Errors
+/// Every problem [`validate`] finds: production or staging without domains, `*`
+/// outside development.
+pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors> {
+    Ok(derive_valid(&validate(cfg)?, probe))
+}
 
 /// Loopback port ranges trusted for CSRF in development (front-end dev servers).
 pub const DEV_CSRF_PORT_RANGES: [(u16, u16); 2] = [(3000, 5000), (8000, 9000)];
@@ -89,16 +115,158 @@ pub struct HostRules {
     pub networks: Vec<IpNet>,
 }
 
-/// The loopback origin rule of development.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoopbackRule {
-    /// No loopback rule.
-    None,
-    /// `http(s)://localhost|*.localhost|127.0.0.0/8|[::1]` on any port.
-    AnyPort,
-    /// Those hosts on the development CSRF port ranges (and ports named in config).
-    PortRanges,
+/// Renders a header-value enum: `as_str`, `Display` and `Serialize` as the header value.
+macro_rules! header_value_enum {
+    ($ty:ident { $($variant:ident => $value:literal,)* }) => {
+        impl $ty {
+            /// The header value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $value,)*
+                }
+            }
+
+            /// The header value, ready to send (no validation needed: every variant
+            /// renders to visible ASCII).
+            pub fn header_value(self) -> http::HeaderValue {
+                http::HeaderValue::from_static(self.as_str())
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// `X-Frame-Options`: who may put the page in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameOptions {
+    /// `DENY`: no one.
+    Deny,
+    /// `SAMEORIGIN`: pages of the same origin.
+    SameOrigin,
+}
+
+header_value_enum!(FrameOptions {
+    Deny => "DENY",
+    SameOrigin => "SAMEORIGIN",
+});
+
+/// `Referrer-Policy`: how much of the URL a request's `Referer` carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReferrerPolicy {
+    /// `no-referrer`.
+    NoReferrer,
+    /// `no-referrer-when-downgrade`.
+    NoReferrerWhenDowngrade,
+    /// `origin`.
+    Origin,
+    /// `origin-when-cross-origin`.
+    OriginWhenCrossOrigin,
+    /// `same-origin`: the full URL to the same origin, nothing elsewhere.
+    SameOrigin,
+    /// `strict-origin`.
+    StrictOrigin,
+    /// `strict-origin-when-cross-origin`, the browsers' default.
+    StrictOriginWhenCrossOrigin,
+    /// `unsafe-url`.
+    UnsafeUrl,
+}
+
+header_value_enum!(ReferrerPolicy {
+    NoReferrer => "no-referrer",
+    NoReferrerWhenDowngrade => "no-referrer-when-downgrade",
+    Origin => "origin",
+    OriginWhenCrossOrigin => "origin-when-cross-origin",
+    SameOrigin => "same-origin",
+    StrictOrigin => "strict-origin",
+    StrictOriginWhenCrossOrigin => "strict-origin-when-cross-origin",
+    UnsafeUrl => "unsafe-url",
+});
+
+/// `Cross-Origin-Opener-Policy`: whether cross-origin windows share a browsing context
+/// group with the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CrossOriginOpenerPolicy {
+    /// `unsafe-none`.
+    UnsafeNone,
+    /// `same-origin-allow-popups`.
+    SameOriginAllowPopups,
+    /// `same-origin`.
+    SameOrigin,
+}
+
+header_value_enum!(CrossOriginOpenerPolicy {
+    UnsafeNone => "unsafe-none",
+    SameOriginAllowPopups => "same-origin-allow-popups",
+    SameOrigin => "same-origin",
+});
+
+/// `X-XSS-Protection`: the legacy XSS auditor of old browsers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum XssProtection {
+    /// `0`: the auditor off (it caused more harm than it prevented).
+    Disable,
+    /// `1; mode=block`.
+    Block,
+}
+
+header_value_enum!(XssProtection {
+    Disable => "0",
+    Block => "1; mode=block",
+});
+
+/// The request header that marks a request secure when a trusted proxy sets it to
+/// `https` (Django's `SECURE_PROXY_SSL_HEADER`). Only the first value is compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProxySslHeader {
+    /// `X-Forwarded-Proto: https`.
+    XForwardedProto,
+}
+
+impl ProxySslHeader {
+    /// The value that marks a request secure: `https`.
+    pub const SECURE_VALUE: &'static str = "https";
+
+    /// The header name as usually written, e.g. `X-Forwarded-Proto`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxySslHeader::XForwardedProto => "X-Forwarded-Proto",
+        }
+    }
+
+    /// The header name, for lookups.
+    pub fn header_name(self) -> HeaderName {
+        match self {
+            ProxySslHeader::XForwardedProto => HeaderName::from_static("x-forwarded-proto"),
+        }
+    }
+}
+
+impl fmt::Display for ProxySslHeader {
+    /// `X-Forwarded-Proto: https`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name(), Self::SECURE_VALUE)
+    }
+}
+
+impl Serialize for ProxySslHeader {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.name(), Self::SECURE_VALUE].serialize(s)
+    }
 }
 
 /// CORS rules.
@@ -185,8 +353,8 @@ impl Serialize for ProxyTrust {
 pub struct TlsRules {
     /// Redirect plain-HTTP requests to https with 301.
     pub ssl_redirect: bool,
-    /// `(header, value)` marking a request secure, believed from trusted proxies only.
-    pub proxy_ssl_header: Option<(String, String)>,
+    /// The header marking a request secure, believed from trusted proxies only.
+    pub proxy_ssl_header: Option<ProxySslHeader>,
     /// Who may set it.
     pub trusted_proxies: ProxyTrust,
     /// HSTS on secure responses.
@@ -210,13 +378,13 @@ pub struct HeaderRules {
     /// `X-Content-Type-Options: nosniff`.
     pub content_type_nosniff: bool,
     /// `X-Frame-Options`.
-    pub x_frame_options: Option<String>,
+    pub x_frame_options: Option<FrameOptions>,
     /// `Referrer-Policy`.
-    pub referrer_policy: Option<String>,
+    pub referrer_policy: Option<ReferrerPolicy>,
     /// `Cross-Origin-Opener-Policy`.
-    pub cross_origin_opener_policy: Option<String>,
+    pub cross_origin_opener_policy: Option<CrossOriginOpenerPolicy>,
     /// `X-XSS-Protection` (`0`: disable the legacy auditor).
-    pub xss_protection: Option<String>,
+    pub xss_protection: Option<XssProtection>,
 }
 
 /// What the runtime looked like when the policy was derived.
@@ -313,212 +481,55 @@ impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
     }
 }
 
-const LOOPBACK_HOSTS: [&str; 4] = ["localhost", ".localhost", "127.0.0.1", "[::1]"];
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Derives the policy. Pure: the same inputs always give the same policy.
-///
-/// # Errors
-/// The configuration's policy problems ([`Config::policy_problems`]): production or
-/// staging without domains, `*` outside development.
-pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors> {
-    let problems = cfg.policy_problems();
-    if !problems.is_empty() {
-        return Err(ConfigErrors(problems));
-    }
-    let strict = cfg.environment.is_strict();
-    let container = match cfg.docker {
-        DockerMode::On => true,
-        DockerMode::Off => false,
-        DockerMode::Auto => probe.in_container(),
-    };
-    let origins = cfg.origins();
-    let subdomains: Vec<SubdomainPattern> = cfg
-        .security_domains
-        .iter()
-        .filter_map(|d| match d {
-            DomainEntry::Subdomains {
-                scheme,
-                domain,
-                port,
-            } => Some(SubdomainPattern {
-                scheme: *scheme,
-                domain: domain.clone(),
-                port: *port,
-            }),
-            _ => None,
-        })
-        .collect();
-
-    // Hosts.
-    let mut hosts = HostRules::default();
-    let mut exact = Unique::new();
-    let mut suffixes = Unique::new();
-    if !strict {
-        hosts.any = cfg.security_domains.contains(&DomainEntry::Any);
-        for h in LOOPBACK_HOSTS {
-            if let Some(s) = h.strip_prefix('.') {
-                suffixes.push(format!(".{s}"));
-            } else {
-                exact.push(h.to_owned());
-            }
+    #[test]
+    fn header_values_render() {
+        let cases: &[(&str, http::HeaderValue)] = &[
+            ("DENY", FrameOptions::Deny.header_value()),
+            ("SAMEORIGIN", FrameOptions::SameOrigin.header_value()),
+            ("same-origin", ReferrerPolicy::SameOrigin.header_value()),
+            (
+                "strict-origin-when-cross-origin",
+                ReferrerPolicy::StrictOriginWhenCrossOrigin.header_value(),
+            ),
+            (
+                "same-origin",
+                CrossOriginOpenerPolicy::SameOrigin.header_value(),
+            ),
+            ("0", XssProtection::Disable.header_value()),
+            ("1; mode=block", XssProtection::Block.header_value()),
+        ];
+        for (want, got) in cases {
+            assert_eq!(got, want);
         }
-    }
-    for o in &origins {
-        exact.push(o.host.to_string());
-    }
-    for s in &subdomains {
-        suffixes.push(format!(".{}", s.domain));
-    }
-    let mut networks = Unique::from_vec(default_internal_networks());
-    for n in &cfg.internal_networks {
-        networks.push(*n);
-    }
-    let internal_networks = networks.into_vec();
-    if container {
-        hosts.networks = internal_networks.clone();
-        suffixes.push(".cluster.local".to_owned());
-        suffixes.push(".svc".to_owned());
-        if let Some(h) = &probe.hostname
-            && crate::domain::parse_host(h).is_ok()
-        {
-            exact.push(h.clone());
+        // Every variant renders (`from_static` accepts only visible ASCII).
+        use ReferrerPolicy as R;
+        for r in [
+            R::NoReferrer,
+            R::NoReferrerWhenDowngrade,
+            R::Origin,
+            R::OriginWhenCrossOrigin,
+            R::SameOrigin,
+            R::StrictOrigin,
+            R::StrictOriginWhenCrossOrigin,
+            R::UnsafeUrl,
+        ] {
+            assert_eq!(r.header_value(), r.as_str());
         }
-        let urls = cfg
-            .api_url
-            .iter()
-            .chain(cfg.site_url.iter())
-            .chain(cfg.service_urls.iter());
-        for o in urls {
-            if let Host::Domain(d) = &o.host
-                && !d.contains('.')
-            {
-                exact.push(d.clone());
-            }
+        use CrossOriginOpenerPolicy as C;
+        for c in [C::UnsafeNone, C::SameOriginAllowPopups, C::SameOrigin] {
+            assert_eq!(c.header_value(), c.as_str());
         }
+        assert_eq!(
+            ProxySslHeader::XForwardedProto.to_string(),
+            "X-Forwarded-Proto: https"
+        );
+        assert_eq!(
+            ProxySslHeader::XForwardedProto.header_name(),
+            http::header::HeaderName::from_static("x-forwarded-proto")
+        );
     }
-    hosts.exact = exact.into_vec();
-    hosts.suffixes = suffixes.into_vec();
-
-    // CORS.
-    let mut cors_origins = Unique::new();
-    let mut cors_subdomains = Unique::new();
-    for o in &origins {
-        cors_origins.push(o.clone());
-        if !strict {
-            let twin = match o.scheme {
-                Scheme::Http => Scheme::Https,
-                Scheme::Https => Scheme::Http,
-            };
-            cors_origins.push(Origin::new(twin, o.host.clone(), o.port));
-        }
-    }
-    for s in &subdomains {
-        cors_subdomains.push(s.clone());
-        if !strict {
-            let twin = match s.scheme {
-                Scheme::Http => Scheme::Https,
-                Scheme::Https => Scheme::Http,
-            };
-            cors_subdomains.push(SubdomainPattern {
-                scheme: twin,
-                ..s.clone()
-            });
-        }
-    }
-
-    // CSRF.
-    let mut loopback_ports = Unique::new();
-    if !strict {
-        let all = origins.iter().chain(cfg.service_urls.iter());
-        for o in all {
-            if o.host.is_loopback() {
-                loopback_ports.push(o.effective_port());
-            }
-        }
-    }
-    let loopback_ports = loopback_ports.into_vec();
-
-    // TLS.
-    let trusted_proxies = match &cfg.trusted_proxies {
-        Some(TrustedProxies::Any) => ProxyTrust::Any,
-        Some(TrustedProxies::Networks(n)) => ProxyTrust::Networks(n.clone()),
-        // The internal networks include loopback (127.0.0.0/8 and ::1).
-        None => ProxyTrust::Networks(internal_networks.clone()),
-    };
-    let hsts = if strict {
-        let seconds = cfg.hsts.seconds.unwrap_or(HSTS_ONE_YEAR);
-        (seconds > 0).then(|| Hsts {
-            seconds,
-            include_subdomains: cfg.hsts.include_subdomains.unwrap_or(true),
-            preload: cfg.hsts.preload.unwrap_or(true),
-        })
-    } else {
-        None
-    };
-
-    Ok(Policy {
-        environment: cfg.environment,
-        debug: cfg.debug,
-        runtime: RuntimeSummary {
-            container,
-            docker: probe.docker,
-            kubernetes: probe.kubernetes,
-            docker_mode: cfg.docker,
-            hostname: probe.hostname.clone(),
-            signals: probe.signals.iter().map(|s| s.to_string()).collect(),
-        },
-        origins: origins.clone(),
-        hosts,
-        internal_networks,
-        cors: CorsRules {
-            origins: cors_origins.into_vec(),
-            subdomains: cors_subdomains.into_vec(),
-            loopback_any_port: !strict,
-            origin_regexes: cfg.cors_allowed_origin_regexes.clone(),
-            allow_credentials: true,
-            allow_headers: cfg.cors_allow_headers.clone(),
-            allow_methods: cfg.cors_allow_methods.clone(),
-            max_age: cfg.cors_preflight_max_age,
-        },
-        csrf: CsrfRules {
-            trusted_origins: origins,
-            subdomains,
-            loopback_port_ranges: if strict {
-                Vec::new()
-            } else {
-                DEV_CSRF_PORT_RANGES.to_vec()
-            },
-            loopback_ports,
-            exempt_paths: cfg.csrf_exempt_paths.clone(),
-        },
-        tls: TlsRules {
-            ssl_redirect: strict && cfg.ssl_redirect == Some(true),
-            proxy_ssl_header: strict.then(|| ("X-Forwarded-Proto".to_owned(), "https".to_owned())),
-            trusted_proxies,
-            hsts,
-        },
-        cookies: CookieRules {
-            secure: cfg.secure_cookies.unwrap_or(strict),
-            session_cookie_name: cfg.session_cookie_name.clone(),
-            harden_session_cookie: strict,
-        },
-        headers: if strict {
-            HeaderRules {
-                content_type_nosniff: true,
-                x_frame_options: Some("DENY".into()),
-                referrer_policy: Some("same-origin".into()),
-                cross_origin_opener_policy: Some("same-origin".into()),
-                xss_protection: Some("0".into()),
-            }
-        } else {
-            HeaderRules {
-                content_type_nosniff: true,
-                x_frame_options: Some("SAMEORIGIN".into()),
-                referrer_policy: None,
-                cross_origin_opener_policy: None,
-                xss_protection: None,
-            }
-        },
-        health_check_paths: cfg.health_check_paths.clone(),
-    })
 }

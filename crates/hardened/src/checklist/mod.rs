@@ -12,24 +12,26 @@
 //! `hardened check` gathers the facts and renders the report.
 //!
 //! ```
-//! use hardened::check::{run_checks, Facts, Severity};
+//! use hardened::checklist::{run_checks, Facts, RuleId, Severity};
 //! use hardened::config::Config;
 //!
 //! let mut cfg = Config::production(["http://example.com"])?;
 //! cfg.debug = true;
 //! let report = run_checks(&cfg, &[], &Facts::default(), true);
 //! let ids: Vec<_> = report.findings.iter().map(|f| f.id).collect();
-//! assert!(ids.contains(&"debug-in-production"));
-//! assert!(ids.contains(&"domains-http"));
-//! assert!(ids.contains(&"secret-key-missing"));
+//! assert!(ids.contains(&RuleId::DebugInProduction));
+//! assert!(ids.contains(&RuleId::DomainsHttp));
+//! assert!(ids.contains(&RuleId::SecretKeyMissing));
+//! assert_eq!(RuleId::SecretKeyMissing.as_str(), "secret-key-missing");
 //! assert!(report.has_errors());
-//! assert!(report.passed.contains(&"hsts-disabled"));
+//! assert!(report.passed.contains(&RuleId::HstsDisabled));
 //! # Ok::<(), hardened::config::ConfigErrors>(())
 //! ```
 //!
-//! Every rule is listed in [`RULES`] (id, heading, what passing means); the manual
-//! items in [`MANUAL`].
+//! Every rule is listed in [`RULES`] (id, heading, when it applies, what passing
+//! means); the manual items in [`MANUAL`].
 
+mod dburl;
 mod password;
 mod rules;
 #[cfg(test)]
@@ -38,7 +40,9 @@ mod tests;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::{Config, DockerMode, Environment, Problem, Source};
+use serde::{Serialize, Serializer};
+
+use crate::config::{Config, Environment, Problem, Source};
 use crate::probe::RuntimeProbe;
 
 pub use rules::RULES;
@@ -151,8 +155,8 @@ impl fmt::Display for Location {
 /// One thing wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// The rule's stable kebab-case id (see [`RULES`]).
-    pub id: &'static str,
+    /// The rule's stable id (see [`RULES`]).
+    pub id: RuleId,
     /// How serious it is.
     pub severity: Severity,
     /// One line naming the offending value (secrets are never shown).
@@ -253,7 +257,7 @@ pub struct Report {
     /// The ids of the rules that were checked and found nothing, in rule order. Rules
     /// that do not apply (no database configured, development without `--deploy`) are
     /// neither here nor in `findings`.
-    pub passed: Vec<&'static str>,
+    pub passed: Vec<RuleId>,
     /// The items to verify by hand (listed for production and `--deploy` runs).
     pub manual: Vec<ManualItem>,
 }
@@ -273,20 +277,230 @@ impl Report {
     }
 }
 
+/// The stable id of a checklist rule; it renders as its kebab-case id
+/// (`debug-in-production`), which never changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum RuleId {
+    /// `config-invalid`: every configuration value is valid.
+    ConfigInvalid,
+    /// `config-unknown-key`: the configuration has no unknown keys.
+    ConfigUnknownKey,
+    /// `config-unset-variable`: every ${VAR} the configuration uses is set.
+    ConfigUnsetVariable,
+    /// `docker-mode-auto`: container mode is stated for the deployment (docker: true/false or DOCKER=...).
+    DockerModeAuto,
+    /// `debug-in-production`: debug is false.
+    DebugInProduction,
+    /// `environment-not-production`: environment is production.
+    EnvironmentNotProduction,
+    /// `secret-key-missing`: secret_key is set.
+    SecretKeyMissing,
+    /// `secret-key-short`: secret_key has at least 50 characters.
+    SecretKeyShort,
+    /// `secret-key-low-entropy`: secret_key uses at least 5 distinct characters.
+    SecretKeyLowEntropy,
+    /// `secret-key-insecure-pattern`: secret_key is not a placeholder or development key.
+    SecretKeyInsecurePattern,
+    /// `domains-invalid`: every security_domains entry parses.
+    DomainsInvalid,
+    /// `domains-empty`: security_domains lists the production domains.
+    DomainsEmpty,
+    /// `domains-wildcard`: no wildcard `*` in security_domains.
+    DomainsWildcard,
+    /// `domains-http`: HTTPS on every domain.
+    DomainsHttp,
+    /// `domains-localhost`: no loopback host among the production domains.
+    DomainsLocalhost,
+    /// `domains-ip-literal`: domains are names, not IP addresses.
+    DomainsIpLiteral,
+    /// `cors-regex-any`: no CORS origin regex matches any origin.
+    CorsRegexAny,
+    /// `hsts-disabled`: HSTS is on.
+    HstsDisabled,
+    /// `hsts-preload-without-subdomains`: HSTS preload comes with includeSubDomains.
+    HstsPreloadWithoutSubdomains,
+    /// `hsts-preload-short-max-age`: HSTS preload comes with a max-age of at least one year.
+    HstsPreloadShortMaxAge,
+    /// `ssl-redirect-untrusted-proxy`: ssl_redirect can see HTTPS through the reverse proxy.
+    SslRedirectUntrustedProxy,
+    /// `cookies-insecure`: cookies are Secure.
+    CookiesInsecure,
+    /// `container-no-trusted-proxies`: in a container, the reverse proxy is trusted.
+    ContainerNoTrustedProxies,
+    /// `trusted-proxies-any`: trusted_proxies does not trust every peer.
+    TrustedProxiesAny,
+    /// `database-password-weak`: the database password is strong.
+    DatabasePasswordWeak,
+    /// `database-host-public`: the database host is not a public or wildcard address.
+    DatabaseHostPublic,
+    /// `database-no-password`: the database connection has a password.
+    DatabaseNoPassword,
+    /// `secret-key-inline`: secret_key comes from the environment, not the config file.
+    SecretKeyInline,
+    /// `database-password-inline`: database credentials come from the environment, not the config file.
+    DatabasePasswordInline,
+    /// `secret-inline`: app secrets come from the environment, not the config file.
+    SecretInline,
+    /// `dotenv-not-ignored`: .env is in .gitignore.
+    DotenvNotIgnored,
+    /// `dotenv-tracked`: .env is not committed to git.
+    DotenvTracked,
+    /// `dotenv-unverified`: git could tell whether .env is ignored and untracked.
+    DotenvUnverified,
+}
+
+impl RuleId {
+    /// Every id, in report order.
+    pub const ALL: [RuleId; 33] = [
+        RuleId::ConfigInvalid,
+        RuleId::ConfigUnknownKey,
+        RuleId::ConfigUnsetVariable,
+        RuleId::DockerModeAuto,
+        RuleId::DebugInProduction,
+        RuleId::EnvironmentNotProduction,
+        RuleId::SecretKeyMissing,
+        RuleId::SecretKeyShort,
+        RuleId::SecretKeyLowEntropy,
+        RuleId::SecretKeyInsecurePattern,
+        RuleId::DomainsInvalid,
+        RuleId::DomainsEmpty,
+        RuleId::DomainsWildcard,
+        RuleId::DomainsHttp,
+        RuleId::DomainsLocalhost,
+        RuleId::DomainsIpLiteral,
+        RuleId::CorsRegexAny,
+        RuleId::HstsDisabled,
+        RuleId::HstsPreloadWithoutSubdomains,
+        RuleId::HstsPreloadShortMaxAge,
+        RuleId::SslRedirectUntrustedProxy,
+        RuleId::CookiesInsecure,
+        RuleId::ContainerNoTrustedProxies,
+        RuleId::TrustedProxiesAny,
+        RuleId::DatabasePasswordWeak,
+        RuleId::DatabaseHostPublic,
+        RuleId::DatabaseNoPassword,
+        RuleId::SecretKeyInline,
+        RuleId::DatabasePasswordInline,
+        RuleId::SecretInline,
+        RuleId::DotenvNotIgnored,
+        RuleId::DotenvTracked,
+        RuleId::DotenvUnverified,
+    ];
+
+    /// The kebab-case id, e.g. `debug-in-production`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::ConfigInvalid => "config-invalid",
+            RuleId::ConfigUnknownKey => "config-unknown-key",
+            RuleId::ConfigUnsetVariable => "config-unset-variable",
+            RuleId::DockerModeAuto => "docker-mode-auto",
+            RuleId::DebugInProduction => "debug-in-production",
+            RuleId::EnvironmentNotProduction => "environment-not-production",
+            RuleId::SecretKeyMissing => "secret-key-missing",
+            RuleId::SecretKeyShort => "secret-key-short",
+            RuleId::SecretKeyLowEntropy => "secret-key-low-entropy",
+            RuleId::SecretKeyInsecurePattern => "secret-key-insecure-pattern",
+            RuleId::DomainsInvalid => "domains-invalid",
+            RuleId::DomainsEmpty => "domains-empty",
+            RuleId::DomainsWildcard => "domains-wildcard",
+            RuleId::DomainsHttp => "domains-http",
+            RuleId::DomainsLocalhost => "domains-localhost",
+            RuleId::DomainsIpLiteral => "domains-ip-literal",
+            RuleId::CorsRegexAny => "cors-regex-any",
+            RuleId::HstsDisabled => "hsts-disabled",
+            RuleId::HstsPreloadWithoutSubdomains => "hsts-preload-without-subdomains",
+            RuleId::HstsPreloadShortMaxAge => "hsts-preload-short-max-age",
+            RuleId::SslRedirectUntrustedProxy => "ssl-redirect-untrusted-proxy",
+            RuleId::CookiesInsecure => "cookies-insecure",
+            RuleId::ContainerNoTrustedProxies => "container-no-trusted-proxies",
+            RuleId::TrustedProxiesAny => "trusted-proxies-any",
+            RuleId::DatabasePasswordWeak => "database-password-weak",
+            RuleId::DatabaseHostPublic => "database-host-public",
+            RuleId::DatabaseNoPassword => "database-no-password",
+            RuleId::SecretKeyInline => "secret-key-inline",
+            RuleId::DatabasePasswordInline => "database-password-inline",
+            RuleId::SecretInline => "secret-inline",
+            RuleId::DotenvNotIgnored => "dotenv-not-ignored",
+            RuleId::DotenvTracked => "dotenv-tracked",
+            RuleId::DotenvUnverified => "dotenv-unverified",
+        }
+    }
+
+    /// The id written as kebab-case, e.g. `hsts-disabled`.
+    pub fn parse(s: &str) -> Option<RuleId> {
+        RuleId::ALL.into_iter().find(|id| id.as_str() == s)
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// When a rule applies. A rule that does not apply is neither passed nor failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Applies {
+    /// Every run.
+    Always,
+    /// Runs judged as production: a strict environment (production, staging) or
+    /// `--deploy`.
+    Strict,
+    /// `--deploy` runs only.
+    Deploy,
+    /// Runs judged as production whose configuration has a `database` section.
+    StrictWithDatabase,
+}
+
+impl Applies {
+    /// Whether a run with these settings is in scope.
+    fn holds(self, strict: bool, deploy: bool, cfg: &Config) -> bool {
+        match self {
+            Applies::Always => true,
+            Applies::Strict => strict,
+            Applies::Deploy => deploy,
+            Applies::StrictWithDatabase => strict && cfg.database.is_some(),
+        }
+    }
+}
+
 /// One rule of the checklist.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Rule {
-    /// Stable kebab-case id.
-    pub id: &'static str,
+    /// Stable id.
+    pub id: RuleId,
     /// The checklist heading.
     pub heading: Heading,
+    /// When the rule applies.
+    pub applies: Applies,
     /// What passing means, one line.
     pub summary: &'static str,
     check: rules::CheckFn,
 }
 
 /// The rule with this id.
-pub fn rule(id: &str) -> Option<&'static Rule> {
+pub fn rule(id: RuleId) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
@@ -301,6 +515,9 @@ pub fn run_checks(cfg: &Config, problems: &[Problem], facts: &Facts, deploy: boo
     let mut findings = Vec::new();
     let mut passed = Vec::new();
     for rule in RULES {
+        if !rule.applies.holds(cx.strict, deploy, cfg) {
+            continue;
+        }
         match (rule.check)(&cx) {
             None => {}
             Some(hits) if hits.is_empty() => passed.push(rule.id),
@@ -324,14 +541,5 @@ pub fn run_checks(cfg: &Config, problems: &[Problem], facts: &Facts, deploy: boo
         } else {
             Vec::new()
         },
-    }
-}
-
-/// Whether container rules apply: the configured mode, else the probe.
-fn in_container(cfg: &Config, probe: &RuntimeProbe) -> bool {
-    match cfg.docker {
-        DockerMode::On => true,
-        DockerMode::Off => false,
-        DockerMode::Auto => probe.in_container(),
     }
 }

@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::rules::{looks_secret, parse_db_url};
+use super::dburl::parse_db_url;
+use super::rules::looks_secret;
 use super::*;
 use crate::config::{
-    Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Problem, Secret, Source,
-    TrustedProxies,
+    Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Problem, ProblemKind, Secret,
+    Source, TrustedProxies,
 };
 use crate::domain::parse_entry;
 use crate::probe::RuntimeProbe;
@@ -98,13 +99,11 @@ impl Setup {
     }
 }
 
-fn problem(key: &str, value: Option<&str>, message: &str, line: u64) -> Problem {
-    Problem {
-        source: Some(file(line)),
-        key: key.into(),
-        value: value.map(str::to_owned),
-        message: message.into(),
-        fix: "fix it".into(),
+fn problem(kind: ProblemKind, key: &str, value: Option<&str>, message: &str, line: u64) -> Problem {
+    let p = Problem::new(kind, key, message, "fix it").at(file(line));
+    match value {
+        Some(v) => p.with_value(v),
+        None => p,
     }
 }
 
@@ -115,29 +114,44 @@ fn db(s: &mut Setup) -> &mut DatabaseConfig {
 type Mutate = fn(&mut Setup);
 
 /// `(rule id, severity expected, make it fail, a different way to make it pass)`.
-const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
+const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
     (
-        "config-invalid",
+        RuleId::ConfigInvalid,
         Severity::Error,
         |s| {
             s.problems.push(problem(
+                ProblemKind::WrongType,
                 "debug",
                 Some("\"maybe\""),
                 "expected true or false, found a string",
                 2,
             ))
         },
-        |s| s.problems.push(problem("nope", None, "unknown key", 2)),
+        |s| {
+            s.problems.push(problem(
+                ProblemKind::UnknownKey,
+                "nope",
+                None,
+                "unknown key",
+                2,
+            ))
+        },
     ),
     (
-        "config-unknown-key",
+        RuleId::ConfigUnknownKey,
         Severity::Error,
         |s| {
-            s.problems
-                .push(problem("secure_cookie", None, "unknown key", 9))
+            s.problems.push(problem(
+                ProblemKind::UnknownKey,
+                "secure_cookie",
+                None,
+                "unknown key",
+                9,
+            ))
         },
         |s| {
             s.problems.push(problem(
+                ProblemKind::WrongType,
                 "debug",
                 Some("1.5"),
                 "expected true or false, found a number",
@@ -146,10 +160,11 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "config-unset-variable",
+        RuleId::ConfigUnsetVariable,
         Severity::Error,
         |s| {
             s.problems.push(problem(
+                ProblemKind::UnsetVariable,
                 "secret_key",
                 Some("${SECRET_KEY}"),
                 "environment variable SECRET_KEY is not set",
@@ -158,6 +173,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
         |s| {
             s.problems.push(problem(
+                ProblemKind::UnknownEnvironment,
                 "environment",
                 Some("\"x\""),
                 "unknown environment \"x\"",
@@ -166,43 +182,43 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "docker-mode-auto",
+        RuleId::DockerModeAuto,
         Severity::Info,
         |s| s.cfg.docker = DockerMode::Auto,
         |s| s.cfg.docker = DockerMode::Off,
     ),
     (
-        "debug-in-production",
+        RuleId::DebugInProduction,
         Severity::Error,
         |s| s.cfg.debug = true,
         |s| s.cfg.environment = Environment::Staging,
     ),
     (
-        "environment-not-production",
+        RuleId::EnvironmentNotProduction,
         Severity::Error,
         |s| s.cfg.environment = Environment::Development,
         |s| s.cfg.debug = false,
     ),
     (
-        "secret-key-missing",
+        RuleId::SecretKeyMissing,
         Severity::Error,
         |s| s.cfg.secret_key = None,
         |s| s.cfg.secret_key = Some(Secret::new("x")),
     ),
     (
-        "secret-key-short",
+        RuleId::SecretKeyShort,
         Severity::Error,
         |s| s.cfg.secret_key = Some(Secret::new("aB3$dE6&gH9*jK2")),
         |s| s.cfg.secret_key = Some(Secret::new(format!("{GOOD_KEY}{GOOD_KEY}"))),
     ),
     (
-        "secret-key-low-entropy",
+        RuleId::SecretKeyLowEntropy,
         Severity::Error,
         |s| s.cfg.secret_key = Some(Secret::new("ab".repeat(30))),
         |s| s.cfg.secret_key = Some(Secret::new("abcde".repeat(12))),
     ),
     (
-        "secret-key-insecure-pattern",
+        RuleId::SecretKeyInsecurePattern,
         Severity::Error,
         |s| {
             s.cfg.secret_key = Some(Secret::new(
@@ -212,10 +228,11 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         |s| s.cfg.secret_key = Some(Secret::new(GOOD_KEY.to_lowercase())),
     ),
     (
-        "domains-invalid",
+        RuleId::DomainsInvalid,
         Severity::Error,
         |s| {
             s.problems.push(problem(
+                ProblemKind::InvalidDomain,
                 "security_domains[1]",
                 Some("\"https://x.com/path\""),
                 "a domain entry must not contain a path (\"/path\")",
@@ -223,12 +240,17 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
             ))
         },
         |s| {
-            s.problems
-                .push(problem("api_url", Some("\"x\""), "not a URL", 4))
+            s.problems.push(problem(
+                ProblemKind::InvalidUrl,
+                "api_url",
+                Some("\"x\""),
+                "not a URL",
+                4,
+            ))
         },
     ),
     (
-        "domains-empty",
+        RuleId::DomainsEmpty,
         Severity::Error,
         |s| s.cfg.security_domains.clear(),
         |s| {
@@ -237,13 +259,13 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "domains-wildcard",
+        RuleId::DomainsWildcard,
         Severity::Error,
         |s| s.cfg.security_domains.push(crate::domain::DomainEntry::Any),
         |s| s.cfg.security_domains.extend(parse_entry(".example.com")),
     ),
     (
-        "domains-http",
+        RuleId::DomainsHttp,
         Severity::Error,
         |s| {
             s.cfg
@@ -257,7 +279,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "domains-localhost",
+        RuleId::DomainsLocalhost,
         Severity::Warning,
         |s| s.cfg.security_domains.extend(parse_entry("localhost:3000")),
         |s| {
@@ -267,7 +289,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "domains-ip-literal",
+        RuleId::DomainsIpLiteral,
         Severity::Warning,
         |s| {
             s.cfg
@@ -277,7 +299,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         |s| s.cfg.security_domains.extend(parse_entry("https://[::1]")),
     ),
     (
-        "cors-regex-any",
+        RuleId::CorsRegexAny,
         Severity::Error,
         |s| s.cfg.cors_allowed_origin_regexes.push("https?://.*".into()),
         |s| {
@@ -287,13 +309,13 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "hsts-disabled",
+        RuleId::HstsDisabled,
         Severity::Error,
         |s| s.cfg.hsts.seconds = Some(0),
         |s| s.cfg.hsts.seconds = Some(63_072_000),
     ),
     (
-        "hsts-preload-without-subdomains",
+        RuleId::HstsPreloadWithoutSubdomains,
         Severity::Warning,
         |s| s.cfg.hsts.include_subdomains = Some(false),
         |s| {
@@ -305,7 +327,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "hsts-preload-short-max-age",
+        RuleId::HstsPreloadShortMaxAge,
         Severity::Warning,
         |s| s.cfg.hsts.seconds = Some(3600),
         |s| {
@@ -317,7 +339,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "ssl-redirect-untrusted-proxy",
+        RuleId::SslRedirectUntrustedProxy,
         Severity::Error,
         |s| s.cfg.trusted_proxies = Some(TrustedProxies::Networks(Vec::new())),
         |s| {
@@ -329,13 +351,13 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "cookies-insecure",
+        RuleId::CookiesInsecure,
         Severity::Error,
         |s| s.cfg.secure_cookies = Some(false),
         |s| s.cfg.secure_cookies = Some(true),
     ),
     (
-        "container-no-trusted-proxies",
+        RuleId::ContainerNoTrustedProxies,
         Severity::Warning,
         |s| {
             s.cfg.docker = DockerMode::Auto;
@@ -349,25 +371,25 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "trusted-proxies-any",
+        RuleId::TrustedProxiesAny,
         Severity::Warning,
         |s| s.cfg.trusted_proxies = Some(TrustedProxies::Any),
         |s| s.cfg.trusted_proxies = None,
     ),
     (
-        "database-password-weak",
+        RuleId::DatabasePasswordWeak,
         Severity::Error,
         |s| db(s).password = Some(Secret::new("Password123!")),
         |s| db(s).password = Some(Secret::new("correct horse battery staple")),
     ),
     (
-        "database-host-public",
+        RuleId::DatabaseHostPublic,
         Severity::Warning,
         |s| db(s).host = Some("203.0.113.7".into()),
         |s| db(s).host = Some("db.example.com".into()),
     ),
     (
-        "database-no-password",
+        RuleId::DatabaseNoPassword,
         Severity::Info,
         |s| {
             let d = db(s);
@@ -383,7 +405,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "secret-key-inline",
+        RuleId::SecretKeyInline,
         Severity::Error,
         |s| {
             s.cfg.sources.insert("secret_key".into(), file(3));
@@ -395,7 +417,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "database-password-inline",
+        RuleId::DatabasePasswordInline,
         Severity::Error,
         |s| {
             s.cfg.sources.insert("database.url".into(), file(8));
@@ -406,7 +428,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "secret-inline",
+        RuleId::SecretInline,
         Severity::Error,
         |s| {
             s.cfg.sources.insert("app.stripe_api_key".into(), file(11));
@@ -417,7 +439,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "dotenv-not-ignored",
+        RuleId::DotenvNotIgnored,
         Severity::Error,
         |s| {
             if let Some(d) = &mut s.facts.dotenv {
@@ -431,7 +453,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "dotenv-tracked",
+        RuleId::DotenvTracked,
         Severity::Error,
         |s| {
             if let Some(d) = &mut s.facts.dotenv {
@@ -445,7 +467,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
-        "dotenv-unverified",
+        RuleId::DotenvUnverified,
         Severity::Info,
         |s| {
             if let Some(d) = &mut s.facts.dotenv {
@@ -462,7 +484,7 @@ const CASES: &[(&str, Severity, Mutate, Mutate)] = &[
     ),
 ];
 
-fn ids(r: &Report) -> Vec<&'static str> {
+fn ids(r: &Report) -> Vec<RuleId> {
     r.findings.iter().map(|f| f.id).collect()
 }
 
@@ -470,7 +492,7 @@ fn ids(r: &Report) -> Vec<&'static str> {
 fn clean_config_passes_every_rule() {
     let r = Setup::clean().run();
     assert_eq!(r.findings, Vec::new());
-    let all: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+    let all: Vec<RuleId> = RULES.iter().map(|r| r.id).collect();
     assert_eq!(r.passed, all);
     assert_eq!(r.manual, MANUAL.to_vec());
     assert!(!r.has_errors());
@@ -478,8 +500,8 @@ fn clean_config_passes_every_rule() {
 
 #[test]
 fn every_rule_has_a_case() {
-    let cased: BTreeSet<&str> = CASES.iter().map(|c| c.0).collect();
-    let rules: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
+    let cased: BTreeSet<RuleId> = CASES.iter().map(|c| c.0).collect();
+    let rules: BTreeSet<RuleId> = RULES.iter().map(|r| r.id).collect();
     assert_eq!(cased, rules);
     assert_eq!(RULES.len(), rules.len(), "duplicate rule ids");
 }
@@ -497,7 +519,7 @@ fn each_rule_fails_and_passes() {
             "{id}: {mine:?}"
         );
         assert!(!r.passed.contains(id), "{id} both failed and passed");
-        let heading = rule(id).map(|r| r.heading);
+        let heading = rule(*id).map(|r| r.heading);
         assert!(mine.iter().all(|f| Some(f.heading) == heading), "{id}");
 
         let mut s = Setup::clean();
@@ -517,7 +539,9 @@ fn ids_are_kebab_case_and_documented() {
     let docs = include_str!("../../../../docs/checks.md");
     for r in RULES {
         assert!(
-            r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            r.id.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-'),
             "{}",
             r.id
         );
@@ -565,7 +589,7 @@ fn secrets_never_appear_in_findings() {
         "database-password-inline",
         "secret-inline",
     ] {
-        assert!(ids(&r).contains(&id), "{id}");
+        assert!(ids(&r).iter().any(|f| *f == id), "{id}");
     }
 }
 
@@ -605,7 +629,7 @@ fn development_without_deploy_runs_only_general_rules() {
         "secret-key-missing",
         "domains-empty",
     ] {
-        assert!(ids(&r).contains(&id), "{id}");
+        assert!(ids(&r).iter().any(|f| *f == id), "{id}");
     }
     assert_eq!(r.manual.len(), MANUAL.len());
 }
@@ -627,7 +651,7 @@ fn dotenv_severity_follows_strictness() {
 fn policy_problems_are_not_reported_twice() {
     let mut s = Setup::clean();
     s.cfg.security_domains.clear();
-    s.problems = s.cfg.policy_problems();
+    s.problems = crate::policy::problems(&s.cfg);
     assert_eq!(s.problems.len(), 1);
     let r = s.run();
     assert_eq!(ids(&r), vec!["domains-empty"]);
@@ -641,8 +665,8 @@ fn unknown_nested_sources_are_not_claimed_as_passed() {
     s.cfg.sources.remove("app.stripe_api_key");
     let r = s.run();
     assert!(r.findings.is_empty(), "{:?}", r.findings);
-    assert!(!r.passed.contains(&"database-password-inline"));
-    assert!(!r.passed.contains(&"secret-inline"));
+    assert!(!r.passed.iter().any(|p| *p == "database-password-inline"));
+    assert!(!r.passed.iter().any(|p| *p == "secret-inline"));
 }
 
 #[test]
@@ -692,7 +716,10 @@ fn insecure_key_patterns() {
         let mut s = Setup::clean();
         s.cfg.secret_key = Some(Secret::new(key));
         let r = s.run();
-        assert!(ids(&r).contains(&"secret-key-insecure-pattern"), "{key}");
+        assert!(
+            ids(&r).iter().any(|f| *f == "secret-key-insecure-pattern"),
+            "{key}"
+        );
     }
 }
 
@@ -815,4 +842,43 @@ fn checks_never_panic_on_odd_values() {
     db(&mut s).host = Some("[".into());
     s.cfg.app.insert("weird_key".into(), "\u{0}".into());
     let _ = s.run();
+}
+
+/// Findings follow the problem's kind: a reworded message stays under its rule.
+#[test]
+fn loading_problems_are_classified_by_kind() {
+    let cases = [
+        (ProblemKind::UnknownKey, "tls", RuleId::ConfigUnknownKey),
+        (
+            ProblemKind::UnsetVariable,
+            "secret_key",
+            RuleId::ConfigUnsetVariable,
+        ),
+        (
+            ProblemKind::InvalidDomain,
+            "security_domains[0]",
+            RuleId::DomainsInvalid,
+        ),
+        (
+            ProblemKind::WrongType,
+            "security_domains",
+            RuleId::DomainsInvalid,
+        ),
+        (ProblemKind::WrongType, "debug", RuleId::ConfigInvalid),
+    ];
+    for (kind, key, id) in cases {
+        let mut s = Setup::clean();
+        s.problems
+            .push(problem(kind, key, None, "a message in other words", 3));
+        let r = s.run();
+        assert_eq!(ids(&r), vec![id], "{kind}");
+    }
+}
+
+#[test]
+fn rule_ids_parse_back() {
+    for r in RULES {
+        assert_eq!(RuleId::parse(r.id.as_str()), Some(r.id));
+    }
+    assert_eq!(RuleId::ALL.len(), RULES.len());
 }

@@ -1,0 +1,332 @@
+//! HTTP/1.1 upgrades (WebSockets, and any other protocol but `h2c`) the policy allowed:
+//! the handshake goes to the upstream on a fresh connection of its own; when the
+//! upstream switches protocols, so does the client's connection, and bytes are copied
+//! both ways until either side closes or the tunnel is idle for
+//! [`GatewayOptions::websocket_idle_timeout`].
+//!
+//! Only `GET` requests over HTTP/1.1 with `Connection: upgrade` and one `Upgrade` header
+//! qualify. `Upgrade: h2c` never does: a cleartext HTTP/2 connection to the upstream,
+//! opened by the client past the policy, would smuggle every later request by it. HTTP/2
+//! extended CONNECT (RFC 8441) is refused like any CONNECT.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::forward::{strip_hop_by_hop, text_response};
+use crate::{BoxBody, BoxError, GatewayOptions};
+
+/// The tunnels of one gateway: their settings, how many are open, and the shutdown
+/// signal. The count is where a cap on open tunnels would go.
+#[derive(Debug)]
+pub(crate) struct Tunnels {
+    connect_timeout: Duration,
+    upstream_timeout: Duration,
+    idle_timeout: Duration,
+    drain_timeout: Duration,
+    open: AtomicUsize,
+    /// When open tunnels must be closed, once shutdown has begun.
+    closing: watch::Sender<Option<Instant>>,
+}
+
+impl Tunnels {
+    pub(crate) fn new(options: &GatewayOptions) -> Arc<Tunnels> {
+        Arc::new(Tunnels {
+            connect_timeout: options.connect_timeout,
+            upstream_timeout: options.upstream_timeout,
+            idle_timeout: options.websocket_idle_timeout,
+            drain_timeout: options.drain_timeout,
+            open: AtomicUsize::new(0),
+            closing: watch::Sender::new(None),
+        })
+    }
+
+    /// Shutdown has begun: open tunnels may run for the drain timeout, then close.
+    pub(crate) fn shutdown(&self) {
+        let at = Instant::now() + self.drain_timeout;
+        self.closing.send_replace(Some(at));
+    }
+
+    /// Waits until no tunnel is open, or the drain timeout after [`shutdown`] passed.
+    ///
+    /// [`shutdown`]: Self::shutdown
+    pub(crate) async fn closed(&self) {
+        let until = (*self.closing.borrow()).unwrap_or_else(Instant::now);
+        while self.open.load(Ordering::Acquire) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// One open tunnel, counted while it lives.
+struct Open(Arc<Tunnels>);
+
+impl Open {
+    fn new(tunnels: &Arc<Tunnels>) -> Open {
+        tunnels.open.fetch_add(1, Ordering::AcqRel);
+        Open(tunnels.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A client request that qualifies as an HTTP/1.1 upgrade, taken apart before its
+/// hop-by-hop headers are removed.
+pub(crate) struct Upgrade {
+    /// The client connection, once the gateway answered 101.
+    client: OnUpgrade,
+    /// The client's `Upgrade` header.
+    protocol: HeaderValue,
+}
+
+/// Whether a comma-separated header has `token` (case-insensitive) in any of its lines.
+fn has_token(parts: &Parts, name: header::HeaderName, token: &str) -> bool {
+    parts
+        .headers
+        .get_all(name)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// The upgrade `parts` asks for, if it qualifies: `GET`, HTTP/1.1, `Connection:
+/// upgrade`, one `Upgrade` header that does not name `h2c`. Anything else is forwarded
+/// as a plain request (its `Upgrade` removed as hop-by-hop).
+pub(crate) fn take(parts: &mut Parts) -> Option<Upgrade> {
+    if parts.method != Method::GET
+        || parts.version != Version::HTTP_11
+        || !has_token(parts, header::CONNECTION, "upgrade")
+        || has_token(parts, header::UPGRADE, "h2c")
+    {
+        return None;
+    }
+    let mut values = parts.headers.get_all(header::UPGRADE).iter();
+    let protocol = match (values.next(), values.next()) {
+        (Some(v), None) if !v.as_bytes().trim_ascii().is_empty() => v.clone(),
+        _ => return None,
+    };
+    let client = parts.extensions.remove::<OnUpgrade>()?;
+    Some(Upgrade { client, protocol })
+}
+
+impl Upgrade {
+    /// Sends the handshake `req` (already scrubbed like any request) to the upstream at
+    /// `addr` on a fresh connection. A `101` answer is passed to the client and the two
+    /// connections are joined; any other answer is returned as a plain response.
+    pub(crate) async fn forward(
+        self,
+        tunnels: &Arc<Tunnels>,
+        addr: &str,
+        mut req: Request<Incoming>,
+        client_version: Version,
+    ) -> Response<BoxBody> {
+        let headers = req.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, self.protocol);
+        let exchange = async {
+            let stream = tokio::time::timeout(
+                tunnels.connect_timeout,
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            .map_err(|_| BoxError::from("connect: timed out"))??;
+            let _ = stream.set_nodelay(true);
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.with_upgrades().await {
+                    tracing::debug!(error = %e, "upstream upgrade connection ended with an error");
+                }
+            });
+            let mut resp = sender.send_request(req).await?;
+            let upstream = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+                Some(hyper::upgrade::on(&mut resp).await?)
+            } else {
+                None
+            };
+            Ok::<_, BoxError>((resp, upstream))
+        };
+        let (resp, upstream) = match tokio::time::timeout(tunnels.upstream_timeout, exchange).await
+        {
+            Err(_) => {
+                tracing::warn!(addr, "upstream timed out (upgrade)");
+                return text_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the upstream service did not answer in time",
+                );
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(addr, error = %e, "upstream failed (upgrade)");
+                return text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                );
+            }
+            Ok(Ok(x)) => x,
+        };
+        let (mut parts, body) = resp.into_parts();
+        let upstream_protocol = parts.headers.get(header::UPGRADE).cloned();
+        strip_hop_by_hop(&mut parts.headers);
+        parts.version = client_version;
+        // The upstream may only switch to a protocol the gateway forwards: never h2c.
+        let upstream_protocol = upstream_protocol.filter(|p| {
+            !p.as_bytes()
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"))
+        });
+        let (Some(upstream), Some(protocol)) = (upstream, upstream_protocol) else {
+            if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+                tracing::warn!(
+                    addr,
+                    "upstream switched protocols without an Upgrade header, or to h2c"
+                );
+                return text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                );
+            }
+            // Not switching: a plain answer (403, 426, ...) on a connection of its own,
+            // which closes when the body is done.
+            return Response::from_parts(
+                parts,
+                body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+            );
+        };
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, protocol);
+        let open = Open::new(tunnels);
+        tokio::spawn(tunnel(open, self.client, upstream));
+        Response::from_parts(
+            parts,
+            http_body_util::Empty::new()
+                .map_err(|e| match e {})
+                .boxed_unsync(),
+        )
+    }
+}
+
+/// Joins the client's upgraded connection (once the 101 is written) with the
+/// upstream's, until either side closes both ways, the tunnel is idle too long, or
+/// shutdown's drain timeout passes.
+async fn tunnel(open: Open, client: OnUpgrade, upstream: hyper::upgrade::Upgraded) {
+    let tunnels = open.0.clone();
+    let start = Instant::now();
+    // When a byte last went either way, in nanoseconds after `start`.
+    let last = AtomicU64::new(0);
+    let copy = async {
+        let client = client.await?;
+        let mut client = Seen::new(TokioIo::new(client), &last, start);
+        let mut upstream = Seen::new(TokioIo::new(upstream), &last, start);
+        let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+        Ok::<_, BoxError>((up, down))
+    };
+    let idle = async {
+        loop {
+            let at =
+                start + Duration::from_nanos(last.load(Ordering::Relaxed)) + tunnels.idle_timeout;
+            if Instant::now() >= at {
+                return;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+    };
+    let mut closing = tunnels.closing.subscribe();
+    let shutdown = async {
+        let Ok(at) = closing.wait_for(Option::is_some).await.map(|at| *at) else {
+            return std::future::pending().await;
+        };
+        if let Some(at) = at {
+            tokio::time::sleep_until(at).await;
+        }
+    };
+    tokio::select! {
+        copied = copy => match copied {
+            Ok((up, down)) => tracing::debug!(up, down, "tunnel closed"),
+            Err(e) => tracing::debug!(error = %e, "tunnel ended with an error"),
+        },
+        () = idle => tracing::debug!(
+            "tunnel idle for {} s; closing",
+            tunnels.idle_timeout.as_secs_f64()
+        ),
+        () = shutdown => tracing::debug!("tunnel still open at shutdown; closing"),
+    }
+    drop(open);
+}
+
+/// A tunnel's side, noting when it last read a byte.
+struct Seen<'a, T> {
+    io: T,
+    last: &'a AtomicU64,
+    start: Instant,
+}
+
+impl<'a, T> Seen<'a, T> {
+    fn new(io: T, last: &'a AtomicU64, start: Instant) -> Self {
+        Seen { io, last, start }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Seen<'_, T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.last.store(nanos, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Seen<'_, T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}

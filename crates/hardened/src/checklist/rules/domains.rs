@@ -1,0 +1,145 @@
+//! The Domains rules: `security_domains` and the CORS origin regexes.
+
+use super::configuration::problem_hits;
+use super::{Ctx, Hit, hit};
+use crate::checklist::{RuleId, Severity};
+use crate::config::Config;
+use crate::domain::{DomainEntry, Origin, Scheme};
+
+pub(super) fn domains_invalid(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    problem_hits(cx, RuleId::DomainsInvalid)
+}
+
+const DOMAINS_FIX: &str =
+    "add your domains to security_domains, e.g. `security_domains: [example.com, api.example.com]`";
+
+pub(super) fn domains_empty(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    if cx.cfg.security_domains.is_empty() && cx.cfg.api_url.is_none() && cx.cfg.site_url.is_none() {
+        hits.push(hit(
+            Severity::Error,
+            format!(
+                "security_domains is empty in {}: no request could be served",
+                cx.target()
+            ),
+            DOMAINS_FIX,
+            cx.loc("security_domains"),
+        ));
+    }
+    Some(hits)
+}
+
+pub(super) fn domains_wildcard(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    if cx.cfg.security_domains.contains(&DomainEntry::Any) {
+        hits.push(hit(
+            Severity::Error,
+            format!(
+                "security_domains contains the wildcard `*` in {}: every host would be accepted",
+                cx.target()
+            ),
+            "list your real domains instead of `*`; for a domain and its subdomains write `.example.com`",
+            cx.loc("security_domains"),
+        ));
+    }
+    Some(hits)
+}
+
+/// Every configured origin with the key it was configured under.
+fn named_origins(cfg: &Config) -> Vec<(&'static str, &Origin)> {
+    let mut v: Vec<(&'static str, &Origin)> = cfg
+        .security_domains
+        .iter()
+        .filter_map(|d| match d {
+            DomainEntry::Origin(o) => Some(("security_domains", o)),
+            _ => None,
+        })
+        .collect();
+    v.extend(cfg.site_url.iter().map(|o| ("site_url", o)));
+    v.extend(cfg.api_url.iter().map(|o| ("api_url", o)));
+    v
+}
+
+pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for (key, o) in named_origins(cx.cfg) {
+        if o.scheme == Scheme::Http && !o.host.is_loopback() {
+            let https = Origin::new(Scheme::Https, o.host.clone(), o.port);
+            hits.push(hit(
+                Severity::Error,
+                format!("{key} entry {o} is plain HTTP in {}", cx.target()),
+                format!("serve it over HTTPS and write `{https}`; the guide requires HTTPS on all domains"),
+                cx.loc(key),
+            ));
+        }
+    }
+    for d in &cx.cfg.security_domains {
+        if let DomainEntry::Subdomains {
+            scheme: Scheme::Http,
+            domain,
+            ..
+        } = d
+        {
+            hits.push(hit(
+                Severity::Error,
+                format!("security_domains entry {d} is plain HTTP in {}", cx.target()),
+                format!("serve it over HTTPS and write `.{domain}`; the guide requires HTTPS on all domains"),
+                cx.loc("security_domains"),
+            ));
+        }
+    }
+    Some(hits)
+}
+
+pub(super) fn domains_localhost(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for (key, o) in named_origins(cx.cfg) {
+        if o.host.is_loopback() {
+            hits.push(hit(
+                Severity::Warning,
+                format!("{key} lists the loopback origin {o} in {}", cx.target()),
+                "remove it: production browsers never reach the service as localhost (health checks by IP work through health_check_paths)",
+                cx.loc(key),
+            ));
+        }
+    }
+    Some(hits)
+}
+
+pub(super) fn domains_ip_literal(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for (key, o) in named_origins(cx.cfg) {
+        if o.host.is_ip() && !o.host.is_loopback() {
+            hits.push(hit(
+                Severity::Warning,
+                format!("{key} lists the IP address {} in {}", o.host, cx.target()),
+                "list domain names; in Docker the internal networks are allowed automatically (export DOCKER=true if detection fails) and health_check_paths skip the host check",
+                cx.loc(key),
+            ));
+        }
+    }
+    Some(hits)
+}
+
+/// Origins no configuration should allow by accident.
+const FOREIGN_ORIGINS: [&str; 2] = ["https://attacker.invalid", "http://attacker.invalid"];
+
+pub(super) fn cors_regex_any(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for re in &cx.cfg.cors_allowed_origin_regexes {
+        // Anchored: the narrowest reading. Matching a foreign origin even so means the
+        // regex is too broad however it is applied.
+        let Ok(compiled) = regex::Regex::new(&format!("^(?:{re})$")) else {
+            continue;
+        };
+        if let Some(o) = FOREIGN_ORIGINS.iter().find(|o| compiled.is_match(o)) {
+            hits.push(hit(
+                cx.severity(),
+                format!("cors_allowed_origin_regexes entry {re:?} matches any origin, e.g. {o}"),
+                "restrict it to your own domains, e.g. `^https://[a-z0-9-]+\\.example\\.com$`, or list them in security_domains (`.example.com` covers subdomains)",
+                cx.loc("cors_allowed_origin_regexes"),
+            ));
+        }
+    }
+    Some(hits)
+}

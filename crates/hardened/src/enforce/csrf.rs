@@ -1,0 +1,333 @@
+//! CSRF: Django's `CsrfViewMiddleware` origin and referer rules (the token check is the
+//! application's business), plus `Sec-Fetch-Site: cross-site` without `Origin`.
+
+use std::borrow::Cow;
+
+use super::decision::{Rejection, RejectionKind};
+use super::matcher::{OriginMatcher, OriginParts, PathSet};
+use super::request::{CsrfExempt, RequestHead, RequestHost};
+use crate::domain::Scheme;
+
+/// The compiled CSRF rules.
+#[derive(Debug)]
+pub(crate) struct CsrfCheck {
+    pub(crate) matcher: OriginMatcher,
+    pub(crate) exempt: PathSet,
+}
+
+impl CsrfCheck {
+    /// Checks an unsafe, non-exempt request; `host` is the allowed host, if any.
+    pub(crate) fn check(
+        &self,
+        head: &RequestHead<'_>,
+        host: Option<&RequestHost<'_>>,
+    ) -> Result<(), Rejection> {
+        if head.method().is_safe()
+            || head.parts().extensions.get::<CsrfExempt>().is_some()
+            || self.exempt.matches(head.path())
+        {
+            return Ok(());
+        }
+        self.origin_and_referer(head, host)
+    }
+
+    fn origin_and_referer(
+        &self,
+        head: &RequestHead<'_>,
+        host: Option<&RequestHost<'_>>,
+    ) -> Result<(), Rejection> {
+        let fix_for = |what: &str| -> Cow<'static, str> {
+            match Scheme::parse(what.split("://").next().unwrap_or("")) {
+                Some(_) => format!(
+                    "if {what} is your frontend, add it to security_domains; otherwise this is a cross-site request, or exempt the route (csrf_exempt_paths) for API-only endpoints"
+                )
+                .into(),
+                None => "send requests from a page served by an allowed origin".into(),
+            }
+        };
+        if head.duplicate_origin() {
+            return Err(Rejection::new(
+                RejectionKind::CsrfBadOrigin,
+                "Origin checking failed - multiple Origin headers.".into(),
+                "send one Origin header",
+            ));
+        }
+        let secure = head.secure();
+        if let Some(origin) = head.first_origin() {
+            let value = String::from_utf8_lossy(origin.as_bytes());
+            if origin_is_request_origin(&value, secure, host) || self.matcher.allows(&value) {
+                return Ok(());
+            }
+            return Err(Rejection::new(
+                RejectionKind::CsrfBadOrigin,
+                format!("Origin checking failed - {value} does not match any trusted origins."),
+                fix_for(&value),
+            ));
+        }
+        if head
+            .parts()
+            .headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+        {
+            return Err(Rejection::new(
+                RejectionKind::CsrfCrossSite,
+                "Cross-site request without Origin (Sec-Fetch-Site: cross-site).".into(),
+                "browsers send Origin on cross-site requests; if this is your frontend, add its domain to security_domains",
+            ));
+        }
+        if !secure || head.grpc() {
+            // gRPC: a browser cannot send `application/grpc` cross-site without a CORS
+            // preflight (which foreign origins fail), and would send Origin; gRPC
+            // clients send neither Origin nor Referer.
+            return Ok(());
+        }
+        let Some(referer) = head.referer() else {
+            return Err(Rejection::new(
+                RejectionKind::CsrfNoReferer,
+                "Referer checking failed - no Referer.".into(),
+                "browsers send Referer on https form posts; check Referrer-Policy (no-referrer breaks it), or send an Origin header",
+            ));
+        };
+        let referer = String::from_utf8_lossy(referer.as_bytes());
+        let Some((scheme, netloc)) = split_url(&referer) else {
+            return Err(Rejection::new(
+                RejectionKind::CsrfMalformedReferer,
+                "Referer checking failed - Referer is malformed.".into(),
+                "send an absolute Referer URL",
+            ));
+        };
+        if !scheme.eq_ignore_ascii_case("https") {
+            return Err(Rejection::new(
+                RejectionKind::CsrfInsecureReferer,
+                "Referer checking failed - Referer is insecure while host is secure.".into(),
+                "serve the page that submits the form over https",
+            ));
+        }
+        let netloc = netloc.to_ascii_lowercase();
+        if self.matcher.allows_referer_netloc(&netloc) {
+            return Ok(());
+        }
+        if let Some(host) = host
+            && host.raw().eq_ignore_ascii_case(&netloc)
+        {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            RejectionKind::CsrfBadReferer,
+            format!("Referer checking failed - {referer} does not match any trusted origins."),
+            fix_for(&format!("https://{netloc}")),
+        ))
+    }
+}
+
+/// Whether `origin` is the request's own `scheme://host[:port]`.
+fn origin_is_request_origin(origin: &str, secure: bool, host: Option<&RequestHost<'_>>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    let (raw, domain) = (host.raw(), host.domain());
+    let scheme = if secure { Scheme::Https } else { Scheme::Http };
+    let port = match raw.rsplit_once(':') {
+        Some((_, p)) if !raw.ends_with(']') => p.parse::<u16>().ok(),
+        _ => None,
+    };
+    let port = port.unwrap_or(scheme.default_port());
+    let check = |o: &OriginParts<'_>| o.scheme == scheme && o.host == domain && o.port == port;
+    if let Some(o) = OriginParts::parse_canonical(origin) {
+        return check(&o);
+    }
+    match crate::domain::Origin::parse_header(origin) {
+        Some(o) => {
+            let h = o.host.to_string();
+            check(&OriginParts {
+                scheme: o.scheme,
+                host: &h,
+                port: o.effective_port(),
+                explicit_port: o.port.is_some(),
+            })
+        }
+        None => false,
+    }
+}
+
+/// `urlsplit`'s scheme and netloc, for Referer values: `None` when either is empty.
+fn split_url(url: &str) -> Option<(&str, &str)> {
+    let colon = url.find(':')?;
+    let scheme = url.get(..colon)?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return None;
+    }
+    let rest = url.get(colon + 1..)?.strip_prefix("//")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let netloc = rest.get(..end)?;
+    if netloc.is_empty() {
+        return None;
+    }
+    Some((scheme, netloc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Expect, Headers, expect, from_peer, request, security};
+    use super::split_url;
+    use crate::config::Config;
+
+    #[test]
+    fn origin_table() {
+        let sec = security(Config::production(["example.com", "app.example.com"]));
+        use Expect::{Pass, PassCors, Reject};
+        let host = ("host", "example.com");
+        let cases: &[(&str, Headers<'_>, Expect)] = &[
+            // same origin (plain HTTP here: no trusted proxy says https)
+            ("POST", &[host, ("origin", "http://example.com")], Pass),
+            ("POST", &[host, ("origin", "http://EXAMPLE.com:80")], Pass),
+            (
+                "POST",
+                &[host, ("origin", "https://example.com")],
+                PassCors("https://example.com"),
+            ),
+            // trusted
+            (
+                "POST",
+                &[host, ("origin", "https://app.example.com")],
+                PassCors("https://app.example.com"),
+            ),
+            // foreign, null, duplicate
+            (
+                "POST",
+                &[host, ("origin", "https://evil.com")],
+                Reject("csrf-bad-origin"),
+            ),
+            (
+                "POST",
+                &[host, ("origin", "null")],
+                Reject("csrf-bad-origin"),
+            ),
+            (
+                "PUT",
+                &[host, ("origin", "http://example.com:8080")],
+                Reject("csrf-bad-origin"),
+            ),
+            (
+                "POST",
+                &[
+                    host,
+                    ("origin", "http://example.com"),
+                    ("origin", "http://example.com"),
+                ],
+                Reject("csrf-bad-origin"),
+            ),
+            // safe methods are never checked
+            ("GET", &[host, ("origin", "https://evil.com")], Pass),
+            ("HEAD", &[host, ("origin", "https://evil.com")], Pass),
+            // no Origin
+            (
+                "POST",
+                &[host, ("sec-fetch-site", "cross-site")],
+                Reject("csrf-cross-site"),
+            ),
+            ("POST", &[host, ("sec-fetch-site", "same-origin")], Pass),
+            ("DELETE", &[host], Pass),
+        ];
+        for (method, headers, expected) in cases {
+            expect(&sec, &request(method, "/", headers), *expected);
+        }
+    }
+
+    #[test]
+    fn referer_table_on_secure_requests() {
+        let sec = security(Config::production(["example.com", "app.example.com"]));
+        use Expect::{Pass, Reject};
+        let host = ("host", "example.com");
+        let xfp = ("x-forwarded-proto", "https");
+        let cases: &[(Headers<'_>, Expect)] = &[
+            (&[host, xfp], Reject("csrf-no-referer")),
+            (&[host, xfp, ("referer", "https://example.com/form")], Pass),
+            (
+                &[host, xfp, ("referer", "https://app.example.com/x?y")],
+                Pass,
+            ),
+            (
+                &[host, xfp, ("referer", "https://evil.com/")],
+                Reject("csrf-bad-referer"),
+            ),
+            (
+                &[host, xfp, ("referer", "http://example.com/")],
+                Reject("csrf-insecure-referer"),
+            ),
+            (
+                &[host, xfp, ("referer", "/relative")],
+                Reject("csrf-malformed-referer"),
+            ),
+            (
+                &[host, xfp, ("referer", "https://")],
+                Reject("csrf-malformed-referer"),
+            ),
+            // Origin wins over Referer.
+            (
+                &[
+                    host,
+                    xfp,
+                    ("origin", "https://example.com"),
+                    ("referer", "https://evil.com/"),
+                ],
+                Expect::PassCors("https://example.com"),
+            ),
+            // gRPC clients send neither.
+            (&[host, xfp, ("content-type", "application/grpc")], Pass),
+            (
+                &[host, xfp, ("content-type", "application/grpc-web")],
+                Reject("csrf-no-referer"),
+            ),
+        ];
+        for (headers, expected) in cases {
+            let parts = from_peer(request("POST", "/", headers), "127.0.0.1");
+            expect(&sec, &parts, *expected);
+        }
+        // Plain HTTP: no Referer rules.
+        expect(&sec, &request("POST", "/", &[host]), Pass);
+    }
+
+    #[test]
+    fn exemptions() {
+        let sec = security(Config::production(["example.com"]).map(|mut c| {
+            c.csrf_exempt_paths = vec!["/hooks/{id}".into()];
+            c
+        }));
+        let evil = [("host", "example.com"), ("origin", "https://evil.com")];
+        expect(&sec, &request("POST", "/hooks/7", &evil), Expect::Pass);
+        expect(
+            &sec,
+            &request("POST", "/hooks", &evil),
+            Expect::Reject("csrf-bad-origin"),
+        );
+        let mut parts = request("POST", "/", &evil);
+        parts.extensions.insert(crate::CsrfExempt);
+        expect(&sec, &parts, Expect::Pass);
+    }
+
+    #[test]
+    fn split_url_table() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("https://a.com/x", Some(("https", "a.com"))),
+            ("https://a.com:8443?q", Some(("https", "a.com:8443"))),
+            ("HTTP://A.com#f", Some(("HTTP", "A.com"))),
+            ("https:/a.com", None),
+            ("1https://a.com", None),
+            ("://a.com", None),
+            ("https://", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(split_url(url), *expected, "{url}");
+        }
+    }
+}

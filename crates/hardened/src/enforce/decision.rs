@@ -1,0 +1,516 @@
+//! The verdict on one request: [`Decision`], [`Rejection`] and what the layer attaches
+//! to responses ([`Verdict`]).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use http::StatusCode;
+use http::header::HeaderValue;
+
+/// Which checks a layer applies. Start from [`Checks::ALL`] or [`Checks::NONE`] and
+/// switch single checks with the `with_*` methods:
+///
+/// ```
+/// use hardened::Checks;
+///
+/// let checks = Checks::ALL.with_csrf(false);
+/// assert!(checks.host() && !checks.csrf());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Checks {
+    host: bool,
+    tls: bool,
+    cors: bool,
+    csrf: bool,
+    headers: bool,
+    cookies: bool,
+}
+
+impl Checks {
+    /// Every check.
+    pub const ALL: Checks = Checks {
+        host: true,
+        tls: true,
+        cors: true,
+        csrf: true,
+        headers: true,
+        cookies: true,
+    };
+    /// No check.
+    pub const NONE: Checks = Checks {
+        host: false,
+        tls: false,
+        cors: false,
+        csrf: false,
+        headers: false,
+        cookies: false,
+    };
+
+    /// With or without Host header validation.
+    #[must_use]
+    pub const fn with_host(self, on: bool) -> Checks {
+        Checks { host: on, ..self }
+    }
+
+    /// With or without the TLS redirect and HSTS.
+    #[must_use]
+    pub const fn with_tls(self, on: bool) -> Checks {
+        Checks { tls: on, ..self }
+    }
+
+    /// With or without CORS headers and preflight answers.
+    #[must_use]
+    pub const fn with_cors(self, on: bool) -> Checks {
+        Checks { cors: on, ..self }
+    }
+
+    /// With or without the CSRF origin/referer check.
+    #[must_use]
+    pub const fn with_csrf(self, on: bool) -> Checks {
+        Checks { csrf: on, ..self }
+    }
+
+    /// With or without the security response headers.
+    #[must_use]
+    pub const fn with_headers(self, on: bool) -> Checks {
+        Checks {
+            headers: on,
+            ..self
+        }
+    }
+
+    /// With or without cookie hardening.
+    #[must_use]
+    pub const fn with_cookies(self, on: bool) -> Checks {
+        Checks {
+            cookies: on,
+            ..self
+        }
+    }
+
+    /// Host header validation.
+    pub const fn host(self) -> bool {
+        self.host
+    }
+
+    /// TLS redirect and HSTS.
+    pub const fn tls(self) -> bool {
+        self.tls
+    }
+
+    /// CORS headers and preflight.
+    pub const fn cors(self) -> bool {
+        self.cors
+    }
+
+    /// CSRF origin/referer check.
+    pub const fn csrf(self) -> bool {
+        self.csrf
+    }
+
+    /// Security response headers.
+    pub const fn headers(self) -> bool {
+        self.headers
+    }
+
+    /// Cookie hardening.
+    pub const fn cookies(self) -> bool {
+        self.cookies
+    }
+}
+
+/// Which check rejected a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Check {
+    /// The host check.
+    Host,
+    /// The TLS redirect.
+    Tls,
+    /// CORS.
+    Cors,
+    /// CSRF.
+    Csrf,
+}
+
+impl Check {
+    /// The check's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Host => "host",
+            Check::Tls => "tls",
+            Check::Cors => "cors",
+            Check::Csrf => "csrf",
+        }
+    }
+}
+
+/// Why a request was rejected; each kind has a stable code ([`RejectionKind::code`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// `host-not-allowed`: the host is not in the policy.
+    HostNotAllowed,
+    /// `host-malformed`: not a valid host (or not ASCII).
+    HostMalformed,
+    /// `host-duplicate`: more than one Host header.
+    HostDuplicate,
+    /// `host-conflict`: the Host header disagrees with the request target's authority.
+    HostConflict,
+    /// `host-missing`: no Host header and no authority.
+    HostMissing,
+    /// `csrf-bad-origin`: the Origin is neither the request's own nor trusted (or
+    /// there are several).
+    CsrfBadOrigin,
+    /// `csrf-cross-site`: `Sec-Fetch-Site: cross-site` without an Origin.
+    CsrfCrossSite,
+    /// `csrf-no-referer`: a secure unsafe request without Origin or Referer.
+    CsrfNoReferer,
+    /// `csrf-malformed-referer`: a Referer that is not an absolute URL.
+    CsrfMalformedReferer,
+    /// `csrf-insecure-referer`: an http Referer on a secure request.
+    CsrfInsecureReferer,
+    /// `csrf-bad-referer`: a Referer that is neither the host nor trusted.
+    CsrfBadReferer,
+}
+
+impl RejectionKind {
+    /// The check that rejects with this kind.
+    pub fn check(self) -> Check {
+        match self {
+            RejectionKind::HostNotAllowed
+            | RejectionKind::HostMalformed
+            | RejectionKind::HostDuplicate
+            | RejectionKind::HostConflict
+            | RejectionKind::HostMissing => Check::Host,
+            RejectionKind::CsrfBadOrigin
+            | RejectionKind::CsrfCrossSite
+            | RejectionKind::CsrfNoReferer
+            | RejectionKind::CsrfMalformedReferer
+            | RejectionKind::CsrfInsecureReferer
+            | RejectionKind::CsrfBadReferer => Check::Csrf,
+        }
+    }
+
+    /// The stable kebab-case code, e.g. `host-not-allowed`, `csrf-bad-origin`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectionKind::HostNotAllowed => "host-not-allowed",
+            RejectionKind::HostMalformed => "host-malformed",
+            RejectionKind::HostDuplicate => "host-duplicate",
+            RejectionKind::HostConflict => "host-conflict",
+            RejectionKind::HostMissing => "host-missing",
+            RejectionKind::CsrfBadOrigin => "csrf-bad-origin",
+            RejectionKind::CsrfCrossSite => "csrf-cross-site",
+            RejectionKind::CsrfNoReferer => "csrf-no-referer",
+            RejectionKind::CsrfMalformedReferer => "csrf-malformed-referer",
+            RejectionKind::CsrfInsecureReferer => "csrf-insecure-referer",
+            RejectionKind::CsrfBadReferer => "csrf-bad-referer",
+        }
+    }
+
+    /// The response status: 403 for CSRF, 400 for the host.
+    pub fn status(self) -> StatusCode {
+        match self.check() {
+            Check::Csrf => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A rejected request: the kind, the reason and the fix. Attached to the rejection
+/// response's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    kind: RejectionKind,
+    reason: String,
+    fix: Cow<'static, str>,
+}
+
+impl Rejection {
+    pub(crate) fn new(
+        kind: RejectionKind,
+        reason: String,
+        fix: impl Into<Cow<'static, str>>,
+    ) -> Rejection {
+        Rejection {
+            kind,
+            reason,
+            fix: fix.into(),
+        }
+    }
+
+    /// Why, as a value.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The check that rejected.
+    pub fn check(&self) -> Check {
+        self.kind.check()
+    }
+
+    /// A stable kebab-case code, e.g. `host-not-allowed`, `csrf-bad-origin`.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The response status (400 or 403).
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// Why (Django's wording where Django has one).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// How to fix it, when the request was legitimate.
+    pub fn fix(&self) -> &str {
+        &self.fix
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.status(), self.code(), self.reason)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// What the response needs to know about the request, whether the service answers it
+/// or the layer does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub(crate) secure: bool,
+    pub(crate) cors_origin: Option<HeaderValue>,
+    pub(crate) options: bool,
+    pub(crate) grpc: bool,
+    pub(crate) checks: Checks,
+}
+
+impl Facts {
+    /// The request is secure (TLS, or `X-Forwarded-Proto: https` from a trusted proxy).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The `Origin` to echo in `Access-Control-Allow-Origin`, when allowed.
+    pub fn cors_origin(&self) -> Option<&HeaderValue> {
+        self.cors_origin.as_ref()
+    }
+
+    /// The request is an `OPTIONS` request (CORS adds allow-headers/methods).
+    pub fn is_options(&self) -> bool {
+        self.options
+    }
+
+    /// The request is gRPC: a rejection is answered as a gRPC status (`grpc-status` 3
+    /// for host problems, 7 for CSRF) so clients see the reason.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc
+    }
+
+    /// The checks the decision applied; the response work follows them.
+    pub fn checks(&self) -> Checks {
+        self.checks
+    }
+}
+
+/// An answer the layer gives without calling the service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// An error: 400 or 403 (a gRPC status for gRPC requests). The response carries
+    /// HSTS when the request was secure and, for CSRF rejections, the CORS headers of
+    /// an allowed origin (so a frontend can read the error, as with
+    /// django-cors-headers).
+    Reject(Rejection),
+    /// `301 Moved Permanently` to this https URL.
+    Redirect(HeaderValue),
+    /// A CORS preflight answer; with the CORS headers when the origin is allowed.
+    Preflight,
+}
+
+/// The verdict on one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Pass to the service; post-process its response with these facts.
+    Pass(Facts),
+    /// Answer here.
+    Answer(Answer, Facts),
+}
+
+impl Decision {
+    /// Whether the request passes to the service.
+    pub fn is_pass(&self) -> bool {
+        matches!(self, Decision::Pass(_))
+    }
+
+    /// The facts the response is built with.
+    pub fn facts(&self) -> &Facts {
+        match self {
+            Decision::Pass(f) | Decision::Answer(_, f) => f,
+        }
+    }
+
+    /// The layer's own answer, when the request does not pass.
+    pub fn answer(&self) -> Option<&Answer> {
+        match self {
+            Decision::Pass(_) => None,
+            Decision::Answer(a, _) => Some(a),
+        }
+    }
+
+    /// The rejection, when the request is rejected.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self.answer() {
+            Some(Answer::Reject(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The verdict the response will carry.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Decision::Pass(_) => Verdict::Allowed,
+            Decision::Answer(Answer::Reject(_), _) => Verdict::Rejected,
+            Decision::Answer(Answer::Redirect(_), _) => Verdict::Redirect,
+            Decision::Answer(Answer::Preflight, _) => Verdict::Preflight,
+        }
+    }
+}
+
+/// What the layer did with a request, attached to the extensions of every response
+/// the layer answers itself (with the [`Rejection`] on rejections). A response of the
+/// inner service carries none (attaching one would allocate an extensions map on every
+/// allowed response): its verdict is [`Verdict::Allowed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The request reached the service.
+    Allowed,
+    /// The layer answered a CORS preflight.
+    Preflight,
+    /// The layer redirected to https.
+    Redirect,
+    /// The layer rejected the request.
+    Rejected,
+}
+
+impl Verdict {
+    /// The verdict of a response that went through the layer: its extension, or
+    /// [`Verdict::Allowed`] when the inner service answered.
+    pub fn of<B>(resp: &http::Response<B>) -> Verdict {
+        resp.extensions()
+            .get::<Verdict>()
+            .copied()
+            .unwrap_or(Verdict::Allowed)
+    }
+
+    /// `allow`, `preflight`, `redirect` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allow",
+            Verdict::Preflight => "preflight",
+            Verdict::Redirect => "redirect",
+            Verdict::Rejected => "reject",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_their_codes_checks_and_statuses() {
+        let cases: &[(RejectionKind, &str, Check, u16)] = &[
+            (
+                RejectionKind::HostNotAllowed,
+                "host-not-allowed",
+                Check::Host,
+                400,
+            ),
+            (
+                RejectionKind::HostMalformed,
+                "host-malformed",
+                Check::Host,
+                400,
+            ),
+            (
+                RejectionKind::HostDuplicate,
+                "host-duplicate",
+                Check::Host,
+                400,
+            ),
+            (
+                RejectionKind::HostConflict,
+                "host-conflict",
+                Check::Host,
+                400,
+            ),
+            (RejectionKind::HostMissing, "host-missing", Check::Host, 400),
+            (
+                RejectionKind::CsrfBadOrigin,
+                "csrf-bad-origin",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfCrossSite,
+                "csrf-cross-site",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfNoReferer,
+                "csrf-no-referer",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfMalformedReferer,
+                "csrf-malformed-referer",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfInsecureReferer,
+                "csrf-insecure-referer",
+                Check::Csrf,
+                403,
+            ),
+            (
+                RejectionKind::CsrfBadReferer,
+                "csrf-bad-referer",
+                Check::Csrf,
+                403,
+            ),
+        ];
+        for (kind, code, check, status) in cases {
+            assert_eq!(
+                (kind.code(), kind.check(), kind.status().as_u16()),
+                (*code, *check, *status)
+            );
+        }
+    }
+
+    #[test]
+    fn checks_builders() {
+        assert!(Checks::NONE.with_host(true).host());
+        assert!(!Checks::ALL.with_tls(false).tls());
+        let c = Checks::NONE
+            .with_host(true)
+            .with_tls(true)
+            .with_cors(true)
+            .with_csrf(true)
+            .with_headers(true)
+            .with_cookies(true);
+        assert_eq!(c, Checks::ALL);
+    }
+}

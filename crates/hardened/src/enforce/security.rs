@@ -1,0 +1,344 @@
+//! [`Security`]: the policy compiled into per-check rules, the decision pipeline over
+//! a [`RequestHead`], and the response work.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{StatusCode, request};
+
+use super::cookies;
+use super::cors::CorsCheck;
+use super::csrf::CsrfCheck;
+use super::decision::{Answer, Checks, Decision, Facts};
+use super::grpc;
+use super::headers::{SecurityHeaders, header_value};
+use super::host::HostCheck;
+use super::matcher::{OriginMatcher, PathSet};
+use super::request::{MethodClass, RequestHead};
+use super::tls::TlsCheck;
+use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
+use crate::policy::{self, CookieRules, Policy, ProxySslHeader, ProxyTrust};
+use crate::probe::RuntimeProbe;
+
+#[derive(Debug)]
+struct Inner {
+    policy: Policy,
+    host: HostCheck,
+    tls: TlsCheck,
+    cors: CorsCheck,
+    csrf: CsrfCheck,
+    health: PathSet,
+    headers: SecurityHeaders,
+    cookies: CookieRules,
+    verbose: bool,
+}
+
+/// A compiled security policy: immutable, `Clone` is a reference-count bump.
+///
+/// ```
+/// use hardened::Security;
+/// use hardened::config::Config;
+/// use hardened::enforce::RejectionKind;
+/// use hardened::probe::RuntimeProbe;
+///
+/// let cfg = Config::production(["example.com"])?;
+/// let security = Security::from_config(&cfg, &RuntimeProbe::none())?;
+/// let (parts, ()) = http::Request::get("/").header("host", "evil.com").body(())?.into_parts();
+/// let decision = security.decide(&parts);
+/// assert_eq!(
+///     decision.rejection().map(|r| r.kind()),
+///     Some(RejectionKind::HostNotAllowed)
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Security(Arc<Inner>);
+
+impl Security {
+    /// Compiles a policy.
+    ///
+    /// # Errors
+    /// An invalid user regex or header value, naming the key.
+    pub fn new(policy: Policy) -> Result<Security, ConfigErrors> {
+        let mut problems = Vec::new();
+        let cors = match OriginMatcher::cors(&policy.cors) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(Problem::new(
+                    ProblemKind::InvalidRegex,
+                    "cors_allowed_origin_regexes",
+                    format!("invalid regex: {e}"),
+                    "fix the regular expression",
+                ));
+                OriginMatcher::default()
+            }
+        };
+        let mut hv = |key: &str, s: &str| match header_value(key, s) {
+            Ok(v) => Some(v),
+            Err(p) => {
+                problems.push(p);
+                None
+            }
+        };
+        let cors_allow_headers = hv("cors_allow_headers", &policy.cors.allow_headers.join(", "));
+        let cors_allow_methods = hv("cors_allow_methods", &policy.cors.allow_methods.join(", "));
+        let cors_max_age =
+            (policy.cors.max_age > 0).then(|| HeaderValue::from(policy.cors.max_age));
+        let hsts = policy
+            .tls
+            .hsts
+            .as_ref()
+            .and_then(|h| hv("hsts", &h.header_value()));
+        let headers = SecurityHeaders::new(&policy.headers);
+        let proxy_header = policy.tls.proxy_ssl_header.map(ProxySslHeader::header_name);
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
+        let (proxy_any, proxy_nets) = match &policy.tls.trusted_proxies {
+            ProxyTrust::Any => (true, Vec::new()),
+            ProxyTrust::Networks(n) => (false, n.clone()),
+        };
+        let empty = || HeaderValue::from_static("");
+        Ok(Security(Arc::new(Inner {
+            host: HostCheck::new(&policy),
+            tls: TlsCheck {
+                proxy_any,
+                proxy_nets,
+                proxy_header,
+                ssl_redirect: policy.tls.ssl_redirect,
+                hsts,
+            },
+            cors: CorsCheck {
+                matcher: cors,
+                allow_credentials: policy.cors.allow_credentials,
+                allow_headers: cors_allow_headers.unwrap_or_else(empty),
+                allow_methods: cors_allow_methods.unwrap_or_else(empty),
+                max_age: cors_max_age,
+            },
+            csrf: CsrfCheck {
+                matcher: OriginMatcher::csrf(&policy.csrf),
+                exempt: PathSet::new(&policy.csrf.exempt_paths),
+            },
+            health: PathSet::new(&policy.health_check_paths),
+            headers,
+            cookies: policy.cookies.clone(),
+            verbose: !policy.environment.is_strict(),
+            policy,
+        })))
+    }
+
+    /// Derives and compiles the policy of a configuration on a runtime.
+    ///
+    /// # Errors
+    /// The configuration's problems.
+    pub fn from_config(cfg: &Config, probe: &RuntimeProbe) -> Result<Security, ConfigErrors> {
+        Security::new(policy::derive(cfg, probe)?)
+    }
+
+    /// The derived policy.
+    pub fn policy(&self) -> &Policy {
+        &self.0.policy
+    }
+
+    /// Whether the response body of rejections carries the fix (development and test).
+    pub fn verbose_rejections(&self) -> bool {
+        self.0.verbose
+    }
+
+    /// Whether `peer` may set forwarded headers.
+    pub fn trusts_proxy(&self, peer: Option<IpAddr>) -> bool {
+        self.0.tls.trusts_proxy(peer)
+    }
+
+    /// Whether the request is secure: over TLS terminated in this process (the
+    /// [`TlsConnection`](crate::TlsConnection) extension), or marked https by a trusted
+    /// proxy's `X-Forwarded-Proto` (Django: the first comma-separated value must equal
+    /// `https`).
+    pub fn is_secure(&self, parts: &request::Parts) -> bool {
+        self.0.tls.is_secure(parts)
+    }
+
+    /// Parses the request head the checks read.
+    pub fn head<'a>(&self, parts: &'a request::Parts) -> RequestHead<'a> {
+        RequestHead::new(parts, self.is_secure(parts))
+    }
+
+    /// The verdict on a request, with every check on.
+    pub fn decide(&self, parts: &request::Parts) -> Decision {
+        self.decide_with(parts, Checks::ALL)
+    }
+
+    /// The verdict on a request, with the given checks. Pure: no logging, no I/O.
+    pub fn decide_with(&self, parts: &request::Parts, checks: Checks) -> Decision {
+        self.decide_head(&self.head(parts), checks)
+    }
+
+    /// The verdict on a parsed request head: host, TLS redirect, CORS preflight, CSRF.
+    pub fn decide_head(&self, head: &RequestHead<'_>, checks: Checks) -> Decision {
+        let inner = &*self.0;
+        let health = inner.health.matches(head.path());
+        let mut facts = Facts {
+            secure: head.secure(),
+            cors_origin: None,
+            options: head.method().is_options(),
+            grpc: head.grpc(),
+            checks,
+        };
+
+        let host = inner.host.allowed(head);
+        if checks.host() && !health && host.is_none() {
+            return Decision::Answer(Answer::Reject(inner.host.rejection(head)), facts);
+        }
+
+        if checks.tls()
+            && !health
+            && let Some(location) = inner.tls.redirect(head, host)
+        {
+            return Decision::Answer(Answer::Redirect(location), facts);
+        }
+
+        if checks.cors() {
+            facts.cors_origin = inner.cors.allowed_origin(head);
+            if head.method() == MethodClass::Preflight {
+                return Decision::Answer(Answer::Preflight, facts);
+            }
+        }
+
+        if checks.csrf()
+            && let Err(r) = inner.csrf.check(head, host)
+        {
+            return Decision::Answer(Answer::Reject(r), facts);
+        }
+        Decision::Pass(facts)
+    }
+
+    /// Post-processes a response: CORS headers, security headers, HSTS, cookies, as
+    /// far as the decision's checks ([`Facts::checks`]) go.
+    pub fn finish(&self, headers: &mut HeaderMap, facts: &Facts) {
+        // No `HeaderMap::reserve` here: measured over HTTP, reserving on hyper's response
+        // maps (which already have room) cost more than the growth it saves.
+        if facts.checks.cors() {
+            self.0.cors.apply(headers, facts);
+        }
+        self.finish_common(headers, facts);
+    }
+
+    /// Security headers, HSTS and cookies: applied to every response, rejections and
+    /// redirects too.
+    fn finish_common(&self, headers: &mut HeaderMap, facts: &Facts) {
+        let inner = &*self.0;
+        let checks = facts.checks;
+        if checks.headers() {
+            inner.headers.apply(headers);
+        }
+        if checks.tls() {
+            inner.tls.apply(headers, facts.secure);
+        }
+        if checks.cookies() && (inner.cookies.secure || inner.cookies.harden_session_cookie) {
+            cookies::harden(headers, &inner.cookies);
+        }
+    }
+
+    /// Builds the response for a decision that does not reach the service: `None` for
+    /// [`Decision::Pass`]. The response carries a [`Verdict`](super::Verdict) extension, and the
+    /// [`Rejection`](crate::Rejection) on rejections.
+    pub fn respond<B>(&self, decision: Decision) -> Option<http::Response<B>>
+    where
+        B: From<bytes::Bytes>,
+    {
+        let verdict = decision.verdict();
+        let Decision::Answer(answer, facts) = decision else {
+            return None;
+        };
+        let (status, body) = match &answer {
+            Answer::Reject(r) => {
+                let text = if self.0.verbose {
+                    format!("{}\n\n{}\nfix: {}\n", r.status(), r.reason(), r.fix())
+                } else {
+                    format!("{}\n\n{}\n", r.status(), r.reason())
+                };
+                (r.status(), bytes::Bytes::from(text))
+            }
+            Answer::Redirect(_) => (StatusCode::MOVED_PERMANENTLY, bytes::Bytes::new()),
+            Answer::Preflight => (StatusCode::OK, bytes::Bytes::new()),
+        };
+        let len = body.len();
+        let (mut head, body) = http::Response::new(B::from(body)).into_parts();
+        head.status = status;
+        head.extensions.insert(verdict);
+        head.headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        let body = match answer {
+            Answer::Reject(r) => {
+                if facts.grpc {
+                    grpc::trailers_only(&mut head.status, &mut head.headers, &r);
+                } else {
+                    head.headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; charset=utf-8"),
+                    );
+                }
+                self.finish(&mut head.headers, &facts);
+                head.extensions.insert(r);
+                if facts.grpc {
+                    // The body must be empty for a trailers-only response.
+                    B::from(bytes::Bytes::new())
+                } else {
+                    body
+                }
+            }
+            Answer::Redirect(location) => {
+                head.headers.insert(header::LOCATION, location);
+                self.finish_common(&mut head.headers, &facts);
+                body
+            }
+            Answer::Preflight => {
+                self.finish(&mut head.headers, &facts);
+                body
+            }
+        };
+        Some(http::Response::from_parts(head, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::decision::{Rejection, Verdict};
+    use super::super::testing::{request, security};
+    use crate::config::Config;
+
+    #[test]
+    fn answers_carry_their_verdict() {
+        let sec = security(Config::production(["example.com"]).map(|mut c| {
+            c.ssl_redirect = Some(true);
+            c
+        }));
+        let acrm = ("access-control-request-method", "PUT");
+        // (method, host, over TLS, verdict)
+        let cases: &[(&str, &str, bool, Verdict)] = &[
+            ("GET", "evil.com", true, Verdict::Rejected),
+            ("GET", "example.com", false, Verdict::Redirect),
+            ("OPTIONS", "example.com", true, Verdict::Preflight),
+            ("GET", "example.com", true, Verdict::Allowed),
+        ];
+        for (method, host, tls, expected) in cases {
+            let mut parts = request(method, "/", &[("host", host), acrm]);
+            if *tls {
+                parts.extensions.insert(crate::TlsConnection);
+            }
+            let d = sec.decide(&parts);
+            assert_eq!(d.verdict(), *expected, "{method} {host}");
+            let Some(resp) = sec.respond::<bytes::Bytes>(d) else {
+                assert_eq!(*expected, Verdict::Allowed, "{method} {host}");
+                continue;
+            };
+            assert_eq!(resp.extensions().get::<Verdict>(), Some(expected));
+            assert_eq!(Verdict::of(&resp), *expected);
+            assert_eq!(
+                resp.extensions().get::<Rejection>().is_some(),
+                *expected == Verdict::Rejected
+            );
+        }
+    }
+}
