@@ -72,8 +72,13 @@
 //! - `server`: the accept loop, the per-connection HTTP/1.1 and HTTP/2 settings and
 //!   timeouts, the security layer and the peer address, graceful shutdown;
 //! - `forward`: proxying one request: method and target checks, hop-by-hop headers,
-//!   HTTP/2 cookie crumbs, `X-Forwarded-For`/`-Proto`, the upstream URI, the upstream
-//!   connection of each client connection, and mapping upstream failures to 502/504;
+//!   HTTP/2 cookie crumbs, `X-Forwarded-For`/`-Proto`, the upstream URI, the body and
+//!   response buffering of each request, and mapping failures to 408/413/502/503/504/507;
+//! - `buffer`: request bodies read completely first (memory, then an unlinked temporary
+//!   file; size limit, timeout between reads), responses read from the upstream as fast
+//!   as it sends them and fed to the client at its pace, the client send timeout;
+//! - `pool`: the upstream connections: a keep-alive pool shared by every client, capped
+//!   globally and per client connection, with a bounded queue;
 //! - `scrub`: request headers the upstream must not see as the client wrote them:
 //!   forwarding, scheme and client-IP headers from untrusted peers in every spelling,
 //!   and from everyone header names with `_`, URL overrides and `Proxy`;
@@ -89,8 +94,6 @@
 //!
 //! - `tls`: direct TLS termination (rustls, ALPN h2/http1.1, certificate reload) and the
 //!   plain listener's redirect;
-//! - `buffer`: request and response buffering (memory, then temp files), body limits,
-//!   and upstream connection bounds, so slow clients never hold the upstream;
 //! - `admin`: the admin listener (health and readiness probes);
 //! - `reload`: configuration, certificate and policy reload on SIGHUP and on file change,
 //!   keeping the old policy when the new one is bad.
@@ -546,10 +549,15 @@ fn upstream_addr(u: &Uri) -> String {
 }
 
 /// The policy in front of an upstream HTTP service: a [`Server`] whose every connection
-/// forwards what the policy allows to the [`Upstream`], streaming bodies both ways.
+/// forwards what the policy allows to the [`Upstream`].
 ///
-/// Each client connection gets its own upstream connection (HTTP/1.1), reused by its
-/// requests in turn. Forged forwarding headers from peers the policy does not trust as
+/// Slow clients never hold the upstream: a request body is read completely before the
+/// upstream sees the request, and a response is read from the upstream as fast as it
+/// sends it and fed to the client at the client's pace (see [`GatewayOptions`] for the
+/// limits, and the streaming exceptions). Upstream connections (HTTP/1.1) are kept alive
+/// and shared by every client, under [`GatewayOptions::upstream_max_connections`] and
+/// [`GatewayOptions::upstream_max_connections_per_client`]; a request at a cap waits at
+/// most [`GatewayOptions::upstream_queue_timeout`], then gets a 503. Forged forwarding headers from peers the policy does not trust as
 /// proxies are removed; `X-Forwarded-For` and `X-Forwarded-Proto` are set. An upstream
 /// that cannot be reached is a 502, one that does not answer within
 /// [`GatewayOptions::upstream_timeout`] a 504.
