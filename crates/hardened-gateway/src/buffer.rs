@@ -308,11 +308,24 @@ where
     let mut total: u64 = 0;
     let mut file: Option<File> = None;
     loop {
-        let frame = match tokio::time::timeout(limits.timeout, body.frame()).await {
-            Err(_) => return Err(BodyError::Timeout(limits.timeout)),
-            Ok(None) => break,
-            Ok(Some(Err(e))) => return Err(BodyError::Malformed(e.into())),
-            Ok(Some(Ok(frame))) => frame,
+        // What is there already, without arming a timer; else wait at most the timeout.
+        let polled = std::future::poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut body).poll_frame(cx) {
+                Poll::Ready(f) => Some(f),
+                Poll::Pending => None,
+            })
+        })
+        .await;
+        let next = match polled {
+            Some(f) => f,
+            None => tokio::time::timeout(limits.timeout, body.frame())
+                .await
+                .map_err(|_| BodyError::Timeout(limits.timeout))?,
+        };
+        let frame = match next {
+            None => break,
+            Some(Err(e)) => return Err(BodyError::Malformed(e.into())),
+            Some(Ok(frame)) => frame,
         };
         // Trailers cannot follow a body sent with Content-Length: dropped, as nginx does.
         let Ok(data) = frame.into_data() else {
@@ -651,24 +664,22 @@ where
     // A small body of known length is awaited here: the upstream is sending it now.
     let small = exact.is_some_and(|n| n <= cfg.memory as u64);
     loop {
-        let next = if small {
-            match tokio::time::timeout(cfg.read_timeout, body.frame()).await {
+        // What is there already (usually all of it), without arming a timer.
+        let polled = std::future::poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut body).poll_frame(cx) {
+                Poll::Ready(f) => Some(f),
+                Poll::Pending => None,
+            })
+        })
+        .await;
+        let next = match polled {
+            Some(f) => f,
+            // Never wait before handing over the headers, unless the rest is small.
+            None if !small => break,
+            None => match tokio::time::timeout(cfg.read_timeout, body.frame()).await {
                 Ok(f) => f,
                 Err(_) => return Err("the upstream stalled while sending a response".into()),
-            }
-        } else {
-            // Only what is there already: never wait before handing over the headers.
-            let polled = std::future::poll_fn(|cx| {
-                Poll::Ready(match Pin::new(&mut body).poll_frame(cx) {
-                    Poll::Ready(f) => Some(f),
-                    Poll::Pending => None,
-                })
-            })
-            .await;
-            match polled {
-                Some(f) => f,
-                None => break,
-            }
+            },
         };
         match next {
             None => {
