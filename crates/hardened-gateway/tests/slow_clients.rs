@@ -5,7 +5,8 @@
 //! - stalled request bodies, clients that never read a large response, and one HTTP/2
 //!   connection with 300 POST streams whose bodies never arrive leave the workers free: a
 //!   third client is answered promptly (gunicorn's own timeout is 30 s);
-//! - server-sent events stream; body limits (413), body timeouts (408); the caps on
+//! - server-sent events stream; body limits (413), body timeouts (408), paths whose
+//!   bodies stream; the caps on
 //!   upstream connections (counted by a loopback proxy in front of gunicorn) and the 503
 //!   at the cap; temporary files are never named and never outlive their request; the
 //!   memory of 1 000 slow uploads and of 250 slow readers of 4 MiB (1 000 with
@@ -500,6 +501,28 @@ async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connect
     tokio::time::sleep(Duration::from_millis(500)).await;
     let took = third_client(gw.addr).await;
     assert!(took < PROMPT, "the third client waited {took:?}");
+    assert_eq!(counter.accepted(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_marked_unbuffered_stream_their_bodies() {
+    let _shared = EXCLUSIVE.read().await;
+    let (_gunicorn, up) = gunicorn();
+    let counter = counting_proxy(up).await;
+    let gw = gateway(
+        counter.addr,
+        options().with_unbuffered_request_paths(["/ec*"]),
+    )
+    .await;
+    // A stalled upload to a streaming path reaches the upstream at once...
+    let _streaming = stalled_upload(gw.addr).await;
+    eventually("the streamed upload forwarded", || counter.accepted() == 1).await;
+    // ...one to any other path does not.
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST /other HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nx")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(counter.accepted(), 1);
 }
 
