@@ -6,11 +6,11 @@
 //!   connection with 300 POST streams whose bodies never arrive leave the workers free: a
 //!   third client is answered promptly (gunicorn's own timeout is 30 s);
 //! - server-sent events stream; body limits (413), body timeouts (408), paths whose
-//!   bodies stream; the caps on
-//!   upstream connections (counted by a loopback proxy in front of gunicorn) and the 503
-//!   at the cap; temporary files are never named and never outlive their request; the
-//!   memory of 1 000 slow uploads and of 250 slow readers of 4 MiB (1 000 with
-//!   `HARDENED_SLOW_CLIENTS=1000`, which puts up to 2 GiB on disk) stays bounded.
+//!   bodies stream; the caps on upstream connections (counted by a loopback proxy in
+//!   front of gunicorn) and the 503 at the cap; temporary files are never named and
+//!   never outlive their request; the memory of 1 000 slow uploads and of 250 slow
+//!   readers of 4 MiB (1 000 with `HARDENED_SLOW_CLIENTS=1000`, which puts up to 2 GiB
+//!   on disk) stays bounded.
 //!
 //! gunicorn comes from the pinned venv of `scripts/django-venv.sh` at `$HARDENED_VENV`
 //! (default `.venv` at the repository root); without it the tests fail saying how to make
