@@ -20,8 +20,8 @@ use crate::enforce::{Checks, Decision, Facts, Security};
 
 impl Security {
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
-    /// (preflight answered here), CSRF; then security headers, HSTS and cookie hardening
-    /// on the way out.
+    /// (preflight answered here), the Origin of WebSocket handshakes, CSRF; then security
+    /// headers, HSTS and cookie hardening on the way out.
     pub fn layer(&self) -> SecurityLayer {
         SecurityLayer::new(self.clone(), Checks::ALL)
     }
@@ -59,6 +59,13 @@ impl Security {
     /// Only cookie hardening.
     pub fn cookies_layer(&self) -> SecurityLayer {
         self.layer_with(Checks::NONE.with_cookies(true))
+    }
+
+    /// Only the Origin check of WebSocket (and other upgrade) handshakes: a handshake
+    /// from an Origin that is neither the request's own nor an allowed CORS origin gets
+    /// 403 before the handler sees it.
+    pub fn websocket_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_websocket(true))
     }
 }
 

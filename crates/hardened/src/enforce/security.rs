@@ -17,6 +17,7 @@ use super::host::HostCheck;
 use super::matcher::{OriginMatcher, PathSet};
 use super::request::{MethodClass, RequestHead};
 use super::tls::TlsCheck;
+use super::websocket;
 use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
 use crate::policy::{self, CookieRules, Policy, ProxySslHeader, ProxyTrust};
 use crate::probe::RuntimeProbe;
@@ -174,7 +175,8 @@ impl Security {
         self.decide_head(&self.head(parts), checks)
     }
 
-    /// The verdict on a parsed request head: host, TLS redirect, CORS preflight, CSRF.
+    /// The verdict on a parsed request head: host, TLS redirect, CORS preflight, the
+    /// handshake Origin of WebSockets, CSRF.
     pub fn decide_head(&self, head: &RequestHead<'_>, checks: Checks) -> Decision {
         let inner = &*self.0;
         let health = inner.health.matches(head.path());
@@ -203,6 +205,16 @@ impl Security {
             if head.method() == MethodClass::Preflight {
                 return Decision::Answer(Answer::Preflight, facts);
             }
+        }
+
+        if checks.websocket()
+            && websocket::is_handshake(head)
+            && let Err(r) = websocket::check(head, host, || {
+                facts.cors_origin.is_some()
+                    || (!checks.cors() && inner.cors.allowed_origin(head).is_some())
+            })
+        {
+            return Decision::Answer(Answer::Reject(r), facts);
         }
 
         if checks.csrf()
