@@ -67,13 +67,13 @@ async fn connect(
     let mut req = format!("ws://{addr}/ws")
         .into_client_request()
         .unwrap_or_else(|e| panic!("request: {e}"));
-    req.headers_mut().insert(
-        "host",
-        host.parse().unwrap_or_else(|e| panic!("host: {e}")),
-    );
+    req.headers_mut()
+        .insert("host", host.parse().unwrap_or_else(|e| panic!("host: {e}")));
     if let Some(o) = origin {
-        req.headers_mut()
-            .insert("origin", o.parse().unwrap_or_else(|e| panic!("origin: {e}")));
+        req.headers_mut().insert(
+            "origin",
+            o.parse().unwrap_or_else(|e| panic!("origin: {e}")),
+        );
     }
     let fut = tokio_tungstenite::connect_async(req);
     match tokio::time::timeout(Duration::from_secs(10), fut).await {

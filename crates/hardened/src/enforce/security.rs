@@ -147,6 +147,13 @@ impl Security {
         self.0.verbose
     }
 
+    /// Whether CORS allows `origin` (an `Origin` header value): the policy's origins,
+    /// subdomain patterns and regexes. A gateway uses it to keep an upstream's own
+    /// `Access-Control-*` headers from reaching an origin the policy does not allow.
+    pub fn allows_cors_origin(&self, origin: &http::HeaderValue) -> bool {
+        origin.to_str().is_ok_and(|s| self.0.cors.matcher.allows(s))
+    }
+
     /// Whether `peer` may set forwarded headers.
     pub fn trusts_proxy(&self, peer: Option<IpAddr>) -> bool {
         self.0.tls.trusts_proxy(peer)
@@ -189,7 +196,9 @@ impl Security {
         };
 
         let host = inner.host.allowed(head);
-        if checks.host() && !health && host.is_none() {
+        // Health-check paths are exempt from the allow-list only: a missing, duplicate,
+        // malformed or conflicting Host is refused on them too.
+        if checks.host() && host.is_none() && (!health || head.host().is_none()) {
             return Decision::Answer(Answer::Reject(inner.host.rejection(head)), facts);
         }
 

@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn handshake_origin_table() {
-        let prod = security(Config::production(["example.com", "https://app.example.com"]));
+        let prod = security(Config::production([
+            "example.com",
+            "https://app.example.com",
+        ]));
         let host = ("host", "example.com");
         let proto = ("x-forwarded-proto", "https");
         // (headers besides Host/Upgrade/Connection, expected)
