@@ -247,8 +247,35 @@ impl fmt::Display for Problem {
 }
 
 /// Every problem found in a configuration.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// `Display` renders the readable report, one `error: file:line: …` block per problem.
+/// `Debug` renders the same report under a count line, as error-reporting crates do:
+/// `fn main() -> Result<(), Box<dyn Error>>` with `Security::load()?` prints the report,
+/// not the structure. The alternate form (`{:#?}`) shows the structure.
+///
+/// ```
+/// use hardened::config::{ConfigErrors, Problem, ProblemKind, Source};
+///
+/// let errs = ConfigErrors(vec![Problem::new(ProblemKind::UnknownKey, "secure_cookie", "unknown key", "did you mean `secure_cookies`?")
+///     .at(Source::env("SECURE_COOKIE"))]);
+/// assert_eq!(format!("{errs:?}"), format!("1 configuration problem:\n{errs}"));
+/// assert!(format!("{errs:#?}").starts_with("ConfigErrors("));
+/// ```
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Debug for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_tuple("ConfigErrors").field(&self.0).finish()
+        } else {
+            let n = self.0.len();
+            let s = if n == 1 { "" } else { "s" };
+            writeln!(f, "{n} configuration problem{s}:")?;
+            fmt::Display::fmt(self, f)
+        }
+    }
+}
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
