@@ -55,9 +55,17 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
             UpstreamError::Https { .. } => format!(
                 "--upstream {u:?}: https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
             ),
-            UpstreamError::NotAbsolute { .. } => {
-                format!("--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000")
-            }
+            UpstreamError::NotAbsolute { .. } => match u.split_once("://") {
+                Some((scheme, _)) if !scheme.eq_ignore_ascii_case("http") => format!(
+                    "--upstream {u:?}: the scheme {scheme:?} is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"
+                ),
+                Some(_) => format!(
+                    "--upstream {u:?}: the URL names no host; give one such as http://127.0.0.1:9000"
+                ),
+                None => format!(
+                    "--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000"
+                ),
+            },
             other => format!("--upstream: {other}"),
         })
     })

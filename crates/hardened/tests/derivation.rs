@@ -1338,7 +1338,7 @@ fn wrong_types() {
         (
             "debug: true\nssl_redirect: sure\n",
             "ssl_redirect",
-            "expected true or false",
+            "expected true, false or null",
         ),
         ("debug: true\nhsts: 5\n", "hsts", "expected a mapping"),
         (

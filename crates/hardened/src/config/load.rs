@@ -138,6 +138,11 @@ impl Loader {
         // Variables: .env under the process environment.
         let dotenv_path = self.dotenv.clone().unwrap_or_else(|| dir.join(".env"));
         let (dotenv_vars, dotenv_read) = read_dotenv(&dotenv_path)?;
+        let dotenv_lines = if dotenv_read {
+            dotenv_line_numbers(&dotenv_path)
+        } else {
+            BTreeMap::new()
+        };
         let mut vars: BTreeMap<String, (String, bool)> = dotenv_vars
             .into_iter()
             .map(|(k, v)| (k, (v, true)))
@@ -204,11 +209,14 @@ impl Loader {
         }
 
         // Environment variables.
+        let dotenv_origin: Arc<str> = Arc::from(dotenv_path.display().to_string());
+        let mut set_by_var = BTreeMap::new();
         let var_node = |name: &str, value: Value| {
             let src = match vars.get(name) {
+                // The line in .env, so a finding about the value points at it.
                 Some((_, true)) => Source {
-                    origin: Arc::from(format!("{} ({name})", dotenv_path.display())),
-                    line: 0,
+                    origin: dotenv_origin.clone(),
+                    line: dotenv_lines.get(name).copied().unwrap_or(0),
                     from_env: true,
                 },
                 _ => Source::env(name),
@@ -223,6 +231,7 @@ impl Loader {
                 "environment".into(),
                 var_node(name, Value::Str(env.as_str().into())),
             );
+            set_by_var.insert("environment".to_owned(), name.clone());
         }
         for (name, key) in [
             ("SECRET_KEY", "secret_key"),
@@ -233,19 +242,21 @@ impl Loader {
         ] {
             if let Some((v, _)) = vars.get(name) {
                 merged.insert(key.into(), var_node(name, Value::Str(v.clone())));
+                set_by_var.insert(key.to_owned(), name.to_owned());
             }
         }
 
         let mut typer = Typer {
             problems: Vec::new(),
+            vars: set_by_var,
         };
         let config = typer.config(&merged);
         problems.extend(typer.problems);
-        // A production config whose domains all failed to parse is reported once, for
-        // the bad entries, not again as "no domains".
+        // A production config whose domains all failed to parse, or whose list is
+        // mistyped, is reported once, for that mistake, not again as "no domains".
         let bad_domains = problems
             .iter()
-            .any(|p| p.key().starts_with("security_domains["));
+            .any(|p| p.key() == "security_domains" || p.key().starts_with("security_domains["));
         problems.extend(
             crate::policy::problems(&config)
                 .into_iter()
@@ -313,13 +324,12 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
         // The message without the source snippet: a snippet could show a secret.
         let msg = e.without_snippet().to_string();
         let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
-        fatal(
-            ProblemKind::InvalidYaml,
-            path,
-            line,
-            format!("invalid YAML: {msg}"),
-            "fix the YAML syntax at that line",
-        )
+        let line_text = usize::try_from(line)
+            .ok()
+            .and_then(|l| text.lines().nth(l.checked_sub(1)?))
+            .unwrap_or("");
+        let (message, fix) = yaml_error_wording(&msg, line_text);
+        fatal(ProblemKind::InvalidYaml, path, line, message, &fix)
     })?;
     doc.set_origin(&origin);
     match doc.value {
@@ -336,6 +346,45 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
             "write `key: value` lines, e.g. `security_domains: [example.com]`",
         )),
     }
+}
+
+/// The message and fix for a YAML syntax error, worded for this file format rather
+/// than in the parser's terms. `line_text` is the offending line; it is only inspected,
+/// never quoted (it could hold a secret).
+fn yaml_error_wording(msg: &str, line_text: &str) -> (String, String) {
+    // The parser's own position suffix (` at line 2, column 1`) repeats our line; keep
+    // the column.
+    let (msg, column) = match msg.rfind(" at line ") {
+        Some(i) => (
+            msg.get(..i).unwrap_or(msg),
+            msg.get(i..)
+                .and_then(|pos| pos.split_once("column "))
+                .map(|(_, c)| format!(" (column {c})")),
+        ),
+        None => (msg, None),
+    };
+    let column = column.unwrap_or_default();
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return (
+            format!("the key `{key}` appears twice"),
+            format!(
+                "keep one `{key}:` and remove the other (each key may be written once per mapping)"
+            ),
+        );
+    }
+    if msg.contains("flow sequence") || msg.contains("flow mapping") {
+        let fix = if line_text.contains(['{', '}']) || line_text.contains("[*") {
+            "quote list items that hold `{`, `}`, `[`, `]`, `,` or start with `*`, e.g. `[\"/api/*\", \"/hooks/{id}\"]`, or write one `- /hooks/{id}` item per line"
+        } else {
+            "close the list with `]` and separate items with `,`, e.g. `[example.com, api.example.com]`; quote items that hold `{`, `}`, `[`, `]` or `,`"
+        };
+        return (format!("invalid YAML: {msg}{column}"), fix.to_owned());
+    }
+    (
+        format!("invalid YAML: {msg}{column}"),
+        "fix the YAML syntax at that line".to_owned(),
+    )
 }
 
 /// Merges one layer's entries into the map: later layers replace top-level keys;
@@ -492,7 +541,7 @@ fn environment_var(
                         ProblemKind::UnknownEnvironment,
                         "environment",
                         format!("{name} names no known environment"),
-                        "use development, test, staging or production (aliases: dev, local, testing, stage, prod)",
+                        super::typer::ENVIRONMENT_FIX,
                     )
                     .with_value(format!("{v:?}"))
                     .at(Source::env(name)),
@@ -525,6 +574,25 @@ fn environment_of(
     } else {
         Environment::Production
     })
+}
+
+/// The line each variable of a `.env` file is (last) set on: `NAME=`, `export NAME=`.
+fn dotenv_line_numbers(path: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return out;
+    };
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        if let Some((name, _)) = line.split_once('=')
+            && !name.trim().is_empty()
+            && !name.trim().starts_with('#')
+        {
+            out.insert(name.trim().to_owned(), u64::try_from(i + 1).unwrap_or(0));
+        }
+    }
+    out
 }
 
 /// Reads a `.env` file if present. Returns the variables and whether a file was read.

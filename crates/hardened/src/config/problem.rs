@@ -204,10 +204,32 @@ impl Problem {
         e: &domain::DomainError,
         source: Option<Source>,
     ) -> Problem {
-        Problem::new(ProblemKind::InvalidDomain, key, e.to_string(), e.hint())
+        let (message, fix) = match mistyped_scheme(value) {
+            Some((scheme, rest)) => (
+                format!("the scheme `{scheme}` must be followed by `://`"),
+                format!("write `{scheme}://{}`", redact_userinfo(rest)),
+            ),
+            None => (e.to_string(), e.hint().to_owned()),
+        };
+        Problem::new(ProblemKind::InvalidDomain, key, message, fix)
             .with_value(format!("{:?}", redact_userinfo(value)))
             .at(source)
     }
+}
+
+/// `http//host` or `https:/host`: a scheme whose `://` is mistyped, with what follows.
+fn mistyped_scheme(value: &str) -> Option<(&'static str, &str)> {
+    let v = value.trim();
+    ["https", "http"].into_iter().find_map(|scheme| {
+        let rest = v.get(scheme.len()..)?;
+        if !v.get(..scheme.len())?.eq_ignore_ascii_case(scheme) || rest.starts_with("://") {
+            return None;
+        }
+        let host = rest
+            .strip_prefix("//")
+            .or_else(|| rest.strip_prefix(":/"))?;
+        (!host.is_empty() && !host.starts_with('/')).then_some((scheme, host))
+    })
 }
 
 fn ser_source<S: Serializer>(s: &Option<Source>, ser: S) -> Result<S::Ok, S::Error> {
