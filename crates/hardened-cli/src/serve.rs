@@ -44,7 +44,8 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(serve(security, args, upstream, out))
+    let reason = loaded.environment_reason().to_string();
+    rt.block_on(serve(security, &reason, args, upstream, out))
 }
 
 /// `--upstream URL`, checked by the gateway and worded for the command line.
@@ -73,6 +74,7 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
 
 async fn serve(
     security: Security,
+    reason: &str,
     args: &Args,
     upstream: Option<Upstream>,
     out: &mut dyn Write,
@@ -88,7 +90,7 @@ async fn serve(
     let local = listener.local_addr()?;
     writeln!(
         out,
-        "hardened: listening on http://{local} ({}, {})",
+        "hardened: listening on http://{local} ({}: {reason}; {})",
         security.policy().environment,
         match &upstream {
             Some(u) => format!("gateway to {u}"),

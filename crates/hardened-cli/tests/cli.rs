@@ -1397,3 +1397,76 @@ fn a_common_password_as_secret_key_is_named_and_located_in_dotenv() {
         ]
     );
 }
+
+// ------------------------------------------------ which environment, and why
+
+#[test]
+fn show_says_which_environment_was_chosen_and_why() {
+    let cases: &[(&str, Option<&str>, &[(&str, &str)], &str)] = &[
+        (
+            "defaults",
+            None,
+            &[],
+            "development: no config file: the built-in development defaults",
+        ),
+        (
+            "default_production",
+            Some("security_domains: [a.test]\n"),
+            &[],
+            "production: no environment set and debug is not true → production, secure by default",
+        ),
+        (
+            "debug",
+            Some("debug: true\n"),
+            &[],
+            "development: no environment set and debug is true (config.yaml:1) → development",
+        ),
+        (
+            "key",
+            Some("security_domains: [a.test]\nenvironment: staging\n"),
+            &[],
+            "staging: `environment:` in config.yaml:2",
+        ),
+        (
+            "variable",
+            Some("security_domains: [a.test]\nenvironment: staging\n"),
+            &[("DJANGO_ENV", "dev")],
+            "development: the environment variable DJANGO_ENV",
+        ),
+    ];
+    for (name, config, vars, want) in cases {
+        let d = Dir::empty();
+        if let Some(text) = config {
+            std::fs::write(d.path().join("config.yaml"), text).unwrap();
+        }
+        let mut c = d.cmd(&["show"]);
+        for (k, v) in *vars {
+            c.env(k, v);
+        }
+        let out = ok(c);
+        let (env, _) = want.split_once(':').unwrap();
+        let reason = want.split_once(": ").unwrap().1;
+        assert!(
+            out.starts_with(&format!("hardened security policy: {env} (")),
+            "{name}:\n{out}"
+        );
+        let line = out.lines().nth(1).unwrap();
+        assert_eq!(
+            line.split_whitespace().collect::<Vec<_>>().join(" "),
+            format!("environment from {reason}"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn production_by_default_without_domains_says_why_and_how_to_develop() {
+    let d = Dir::empty();
+    std::fs::write(d.path().join("config.yaml"), "secret_key: x\n").unwrap();
+    let r = run(d.cmd(&["show"]));
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!(r.stderr, @r"
+    error: `security_domains` = []: production needs at least one security domain; without one no request could be served (no environment set and debug is not true → production, secure by default)
+      fix: add your domains: security_domains: [example.com, api.example.com]; or, to develop locally, write `environment: development` (or `debug: true`)
+    ");
+}

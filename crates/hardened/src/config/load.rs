@@ -54,6 +54,66 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
     /// The `.env` file, when one was read.
     pub dotenv: Option<PathBuf>,
+    reason: EnvironmentReason,
+}
+
+impl Loaded {
+    /// Why the configuration's environment was chosen.
+    pub fn environment_reason(&self) -> &EnvironmentReason {
+        &self.reason
+    }
+}
+
+/// Why a loaded configuration runs in its environment.
+///
+/// ```
+/// use hardened::config::load::{EnvironmentReason, Loader};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("config.yaml");
+/// std::fs::write(&path, "security_domains: [example.com]\n")?;
+/// let loaded = Loader::new().file(&path).load()?;
+/// assert_eq!(loaded.environment_reason(), &EnvironmentReason::Default);
+/// assert_eq!(
+///     loaded.environment_reason().to_string(),
+///     "no environment set and debug is not true → production, secure by default"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvironmentReason {
+    /// No config file: the built-in development defaults.
+    BuiltIn,
+    /// The `environment:` key of this file and line.
+    Key(Source),
+    /// This environment variable (`DJANGO_ENV`, `ENVIRONMENT` or `ENV`).
+    Variable(String),
+    /// No environment set and `debug` true (written here): development.
+    Debug(Source),
+    /// No environment set and `debug` not true: production, secure by default.
+    Default,
+}
+
+impl std::fmt::Display for EnvironmentReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvironmentReason::BuiltIn => {
+                f.write_str("no config file: the built-in development defaults")
+            }
+            EnvironmentReason::Key(src) => write!(f, "`environment:` in {src}"),
+            EnvironmentReason::Variable(name) => write!(f, "the environment variable {name}"),
+            EnvironmentReason::Debug(src) => {
+                write!(
+                    f,
+                    "no environment set and debug is true ({src}) → development"
+                )
+            }
+            EnvironmentReason::Default => f.write_str(
+                "no environment set and debug is not true → production, secure by default",
+            ),
+        }
+    }
 }
 
 impl Loader {
@@ -252,6 +312,15 @@ impl Loader {
         };
         let config = typer.config(&merged);
         problems.extend(typer.problems);
+        let reason = match (&env_override, merged.get("environment")) {
+            (Some((_, name)), _) => EnvironmentReason::Variable(name.clone()),
+            (None, Some((_, n))) if n.source == Source::builtin() => EnvironmentReason::BuiltIn,
+            (None, Some((_, n))) => EnvironmentReason::Key(n.source.clone()),
+            (None, None) => match merged.get("debug") {
+                Some((_, n)) if config.debug => EnvironmentReason::Debug(n.source.clone()),
+                _ => EnvironmentReason::Default,
+            },
+        };
         // A production config whose domains all failed to parse, or whose list is
         // mistyped, is reported once, for that mistake, not again as "no domains".
         let bad_domains = problems
@@ -260,7 +329,8 @@ impl Loader {
         problems.extend(
             crate::policy::problems(&config)
                 .into_iter()
-                .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains)),
+                .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains))
+                .map(|p| explain_default_production(p, &reason)),
         );
         // File order, then line: the order a reader fixes them in.
         problems.sort_by(|a, b| {
@@ -276,8 +346,31 @@ impl Loader {
             problems,
             files,
             dotenv: dotenv_read.then_some(dotenv_path),
+            reason,
         })
     }
+}
+
+/// "Production needs a domain" when production was only the default: says why it is
+/// production, and how to develop instead.
+fn explain_default_production(p: Problem, reason: &EnvironmentReason) -> Problem {
+    if p.kind() != ProblemKind::NoDomains || *reason != EnvironmentReason::Default {
+        return p;
+    }
+    let mut out = Problem::new(
+        p.kind(),
+        p.key(),
+        format!("{} ({reason})", p.message()),
+        format!(
+            "{}; or, to develop locally, write `environment: development` (or `debug: true`)",
+            p.fix()
+        ),
+    )
+    .at(p.source().cloned());
+    if let Some(v) = p.value() {
+        out = out.with_value(v);
+    }
+    out
 }
 
 fn overlay_names(env: Environment) -> &'static [&'static str] {
