@@ -530,3 +530,44 @@ fn inline_secrets_are_not_claimed_as_passed_when_unverifiable() {
         assert!(!passed.contains(id), "{id} in {passed}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Locations
+
+/// A finding about one `security_domains` entry points at that entry's line, not the
+/// list's first item.
+#[test]
+fn findings_about_a_domain_point_at_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "environment: production\nsecurity_domains:\n  - example.com\n  - example.com\n  - http://staging.example.com:8080\n  - 192.168.1.10\n  - localhost\n",
+    )
+    .unwrap();
+    let r = run_in(dir.path(), &["--format", "json"], &[]);
+    let v = json(&r);
+    let mut got: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("domains-"))
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["location"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("domains-http", "config.yaml:5"),
+        ("domains-http", "config.yaml:6"),
+        ("domains-ip-literal", "config.yaml:6"),
+        ("domains-localhost", "config.yaml:7"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    assert_eq!(got, want, "{}", r.stdout);
+}

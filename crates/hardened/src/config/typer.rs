@@ -241,16 +241,15 @@ impl Typer {
     fn path_list(&mut self, n: &Node, key: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (i, (s, item)) in self.strings(n, key, "[/healthz]").into_iter().enumerate() {
-            if s.starts_with('/') && !s.contains(['?', '#', ' ']) {
-                out.push(s);
-            } else {
-                self.problem(
+            match super::check::path_problem(&s) {
+                None => out.push(s),
+                Some((message, fix)) => self.problem(
                     ProblemKind::InvalidPath,
                     &item,
                     &format!("{key}[{i}]"),
-                    "a path must start with `/` and contain no query, fragment or spaces".into(),
-                    "write it as `/healthz` (or `/api/*` for a prefix)",
-                );
+                    message.into(),
+                    fix,
+                ),
             }
         }
         out
@@ -304,6 +303,12 @@ impl Typer {
                         match domain::parse_entry(&s) {
                             Ok(e) => {
                                 if seen.insert(e.clone()) {
+                                    // Where each kept entry was written, for findings
+                                    // about that entry: `security_domains[<index>]`.
+                                    cfg.sources.insert(
+                                        format!("{key}[{}]", cfg.security_domains.len()),
+                                        item.source.clone(),
+                                    );
                                     cfg.security_domains.push(e);
                                 }
                             }
