@@ -1,8 +1,15 @@
 //! `hardened explain`: the verdict the security stack gives one request, and why.
 //!
-//! The request goes through the very same stack as `hardened serve` (the security
-//! layer in front of the demo app), so the answer is the middleware's, not a
-//! re-implementation.
+//! The request goes through the very same security layer as `hardened serve`, so the
+//! answer is the middleware's, not a re-implementation. Behind the layer stands an
+//! application that answers `200` with no headers of its own: the response headers
+//! shown are the ones the layer adds (security headers, CORS, HSTS), never a demo
+//! app's cookies taken for the user's.
+//!
+//! Exit status: 0 when the request is allowed (or redirected to https, or answered as a
+//! preflight), 1 when it is rejected, 2 for a bad configuration or arguments. With
+//! `--batch` the verdicts are in the output and the exit status is 0 once every line
+//! was explained.
 //!
 //! JSON schema `hardened.explain/v1` (stable; fields are only ever added):
 //! `{schema, request: {method, url, headers: [[name, value]], peer}, environment,
@@ -24,7 +31,6 @@ use tower::{Layer, ServiceExt};
 
 use crate::ConfigArg;
 use crate::common::{self, CliError};
-use crate::demo;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -37,6 +43,10 @@ pub(crate) enum Format {
 
 /// Arguments of `hardened explain`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 allowed (or redirected to https, or answered as a preflight), 1 rejected,
+2 bad configuration or arguments. With --batch: 0 once every line was explained (the
+verdicts are in the output).")]
 pub(crate) struct Args {
     #[command(flatten)]
     config: ConfigArg,
@@ -170,7 +180,25 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         }
         Format::Text => write_text(&ex, out)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(ex.verdict == "reject"))
+}
+
+/// 1 when a request was rejected, as `grep` exits 1 when nothing matched: scripts can
+/// test the verdict without parsing the output.
+fn exit_code(rejected: bool) -> ExitCode {
+    if rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The application behind the layer: `200` with an empty body and no headers, so
+/// every response header shown is the layer's.
+fn bare_app(
+    _req: Request<Empty<Bytes>>,
+) -> std::future::Ready<Result<http::Response<Empty<Bytes>>, std::convert::Infallible>> {
+    std::future::ready(Ok(http::Response::new(Empty::new())))
 }
 
 /// Builds the synthetic request.
@@ -264,7 +292,7 @@ pub(crate) async fn explain(
         .get(header::ORIGIN)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let req = Request::from_parts(parts, body);
-    let stack = security.layer().layer(demo::service(security.clone()));
+    let stack = security.layer().layer(tower::service_fn(bare_app));
     let resp = match stack.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
@@ -371,7 +399,7 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
     for n in &ex.notes {
         writeln!(out, "note:     {n}")?;
     }
-    writeln!(out, "response headers:")?;
+    writeln!(out, "response headers (added by the layer):")?;
     for (n, v) in &ex.response_headers {
         writeln!(out, "  {n}: {v}")?;
     }

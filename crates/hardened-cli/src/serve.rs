@@ -90,12 +90,17 @@ async fn serve(
     let local = listener.local_addr()?;
     writeln!(
         out,
-        "hardened: listening on http://{local} ({}: {reason}; {})",
+        "hardened: listening on http://{local} ({}, {})",
         security.policy().environment,
         match &upstream {
             Some(u) => format!("gateway to {u}"),
             None => "demo app".to_owned(),
         }
+    )?;
+    writeln!(
+        out,
+        "hardened: {} because {reason}",
+        security.policy().environment
     )?;
     out.flush()?;
     tracing_init();

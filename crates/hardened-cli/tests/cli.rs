@@ -1400,9 +1400,12 @@ fn a_common_password_as_secret_key_is_named_and_located_in_dotenv() {
 
 // ------------------------------------------------ which environment, and why
 
+/// `(name, config.yaml, environment variables, "environment: reason")`.
+type ReasonCase<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn show_says_which_environment_was_chosen_and_why() {
-    let cases: &[(&str, Option<&str>, &[(&str, &str)], &str)] = &[
+    let cases: &[ReasonCase<'_>] = &[
         (
             "defaults",
             None,
@@ -1469,4 +1472,51 @@ fn production_by_default_without_domains_says_why_and_how_to_develop() {
     error: `security_domains` = []: production needs at least one security domain; without one no request could be served (no environment set and debug is not true → production, secure by default)
       fix: add your domains: security_domains: [example.com, api.example.com]; or, to develop locally, write `environment: development` (or `debug: true`)
     ");
+}
+
+// ------------------------------------------------ explain
+
+#[test]
+fn explain_exits_1_on_a_rejection_and_shows_only_the_layers_headers() {
+    let d = Dir::empty();
+    let allowed = run(d.cmd(&["explain", "--url", "http://localhost/login"]));
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(
+        allowed.stdout.contains("verdict:  allow (200 OK)"),
+        "{}",
+        allowed.stdout
+    );
+    // The demo app's cookies are `serve`'s, never shown as the user's application's.
+    assert!(!allowed.stdout.contains("set-cookie"), "{}", allowed.stdout);
+    assert!(
+        !allowed.stdout.contains("  content-type:"),
+        "{}",
+        allowed.stdout
+    );
+    assert!(
+        allowed
+            .stdout
+            .contains("response headers (added by the layer):")
+    );
+    assert!(allowed.stdout.contains("x-content-type-options: nosniff"));
+
+    let rejected = run(d.cmd(&[
+        "explain",
+        "-X",
+        "POST",
+        "--url",
+        "http://localhost/",
+        "-H",
+        "Origin: https://evil.com",
+    ]));
+    assert_eq!(rejected.code, 1, "{}", rejected.stderr);
+    assert!(
+        rejected.stdout.contains("verdict:  reject (403 Forbidden)"),
+        "{}",
+        rejected.stdout
+    );
+    assert!(!rejected.stdout.contains("allow: "), "{}", rejected.stdout);
+
+    let help = ok(d.cmd(&["explain", "--help"]));
+    assert!(help.contains("Exit status: 0 allowed"), "{help}");
 }
