@@ -172,7 +172,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         headers,
         peer: args.peer,
     };
-    let ex = rt.block_on(explain(&security, spec))?;
+    let mut ex = rt.block_on(explain(&security, spec))?;
+    if let Some(note) = environment_note(&ex, &loaded) {
+        ex.notes.push(note);
+    }
     match args.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &ex).map_err(json_err)?;
@@ -181,6 +184,42 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         Format::Text => write_text(&ex, out)?,
     }
     Ok(exit_code(ex.verdict == "reject"))
+}
+
+/// Why a loopback host is refused in a strict environment: says which environment
+/// runs and why, since a new `config.yaml` alone makes it production.
+fn environment_note(ex: &Explanation, loaded: &hardened::config::load::Loaded) -> Option<String> {
+    let env = loaded.config.environment;
+    if ex.code != Some("host-not-allowed") || !env.is_strict() {
+        return None;
+    }
+    let host = ex
+        .request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            ex.request
+                .url
+                .parse::<Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_owned))
+        })?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.split(':').next().unwrap_or(&host),
+    }
+    .to_ascii_lowercase();
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    loopback.then(|| {
+        format!(
+            "{env} because {}: loopback hosts are allowed in development and test only; to develop locally, write `environment: development` (or `debug: true`)",
+            loaded.environment_reason()
+        )
+    })
 }
 
 /// 1 when a request was rejected, as `grep` exits 1 when nothing matched: scripts can

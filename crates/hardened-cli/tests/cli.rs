@@ -1520,3 +1520,24 @@ fn explain_exits_1_on_a_rejection_and_shows_only_the_layers_headers() {
     let help = ok(d.cmd(&["explain", "--help"]));
     assert!(help.contains("Exit status: 0 allowed"), "{help}");
 }
+
+/// A new `config.yaml` makes production: `explain` on localhost says so and why.
+#[test]
+fn explain_says_why_localhost_is_refused_in_default_production() {
+    let d = Dir::empty();
+    std::fs::write(
+        d.path().join("config.yaml"),
+        "security_domains: [example.com]\n",
+    )
+    .unwrap();
+    let r = run(d.cmd(&["explain", "--url", "http://localhost:8000/"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("note:     production because no environment set and debug is not true → production, secure by default: loopback hosts are allowed in development and test only; to develop locally, write `environment: development` (or `debug: true`)"),
+        "{}",
+        r.stdout
+    );
+    // Not for other hosts, nor in development.
+    let r = run(d.cmd(&["explain", "--url", "http://evil.com/"]));
+    assert!(!r.stdout.contains("note:"), "{}", r.stdout);
+}
