@@ -460,10 +460,8 @@ fn yaml_error_wording(msg: &str, line_text: &str) -> (String, String) {
     if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest).trim();
         return (
-            format!("the key `{key}` appears twice"),
-            format!(
-                "keep one `{key}:` and remove the other (each key may be written once per mapping)"
-            ),
+            format!("duplicate key: `{key}` is written twice in one mapping"),
+            format!("keep one `{key}:` and remove the other"),
         );
     }
     if msg.contains("flow sequence") || msg.contains("flow mapping") {
