@@ -44,7 +44,8 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(serve(security, args, upstream, out))
+    let reason = loaded.environment_reason().to_string();
+    rt.block_on(serve(security, &reason, args, upstream, out))
 }
 
 /// `--upstream URL`, checked by the gateway and worded for the command line.
@@ -55,9 +56,17 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
             UpstreamError::Https { .. } => format!(
                 "--upstream {u:?}: https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
             ),
-            UpstreamError::NotAbsolute { .. } => {
-                format!("--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000")
-            }
+            UpstreamError::NotAbsolute { .. } => match u.split_once("://") {
+                Some((scheme, _)) if !scheme.eq_ignore_ascii_case("http") => format!(
+                    "--upstream {u:?}: the scheme {scheme:?} is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"
+                ),
+                Some(_) => format!(
+                    "--upstream {u:?}: the URL names no host; give one such as http://127.0.0.1:9000"
+                ),
+                None => format!(
+                    "--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000"
+                ),
+            },
             other => format!("--upstream: {other}"),
         })
     })
@@ -65,6 +74,7 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
 
 async fn serve(
     security: Security,
+    reason: &str,
     args: &Args,
     upstream: Option<Upstream>,
     out: &mut dyn Write,
@@ -86,6 +96,11 @@ async fn serve(
             Some(u) => format!("gateway to {u}"),
             None => "demo app".to_owned(),
         }
+    )?;
+    writeln!(
+        out,
+        "hardened: {} because {reason}",
+        security.policy().environment
     )?;
     out.flush()?;
     tracing_init();
