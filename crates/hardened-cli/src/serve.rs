@@ -230,7 +230,8 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             .with_upstream_timeout(Duration::from_secs(args.upstream_timeout.max(1)))
             .with_header_read_timeout(Duration::from_secs(args.header_read_timeout.max(1))),
     )?;
-    rt.block_on(serve(security, args, upstream, options, out))
+    let reason = loaded.environment_reason().to_string();
+    rt.block_on(serve(security, &reason, args, upstream, options, out))
 }
 
 /// `--upstream URL`, checked by the gateway and worded for the command line.
@@ -241,9 +242,17 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
             UpstreamError::Https { .. } => format!(
                 "--upstream {u:?}: https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
             ),
-            UpstreamError::NotAbsolute { .. } => {
-                format!("--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000")
-            }
+            UpstreamError::NotAbsolute { .. } => match u.split_once("://") {
+                Some((scheme, _)) if !scheme.eq_ignore_ascii_case("http") => format!(
+                    "--upstream {u:?}: the scheme {scheme:?} is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"
+                ),
+                Some(_) => format!(
+                    "--upstream {u:?}: the URL names no host; give one such as http://127.0.0.1:9000"
+                ),
+                None => format!(
+                    "--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000"
+                ),
+            },
             other => format!("--upstream: {other}"),
         })
     })
@@ -251,6 +260,7 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
 
 async fn serve(
     security: Security,
+    reason: &str,
     args: &Args,
     upstream: Option<Upstream>,
     options: GatewayOptions,
@@ -273,6 +283,11 @@ async fn serve(
             Some(u) => format!("gateway to {u}"),
             None => "demo app".to_owned(),
         }
+    )?;
+    writeln!(
+        out,
+        "hardened: {} because {reason}",
+        security.policy().environment
     )?;
     out.flush()?;
     tracing_init();
