@@ -2031,3 +2031,113 @@ async fn each_partial_layer_applies_only_its_check() {
     // Everything.
     assert_eq!(run(s.layer(), plain()).await.status(), 301);
 }
+
+// ---------------------------------------------------------------- catch-all settings
+
+/// Catch-all settings (a CORS regex admitting any origin, exempt paths matching every
+/// path) stop the layer from being built in production and staging; in development
+/// they build and behave as written.
+#[tokio::test]
+async fn catch_all_settings_refused_in_production() {
+    type Set = fn(&mut Config);
+    let cases: &[(&str, Set)] = &[
+        ("cors .*", |c| {
+            c.cors_allowed_origin_regexes = vec![".*".into()]
+        }),
+        ("cors https?://.*", |c| {
+            c.cors_allowed_origin_regexes = vec!["https?://.*".into()]
+        }),
+        ("cors https://[^/]+", |c| {
+            c.cors_allowed_origin_regexes = vec!["https://[^/]+".into()]
+        }),
+        ("csrf /*", |c| c.csrf_exempt_paths = vec!["/*".into()]),
+        ("csrf /{*rest}", |c| {
+            c.csrf_exempt_paths = vec!["/{*rest}".into()]
+        }),
+        ("health /*", |c| c.health_check_paths = vec!["/*".into()]),
+    ];
+    for (what, set) in cases {
+        let mut cfg = prod(&["example.com"]);
+        set(&mut cfg);
+        let err = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{what}");
+        assert_eq!(err.0[0].kind().code(), "catch-all", "{what}");
+        // Development builds and behaves as written.
+        let mut cfg = dev(&["example.com"]);
+        set(&mut cfg);
+        compile(&cfg, &RuntimeProbe::none());
+    }
+    // Narrow settings pass, and the foreign origin gets nothing.
+    let mut cfg = prod(&["example.com"]);
+    cfg.cors_allowed_origin_regexes = vec!["https://[a-z0-9-]+\\.example\\.com".into()];
+    cfg.csrf_exempt_paths = vec!["/hooks/{id}".into()];
+    cfg.health_check_paths = vec!["/healthz".into()];
+    let srv = serve(&compile(&cfg, &RuntimeProbe::none())).await;
+    let r = srv
+        .post(
+            "/",
+            &[("host", "example.com"), ("origin", "https://evil.com")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(!r.has_cors());
+    let r = srv
+        .get(
+            "/",
+            &[
+                ("host", "example.com"),
+                ("origin", "https://app.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(srv.get("/", &[("host", "evil.com")]).await.status, 400);
+}
+
+/// Subdomain patterns over public suffixes never reach the policy.
+#[tokio::test]
+async fn public_suffix_patterns_refused() {
+    for entry in [
+        "*.github.io",
+        ".co.uk",
+        "*.herokuapp.com",
+        ".s3.amazonaws.com",
+        "*.com.au",
+    ] {
+        let err = parse_entry(entry).unwrap_err();
+        assert!(err.to_string().contains("public suffix"), "{entry}: {err}");
+    }
+    // An exact host on a shared suffix is one's own site.
+    let srv = serve(&compile(
+        &prod(&["myapp.github.io", ".example.co.uk"]),
+        &RuntimeProbe::none(),
+    ))
+    .await;
+    let origin = |o| [("host", "myapp.github.io"), ("origin", o)];
+    assert_eq!(
+        srv.post("/", &origin("https://myapp.github.io"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post("/", &origin("https://www.example.co.uk"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post("/", &origin("https://other.github.io"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        srv.post("/", &origin("https://other.co.uk")).await.status,
+        403
+    );
+}

@@ -316,6 +316,10 @@ pub enum RuleId {
     DomainsIpLiteral,
     /// `cors-regex-any`: no CORS origin regex matches any origin.
     CorsRegexAny,
+    /// `csrf-exempt-all`: no csrf_exempt_paths pattern matches every path.
+    CsrfExemptAll,
+    /// `health-check-all`: no health_check_paths pattern matches every path.
+    HealthCheckAll,
     /// `hsts-disabled`: HSTS is on.
     HstsDisabled,
     /// `hsts-preload-without-subdomains`: HSTS preload comes with includeSubDomains.
@@ -352,7 +356,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 33] = [
+    pub const ALL: [RuleId; 35] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -370,6 +374,8 @@ impl RuleId {
         RuleId::DomainsLocalhost,
         RuleId::DomainsIpLiteral,
         RuleId::CorsRegexAny,
+        RuleId::CsrfExemptAll,
+        RuleId::HealthCheckAll,
         RuleId::HstsDisabled,
         RuleId::HstsPreloadWithoutSubdomains,
         RuleId::HstsPreloadShortMaxAge,
@@ -408,6 +414,8 @@ impl RuleId {
             RuleId::DomainsLocalhost => "domains-localhost",
             RuleId::DomainsIpLiteral => "domains-ip-literal",
             RuleId::CorsRegexAny => "cors-regex-any",
+            RuleId::CsrfExemptAll => "csrf-exempt-all",
+            RuleId::HealthCheckAll => "health-check-all",
             RuleId::HstsDisabled => "hsts-disabled",
             RuleId::HstsPreloadWithoutSubdomains => "hsts-preload-without-subdomains",
             RuleId::HstsPreloadShortMaxAge => "hsts-preload-short-max-age",

@@ -309,6 +309,18 @@ const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
+        RuleId::CsrfExemptAll,
+        Severity::Error,
+        |s| s.cfg.csrf_exempt_paths.push("/{*rest}".into()),
+        |s| s.cfg.csrf_exempt_paths.push("/hooks/{id}".into()),
+    ),
+    (
+        RuleId::HealthCheckAll,
+        Severity::Error,
+        |s| s.cfg.health_check_paths.push("/*".into()),
+        |s| s.cfg.health_check_paths.push("/healthz".into()),
+    ),
+    (
         RuleId::HstsDisabled,
         Severity::Error,
         |s| s.cfg.hsts.seconds = Some(0),
@@ -618,7 +630,9 @@ fn development_without_deploy_runs_only_general_rules() {
             "config-unknown-key",
             "config-unset-variable",
             "domains-invalid",
-            "cors-regex-any"
+            "cors-regex-any",
+            "csrf-exempt-all",
+            "health-check-all"
         ]
     );
     // The same config judged for deployment fails.

@@ -25,7 +25,7 @@
 //! ```
 
 mod derive;
-mod validate;
+pub(crate) mod validate;
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -240,6 +240,20 @@ pub static RULES: &[Rule] = &[
         domains::cors_regex_any
     ),
     rule!(
+        CsrfExemptAll,
+        Domains,
+        Always,
+        "no csrf_exempt_paths pattern matches every path",
+        domains::csrf_exempt_all
+    ),
+    rule!(
+        HealthCheckAll,
+        Domains,
+        Always,
+        "no health_check_paths pattern matches every path",
+        domains::health_check_all
+    ),
+    rule!(
         HstsDisabled,
         SslHttps,
         Strict,
