@@ -10,10 +10,10 @@ use crate::probe::RuntimeProbe;
 
 use super::validate::Valid;
 use super::{
-    CookieRules, CorsRules, CrossOriginOpenerPolicy, CsrfRules, DEV_CSRF_PORT_RANGES, FrameOptions,
-    HSTS_ONE_YEAR, HeaderRules, HostRules, Hsts, Policy, ProxySslHeader, ProxyTrust,
-    ReferrerPolicy, RuntimeSummary, SubdomainPattern, TlsRules, Unique, XssProtection,
-    default_internal_networks,
+    CookieRules, CorsRules, CrossOriginOpenerPolicy, CsrfRules, DEV_CSRF_PORT_RANGES,
+    DEV_CSRF_PORTS, FrameOptions, HSTS_ONE_YEAR, HeaderRules, HostRules, Hsts, Policy,
+    ProxySslHeader, ProxyTrust, ReferrerPolicy, RuntimeSummary, SubdomainPattern, TlsRules, Unique,
+    XssProtection, default_internal_networks,
 };
 
 const LOOPBACK_HOSTS: [&str; 4] = ["localhost", ".localhost", "127.0.0.1", "[::1]"];
@@ -129,6 +129,9 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
     // CSRF.
     let mut loopback_ports = Unique::new();
     if !strict {
+        for p in DEV_CSRF_PORTS {
+            loopback_ports.push(p);
+        }
         let all = origins.iter().chain(cfg.service_urls.iter());
         for o in all {
             if o.host.is_loopback() {

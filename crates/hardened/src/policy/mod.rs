@@ -55,6 +55,10 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
 /// Loopback port ranges trusted for CSRF in development (front-end dev servers).
 pub const DEV_CSRF_PORT_RANGES: [(u16, u16); 2] = [(3000, 5000), (8000, 9000)];
 
+/// Loopback ports trusted for CSRF in development besides the ranges: the guide's
+/// development frontends outside them (Vite's 5173).
+pub const DEV_CSRF_PORTS: [u16; 1] = [5173];
+
 /// One year, the HSTS max-age of production.
 pub const HSTS_ONE_YEAR: u64 = 31_536_000;
 
