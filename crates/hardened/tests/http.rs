@@ -1037,6 +1037,10 @@ async fn csrf_origin_in_development() {
             ("http://127.0.0.1:8000", 200),
             ("http://[::1]:9000", 200),
             ("http://localhost:7777", 200), // a loopback port named in config
+            ("http://localhost:5173", 200), // Vite's default
+            ("http://127.0.0.1:5173", 200),
+            ("http://[::1]:5173", 200),
+            ("http://localhost:5174", 403),
             ("https://example.com", 200),
             ("http://localhost:2999", 403),
             ("http://localhost:5001", 403),
@@ -1140,7 +1144,12 @@ async fn csrf_referer_on_secure_requests() {
         (Some("https://api.example.com/"), 200, ""),
     ];
     for (referer, want, reason) in cases {
-        let mut headers = vec![("host", "example.com"), ("x-forwarded-proto", "https")];
+        // A browser: it sends its cookies.
+        let mut headers = vec![
+            ("host", "example.com"),
+            ("x-forwarded-proto", "https"),
+            ("cookie", "sessionid=abc"),
+        ];
         headers.extend(referer.map(|r| ("referer", r)));
         let r = srv.post("/", &headers).await;
         assert_eq!(r.status.as_u16(), *want, "Referer {referer:?}: {}", r.body);
@@ -1574,7 +1583,7 @@ async fn every_rejection_carries_a_rejection_extension() {
             403,
         ),
         (
-            request("POST", "/", &secure),
+            request("POST", "/", &with(&[("cookie", "sessionid=x")])),
             Check::Csrf,
             "csrf-no-referer",
             403,
@@ -2140,4 +2149,61 @@ async fn public_suffix_patterns_refused() {
         srv.post("/", &origin("https://other.co.uk")).await.status,
         403
     );
+}
+
+// ---------------------------------------------------------------- API clients
+
+/// A token-authenticated API client behind a TLS proxy sends no Origin, Referer,
+/// Sec-Fetch-Site or Cookie: nothing ambient to abuse, so it passes without an
+/// exemption. A cookie-bearing request without Origin or Referer keeps Django's rule.
+#[tokio::test]
+async fn api_clients_without_cookies_pass_csrf_on_https() {
+    let srv = serve(&compile(&prod(&["example.com"]), &RuntimeProbe::none())).await;
+    let base = [("host", "example.com"), ("x-forwarded-proto", "https")];
+    // `Token`, not `Bearer`: the test app's outer middleware exempts bearer requests.
+    let cases: &[(&[(&str, &str)], u16)] = &[
+        (&[("authorization", "Token abc")], 200),
+        (
+            &[("x-api-key", "abc"), ("content-type", "application/json")],
+            200,
+        ),
+        (&[], 200),
+        (
+            &[("authorization", "Token abc"), ("cookie", "sessionid=s")],
+            403,
+        ),
+        (&[("cookie", "sessionid=s")], 403),
+        (&[("sec-fetch-site", "same-origin")], 403),
+        (&[("sec-fetch-site", "cross-site")], 403),
+        (
+            &[("referer", "https://example.com/form"), ("cookie", "a=b")],
+            200,
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut h = base.to_vec();
+        h.extend_from_slice(extra);
+        for method in ["POST", "PUT", "DELETE"] {
+            let r = srv.send(method, "/", &h).await;
+            assert_eq!(r.status.as_u16(), *want, "{method} {extra:?}: {}", r.body);
+        }
+    }
+    let mut h = base.to_vec();
+    h.push(("cookie", "sessionid=s"));
+    let r = srv.post("/", &h).await;
+    assert_eq!(r.header("strict-transport-security"), Some(HSTS));
+    // The 403's fix (in the log; development bodies carry it) names the exemption.
+    let sec = compile(&prod(&["example.com"]), &RuntimeProbe::none());
+    let (parts, ()) = http::Request::post("/")
+        .header("host", "example.com")
+        .header("cookie", "sessionid=s")
+        .extension(PeerAddr("127.0.0.1:1".parse().unwrap()))
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let d = sec.decide(&parts);
+    let r = d.rejection().expect("rejected");
+    assert_eq!(r.code(), "csrf-no-referer");
+    assert!(r.fix().contains("csrf_exempt_paths"), "{}", r.fix());
 }
