@@ -137,6 +137,13 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (parts, body) = req.into_parts();
+        if self.security.first_missing_peer(&parts) {
+            tracing::warn!(
+                header = "X-Forwarded-Proto",
+                fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
+                "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
+            );
+        }
         match self.security.decide_with(&parts, self.checks) {
             Decision::Pass(facts) => {
                 let fut = self.inner.call(Request::from_parts(parts, body));

@@ -2207,3 +2207,52 @@ async fn api_clients_without_cookies_pass_csrf_on_https() {
     assert_eq!(r.code(), "csrf-no-referer");
     assert!(r.fix().contains("csrf_exempt_paths"), "{}", r.fix());
 }
+
+// ---------------------------------------------------------------- missing peer address
+
+/// `axum::serve(listener, app)` without `into_make_service_with_connect_info` gives the
+/// layer no peer address: `X-Forwarded-Proto` is never believed. The first request that
+/// carries the header says so once (a warning naming the fix).
+#[tokio::test]
+async fn missing_peer_address_is_noticed_once() {
+    let sec = compile(&prod(&["example.com"]), &RuntimeProbe::none());
+    let router = routes().layer(sec.layer());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let srv = Server {
+        addr,
+        task,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    };
+    let r = srv.get("/", &[("host", "example.com")]).await;
+    assert_eq!(r.status, 200);
+    assert!(!sec.saw_missing_peer(), "no forwarded header yet");
+    let xfp = [("host", "example.com"), ("x-forwarded-proto", "https")];
+    let r = srv.get("/", &xfp).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("strict-transport-security"), None);
+    assert!(sec.saw_missing_peer());
+    // Once: later requests are not noticed again.
+    let (parts, ()) = http::Request::get("/")
+        .header("host", "example.com")
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(!sec.first_missing_peer(&parts));
+    // With a peer address nothing is noticed.
+    let fresh = compile(&prod(&["example.com"]), &RuntimeProbe::none());
+    let (mut parts, ()) = http::Request::get("/")
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    parts
+        .extensions
+        .insert(PeerAddr("127.0.0.1:9".parse().unwrap()));
+    assert!(!fresh.first_missing_peer(&parts));
+    assert!(!fresh.saw_missing_peer());
+}

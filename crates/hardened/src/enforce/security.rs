@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{StatusCode, request};
@@ -32,6 +33,8 @@ struct Inner {
     headers: SecurityHeaders,
     cookies: CookieRules,
     verbose: bool,
+    /// Set once a request carried the proxy header but no peer address was known.
+    missing_peer_warned: AtomicBool,
 }
 
 /// A compiled security policy: immutable, `Clone` is a reference-count bump.
@@ -124,6 +127,7 @@ impl Security {
             headers,
             cookies: policy.cookies.clone(),
             verbose: !policy.environment.is_strict(),
+            missing_peer_warned: AtomicBool::new(false),
             policy,
         })))
     }
@@ -157,6 +161,32 @@ impl Security {
     /// `https`).
     pub fn is_secure(&self, parts: &request::Parts) -> bool {
         self.0.tls.is_secure(parts)
+    }
+
+    /// Whether this request is the first to carry the proxy header (`X-Forwarded-Proto`)
+    /// without a peer address: the server was started without the peer address (axum's
+    /// `into_make_service_with_connect_info`, or a [`PeerAddr`](crate::PeerAddr)
+    /// extension), so the header is never believed. True at most once per `Security`;
+    /// the service logs the warning. Costs one relaxed load when the header is present.
+    pub fn first_missing_peer(&self, parts: &request::Parts) -> bool {
+        let inner = &*self.0;
+        let Some(name) = &inner.tls.proxy_header else {
+            return false;
+        };
+        if inner.tls.proxy_any
+            || !parts.headers.contains_key(name)
+            || inner.missing_peer_warned.load(Ordering::Relaxed)
+            || super::request::peer_ip(parts).is_some()
+        {
+            return false;
+        }
+        !inner.missing_peer_warned.swap(true, Ordering::Relaxed)
+    }
+
+    /// Whether a request has carried the proxy header without a peer address (see
+    /// [`Security::first_missing_peer`]).
+    pub fn saw_missing_peer(&self) -> bool {
+        self.0.missing_peer_warned.load(Ordering::Relaxed)
     }
 
     /// Parses the request head the checks read.
