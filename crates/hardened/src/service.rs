@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::enforce::{Checks, Decision, Facts, Security};
+use crate::enforce::{Checks, CspNonce, Decision, Facts, Security};
 
 impl Security {
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
@@ -136,7 +136,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         if self.security.first_missing_peer(&parts) {
             tracing::warn!(
                 header = "X-Forwarded-Proto",
@@ -144,7 +144,14 @@ where
                 "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
             );
         }
-        match self.security.decide_with(&parts, self.checks) {
+        let mut decision = self.security.decide_with(&parts, self.checks);
+        if self.checks.headers() && self.security.needs_csp_nonce() {
+            // Drawn only when the CSP asks for one; handlers read it from extensions.
+            let nonce = CspNonce::generate();
+            decision.facts_mut().set_csp_nonce(nonce);
+            parts.extensions.insert(nonce);
+        }
+        match decision {
             Decision::Pass(facts) => {
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {

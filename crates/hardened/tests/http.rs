@@ -2256,3 +2256,111 @@ async fn missing_peer_address_is_noticed_once() {
     assert!(!fresh.first_missing_peer(&parts));
     assert!(!fresh.saw_missing_peer());
 }
+
+// ---------------------------------------------------------------- configured headers
+
+/// Renders the request's CSP nonce into the page, as a template would.
+async fn page_with_nonce(req: Request) -> Response {
+    let nonce = req
+        .extensions()
+        .get::<hardened::enforce::CspNonce>()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    (
+        [("x-reached", "1")],
+        format!("<script nonce=\"{nonce}\">1</script>"),
+    )
+        .into_response()
+}
+
+fn nonce_app(sec: &Security) -> Router {
+    Router::new()
+        .route("/page", get(page_with_nonce))
+        .route("/own-headers", get(own_csp))
+        .layer(sec.layer())
+        .layer(middleware::from_fn(outer))
+}
+
+async fn own_csp() -> Response {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+            (
+                header::HeaderName::from_static("permissions-policy"),
+                "camera=(self)",
+            ),
+        ],
+        "own",
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn csp_nonce_per_response_reaches_the_handler() {
+    use hardened::config::HeaderOverride::{Remove, Set};
+    let mut cfg = prod(&["example.com"]);
+    cfg.headers.content_security_policy =
+        Set("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'".into());
+    cfg.headers.permissions_policy = Set("camera=(), geolocation=()".into());
+    cfg.headers.cross_origin_resource_policy = Set("same-origin".into());
+    cfg.headers.x_frame_options = Remove;
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    let srv = serve_router(nonce_app(&sec)).await;
+    let host = [("host", "example.com")];
+    let mut nonces = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let r = srv.get("/page", &host).await;
+        assert_eq!(r.status, 200);
+        let csp = r.header("content-security-policy").unwrap().to_owned();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .unwrap()
+            .to_owned();
+        assert_eq!(nonce.len(), 22);
+        assert_eq!(r.body, format!("<script nonce=\"{nonce}\">1</script>"));
+        assert!(nonces.insert(nonce), "nonce reused");
+        assert_eq!(
+            r.header("permissions-policy"),
+            Some("camera=(), geolocation=()")
+        );
+        assert_eq!(
+            r.header("cross-origin-resource-policy"),
+            Some("same-origin")
+        );
+        assert_eq!(r.header("x-frame-options"), None);
+    }
+    // Rejections carry the CSP too, with a nonce of their own.
+    let r = srv.get("/page", &[("host", "evil.com")]).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.header("content-security-policy")
+            .is_some_and(|v| v.contains("'nonce-") && !v.contains("{nonce}"))
+    );
+    // The application's own headers win.
+    let r = srv.get("/own-headers", &host).await;
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
+    assert_eq!(r.header("permissions-policy"), Some("camera=(self)"));
+
+    // Without the placeholder the CSP is static and no nonce is drawn.
+    let mut cfg = prod(&["example.com"]);
+    cfg.headers.content_security_policy = Set("default-src 'none'; frame-ancestors 'none'".into());
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    assert!(!sec.needs_csp_nonce());
+    let srv = serve_router(nonce_app(&sec)).await;
+    let r = srv.get("/page", &host).await;
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(r.body, "<script nonce=\"\">1</script>");
+    // Defaults stay as the table says when nothing is configured.
+    let srv = serve(&compile(&prod(&["example.com"]), &RuntimeProbe::none())).await;
+    let r = srv.get("/", &host).await;
+    assert_eq!(r.header("content-security-policy"), None);
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+}

@@ -87,6 +87,8 @@ pub enum Heading {
     Domains,
     /// TLS redirect, HSTS, secure cookies, proxies.
     SslHttps,
+    /// Security response headers and report-only rollout.
+    Headers,
     /// Database password and exposure.
     Database,
     /// Secrets kept out of code and out of git.
@@ -95,11 +97,12 @@ pub enum Heading {
 
 impl Heading {
     /// Every heading, in report order.
-    pub const ALL: [Heading; 6] = [
+    pub const ALL: [Heading; 7] = [
         Heading::Configuration,
         Heading::Environment,
         Heading::Domains,
         Heading::SslHttps,
+        Heading::Headers,
         Heading::Database,
         Heading::Secrets,
     ];
@@ -111,6 +114,7 @@ impl Heading {
             Heading::Environment => "Environment",
             Heading::Domains => "Domains",
             Heading::SslHttps => "SSL/HTTPS",
+            Heading::Headers => "Headers",
             Heading::Database => "Database",
             Heading::Secrets => "Secrets",
         }
@@ -334,6 +338,8 @@ pub enum RuleId {
     ContainerNoTrustedProxies,
     /// `trusted-proxies-any`: trusted_proxies does not trust every peer.
     TrustedProxiesAny,
+    /// `csp-missing`: production sends a Content-Security-Policy.
+    CspMissing,
     /// `database-password-weak`: the database password is strong.
     DatabasePasswordWeak,
     /// `database-host-public`: the database host is not a public or wildcard address.
@@ -356,7 +362,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 35] = [
+    pub const ALL: [RuleId; 36] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -383,6 +389,7 @@ impl RuleId {
         RuleId::CookiesInsecure,
         RuleId::ContainerNoTrustedProxies,
         RuleId::TrustedProxiesAny,
+        RuleId::CspMissing,
         RuleId::DatabasePasswordWeak,
         RuleId::DatabaseHostPublic,
         RuleId::DatabaseNoPassword,
@@ -423,6 +430,7 @@ impl RuleId {
             RuleId::CookiesInsecure => "cookies-insecure",
             RuleId::ContainerNoTrustedProxies => "container-no-trusted-proxies",
             RuleId::TrustedProxiesAny => "trusted-proxies-any",
+            RuleId::CspMissing => "csp-missing",
             RuleId::DatabasePasswordWeak => "database-password-weak",
             RuleId::DatabaseHostPublic => "database-host-public",
             RuleId::DatabaseNoPassword => "database-no-password",

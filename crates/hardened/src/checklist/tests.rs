@@ -7,8 +7,8 @@ use super::dburl::parse_db_url;
 use super::rules::looks_secret;
 use super::*;
 use crate::config::{
-    Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Problem, ProblemKind, Secret,
-    Source, TrustedProxies,
+    Config, DatabaseConfig, DockerMode, Environment, HeaderOverride, HstsConfig, Problem,
+    ProblemKind, Secret, Source, TrustedProxies,
 };
 use crate::domain::parse_entry;
 use crate::probe::RuntimeProbe;
@@ -47,6 +47,8 @@ impl Setup {
         cfg.secret_key = Some(Secret::new(GOOD_KEY));
         cfg.docker = DockerMode::On;
         cfg.ssl_redirect = Some(true);
+        cfg.headers.content_security_policy =
+            HeaderOverride::Set("default-src 'self'; frame-ancestors 'none'".into());
         cfg.cors_allowed_origin_regexes = vec![r"^https://[a-z0-9-]+\.example\.com$".into()];
         cfg.database = Some(DatabaseConfig {
             url: Some(Secret::new(format!(
@@ -306,6 +308,15 @@ const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
             s.cfg
                 .cors_allowed_origin_regexes
                 .push(r"https://.*\.example\.com".into())
+        },
+    ),
+    (
+        RuleId::CspMissing,
+        Severity::Warning,
+        |s| s.cfg.headers.content_security_policy = HeaderOverride::Remove,
+        |s| {
+            s.cfg.headers.content_security_policy =
+                HeaderOverride::Set("default-src 'none'; frame-ancestors 'none'".into())
         },
     ),
     (

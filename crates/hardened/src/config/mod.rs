@@ -208,6 +208,42 @@ pub struct HstsConfig {
     pub preload: Option<bool>,
 }
 
+/// One `headers:` entry: absent keeps the derived default, `null` removes the header,
+/// a value sets it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum HeaderOverride {
+    /// Not configured: the environment's default.
+    #[default]
+    Default,
+    /// `null`: the header is not sent.
+    Remove,
+    /// The header value (a structured CSP rendered to its header form).
+    Set(String),
+}
+
+/// The `headers:` section: overrides of the derived security headers. A header the
+/// application already set is never overwritten.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HeadersConfig {
+    /// `Content-Security-Policy`; `{nonce}` becomes a fresh nonce per response.
+    pub content_security_policy: HeaderOverride,
+    /// `Content-Security-Policy-Report-Only`; `{nonce}` as above.
+    pub content_security_policy_report_only: HeaderOverride,
+    /// `Permissions-Policy`.
+    pub permissions_policy: HeaderOverride,
+    /// `Cross-Origin-Opener-Policy`.
+    pub cross_origin_opener_policy: HeaderOverride,
+    /// `Cross-Origin-Resource-Policy`.
+    pub cross_origin_resource_policy: HeaderOverride,
+    /// `Cross-Origin-Embedder-Policy`.
+    pub cross_origin_embedder_policy: HeaderOverride,
+    /// `Referrer-Policy`.
+    pub referrer_policy: HeaderOverride,
+    /// `X-Frame-Options`.
+    pub x_frame_options: HeaderOverride,
+}
+
 /// Database settings, read only so the deploy checklist can judge them.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DatabaseConfig {
@@ -269,6 +305,8 @@ pub struct Config {
     pub secure_cookies: Option<bool>,
     /// The session cookie's name (made `HttpOnly; SameSite=Lax` in production).
     pub session_cookie_name: String,
+    /// Overrides of the security response headers (`headers:`).
+    pub headers: HeadersConfig,
     /// Database settings, for the checklist.
     pub database: Option<DatabaseConfig>,
     /// Free-form application settings, not interpreted (the checklist scans them for
@@ -313,6 +351,7 @@ impl Default for Config {
             hsts: HstsConfig::default(),
             secure_cookies: None,
             session_cookie_name: "sessionid".into(),
+            headers: HeadersConfig::default(),
             database: None,
             app: AppSettings::default(),
             sources: BTreeMap::new(),

@@ -290,6 +290,7 @@ pub struct Facts {
     pub(crate) options: bool,
     pub(crate) grpc: bool,
     pub(crate) checks: Checks,
+    pub(crate) nonce: Option<super::headers::CspNonce>,
 }
 
 impl Facts {
@@ -317,6 +318,17 @@ impl Facts {
     /// The checks the decision applied; the response work follows them.
     pub fn checks(&self) -> Checks {
         self.checks
+    }
+
+    /// The CSP nonce of this response, when the policy's CSP has a `{nonce}`
+    /// placeholder and the service drew one.
+    pub fn csp_nonce(&self) -> Option<&super::headers::CspNonce> {
+        self.nonce.as_ref()
+    }
+
+    /// Sets the CSP nonce the response's CSP header carries.
+    pub fn set_csp_nonce(&mut self, nonce: super::headers::CspNonce) {
+        self.nonce = Some(nonce);
     }
 }
 
@@ -353,6 +365,13 @@ impl Decision {
 
     /// The facts the response is built with.
     pub fn facts(&self) -> &Facts {
+        match self {
+            Decision::Pass(f) | Decision::Answer(_, f) => f,
+        }
+    }
+
+    /// The facts the response is built with, mutably (to set the CSP nonce).
+    pub fn facts_mut(&mut self) -> &mut Facts {
         match self {
             Decision::Pass(f) | Decision::Answer(_, f) => f,
         }

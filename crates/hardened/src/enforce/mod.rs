@@ -33,6 +33,7 @@ mod testing;
 mod tls;
 
 pub use decision::{Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Verdict};
+pub use headers::{CspNonce, NONCE_PLACEHOLDER};
 pub(crate) use matcher::PathSet;
 pub use request::{
     CsrfExempt, MethodClass, PeerAddr, RequestHead, RequestHost, TlsConnection, Upgrade, peer_ip,

@@ -93,7 +93,13 @@ impl Security {
             .hsts
             .as_ref()
             .and_then(|h| hv("hsts", &h.header_value()));
-        let headers = SecurityHeaders::new(&policy.headers);
+        let headers = match SecurityHeaders::new(&policy.headers) {
+            Ok(h) => h,
+            Err(p) => {
+                problems.push(p);
+                SecurityHeaders::default()
+            }
+        };
         let proxy_header = policy.tls.proxy_ssl_header.map(ProxySslHeader::header_name);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -143,6 +149,12 @@ impl Security {
     /// The derived policy.
     pub fn policy(&self) -> &Policy {
         &self.0.policy
+    }
+
+    /// Whether the configured CSP has a `{nonce}` placeholder: the service then draws a
+    /// [`CspNonce`](super::CspNonce) per request.
+    pub fn needs_csp_nonce(&self) -> bool {
+        self.0.headers.needs_nonce()
     }
 
     /// Whether the response body of rejections carries the fix (development and test).
@@ -214,6 +226,7 @@ impl Security {
             options: head.method().is_options(),
             grpc: head.grpc(),
             checks,
+            nonce: None,
         };
 
         let host = inner.host.allowed(head);
@@ -260,7 +273,7 @@ impl Security {
         let inner = &*self.0;
         let checks = facts.checks;
         if checks.headers() {
-            inner.headers.apply(headers);
+            inner.headers.apply(headers, facts.nonce.as_ref());
         }
         if checks.tls() {
             inner.tls.apply(headers, facts.secure);

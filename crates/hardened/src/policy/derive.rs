@@ -4,16 +4,17 @@
 //! headers) is decided here, once; the enforcement, `hardened show` and the checklist
 //! read the result.
 
-use crate::config::{Config, Environment, TrustedProxies};
+use crate::config::{Config, Environment, HeaderOverride, TrustedProxies};
 use crate::domain::{DomainEntry, Host, Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
 use super::validate::Valid;
 use super::{
-    CookieRules, CorsRules, CrossOriginOpenerPolicy, CsrfRules, DEV_CSRF_PORT_RANGES,
-    DEV_CSRF_PORTS, FrameOptions, HSTS_ONE_YEAR, HeaderRules, HostRules, Hsts, Policy,
-    ProxySslHeader, ProxyTrust, ReferrerPolicy, RuntimeSummary, SubdomainPattern, TlsRules, Unique,
-    XssProtection, default_internal_networks,
+    CookieRules, CorsRules, CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy,
+    CrossOriginResourcePolicy, CsrfRules, DEV_CSRF_PORT_RANGES, DEV_CSRF_PORTS, FrameOptions,
+    HSTS_ONE_YEAR, HeaderRules, HostRules, Hsts, Policy, ProxySslHeader, ProxyTrust,
+    ReferrerPolicy, RuntimeSummary, SubdomainPattern, TlsRules, Unique, XssProtection,
+    default_internal_networks,
 };
 
 const LOOPBACK_HOSTS: [&str; 4] = ["localhost", ".localhost", "127.0.0.1", "[::1]"];
@@ -205,23 +206,86 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
             session_cookie_name: cfg.session_cookie_name.clone(),
             harden_session_cookie: strict,
         },
-        headers: if strict {
-            HeaderRules {
-                content_type_nosniff: true,
-                x_frame_options: Some(FrameOptions::Deny),
-                referrer_policy: Some(ReferrerPolicy::SameOrigin),
-                cross_origin_opener_policy: Some(CrossOriginOpenerPolicy::SameOrigin),
-                xss_protection: Some(XssProtection::Disable),
-            }
-        } else {
-            HeaderRules {
-                content_type_nosniff: true,
-                x_frame_options: Some(FrameOptions::SameOrigin),
-                referrer_policy: None,
-                cross_origin_opener_policy: None,
-                xss_protection: None,
-            }
-        },
+        headers: header_rules(cfg, strict),
         health_check_paths: cfg.health_check_paths.clone(),
     }
+}
+
+/// The security headers: the environment's defaults (DESIGN.md's table), then the
+/// `headers:` overrides (`null` removes one).
+fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
+    let mut h = if strict {
+        HeaderRules {
+            content_type_nosniff: true,
+            x_frame_options: Some(FrameOptions::Deny),
+            referrer_policy: Some(ReferrerPolicy::SameOrigin),
+            cross_origin_opener_policy: Some(CrossOriginOpenerPolicy::SameOrigin),
+            xss_protection: Some(XssProtection::Disable),
+            cross_origin_resource_policy: None,
+            cross_origin_embedder_policy: None,
+            content_security_policy: None,
+            content_security_policy_report_only: None,
+            permissions_policy: None,
+        }
+    } else {
+        HeaderRules {
+            content_type_nosniff: true,
+            x_frame_options: Some(FrameOptions::SameOrigin),
+            referrer_policy: None,
+            cross_origin_opener_policy: None,
+            xss_protection: None,
+            cross_origin_resource_policy: None,
+            cross_origin_embedder_policy: None,
+            content_security_policy: None,
+            content_security_policy_report_only: None,
+            permissions_policy: None,
+        }
+    };
+    fn apply<T>(slot: &mut Option<T>, o: &HeaderOverride, parse: impl Fn(&str) -> Option<T>) {
+        match o {
+            HeaderOverride::Default => {}
+            HeaderOverride::Remove => *slot = None,
+            // The typer only accepts values that parse.
+            HeaderOverride::Set(s) => *slot = parse(s),
+        }
+    }
+    let o = &cfg.headers;
+    apply(
+        &mut h.x_frame_options,
+        &o.x_frame_options,
+        FrameOptions::parse,
+    );
+    apply(
+        &mut h.referrer_policy,
+        &o.referrer_policy,
+        ReferrerPolicy::parse,
+    );
+    apply(
+        &mut h.cross_origin_opener_policy,
+        &o.cross_origin_opener_policy,
+        CrossOriginOpenerPolicy::parse,
+    );
+    apply(
+        &mut h.cross_origin_resource_policy,
+        &o.cross_origin_resource_policy,
+        CrossOriginResourcePolicy::parse,
+    );
+    apply(
+        &mut h.cross_origin_embedder_policy,
+        &o.cross_origin_embedder_policy,
+        CrossOriginEmbedderPolicy::parse,
+    );
+    let text = |s: &str| Some(s.to_owned());
+    apply(
+        &mut h.content_security_policy,
+        &o.content_security_policy,
+        text,
+    );
+    apply(
+        &mut h.content_security_policy_report_only,
+        &o.content_security_policy_report_only,
+        text,
+    );
+    apply(&mut h.permissions_policy, &o.permissions_policy, text);
+    h
 }

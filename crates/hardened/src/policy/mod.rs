@@ -130,6 +130,13 @@ macro_rules! header_value_enum {
                 }
             }
 
+            /// The variant whose header value is `s` (ASCII case-insensitive).
+            pub fn parse(s: &str) -> Option<Self> {
+                [$($ty::$variant,)*]
+                    .into_iter()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            }
+
             /// The header value, ready to send (no validation needed: every variant
             /// renders to visible ASCII).
             pub fn header_value(self) -> http::HeaderValue {
@@ -209,12 +216,51 @@ pub enum CrossOriginOpenerPolicy {
     SameOriginAllowPopups,
     /// `same-origin`.
     SameOrigin,
+    /// `noopener-allow-popups`.
+    NoopenerAllowPopups,
 }
 
 header_value_enum!(CrossOriginOpenerPolicy {
     UnsafeNone => "unsafe-none",
     SameOriginAllowPopups => "same-origin-allow-popups",
     SameOrigin => "same-origin",
+    NoopenerAllowPopups => "noopener-allow-popups",
+});
+
+/// `Cross-Origin-Resource-Policy`: which sites may load the response as a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CrossOriginResourcePolicy {
+    /// `same-origin`.
+    SameOrigin,
+    /// `same-site`.
+    SameSite,
+    /// `cross-origin`.
+    CrossOrigin,
+}
+
+header_value_enum!(CrossOriginResourcePolicy {
+    SameOrigin => "same-origin",
+    SameSite => "same-site",
+    CrossOrigin => "cross-origin",
+});
+
+/// `Cross-Origin-Embedder-Policy`: which cross-origin resources the page may load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CrossOriginEmbedderPolicy {
+    /// `require-corp`.
+    RequireCorp,
+    /// `credentialless`.
+    Credentialless,
+    /// `unsafe-none`.
+    UnsafeNone,
+}
+
+header_value_enum!(CrossOriginEmbedderPolicy {
+    RequireCorp => "require-corp",
+    Credentialless => "credentialless",
+    UnsafeNone => "unsafe-none",
 });
 
 /// `X-XSS-Protection`: the legacy XSS auditor of old browsers.
@@ -389,6 +435,21 @@ pub struct HeaderRules {
     pub cross_origin_opener_policy: Option<CrossOriginOpenerPolicy>,
     /// `X-XSS-Protection` (`0`: disable the legacy auditor).
     pub xss_protection: Option<XssProtection>,
+    /// `Cross-Origin-Resource-Policy` (`headers.cross_origin_resource_policy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_origin_resource_policy: Option<CrossOriginResourcePolicy>,
+    /// `Cross-Origin-Embedder-Policy` (`headers.cross_origin_embedder_policy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_origin_embedder_policy: Option<CrossOriginEmbedderPolicy>,
+    /// `Content-Security-Policy`; `{nonce}` is replaced by a fresh nonce per response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_security_policy: Option<String>,
+    /// `Content-Security-Policy-Report-Only`; `{nonce}` as above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_security_policy_report_only: Option<String>,
+    /// `Permissions-Policy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_policy: Option<String>,
 }
 
 /// What the runtime looked like when the policy was derived.

@@ -8,6 +8,7 @@ mod configuration;
 mod database;
 mod domains;
 mod environment;
+mod headers;
 mod secrets;
 mod ssl_https;
 
@@ -301,6 +302,13 @@ pub static RULES: &[Rule] = &[
         Strict,
         "trusted_proxies does not trust every peer",
         ssl_https::trusted_proxies_any
+    ),
+    rule!(
+        CspMissing,
+        Headers,
+        Strict,
+        "production sends a Content-Security-Policy",
+        headers::csp_missing
     ),
     rule!(
         DatabasePasswordWeak,
