@@ -1353,7 +1353,8 @@ async fn cookies_hardened_in_production() {
         r.all("set-cookie"),
         [
             "sessionid=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "csrftoken=tok; Path=/; Secure",
+            // Every cookie without SameSite gets Lax; the CSRF cookie stays readable.
+            "csrftoken=tok; Path=/; Secure; SameSite=Lax",
             "theme=dark; SameSite=None; Secure",
         ]
     );
@@ -2363,4 +2364,420 @@ async fn csp_nonce_per_response_reaches_the_handler() {
     let r = srv.get("/", &host).await;
     assert_eq!(r.header("content-security-policy"), None);
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
+}
+
+// ---------------------------------------------------------------- cookies
+
+async fn prefixed_cookies() -> Response {
+    let mut h = HeaderMap::new();
+    for c in [
+        "__Host-sid=1; Domain=example.com; Path=/app; HttpOnly",
+        "__Secure-pref=2; Path=/",
+        "app_session=3; Path=/",
+        "app_csrf=4; Path=/",
+    ] {
+        h.append(header::SET_COOKIE, HeaderValue::from_static(c));
+    }
+    (h, "cookies").into_response()
+}
+
+#[tokio::test]
+async fn cookie_prefixes_fixed_and_names_configured() {
+    let mut cfg = prod(&["example.com"]);
+    cfg.session_cookie_name = "app_session".into();
+    cfg.csrf_cookie_name = "app_csrf".into();
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    let router = Router::new()
+        .route("/c", get(prefixed_cookies))
+        .layer(sec.layer());
+    let srv = serve_router(router).await;
+    let r = srv.get("/c", &[("host", "example.com")]).await;
+    assert_eq!(
+        r.all("set-cookie"),
+        [
+            "__Host-sid=1; HttpOnly; Path=/; Secure; SameSite=Lax",
+            "__Secure-pref=2; Path=/; Secure; SameSite=Lax",
+            "app_session=3; Path=/; Secure; HttpOnly; SameSite=Lax",
+            "app_csrf=4; Path=/; Secure; SameSite=Lax",
+        ]
+    );
+    // Development leaves them as written.
+    let sec = compile(&dev(&[]), &RuntimeProbe::none());
+    let router = Router::new()
+        .route("/c", get(prefixed_cookies))
+        .layer(sec.layer());
+    let srv = serve_router(router).await;
+    let r = srv.get("/c", &[("host", "localhost")]).await;
+    assert_eq!(
+        r.all("set-cookie")[0],
+        "__Host-sid=1; Domain=example.com; Path=/app; HttpOnly"
+    );
+}
+
+// ---------------------------------------------------------------- MDN HTTP Observatory
+
+/// The header part of the MDN HTTP Observatory's score, as published in its scoring
+/// documentation ("Tests & scoring", developer.mozilla.org/en-US/observatory/docs/
+/// tests_and_scoring; the same table is `httpobs/docs/scoring.md` of
+/// mozilla/http-observatory). Start at 100, subtract the penalties; when the result is
+/// 90 or more, add the bonuses. 100+ is A+. Tests scored here, with their modifiers:
+///
+/// - CSP: `default-src 'none'` without unsafe +10; without `'unsafe-inline'` /
+///   `'unsafe-eval'` +5; `'unsafe-inline'` only in `style-src` 0; `'unsafe-eval'` -10;
+///   an `http:` source -20; `'unsafe-inline'` in scripts -20; not implemented -25.
+/// - Cookies: all Secure, sessions HttpOnly and SameSite on all +5; no cookies 0;
+///   Secure + HttpOnly sessions 0; no Secure but HSTS -5; session without Secure but
+///   HSTS -10; no Secure -20; SameSite not Strict/Lax -20; anti-CSRF cookie without
+///   SameSite -20; session without HttpOnly -30; session without Secure -40.
+/// - CORS: `Access-Control-Allow-Origin: *` (universal access) -50, otherwise 0.
+/// - Referrer-Policy: `no-referrer`, `same-origin`, `strict-origin`,
+///   `strict-origin-when-cross-origin` +5; not implemented 0; `unsafe-url`,
+///   `no-referrer-when-downgrade`... unsafe -5; invalid -5.
+/// - HSTS: max-age at least six months (15768000) 0; less -10; missing -20.
+/// - X-Content-Type-Options: `nosniff` 0; missing or invalid -5.
+/// - X-Frame-Options: via CSP `frame-ancestors` +5; `DENY`/`SAMEORIGIN` 0; missing -20.
+/// - Cross-Origin-Resource-Policy: `same-origin`/`same-site`/`cross-origin` or missing 0;
+///   invalid -5.
+fn observatory_score(h: &HeaderMap) -> (i32, Vec<String>) {
+    let mut penalties = 0;
+    let mut bonuses = 0;
+    let mut notes = Vec::new();
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    let mut note = |what: &str, points: i32, p: &mut i32, b: &mut i32| {
+        notes.push(format!("{what} {points:+}"));
+        if points < 0 {
+            *p -= points;
+        } else {
+            *b += points;
+        }
+    };
+
+    // CSP.
+    match get("content-security-policy") {
+        None => note("csp-not-implemented", -25, &mut penalties, &mut bonuses),
+        Some(csp) => {
+            let directives: Vec<(String, Vec<&str>)> = csp
+                .split(';')
+                .filter_map(|d| {
+                    let mut it = d.split_ascii_whitespace();
+                    it.next().map(|n| (n.to_ascii_lowercase(), it.collect()))
+                })
+                .collect();
+            let sources = |name: &str| {
+                directives
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, s)| s.clone())
+            };
+            let default = sources("default-src");
+            let script = sources("script-src")
+                .or_else(|| default.clone())
+                .unwrap_or_default();
+            let style = sources("style-src")
+                .or_else(|| default.clone())
+                .unwrap_or_default();
+            let has = |list: &[&str], v: &str| list.iter().any(|s| s.eq_ignore_ascii_case(v));
+            let any_http = directives.iter().any(|(_, s)| {
+                s.iter()
+                    .any(|x| x.to_ascii_lowercase().starts_with("http:"))
+            });
+            if has(&script, "'unsafe-inline'") && !script.iter().any(|s| s.starts_with("'nonce-")) {
+                note(
+                    "csp-implemented-with-unsafe-inline",
+                    -20,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if any_http {
+                note(
+                    "csp-implemented-with-insecure-scheme",
+                    -20,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if directives.iter().any(|(_, s)| has(s, "'unsafe-eval'")) {
+                note(
+                    "csp-implemented-with-unsafe-eval",
+                    -10,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if has(&style, "'unsafe-inline'") {
+                note(
+                    "csp-implemented-with-unsafe-inline-in-style-src-only",
+                    0,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if default.as_deref().is_some_and(|d| d == ["'none'"]) {
+                note(
+                    "csp-implemented-with-no-unsafe-default-src-none",
+                    10,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else {
+                note(
+                    "csp-implemented-with-no-unsafe",
+                    5,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            }
+        }
+    }
+
+    // Cookies.
+    let hsts_ok = get("strict-transport-security").is_some();
+    let cookies: Vec<String> = h
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase())
+        .collect();
+    if cookies.is_empty() {
+        note("cookies-not-found", 0, &mut penalties, &mut bonuses);
+    } else {
+        let attr = |c: &str, a: &str| {
+            c.split(';')
+                .skip(1)
+                .any(|p| p.trim().split('=').next() == Some(a))
+        };
+        let same_site = |c: &str| {
+            c.split(';')
+                .skip(1)
+                .find_map(|p| p.trim().strip_prefix("samesite="))
+                .map(str::to_owned)
+        };
+        let session =
+            |c: &str| c.starts_with("session") || c.contains("sid=") || c.starts_with("__host-sid");
+        let mut worst = 5;
+        let mut name = "cookies-secure-with-httponly-sessions-and-samesite";
+        let mut worse = |points: i32, n: &'static str| {
+            if points < worst {
+                worst = points;
+                name = n;
+            }
+        };
+        for c in &cookies {
+            match same_site(c).as_deref() {
+                None if c.contains("csrf") => worse(-20, "cookies-anticsrf-without-samesite-flag"),
+                None => worse(0, "cookies-secure-with-httponly-sessions"),
+                Some("lax" | "strict") => {}
+                Some(_) => worse(-20, "cookies-samesite-flag-invalid"),
+            }
+            if !attr(c, "secure") {
+                match (session(c), hsts_ok) {
+                    (true, true) => worse(
+                        -10,
+                        "cookies-session-without-secure-flag-but-protected-by-hsts",
+                    ),
+                    (true, false) => worse(-40, "cookies-session-without-secure-flag"),
+                    (false, true) => worse(-5, "cookies-without-secure-flag-but-protected-by-hsts"),
+                    (false, false) => worse(-20, "cookies-without-secure-flag"),
+                }
+            }
+            if session(c) && !attr(c, "httponly") {
+                worse(-30, "cookies-session-without-httponly-flag");
+            }
+        }
+        note(name, worst, &mut penalties, &mut bonuses);
+    }
+
+    // CORS.
+    if get("access-control-allow-origin") == Some("*") {
+        note(
+            "cross-origin-resource-sharing-implemented-with-universal-access",
+            -50,
+            &mut penalties,
+            &mut bonuses,
+        );
+    }
+
+    // Referrer-Policy: the last recognized value counts.
+    match get("referrer-policy") {
+        None => note(
+            "referrer-policy-not-implemented",
+            0,
+            &mut penalties,
+            &mut bonuses,
+        ),
+        Some(v) => {
+            let last = v
+                .rsplit(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match last.as_str() {
+                "no-referrer"
+                | "same-origin"
+                | "strict-origin"
+                | "strict-origin-when-cross-origin" => {
+                    note("referrer-policy-private", 5, &mut penalties, &mut bonuses)
+                }
+                "origin"
+                | "origin-when-cross-origin"
+                | "unsafe-url"
+                | "no-referrer-when-downgrade" => {
+                    note("referrer-policy-unsafe", -5, &mut penalties, &mut bonuses)
+                }
+                _ => note(
+                    "referrer-policy-header-invalid",
+                    -5,
+                    &mut penalties,
+                    &mut bonuses,
+                ),
+            }
+        }
+    }
+
+    // HSTS.
+    match get("strict-transport-security") {
+        None => note("hsts-not-implemented", -20, &mut penalties, &mut bonuses),
+        Some(v) => {
+            let age = v
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("max-age="))
+                .and_then(|a| a.parse::<u64>().ok());
+            match age {
+                Some(a) if a >= 15_768_000 => note(
+                    "hsts-implemented-max-age-at-least-six-months",
+                    0,
+                    &mut penalties,
+                    &mut bonuses,
+                ),
+                Some(_) => note(
+                    "hsts-implemented-max-age-less-than-six-months",
+                    -10,
+                    &mut penalties,
+                    &mut bonuses,
+                ),
+                None => note("hsts-header-invalid", -20, &mut penalties, &mut bonuses),
+            }
+        }
+    }
+
+    // X-Content-Type-Options.
+    if get("x-content-type-options").is_none_or(|v| !v.eq_ignore_ascii_case("nosniff")) {
+        note(
+            "x-content-type-options-not-implemented",
+            -5,
+            &mut penalties,
+            &mut bonuses,
+        );
+    }
+
+    // X-Frame-Options.
+    let csp_frames = get("content-security-policy").is_some_and(|c| c.contains("frame-ancestors"));
+    if csp_frames {
+        note(
+            "x-frame-options-implemented-via-csp",
+            5,
+            &mut penalties,
+            &mut bonuses,
+        );
+    } else {
+        match get("x-frame-options")
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            Some("DENY" | "SAMEORIGIN") => {}
+            None => note(
+                "x-frame-options-not-implemented",
+                -20,
+                &mut penalties,
+                &mut bonuses,
+            ),
+            Some(_) => note(
+                "x-frame-options-header-invalid",
+                -20,
+                &mut penalties,
+                &mut bonuses,
+            ),
+        }
+    }
+
+    // Cross-Origin-Resource-Policy.
+    if let Some(v) = get("cross-origin-resource-policy")
+        && !matches!(v, "same-origin" | "same-site" | "cross-origin")
+    {
+        note(
+            "cross-origin-resource-policy-header-invalid",
+            -5,
+            &mut penalties,
+            &mut bonuses,
+        );
+    }
+
+    let base = (100 - penalties).max(0);
+    let score = if base >= 90 { base + bonuses } else { base };
+    (score, notes)
+}
+
+/// A login page: the cookies the Observatory judges (a session, an anti-CSRF token and
+/// a preference, none with SameSite; the layer adds what production needs).
+async fn observatory_page() -> Response {
+    let mut h = HeaderMap::new();
+    for c in [
+        "sessionid=abc; Path=/",
+        "csrftoken=tok; Path=/",
+        "theme=dark; Path=/",
+    ] {
+        h.append(header::SET_COOKIE, HeaderValue::from_static(c));
+    }
+    (h, [(header::CONTENT_TYPE, "text/html")], "<!doctype html>").into_response()
+}
+
+/// The recommended production configuration (`examples/config.prod.yaml`) scores A+
+/// by the Observatory's header tests; the bare defaults score lower (no CSP).
+#[tokio::test]
+async fn recommended_config_scores_a_plus_on_the_observatory() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/config.prod.yaml"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), example).unwrap();
+    let key = "k".repeat(60);
+    let loaded = hardened::config::load::Loader::new()
+        .file(dir.path().join("config.yaml"))
+        .env([
+            ("SECRET_KEY", key.as_str()),
+            ("DATABASE_URL", "postgres://app:x@db:5432/app"),
+            ("SENTRY_DSN", "x"),
+            ("STRIPE_API_KEY", "x"),
+        ])
+        .load()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sec = compile(&loaded.config, &RuntimeProbe::none());
+    let router = Router::new()
+        .route("/", get(observatory_page))
+        .layer(sec.layer())
+        .layer(middleware::from_fn(outer));
+    let srv = serve_router(router).await;
+    let headers = [
+        ("host", "example.com"),
+        ("x-forwarded-proto", "https"),
+        ("origin", "https://app.example.com"),
+    ];
+    let r = srv.get("/", &headers).await;
+    assert_eq!(r.status, 200);
+    let (score, notes) = observatory_score(&r.headers);
+    assert!(score >= 100, "grade below A+: {score} {notes:?}");
+
+    // The defaults alone: no CSP (-25), so A is out of reach.
+    let srv = serve(&compile(&prod(&["example.com"]), &RuntimeProbe::none())).await;
+    let r = srv
+        .get(
+            "/login",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+        )
+        .await;
+    let (score, notes) = observatory_score(&r.headers);
+    assert!(score < 90, "{score} {notes:?}");
+    // A universal CORS grant or a missing HSTS would cost points (the scorer works).
+    let mut h = HeaderMap::new();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    assert!(observatory_score(&h).0 < 50);
 }

@@ -303,8 +303,11 @@ pub struct Config {
     pub hsts: HstsConfig,
     /// Force cookie `Secure` on or off; `None` = on in production/staging.
     pub secure_cookies: Option<bool>,
-    /// The session cookie's name (made `HttpOnly; SameSite=Lax` in production).
+    /// The session cookie's name (made `HttpOnly; SameSite=Lax` in production);
+    /// `cookies.session_name` in the file.
     pub session_cookie_name: String,
+    /// The CSRF cookie's name (never made `HttpOnly`); `cookies.csrf_name` in the file.
+    pub csrf_cookie_name: String,
     /// Overrides of the security response headers (`headers:`).
     pub headers: HeadersConfig,
     /// Database settings, for the checklist.
@@ -351,6 +354,7 @@ impl Default for Config {
             hsts: HstsConfig::default(),
             secure_cookies: None,
             session_cookie_name: "sessionid".into(),
+            csrf_cookie_name: "csrftoken".into(),
             headers: HeadersConfig::default(),
             database: None,
             app: AppSettings::default(),

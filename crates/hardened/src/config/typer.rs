@@ -34,6 +34,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "hsts",
     "secure_cookies",
     "session_cookie_name",
+    "cookies",
     "headers",
     "database",
     "app",
@@ -204,8 +205,10 @@ impl Typer {
         let mut debug = None;
         for (key, (key_node, n)) in map {
             cfg.sources.insert(key.clone(), n.source.clone());
-            if matches!(key.as_str(), "database" | "app" | "hsts" | "headers")
-                && let Value::Map(entries) = &n.value
+            if matches!(
+                key.as_str(),
+                "database" | "app" | "hsts" | "headers" | "cookies"
+            ) && let Value::Map(entries) = &n.value
             {
                 for (k, v) in entries {
                     if let Value::Str(name) = &k.value {
@@ -431,6 +434,33 @@ impl Typer {
                     }
                 }
                 "headers" => cfg.headers = self.headers(n),
+                "cookies" => {
+                    const KNOWN: &[&str] = &["session_name", "csrf_name"];
+                    for (k, kn, v) in self.sub_map(n, "cookies") {
+                        let path = format!("cookies.{k}");
+                        let slot = match k.as_str() {
+                            "session_name" => &mut cfg.session_cookie_name,
+                            "csrf_name" => &mut cfg.csrf_cookie_name,
+                            _ => {
+                                self.unknown_sub(kn, &path, KNOWN);
+                                continue;
+                            }
+                        };
+                        if let Some(s) = self.string(v, &path, "sessionid") {
+                            if http::HeaderName::from_bytes(s.as_bytes()).is_ok() {
+                                *slot = s;
+                            } else {
+                                self.problem(
+                                    ProblemKind::InvalidCookieName,
+                                    v,
+                                    &path,
+                                    "not a valid cookie name".into(),
+                                    "use letters, digits, `-` and `_`",
+                                );
+                            }
+                        }
+                    }
+                }
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
                 _ => {

@@ -204,7 +204,10 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
         cookies: CookieRules {
             secure: cfg.secure_cookies.unwrap_or(strict),
             session_cookie_name: cfg.session_cookie_name.clone(),
+            csrf_cookie_name: cfg.csrf_cookie_name.clone(),
             harden_session_cookie: strict,
+            same_site_lax: strict,
+            fix_prefixes: strict,
         },
         headers: header_rules(cfg, strict),
         health_check_paths: cfg.health_check_paths.clone(),

@@ -418,8 +418,14 @@ pub struct CookieRules {
     pub secure: bool,
     /// The session cookie's name.
     pub session_cookie_name: String,
+    /// The CSRF cookie's name: never made `HttpOnly` (scripts read it, as Django's).
+    pub csrf_cookie_name: String,
     /// Make the session cookie `HttpOnly` and `SameSite=Lax` (when it has no SameSite).
     pub harden_session_cookie: bool,
+    /// Add `SameSite=Lax` to every cookie without a `SameSite` (production).
+    pub same_site_lax: bool,
+    /// Fix `__Secure-` and `__Host-` cookies that break their prefix rules (production).
+    pub fix_prefixes: bool,
 }
 
 /// Security response headers.
