@@ -2781,3 +2781,67 @@ async fn recommended_config_scores_a_plus_on_the_observatory() {
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     assert!(observatory_score(&h).0 < 50);
 }
+
+// ---------------------------------------------------------------- CORS expose headers
+
+#[tokio::test]
+async fn cors_expose_headers_on_allowed_origins_only() {
+    let mut cfg = prod(&["example.com", "app.example.com"]);
+    cfg.cors_expose_headers = vec!["x-request-id".into(), "content-disposition".into()];
+    cfg.cors_allow_methods = vec!["GET".into(), "POST".into(), "PROPFIND".into()];
+    let srv = serve(&compile(&cfg, &RuntimeProbe::none())).await;
+    let host = ("host", "example.com");
+    // (method, origin, expected Access-Control-Expose-Headers)
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "GET",
+            "https://app.example.com",
+            Some("x-request-id, content-disposition"),
+        ),
+        ("GET", "https://evil.com", None),
+        (
+            "POST",
+            "https://app.example.com",
+            Some("x-request-id, content-disposition"),
+        ),
+    ];
+    for (method, origin, want) in cases {
+        let r = srv.send(method, "/", &[host, ("origin", origin)]).await;
+        assert_eq!(
+            r.header("access-control-expose-headers"),
+            *want,
+            "{method} {origin}"
+        );
+    }
+    let r = srv
+        .send(
+            "OPTIONS",
+            "/",
+            &[
+                host,
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PROPFIND"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-methods"),
+        Some("GET, POST, PROPFIND")
+    );
+    // None configured: no header.
+    let srv = serve(&compile(
+        &prod(&["example.com", "app.example.com"]),
+        &RuntimeProbe::none(),
+    ))
+    .await;
+    let r = srv
+        .get("/", &[host, ("origin", "https://app.example.com")])
+        .await;
+    assert_eq!(r.header("access-control-expose-headers"), None);
+    // A method that is not a token refuses to build.
+    let mut cfg = prod(&["example.com"]);
+    cfg.cors_allow_methods = vec!["GET".into(), "BAD METHOD".into()];
+    let err = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap_err();
+    assert_eq!(err.0[0].kind().code(), "invalid-method");
+    assert_eq!(err.0[0].key(), "cors_allow_methods[1]");
+}

@@ -281,6 +281,9 @@ pub struct Config {
     pub cors_allow_methods: Vec<String>,
     /// `Access-Control-Max-Age` of preflight answers, seconds.
     pub cors_preflight_max_age: u64,
+    /// Response headers scripts of allowed origins may read
+    /// (`Access-Control-Expose-Headers`); none by default.
+    pub cors_expose_headers: Vec<String>,
     /// Extra CORS origin regexes (matched against the whole `Origin` value).
     pub cors_allowed_origin_regexes: Vec<String>,
     /// The API's public URL; its origin joins the domains.
@@ -342,6 +345,7 @@ impl Default for Config {
             cors_allow_headers: DEFAULT_CORS_HEADERS.iter().map(|s| s.to_string()).collect(),
             cors_allow_methods: DEFAULT_CORS_METHODS.iter().map(|s| s.to_string()).collect(),
             cors_preflight_max_age: 86400,
+            cors_expose_headers: Vec::new(),
             cors_allowed_origin_regexes: Vec::new(),
             api_url: None,
             site_url: None,

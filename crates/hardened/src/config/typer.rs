@@ -22,6 +22,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "cors_allow_headers",
     "cors_allow_methods",
     "cors_preflight_max_age",
+    "cors_expose_headers",
     "cors_allowed_origin_regexes",
     "api_url",
     "site_url",
@@ -289,6 +290,27 @@ impl Typer {
                         }
                     }
                     cfg.cors_allow_headers = v;
+                }
+                "cors_expose_headers" => {
+                    let mut v = Vec::new();
+                    for (i, (s, item)) in self
+                        .strings(n, key, "[x-request-id, content-disposition]")
+                        .into_iter()
+                        .enumerate()
+                    {
+                        if http::HeaderName::from_bytes(s.trim().as_bytes()).is_ok() {
+                            v.push(s.trim().to_ascii_lowercase());
+                        } else {
+                            self.problem(
+                                ProblemKind::InvalidHeaderName,
+                                &item,
+                                &format!("{key}[{i}]"),
+                                format!("{s:?} is not a valid header name"),
+                                "use header names such as `x-request-id` or `content-disposition`",
+                            );
+                        }
+                    }
+                    cfg.cors_expose_headers = v;
                 }
                 "cors_allow_methods" => {
                     let mut v = Vec::new();

@@ -86,6 +86,14 @@ impl Security {
         };
         let cors_allow_headers = hv("cors_allow_headers", &policy.cors.allow_headers.join(", "));
         let cors_allow_methods = hv("cors_allow_methods", &policy.cors.allow_methods.join(", "));
+        let cors_expose_headers = (!policy.cors.expose_headers.is_empty())
+            .then(|| {
+                hv(
+                    "cors_expose_headers",
+                    &policy.cors.expose_headers.join(", "),
+                )
+            })
+            .flatten();
         let cors_max_age =
             (policy.cors.max_age > 0).then(|| HeaderValue::from(policy.cors.max_age));
         let hsts = policy
@@ -124,6 +132,7 @@ impl Security {
                 allow_headers: cors_allow_headers.unwrap_or_else(empty),
                 allow_methods: cors_allow_methods.unwrap_or_else(empty),
                 max_age: cors_max_age,
+                expose_headers: cors_expose_headers,
             },
             csrf: CsrfCheck {
                 matcher: OriginMatcher::csrf(&policy.csrf),

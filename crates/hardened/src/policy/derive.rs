@@ -183,6 +183,7 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
             allow_headers: cfg.cors_allow_headers.clone(),
             allow_methods: cfg.cors_allow_methods.clone(),
             max_age: cfg.cors_preflight_max_age,
+            expose_headers: cfg.cors_expose_headers.clone(),
         },
         csrf: CsrfRules {
             trusted_origins: origins,

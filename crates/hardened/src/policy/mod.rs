@@ -338,6 +338,10 @@ pub struct CorsRules {
     pub allow_methods: Vec<String>,
     /// Preflight cache time, seconds.
     pub max_age: u64,
+    /// Response headers scripts of allowed origins may read
+    /// (`Access-Control-Expose-Headers`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
 }
 
 /// CSRF rules.

@@ -44,6 +44,14 @@ pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
     }
 }
 
+/// Whether `m` is an HTTP method token (RFC 9110 `token`): what a preflight's
+/// `Access-Control-Request-Method` can name.
+pub(crate) fn is_method_token(m: &str) -> bool {
+    !m.is_empty()
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Origins no configuration of any service should allow: unrelated to each other and to
 /// every real site (`.invalid` and `.test` are reserved, RFC 2606/6761). A CORS regex
 /// that admits one of them admits arbitrary foreign origins.
@@ -124,6 +132,41 @@ pub(crate) const HEALTH_FIX: &str =
 /// development.
 pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
+    // Lists set in code skip the file's typer: the same token rules hold.
+    for (i, m) in cfg.cors_allow_methods.iter().enumerate() {
+        if !is_method_token(m) {
+            out.push(
+                Problem::new(
+                    ProblemKind::InvalidMethod,
+                    format!("cors_allow_methods[{i}]"),
+                    "not an HTTP method token",
+                    "use methods such as GET, POST, PUT, PATCH, DELETE",
+                )
+                .with_value(format!("{m:?}"))
+                .at(cfg.sources.get("cors_allow_methods").cloned()),
+            );
+        }
+    }
+    let names = [
+        ("cors_allow_headers", &cfg.cors_allow_headers),
+        ("cors_expose_headers", &cfg.cors_expose_headers),
+    ];
+    for (key, list) in names {
+        for (i, h) in list.iter().enumerate() {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                out.push(
+                    Problem::new(
+                        ProblemKind::InvalidHeaderName,
+                        format!("{key}[{i}]"),
+                        "not a valid header name",
+                        "use header names such as `content-type` or `x-request-id`",
+                    )
+                    .with_value(format!("{h:?}"))
+                    .at(cfg.sources.get(key).cloned()),
+                );
+            }
+        }
+    }
     let src = cfg.sources.get("security_domains").cloned();
     if cfg.environment.is_strict() {
         for (key, value, matched, fix) in catch_alls(cfg) {
@@ -182,6 +225,32 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
 mod tests {
     use super::*;
     use crate::config::Environment;
+
+    #[test]
+    fn cors_lists_set_in_code_are_validated() {
+        // (methods, expose headers, problem keys)
+        let table: &[(&[&str], &[&str], &[&str])] = &[
+            (&["GET", "PATCH", "PROPFIND"], &["x-request-id"], &[]),
+            (&["GET", "BAD METHOD"], &[], &["cors_allow_methods[1]"]),
+            (
+                &["", "G,T"],
+                &[],
+                &["cors_allow_methods[0]", "cors_allow_methods[1]"],
+            ),
+            (
+                &["GET"],
+                &["x-ok", "bad header"],
+                &["cors_expose_headers[1]"],
+            ),
+        ];
+        for (methods, expose, keys) in table {
+            let mut cfg = Config::development();
+            cfg.cors_allow_methods = methods.iter().map(|s| s.to_string()).collect();
+            cfg.cors_expose_headers = expose.iter().map(|s| s.to_string()).collect();
+            let got: Vec<String> = problems(&cfg).iter().map(|p| p.key().to_owned()).collect();
+            assert_eq!(got, *keys, "{methods:?} {expose:?}");
+        }
+    }
 
     #[test]
     fn catch_all_regexes_by_what_they_match() {
