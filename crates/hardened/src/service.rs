@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::enforce::{Checks, CspNonce, Decision, Facts, Security};
+use crate::enforce::{Answer, Checks, CspNonce, Decision, Facts, Reported, Security};
 
 impl Security {
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
@@ -153,6 +153,9 @@ where
         }
         match decision {
             Decision::Pass(facts) => {
+                for answer in facts.reported() {
+                    log_reported(answer, &parts);
+                }
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
@@ -180,6 +183,32 @@ where
                 }
             }
         }
+    }
+}
+
+/// Logs what a report-only check would have answered (the request goes on unchanged).
+fn log_reported(answer: &Answer, parts: &http::request::Parts) {
+    match answer {
+        Answer::Reject(r) => tracing::warn!(
+            check = r.check().as_str(),
+            code = r.code(),
+            method = %parts.method,
+            path = ?parts.uri.path(),
+            reason = %r.reason(),
+            fix = %r.fix(),
+            "report-only: request would be rejected"
+        ),
+        Answer::Redirect(location) => tracing::warn!(
+            check = "tls",
+            code = "tls-redirect",
+            method = %parts.method,
+            path = ?parts.uri.path(),
+            reason = "plain HTTP would be redirected to https",
+            location = ?location,
+            fix = "serve the page over https, or check that the proxy's X-Forwarded-Proto reaches the service from a trusted peer",
+            "report-only: request would be redirected"
+        ),
+        Answer::Preflight => {}
     }
 }
 
@@ -221,6 +250,9 @@ where
                 };
                 if let Some((security, facts)) = post.take() {
                     security.finish(resp.headers_mut(), &facts);
+                    if !facts.reported.is_empty() {
+                        resp.extensions_mut().insert(Reported(facts.reported));
+                    }
                 }
                 Poll::Ready(Ok(resp.map(SecurityBody::inner)))
             }

@@ -1736,3 +1736,29 @@ fn headers_section() {
         assert!(ps.iter().any(|p| p.key() == *key), "{yaml}: {ps:?}");
     }
 }
+
+/// `report_only`: true, false, or a list of checks; anything else names the key.
+#[test]
+fn report_only_values() {
+    use hardened::config::ReportOnly;
+    let cases: &[(&str, Vec<&str>)] = &[
+        (
+            "report_only: true\n",
+            vec!["host", "tls", "csrf", "websocket"],
+        ),
+        ("report_only: false\n", vec![]),
+        ("report_only: null\n", vec![]),
+        ("report_only: [csrf]\n", vec!["csrf"]),
+        ("report_only: [HOST, tls]\n", vec!["host", "tls"]),
+    ];
+    for (yaml, want) in cases {
+        let cfg = load_yaml_ok(&format!("debug: true\n{yaml}"));
+        assert_eq!(cfg.report_only.names(), *want, "{yaml}");
+        let p = derive_ok(&cfg, &RuntimeProbe::none());
+        assert_eq!(p.report_only, cfg.report_only);
+    }
+    assert_eq!(ReportOnly::default(), ReportOnly::NONE);
+    let ps = problems("debug: true\nreport_only: [cors]\n");
+    assert_eq!(ps[0].key(), "report_only[0]");
+    assert!(ps[0].fix().contains("CORS always enforces"));
+}

@@ -2845,3 +2845,99 @@ async fn cors_expose_headers_on_allowed_origins_only() {
     assert_eq!(err.0[0].kind().code(), "invalid-method");
     assert_eq!(err.0[0].key(), "cors_allow_methods[1]");
 }
+
+// ---------------------------------------------------------------- report-only rollout
+
+#[tokio::test]
+async fn report_only_logs_and_lets_through() {
+    use hardened::config::ReportOnly;
+    use hardened::enforce::{Answer, Reported};
+    let mut cfg = prod(&["example.com"]);
+    cfg.ssl_redirect = Some(true);
+    cfg.report_only = ReportOnly::ALL;
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    let srv = serve(&sec).await;
+    // (method, headers, the checks that would have answered)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case<'_>] = &[
+        // A foreign host is never redirected (the redirect needs an allowed host).
+        ("GET", &[("host", "evil.com")], &["host-not-allowed"]),
+        ("GET", &[("host", "example.com")], &["tls-redirect"]),
+        (
+            "POST",
+            &[
+                ("host", "example.com"),
+                ("x-forwarded-proto", "https"),
+                ("origin", "https://evil.com"),
+            ],
+            &["csrf-bad-origin"],
+        ),
+        (
+            "GET",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+            &[],
+        ),
+    ];
+    for (method, headers, want) in cases {
+        let r = srv.send(method, "/", headers).await;
+        assert_eq!(r.status, 200, "{method} {headers:?}");
+        assert!(r.reached());
+        // The decision says what would have happened.
+        let mut b = http::Request::builder().method(*method).uri("/");
+        for (k, v) in *headers {
+            b = b.header(*k, *v);
+        }
+        let (mut parts, ()) = b.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(PeerAddr("127.0.0.1:1".parse().unwrap()));
+        let d = sec.decide(&parts);
+        assert!(d.is_pass());
+        let codes: Vec<&str> = d
+            .facts()
+            .reported()
+            .iter()
+            .map(|a| match a {
+                Answer::Reject(r) => r.code(),
+                Answer::Redirect(_) => "tls-redirect",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(codes, *want, "{method} {headers:?}");
+    }
+    // CORS stays enforcing: a foreign origin gets no grant.
+    let r = srv
+        .get(
+            "/",
+            &[("host", "example.com"), ("origin", "https://evil.com")],
+        )
+        .await;
+    assert!(!r.has_cors());
+    // The response of a let-through request carries what was reported.
+    let resp = tower::ServiceExt::oneshot(
+        app(&sec),
+        http::Request::get("/")
+            .header("host", "evil.com")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.extensions()
+            .get::<Reported>()
+            .map(|r| r.answers().len()),
+        Some(1)
+    );
+    // Only the listed checks report: CSRF enforces when only host reports.
+    let mut cfg = prod(&["example.com"]);
+    cfg.report_only = ReportOnly::NONE;
+    cfg.report_only.set("host");
+    let srv = serve(&compile(&cfg, &RuntimeProbe::none())).await;
+    assert_eq!(srv.get("/", &[("host", "evil.com")]).await.status, 200);
+    let r = srv
+        .post("/", &[("host", "evil.com"), ("origin", "https://evil.com")])
+        .await;
+    assert_eq!(r.status, 403);
+}

@@ -340,6 +340,8 @@ pub enum RuleId {
     TrustedProxiesAny,
     /// `csp-missing`: production sends a Content-Security-Policy.
     CspMissing,
+    /// `report-only`: every check enforces (report_only is off).
+    ReportOnly,
     /// `database-password-weak`: the database password is strong.
     DatabasePasswordWeak,
     /// `database-host-public`: the database host is not a public or wildcard address.
@@ -362,7 +364,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 36] = [
+    pub const ALL: [RuleId; 37] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -390,6 +392,7 @@ impl RuleId {
         RuleId::ContainerNoTrustedProxies,
         RuleId::TrustedProxiesAny,
         RuleId::CspMissing,
+        RuleId::ReportOnly,
         RuleId::DatabasePasswordWeak,
         RuleId::DatabaseHostPublic,
         RuleId::DatabaseNoPassword,
@@ -431,6 +434,7 @@ impl RuleId {
             RuleId::ContainerNoTrustedProxies => "container-no-trusted-proxies",
             RuleId::TrustedProxiesAny => "trusted-proxies-any",
             RuleId::CspMissing => "csp-missing",
+            RuleId::ReportOnly => "report-only",
             RuleId::DatabasePasswordWeak => "database-password-weak",
             RuleId::DatabaseHostPublic => "database-host-public",
             RuleId::DatabaseNoPassword => "database-no-password",

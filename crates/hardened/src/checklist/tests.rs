@@ -320,6 +320,12 @@ const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
         },
     ),
     (
+        RuleId::ReportOnly,
+        Severity::Error,
+        |s| s.cfg.report_only = crate::config::ReportOnly::ALL,
+        |s| s.cfg.report_only = crate::config::ReportOnly::NONE,
+    ),
+    (
         RuleId::CsrfExemptAll,
         Severity::Error,
         |s| s.cfg.csrf_exempt_paths.push("/{*rest}".into()),

@@ -208,6 +208,70 @@ pub struct HstsConfig {
     pub preload: Option<bool>,
 }
 
+/// `report_only`: the checks that log what they would reject and let it through.
+/// CORS always enforces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct ReportOnly {
+    /// The host check.
+    pub host: bool,
+    /// The TLS redirect.
+    pub tls: bool,
+    /// The CSRF check.
+    pub csrf: bool,
+    /// The WebSocket (Upgrade) Origin check.
+    pub websocket: bool,
+}
+
+impl ReportOnly {
+    /// Every check that can report only (`report_only: true`).
+    pub const ALL: ReportOnly = ReportOnly {
+        host: true,
+        tls: true,
+        csrf: true,
+        websocket: true,
+    };
+
+    /// No check reports only (the default: every check enforces).
+    pub const NONE: ReportOnly = ReportOnly {
+        host: false,
+        tls: false,
+        csrf: false,
+        websocket: false,
+    };
+
+    /// Whether any check reports only.
+    pub fn any(self) -> bool {
+        self.host || self.tls || self.csrf || self.websocket
+    }
+
+    /// The names of the checks that report only, e.g. `["host", "csrf"]`.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            ("host", self.host),
+            ("tls", self.tls),
+            ("csrf", self.csrf),
+            ("websocket", self.websocket),
+        ]
+        .into_iter()
+        .filter_map(|(n, on)| on.then_some(n))
+        .collect()
+    }
+
+    /// Turns on the check named `name` (`host`, `tls`, `csrf`, `websocket`); `false`
+    /// for another name.
+    pub fn set(&mut self, name: &str) -> bool {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "host" => self.host = true,
+            "tls" => self.tls = true,
+            "csrf" => self.csrf = true,
+            "websocket" => self.websocket = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// One `headers:` entry: absent keeps the derived default, `null` removes the header,
 /// a value sets it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -313,6 +377,8 @@ pub struct Config {
     pub csrf_cookie_name: String,
     /// Overrides of the security response headers (`headers:`).
     pub headers: HeadersConfig,
+    /// Checks that only log what they would reject (`report_only:`).
+    pub report_only: ReportOnly,
     /// Database settings, for the checklist.
     pub database: Option<DatabaseConfig>,
     /// Free-form application settings, not interpreted (the checklist scans them for
@@ -360,6 +426,7 @@ impl Default for Config {
             session_cookie_name: "sessionid".into(),
             csrf_cookie_name: "csrftoken".into(),
             headers: HeadersConfig::default(),
+            report_only: ReportOnly::NONE,
             database: None,
             app: AppSettings::default(),
             sources: BTreeMap::new(),

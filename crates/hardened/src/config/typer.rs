@@ -8,7 +8,7 @@ use super::node::{Node, Value};
 use super::problem::{Problem, ProblemKind, redact_userinfo};
 use super::{
     AppSettings, Config, DatabaseConfig, DockerMode, Environment, HeaderOverride, HeadersConfig,
-    HstsConfig, Secret, TrustedProxies, parse_bool, parse_net, url_origin,
+    HstsConfig, ReportOnly, Secret, TrustedProxies, parse_bool, parse_net, url_origin,
 };
 use crate::domain::{self, Origin};
 
@@ -37,6 +37,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "session_cookie_name",
     "cookies",
     "headers",
+    "report_only",
     "database",
     "app",
 ];
@@ -456,6 +457,37 @@ impl Typer {
                     }
                 }
                 "headers" => cfg.headers = self.headers(n),
+                "report_only" => {
+                    cfg.report_only = match &n.value {
+                        Value::Null => ReportOnly::NONE,
+                        Value::Bool(true) => ReportOnly::ALL,
+                        Value::Bool(false) => ReportOnly::NONE,
+                        Value::Str(s) if parse_bool(s).is_some() => {
+                            if parse_bool(s) == Some(true) {
+                                ReportOnly::ALL
+                            } else {
+                                ReportOnly::NONE
+                            }
+                        }
+                        _ => {
+                            let mut r = ReportOnly::NONE;
+                            for (i, (s, item)) in
+                                self.strings(n, key, "[host, csrf]").into_iter().enumerate()
+                            {
+                                if !r.set(&s) {
+                                    self.problem(
+                                        ProblemKind::WrongType,
+                                        &item,
+                                        &format!("{key}[{i}]"),
+                                        format!("{s:?} is not a check that can report only"),
+                                        "use true, or a list of host, tls, csrf, websocket (CORS always enforces)",
+                                    );
+                                }
+                            }
+                            r
+                        }
+                    }
+                }
                 "cookies" => {
                     const KNOWN: &[&str] = &["session_name", "csrf_name"];
                     for (k, kn, v) in self.sub_map(n, "cookies") {

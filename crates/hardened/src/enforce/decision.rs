@@ -291,6 +291,8 @@ pub struct Facts {
     pub(crate) grpc: bool,
     pub(crate) checks: Checks,
     pub(crate) nonce: Option<super::headers::CspNonce>,
+    /// What report-only checks would have answered (empty, unallocated, when none).
+    pub(crate) reported: Vec<Answer>,
 }
 
 impl Facts {
@@ -326,9 +328,27 @@ impl Facts {
         self.nonce.as_ref()
     }
 
+    /// What report-only checks would have answered instead of passing the request
+    /// (a rejection, or the TLS redirect). Logged by the service.
+    pub fn reported(&self) -> &[Answer] {
+        &self.reported
+    }
+
     /// Sets the CSP nonce the response's CSP header carries.
     pub fn set_csp_nonce(&mut self, nonce: super::headers::CspNonce) {
         self.nonce = Some(nonce);
+    }
+}
+
+/// Attached to the response of a request that report-only checks let through: what
+/// they would have answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reported(pub(crate) Vec<Answer>);
+
+impl Reported {
+    /// The answers the report-only checks would have given, in pipeline order.
+    pub fn answers(&self) -> &[Answer] {
+        &self.0
     }
 }
 

@@ -32,7 +32,9 @@ mod security;
 mod testing;
 mod tls;
 
-pub use decision::{Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Verdict};
+pub use decision::{
+    Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
+};
 pub use headers::{CspNonce, NONCE_PLACEHOLDER};
 pub(crate) use matcher::PathSet;
 pub use request::{

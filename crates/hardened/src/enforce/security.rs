@@ -18,7 +18,7 @@ use super::host::HostCheck;
 use super::matcher::{OriginMatcher, PathSet};
 use super::request::{MethodClass, RequestHead};
 use super::tls::TlsCheck;
-use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
+use crate::config::{Config, ConfigErrors, Problem, ProblemKind, ReportOnly};
 use crate::policy::{self, CookieRules, Policy, ProxySslHeader, ProxyTrust};
 use crate::probe::RuntimeProbe;
 
@@ -33,6 +33,7 @@ struct Inner {
     headers: SecurityHeaders,
     cookies: CookieRules,
     verbose: bool,
+    report_only: ReportOnly,
     /// Set once a request carried the proxy header but no peer address was known.
     missing_peer_warned: AtomicBool,
 }
@@ -143,6 +144,7 @@ impl Security {
             cookies: policy.cookies.clone(),
             verbose: !policy.environment.is_strict(),
             missing_peer_warned: AtomicBool::new(false),
+            report_only: policy.report_only,
             policy,
         })))
     }
@@ -164,6 +166,11 @@ impl Security {
     /// [`CspNonce`](super::CspNonce) per request.
     pub fn needs_csp_nonce(&self) -> bool {
         self.0.headers.needs_nonce()
+    }
+
+    /// The checks that only log what they would reject.
+    pub fn report_only(&self) -> ReportOnly {
+        self.0.report_only
     }
 
     /// Whether the response body of rejections carries the fix (development and test).
@@ -236,18 +243,27 @@ impl Security {
             grpc: head.grpc(),
             checks,
             nonce: None,
+            reported: Vec::new(),
         };
+        let report = inner.report_only;
 
         let host = inner.host.allowed(head);
         if checks.host() && !health && host.is_none() {
-            return Decision::Answer(Answer::Reject(inner.host.rejection(head)), facts);
+            let answer = Answer::Reject(inner.host.rejection(head));
+            if !report.host {
+                return Decision::Answer(answer, facts);
+            }
+            facts.reported.push(answer);
         }
 
         if checks.tls()
             && !health
             && let Some(location) = inner.tls.redirect(head, host)
         {
-            return Decision::Answer(Answer::Redirect(location), facts);
+            if !report.tls {
+                return Decision::Answer(Answer::Redirect(location), facts);
+            }
+            facts.reported.push(Answer::Redirect(location));
         }
 
         if checks.cors() {
@@ -260,7 +276,10 @@ impl Security {
         if checks.csrf()
             && let Err(r) = inner.csrf.check(head, host)
         {
-            return Decision::Answer(Answer::Reject(r), facts);
+            if !report.csrf {
+                return Decision::Answer(Answer::Reject(r), facts);
+            }
+            facts.reported.push(Answer::Reject(r));
         }
         Decision::Pass(facts)
     }

@@ -212,6 +212,7 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
         },
         headers: header_rules(cfg, strict),
         health_check_paths: cfg.health_check_paths.clone(),
+        report_only: cfg.report_only,
     }
 }
 

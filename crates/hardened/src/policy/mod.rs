@@ -34,7 +34,7 @@ use http::HeaderName;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Serialize, Serializer};
 
-use crate::config::{Config, ConfigErrors, DockerMode, Environment};
+use crate::config::{Config, ConfigErrors, DockerMode, Environment, ReportOnly};
 use crate::domain::{Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
@@ -507,6 +507,13 @@ pub struct Policy {
     pub headers: HeaderRules,
     /// Paths exempt from the host check and the TLS redirect.
     pub health_check_paths: Vec<String>,
+    /// Checks that only log what they would reject (`report_only`).
+    #[serde(skip_serializing_if = "is_enforcing")]
+    pub report_only: ReportOnly,
+}
+
+fn is_enforcing(r: &ReportOnly) -> bool {
+    !r.any()
 }
 
 impl Policy {

@@ -311,6 +311,13 @@ pub static RULES: &[Rule] = &[
         headers::csp_missing
     ),
     rule!(
+        ReportOnly,
+        Headers,
+        Strict,
+        "every check enforces (report_only is off)",
+        headers::report_only
+    ),
+    rule!(
         DatabasePasswordWeak,
         Database,
         StrictWithDatabase,
