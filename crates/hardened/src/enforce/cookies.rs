@@ -77,19 +77,25 @@ pub(crate) fn harden(headers: &mut HeaderMap, rules: &CookieRules) {
     if !headers.contains_key(header::SET_COOKIE) {
         return;
     }
-    let session = rules.session_cookie_name.as_bytes();
-    let csrf = rules.csrf_cookie_name.as_bytes();
+    // First pass: nothing is copied when every cookie is already right.
+    if !headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| Plan::of(v.as_bytes(), rules).changes())
+    {
+        return;
+    }
     let mut changed: Vec<HeaderValue> = Vec::new();
-    let mut any_change = false;
     for v in headers.get_all(header::SET_COOKIE) {
         let bytes = v.as_bytes();
-        let a = attrs(bytes);
-        let is_session = rules.harden_session_cookie && a.name == session && a.name != csrf;
-        let host_prefix = rules.fix_prefixes && has_prefix(a.name, b"__Host-");
-        let secure_prefix = rules.fix_prefixes && (host_prefix || has_prefix(a.name, b"__Secure-"));
-        let mut out = if host_prefix && (a.domain || a.root_path != Some(true)) {
+        let plan = Plan::of(bytes, rules);
+        if !plan.changes() {
+            changed.push(v.clone());
+            continue;
+        }
+        let mut out = if plan.rewrite_host {
             // Drop `Domain` and any `Path`, then say `Path=/`.
-            let mut out = Vec::with_capacity(bytes.len() + 8);
+            let mut out = Vec::with_capacity(bytes.len() + 32);
             let mut parts = bytes.split(|b| *b == b';');
             out.extend_from_slice(parts.next().unwrap_or(&[]));
             for p in parts {
@@ -103,36 +109,63 @@ pub(crate) fn harden(headers: &mut HeaderMap, rules: &CookieRules) {
             out.extend_from_slice(b"; Path=/");
             out
         } else {
-            bytes.to_vec()
+            let mut out = Vec::with_capacity(bytes.len() + 32);
+            out.extend_from_slice(bytes);
+            out
         };
-        if (rules.secure || secure_prefix) && !a.secure {
+        if plan.secure {
             out.extend_from_slice(b"; Secure");
         }
-        if is_session && !a.http_only {
+        if plan.http_only {
             out.extend_from_slice(b"; HttpOnly");
         }
-        if (is_session || rules.same_site_lax) && !a.same_site {
+        if plan.same_site {
             out.extend_from_slice(b"; SameSite=Lax");
         }
-        if secure_prefix && (!a.secure || (host_prefix && (a.domain || a.root_path != Some(true))))
-        {
+        if plan.prefix_broken {
             tracing::warn!(
-                cookie = %String::from_utf8_lossy(a.name),
+                cookie = %String::from_utf8_lossy(attrs(bytes).name),
                 "a Set-Cookie broke the rules of its __Secure-/__Host- prefix (Secure; for __Host- no Domain and Path=/), so browsers would drop it; fixed"
             );
         }
-        if out.as_slice() != bytes {
-            any_change = true;
-            changed.push(HeaderValue::from_bytes(&out).unwrap_or_else(|_| v.clone()));
-        } else {
-            changed.push(v.clone());
+        changed.push(HeaderValue::from_bytes(&out).unwrap_or_else(|_| v.clone()));
+    }
+    headers.remove(header::SET_COOKIE);
+    for v in changed {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+/// What one `Set-Cookie` needs.
+struct Plan {
+    rewrite_host: bool,
+    secure: bool,
+    http_only: bool,
+    same_site: bool,
+    prefix_broken: bool,
+}
+
+impl Plan {
+    fn of(bytes: &[u8], rules: &CookieRules) -> Plan {
+        let a = attrs(bytes);
+        let is_session = rules.harden_session_cookie
+            && a.name == rules.session_cookie_name.as_bytes()
+            && a.name != rules.csrf_cookie_name.as_bytes();
+        let host_prefix = rules.fix_prefixes && has_prefix(a.name, b"__Host-");
+        let secure_prefix = rules.fix_prefixes && (host_prefix || has_prefix(a.name, b"__Secure-"));
+        let rewrite_host = host_prefix && (a.domain || a.root_path != Some(true));
+        let secure = (rules.secure || secure_prefix) && !a.secure;
+        Plan {
+            rewrite_host,
+            secure,
+            http_only: is_session && !a.http_only,
+            same_site: (is_session || rules.same_site_lax) && !a.same_site,
+            prefix_broken: secure_prefix && (!a.secure || rewrite_host),
         }
     }
-    if any_change {
-        headers.remove(header::SET_COOKIE);
-        for v in changed {
-            headers.append(header::SET_COOKIE, v);
-        }
+
+    fn changes(&self) -> bool {
+        self.rewrite_host || self.secure || self.http_only || self.same_site
     }
 }
 
