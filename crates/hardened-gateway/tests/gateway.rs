@@ -535,7 +535,7 @@ async fn gateway_in_production_enforces_before_forwarding() {
         r.all("set-cookie"),
         [
             "sessionid=u; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "theme=dark; Secure"
+            "theme=dark; Secure; SameSite=Lax"
         ]
     );
     // The upstream's own header is kept; the missing ones are added.
