@@ -44,14 +44,6 @@ pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
     }
 }
 
-/// Whether `m` is an HTTP method token (RFC 9110 `token`): what a preflight's
-/// `Access-Control-Request-Method` can name.
-pub(crate) fn is_method_token(m: &str) -> bool {
-    !m.is_empty()
-        && m.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// Origins no configuration of any service should allow: unrelated to each other and to
 /// every real site (`.invalid` and `.test` are reserved, RFC 2606/6761). A CORS regex
 /// that admits one of them admits arbitrary foreign origins.
@@ -133,25 +125,9 @@ pub(crate) const HEALTH_FIX: &str =
 /// invalid header name, ...).
 pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
-    // Lists set in code skip the file's typer: the same token rules hold.
-    for (i, m) in cfg.cors_allow_methods.iter().enumerate() {
-        if !is_method_token(m) {
-            out.push(
-                Problem::new(
-                    ProblemKind::InvalidMethod,
-                    format!("cors_allow_methods[{i}]"),
-                    "not an HTTP method token",
-                    "use methods such as GET, POST, PUT, PATCH, DELETE",
-                )
-                .with_value(format!("{m:?}"))
-                .at(cfg.sources.get("cors_allow_methods").cloned()),
-            );
-        }
-    }
-    let names = [
-        ("cors_allow_headers", &cfg.cors_allow_headers),
-        ("cors_expose_headers", &cfg.cors_expose_headers),
-    ];
+    // Lists set in code skip the file's typer: the same token rules hold (the methods
+    // and allowed headers in `config::code_problems`, below).
+    let names = [("cors_expose_headers", &cfg.cors_expose_headers)];
     for (key, list) in names {
         for (i, h) in list.iter().enumerate() {
             if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
