@@ -262,7 +262,7 @@ async fn demo_app_in_production() {
         r.all("set-cookie"),
         [
             "sessionid=demo-session; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "csrftoken=demo-token; Path=/; Secure"
+            "csrftoken=demo-token; Path=/; Secure; SameSite=Lax"
         ]
     );
     assert_eq!(r.header("x-frame-options"), Some("DENY"));

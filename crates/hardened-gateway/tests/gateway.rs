@@ -510,9 +510,15 @@ async fn gateway_in_production_enforces_before_forwarding() {
             &[("host", "example.com"), ("origin", "https://evil.com")][..],
             403,
         ),
+        // A browser's cookies without Origin or Referer (a client with no Cookie
+        // either is an API client and passes).
         (
             "POST",
-            &[("host", "example.com"), ("x-forwarded-proto", "https")][..],
+            &[
+                ("host", "example.com"),
+                ("x-forwarded-proto", "https"),
+                ("cookie", "sessionid=victim"),
+            ][..],
             403,
         ),
     ] {
@@ -536,7 +542,7 @@ async fn gateway_in_production_enforces_before_forwarding() {
         r.all("set-cookie"),
         [
             "sessionid=u; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "theme=dark; Secure"
+            "theme=dark; Secure; SameSite=Lax"
         ]
     );
     // The upstream's own header is kept; the missing ones are added.
