@@ -21,6 +21,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 
+use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::{BoxBody, BoxError, GatewayOptions, Upstream, scrub, target};
 
 /// The methods the gateway answers `Allow` with.
@@ -161,6 +162,12 @@ fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = err.source();
     }
     false
+}
+
+/// Marks the gateway's own answer to an upstream failure, for the metrics.
+fn with_failure(mut resp: Response<BoxBody>, kind: UpstreamFailure) -> Response<BoxBody> {
+    resp.extensions_mut().insert(kind);
+    resp
 }
 
 /// The gateway's own short answer: the status line, then `text`.
@@ -313,9 +320,13 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        let secure = self.security.is_secure(&parts);
+        // The policy in force when the request arrived (see `observe`), else the
+        // gateway's first one.
+        let current = parts.extensions.remove::<Security>();
+        let security = current.as_ref().unwrap_or(&self.security);
+        let secure = security.is_secure(&parts);
         let peer = hardened::peer_ip(&parts);
-        let trusted = self.security.trusts_proxy(peer);
+        let trusted = security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
         // The upstream URI from parts, without formatting and re-parsing a string when
         // the upstream has no base path.
@@ -372,12 +383,16 @@ impl Proxy {
                 .forward(&self.tunnels, addr, upstream_req, client_version)
                 .await;
         }
+        let sent = std::time::Instant::now();
         match tokio::time::timeout(self.upstream_timeout, self.send(slot, upstream_req)).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
-                text_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "the upstream service did not answer in time",
+                with_failure(
+                    text_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "the upstream service did not answer in time",
+                    ),
+                    UpstreamFailure::Timeout,
                 )
             }
             Ok(Err(e)) if client_body_failed(&e) => {
@@ -386,13 +401,21 @@ impl Proxy {
             }
             Ok(Err(e)) => {
                 tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
-                text_response(
-                    StatusCode::BAD_GATEWAY,
-                    "the upstream service is unavailable",
+                let kind = match e {
+                    ForwardError::Connect(_) => UpstreamFailure::Connect,
+                    ForwardError::Http(_) => UpstreamFailure::Protocol,
+                };
+                with_failure(
+                    text_response(
+                        StatusCode::BAD_GATEWAY,
+                        "the upstream service is unavailable",
+                    ),
+                    kind,
                 )
             }
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
+                parts.extensions.insert(UpstreamTime(sent.elapsed()));
                 strip_hop_by_hop(&mut parts.headers);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
