@@ -328,6 +328,8 @@ impl Proxy {
         let peer = hardened::peer_ip(&parts);
         let trusted = security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
+        // Kept to judge the upstream's own CORS headers (a refcount bump, when present).
+        let origin = parts.headers.get(header::ORIGIN).cloned();
         // The upstream URI from parts, without formatting and re-parsing a string when
         // the upstream has no base path.
         let uri = match self.upstream_uri(&parts.uri) {
@@ -417,6 +419,7 @@ impl Proxy {
                 let (mut parts, body) = resp.into_parts();
                 parts.extensions.insert(UpstreamTime(sent.elapsed()));
                 strip_hop_by_hop(&mut parts.headers);
+                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), &self.security);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
                 Response::from_parts(
