@@ -419,7 +419,7 @@ impl Proxy {
                 let (mut parts, body) = resp.into_parts();
                 parts.extensions.insert(UpstreamTime(sent.elapsed()));
                 strip_hop_by_hop(&mut parts.headers);
-                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), &self.security);
+                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), security);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
                 Response::from_parts(

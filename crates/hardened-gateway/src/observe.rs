@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hardened::service::Escaped;
 use hardened::{Decision, PeerAddr, Rejection, Security, Verdict};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, Uri};
@@ -94,38 +95,38 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
-/// Lossy text of a header, for logs (the log formats escape it).
-fn header_text(parts: &http::request::Parts, name: &HeaderName) -> String {
-    parts
-        .headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default()
+/// A header's bytes, or none.
+fn header_bytes<'a>(parts: &'a http::request::Parts, name: &HeaderName) -> &'a [u8] {
+    parts.headers.get(name).map_or(&[], |v| v.as_bytes())
 }
 
+/// Logs a rejection with what an operator needs to find and fix it. Every field that
+/// carries request text is escaped (controls, bidi and invisible characters), so a
+/// line can be neither forged nor reordered.
 fn log_rejection(
     r: &Rejection,
     parts: &http::request::Parts,
     peer: Option<SocketAddr>,
     id: &HeaderValue,
 ) {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_default();
+    let host = match header_bytes(parts, &header::HOST) {
+        [] => parts
+            .uri
+            .authority()
+            .map_or(&[][..], |a| a.as_str().as_bytes()),
+        h => h,
+    };
     tracing::warn!(
         check = r.check().as_str(),
         code = r.code(),
-        reason = %r.reason(),
-        fix = %r.fix(),
+        reason = %Escaped(r.reason().as_bytes()),
+        fix = %Escaped(r.fix().as_bytes()),
         method = %parts.method,
-        host = ?host,
-        path = ?parts.uri.path(),
-        origin = ?header_text(parts, &header::ORIGIN),
+        host = %Escaped(host),
+        path = %Escaped(parts.uri.path().as_bytes()),
+        origin = %Escaped(header_bytes(parts, &header::ORIGIN)),
         peer = %peer.map(|p| p.ip().to_string()).unwrap_or_default(),
-        request_id = %String::from_utf8_lossy(id.as_bytes()),
+        request_id = %Escaped(id.as_bytes()),
         "request rejected"
     );
 }
@@ -268,13 +269,13 @@ impl Drop for Record {
             tracing::info!(
                 target: "hardened::access",
                 method = %a.method,
-                path = ?a.uri.path_and_query().map_or("", |p| p.as_str()),
+                path = %Escaped(a.uri.path_and_query().map_or("", |p| p.as_str()).as_bytes()),
                 status = self.status,
                 bytes = self.bytes,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 upstream_ms = self.upstream.map(|u| u.as_secs_f64() * 1000.0),
                 peer = %a.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
-                request_id = %String::from_utf8_lossy(self.request_id.as_bytes()),
+                request_id = %Escaped(self.request_id.as_bytes()),
                 "request"
             );
         }
