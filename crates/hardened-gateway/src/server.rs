@@ -1,5 +1,6 @@
 //! The accept loop: per-connection HTTP/1.1 and HTTP/2 settings and timeouts, the
-//! security layer and the peer address in front of the inner service, graceful shutdown.
+//! policy in force (see `observe`) and the peer address in front of the inner service,
+//! graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,8 +26,9 @@ use crate::{BoxError, GatewayOptions};
 
 /// Serves HTTP/1.1 and HTTP/2 (cleartext, detected per connection) with a
 /// [`Security`] policy in front of a tower service of yours: every request carries the
-/// client's address as a [`PeerAddr`] extension and passes [`Security::layer`] before it
-/// reaches the service.
+/// client's address as a [`PeerAddr`] extension and passes the checks of
+/// [`Security::layer`] (the [`Policy`] in force when it arrives) before it reaches the
+/// service. Every response carries an `X-Request-Id`.
 ///
 /// A new connection must complete its first request head (HTTP/1) or open its first
 /// stream (HTTP/2) within [`GatewayOptions::header_read_timeout`] of accept, and a
