@@ -333,3 +333,69 @@ fn restart_only_changes_are_reported_not_applied() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_finishes_under_its_policy() {
+    // An upstream that answers only when told to.
+    let (release, released) = tokio::sync::watch::channel(false);
+    let (reached_tx, mut reached) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = listener.local_addr().unwrap();
+    let r = released;
+    let up_task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let r = r.clone();
+            let reached_tx = reached_tx.clone();
+            let svc = hyper::service::service_fn(move |_req| {
+                let r = r.clone();
+                let _ = reached_tx.send(());
+                async move {
+                    let mut r = r;
+                    let _ = r.wait_for(|go| *go).await;
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("late"))))
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc),
+            );
+        }
+    });
+    let _up = Upstream {
+        addr: up_addr,
+        task: up_task,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, A_AND_B).unwrap();
+    let policy = Policy::new(load(&path).unwrap());
+    let metrics = Arc::new(Metrics::new());
+    let gateway = Gateway::with_policy(
+        policy.clone(),
+        parse_upstream(&format!("http://{up_addr}")).unwrap(),
+        GatewayOptions::default(),
+    );
+    let gw = start(gateway).await;
+    let reloader = reloader_of(&policy, path.clone(), &metrics);
+
+    let addr = gw.addr;
+    let in_flight = tokio::spawn(async move { status(&client(), addr, "b.test").await });
+    // Once it has reached the upstream, take b.test out of the policy.
+    tokio::time::timeout(TIMEOUT, reached.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::write(&path, ONLY_A).unwrap();
+    assert!(matches!(
+        tokio::task::block_in_place(|| reloader.reload()),
+        ReloadResult::Applied { .. }
+    ));
+    release.send(true).unwrap();
+    let s = tokio::time::timeout(TIMEOUT, in_flight)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s, 200, "the request in flight was judged again");
+    // A new one is refused at once (the upstream is not reached).
+    assert_eq!(status(&client(), gw.addr, "b.test").await, 400);
+}
