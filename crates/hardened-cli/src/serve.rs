@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
     let loaded = common::load_strict(args.config.config.as_deref())?;
     let probe = common::probe_machine();
     let security = Security::from_config(&loaded.config, &probe)?;
-    if args.admin_listen == Some(args.listen) {
+    if args.admin_listen == Some(args.listen) && args.listen.port() != 0 {
         return Err(CliError::Message(format!(
             "--admin-listen {}: the admin listener needs an address of its own, not --listen's",
             args.listen
