@@ -91,8 +91,21 @@ fn new_request_id() -> HeaderValue {
         u64::from_le_bytes(b)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("{prefix:016x}{n:016x}");
-    HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    // Hex digits written in place: no formatting machinery, one allocation (the value).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [0u8; 32];
+    for (i, d) in id.iter_mut().enumerate() {
+        let (word, shift) = if i < 16 {
+            (prefix, 60 - 4 * i)
+        } else {
+            (n, 60 - 4 * (i - 16))
+        };
+        *d = HEX
+            .get(((word >> shift) & 0xf) as usize)
+            .copied()
+            .unwrap_or(b'0');
+    }
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// A header's bytes, or none.
@@ -370,6 +383,13 @@ mod tests {
         let b = new_request_id();
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
+        // One process prefix, then a counter.
+        assert_eq!(a.as_bytes().get(..16), b.as_bytes().get(..16));
+        let count = |v: &HeaderValue| {
+            u64::from_str_radix(v.to_str().unwrap_or("").get(16..).unwrap_or(""), 16)
+        };
+        assert_eq!(count(&b).map(|n| n > 0), Ok(true));
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
         assert!(valid_request_id(&a));
     }
 }
