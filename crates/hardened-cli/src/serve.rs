@@ -4,11 +4,10 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hardened::Security;
-use std::sync::Arc;
-
 use hardened_gateway::reload::Reloaded;
 use hardened_gateway::{
     Admin, Gateway, GatewayOptions, Metrics, Policy, Reloader, Server, Upstream, UpstreamError,
