@@ -79,6 +79,9 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         let loaded = common::loader(config_path.as_deref()).load()?;
         Ok(Reloaded {
             security: Security::from_config(&loaded.config, &probe)?,
+            // Listen addresses come from flags today; settings of the config that only
+            // take effect at a restart (a listen address in the config) go here, and a
+            // change is reported as needing a restart instead of being applied.
             restart_only: Vec::new(),
         })
     };
