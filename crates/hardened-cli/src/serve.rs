@@ -180,14 +180,23 @@ async fn serve(
     };
     let mut side = tokio::task::JoinSet::new();
     side.spawn(reloader.run(side_shutdown()));
+    let mut admin = None;
     if let (Some(listener), Some(m)) = (admin_listener, &metrics) {
-        let admin = Admin::new(
+        let a = Admin::new(
             policy.clone(),
             m.clone(),
             upstream.as_ref().map(|u| u.addr().to_owned()),
         );
-        side.spawn(admin.serve(listener, side_shutdown()));
+        side.spawn(a.clone().serve(listener, side_shutdown()));
+        admin = Some(a);
     }
+    // Not ready from the moment shutdown begins, while open requests drain.
+    let shutdown = async move {
+        shutdown_signal().await;
+        if let Some(a) = &admin {
+            a.draining();
+        }
+    };
 
     let options = GatewayOptions::default()
         .with_upstream_timeout(Duration::from_secs(args.upstream_timeout.max(1)))
@@ -199,7 +208,7 @@ async fn serve(
             if let Some(m) = metrics {
                 gateway = gateway.with_metrics(m);
             }
-            gateway.serve(listener, shutdown_signal()).await;
+            gateway.serve(listener, shutdown).await;
         }
         None => {
             // The demo app shows the policy it was started with.
@@ -208,7 +217,7 @@ async fn serve(
             if let Some(m) = metrics {
                 server = server.with_metrics(m);
             }
-            server.serve(listener, app, shutdown_signal()).await;
+            server.serve(listener, app, shutdown).await;
         }
     }
     let _ = stop_side.send(());

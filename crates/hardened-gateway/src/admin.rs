@@ -29,7 +29,7 @@ const READY_CACHE: Duration = Duration::from_secs(1);
 /// - `GET /healthz`: `200` while the process serves (liveness);
 /// - `GET /readyz`: `200` when a policy is loaded and the upstream accepts a TCP
 ///   connection (checked with a 500 ms timeout, the result reused for 1 s), else `503`
-///   (readiness);
+///   (readiness); `503` too once [`draining`](Self::draining) was called;
 /// - `GET /metrics`: the [`Metrics`] in the Prometheus text format.
 ///
 /// Any other path is `404`, any other method `405`.
@@ -45,6 +45,8 @@ struct AdminInner {
     /// `host:port` of the upstream to check for readiness.
     upstream: Option<String>,
     ready: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// Shutdown has begun: not ready any more.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Admin {
@@ -57,8 +59,17 @@ impl Admin {
                 metrics,
                 upstream,
                 ready: tokio::sync::Mutex::new(None),
+                draining: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// From now on `/readyz` answers `503`: call it when shutdown begins, so that load
+    /// balancers stop sending new requests while open ones drain.
+    pub fn draining(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Serves `listener` until `shutdown` completes.
@@ -131,6 +142,13 @@ impl Admin {
     async fn ready(&self) -> Result<(), &'static str> {
         if self.inner.policy.generation() == 0 {
             return Err("no configuration loaded");
+        }
+        if self
+            .inner
+            .draining
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err("shutting down");
         }
         let Some(addr) = &self.inner.upstream else {
             return Ok(());

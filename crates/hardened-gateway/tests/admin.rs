@@ -249,3 +249,27 @@ async fn request_ids_from_untrusted_peers_are_replaced() {
     assert_ne!(h["x-seen-id"], "edge-1234");
     assert_eq!(h["x-seen-id"], h["x-request-id"]);
 }
+
+#[tokio::test]
+async fn not_ready_once_draining() {
+    let (up, _up_task) = upstream().await;
+    let policy = hardened_gateway::Policy::new(security(CONFIG));
+    let admin = Admin::new(policy, Arc::new(Metrics::new()), Some(up.to_string()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(admin.clone().serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let _task = Task {
+        stop: Some(stop),
+        task,
+    };
+    assert_eq!(get(addr, "/readyz", &[]).await.0, 200);
+    admin.draining();
+    let (status, _, body) = get(addr, "/readyz", &[]).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("shutting down"), "{body}");
+    // Still alive: liveness must not restart a draining process.
+    assert_eq!(get(addr, "/healthz", &[]).await.0, 200);
+}
