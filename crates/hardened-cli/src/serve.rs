@@ -93,8 +93,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
+    let reason = loaded.environment_reason().to_string();
     rt.block_on(serve(
         security,
+        &reason,
         args,
         upstream,
         out,
@@ -111,9 +113,17 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
             UpstreamError::Https { .. } => format!(
                 "--upstream {u:?}: https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
             ),
-            UpstreamError::NotAbsolute { .. } => {
-                format!("--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000")
-            }
+            UpstreamError::NotAbsolute { .. } => match u.split_once("://") {
+                Some((scheme, _)) if !scheme.eq_ignore_ascii_case("http") => format!(
+                    "--upstream {u:?}: the scheme {scheme:?} is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"
+                ),
+                Some(_) => format!(
+                    "--upstream {u:?}: the URL names no host; give one such as http://127.0.0.1:9000"
+                ),
+                None => format!(
+                    "--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000"
+                ),
+            },
             other => format!("--upstream: {other}"),
         })
     })
@@ -123,6 +133,7 @@ type LoadFn = Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> +
 
 async fn serve(
     security: Security,
+    reason: &str,
     args: &Args,
     upstream: Option<Upstream>,
     out: &mut dyn Write,
@@ -154,6 +165,11 @@ async fn serve(
             Some(u) => format!("gateway to {u}"),
             None => "demo app".to_owned(),
         }
+    )?;
+    writeln!(
+        out,
+        "hardened: {} because {reason}",
+        security.policy().environment
     )?;
     if let Some(a) = &admin_listener {
         writeln!(

@@ -1338,7 +1338,7 @@ fn wrong_types() {
         (
             "debug: true\nssl_redirect: sure\n",
             "ssl_redirect",
-            "expected true or false",
+            "expected true, false or null",
         ),
         ("debug: true\nhsts: 5\n", "hsts", "expected a mapping"),
         (
@@ -1647,4 +1647,23 @@ fn problem_kinds() {
         let p = errs.iter().find(|p| p.key() == *key);
         assert_eq!(p.map(|p| p.kind()), Some(*kind), "{yaml}: {errs:#?}");
     }
+}
+
+/// A `Config` built in code passes the checks a file's values pass, with the same words:
+/// a CSRF exemption without its leading `/` would never match.
+#[test]
+fn config_built_in_code_is_validated_like_a_file() {
+    let mut cfg = Config::development();
+    cfg.csrf_exempt_paths.push("hooks/{id}".into());
+    let err = hardened::Security::from_config(&cfg, &RuntimeProbe::none()).unwrap_err();
+    let from_file = load_yaml("debug: true\ncsrf_exempt_paths: ['hooks/{id}']\n").unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err:#?}");
+    assert_eq!(from_file.0.len(), 1, "{from_file:#?}");
+    let (code, file) = (&err.0[0], &from_file.0[0]);
+    assert_eq!(code.kind(), file.kind());
+    assert_eq!(code.key(), "csrf_exempt_paths[0]");
+    assert_eq!(code.key(), file.key());
+    assert_eq!(code.value(), file.value());
+    assert_eq!(code.message(), file.message());
+    assert_eq!(code.fix(), file.fix());
 }

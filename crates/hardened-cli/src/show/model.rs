@@ -38,6 +38,8 @@ pub(super) struct Model<'a> {
     pub(super) docker_disabled_by_env: bool,
     /// Django's settings.
     pub(super) django: Django,
+    /// Why the environment was chosen.
+    pub(super) environment_reason: String,
 }
 
 impl<'a> Model<'a> {
@@ -52,6 +54,7 @@ impl<'a> Model<'a> {
                 .as_ref()
                 .is_some_and(|k| !k.expose().is_empty()),
             docker_disabled_by_env,
+            environment_reason: loaded.environment_reason().to_string(),
             django: Django::new(policy),
         }
     }

@@ -29,6 +29,7 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
     } else {
         m.files.clone()
     };
+    t.row("environment from", &m.environment_reason)?;
     t.list("config", &files)?;
     t.row(".env", m.dotenv.as_deref().unwrap_or("-"))?;
     let debug = match (p.debug, m.strict()) {

@@ -388,6 +388,74 @@ impl RuleId {
         RuleId::DotenvUnverified,
     ];
 
+    /// What the rule looks for, one line (SARIF's `shortDescription`): a description
+    /// of the check, not the message of a pass.
+    pub fn description(self) -> &'static str {
+        match self {
+            RuleId::ConfigInvalid => {
+                "Configuration values of the wrong type or with an invalid value"
+            }
+            RuleId::ConfigUnknownKey => "Keys the configuration does not know, usually typos",
+            RuleId::ConfigUnsetVariable => {
+                "`${VAR}` references to variables set neither in the environment nor in .env"
+            }
+            RuleId::DockerModeAuto => {
+                "Container detection left to the machine that runs the check (`docker: auto`)"
+            }
+            RuleId::DebugInProduction => "`debug: true` in a production deployment",
+            RuleId::EnvironmentNotProduction => {
+                "A deployment whose environment is not production, or is production only by default"
+            }
+            RuleId::SecretKeyMissing => "A production deployment without a secret key",
+            RuleId::SecretKeyShort => "A secret key shorter than 50 characters",
+            RuleId::SecretKeyLowEntropy => "A secret key made of fewer than 5 distinct characters",
+            RuleId::SecretKeyInsecurePattern => {
+                "A secret key that is a published example, a placeholder, a development key or a common password"
+            }
+            RuleId::DomainsInvalid => "`security_domains` entries that do not parse",
+            RuleId::DomainsEmpty => "A production deployment without security domains",
+            RuleId::DomainsWildcard => {
+                "The wildcard `*` in `security_domains` of a production deployment"
+            }
+            RuleId::DomainsHttp => "Production domains served over plain HTTP",
+            RuleId::DomainsLocalhost => "Loopback hosts among the production domains",
+            RuleId::DomainsIpLiteral => {
+                "IP addresses instead of names among the production domains"
+            }
+            RuleId::CorsRegexAny => "CORS origin regexes that match any origin",
+            RuleId::HstsDisabled => "HSTS turned off in production",
+            RuleId::HstsPreloadWithoutSubdomains => {
+                "HSTS preload without includeSubDomains (the preload list refuses it)"
+            }
+            RuleId::HstsPreloadShortMaxAge => {
+                "HSTS preload with a max-age under one year (the preload list refuses it)"
+            }
+            RuleId::SslRedirectUntrustedProxy => {
+                "`ssl_redirect: true` behind a reverse proxy whose X-Forwarded-Proto is not trusted (a redirect loop)"
+            }
+            RuleId::CookiesInsecure => "Cookies without `Secure` in production",
+            RuleId::ContainerNoTrustedProxies => {
+                "A container deployment whose reverse proxy is not among the trusted proxies"
+            }
+            RuleId::TrustedProxiesAny => "`trusted_proxies` that trusts every peer",
+            RuleId::DatabasePasswordWeak => "A short, simple or common database password",
+            RuleId::DatabaseHostPublic => "A database host that is a public or wildcard address",
+            RuleId::DatabaseNoPassword => "A database connection without a password",
+            RuleId::SecretKeyInline => {
+                "A secret key written in the config file instead of taken from the environment"
+            }
+            RuleId::DatabasePasswordInline => {
+                "Database credentials written in the config file instead of taken from the environment"
+            }
+            RuleId::SecretInline => {
+                "Application secrets written in the config file instead of taken from the environment"
+            }
+            RuleId::DotenvNotIgnored => "A .env file that .gitignore does not ignore",
+            RuleId::DotenvTracked => "A .env file committed to git",
+            RuleId::DotenvUnverified => "A .env file whose git status could not be checked",
+        }
+    }
+
     /// The kebab-case id, e.g. `debug-in-production`.
     pub fn as_str(self) -> &'static str {
         match self {

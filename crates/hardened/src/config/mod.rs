@@ -12,6 +12,7 @@
 //! assert_eq!(cfg.security_domains.len(), 2);
 //! ```
 
+mod check;
 #[cfg(feature = "config-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
 pub mod load;
@@ -30,6 +31,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
+pub(crate) use check::code_problems;
 pub use problem::{ConfigErrors, Problem, ProblemKind};
 pub use secret::Secret;
 #[cfg(feature = "config-file")]

@@ -41,6 +41,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
 /// Types merged nodes into a [`Config`], collecting every problem.
 pub(crate) struct Typer {
     pub(crate) problems: Vec<Problem>,
+    /// Top-level keys set by an environment variable (in the process environment or
+    /// `.env`), with the variable's name: their fixes say `set NAME=...`.
+    pub(crate) vars: BTreeMap<String, String>,
 }
 
 impl Typer {
@@ -71,29 +74,82 @@ impl Typer {
         );
     }
 
+    /// The environment variable that set this value (not `${VAR}` in a file).
+    fn env_var_of(&self, n: &Node, key: &str) -> Option<String> {
+        if !n.source.from_env {
+            return None;
+        }
+        self.vars.get(key).cloned()
+    }
+
     fn wrong_type(&mut self, n: &Node, key: &str, want: &str, example: &str) {
         let msg = format!("expected {want}, found {}", n.value.kind());
-        self.problem(
-            ProblemKind::WrongType,
-            n,
-            key,
-            msg,
-            format!("write it as `{key}: {example}`"),
-        );
+        let fix = match self.env_var_of(n, key) {
+            Some(var) => format!("set {var}={}", example.trim_matches(['[', ']'])),
+            None => format!("write it as `{key}: {example}`"),
+        };
+        self.problem(ProblemKind::WrongType, n, key, msg, fix);
+    }
+
+    /// A value that is neither of two words, e.g. `debug: flase`: names both, and the
+    /// close one when the value is a misspelling.
+    fn not_one_of(&mut self, n: &Node, key: &str, want: &str, choices: &[&str]) {
+        let msg = format!("expected {want}, found {}", n.value.kind());
+        let guess = match &n.value {
+            Value::Str(s) => {
+                let s = s.trim().to_ascii_lowercase();
+                choices
+                    .iter()
+                    .map(|c| (edit_distance(&s, c), *c))
+                    .filter(|(d, _)| *d <= 2)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, c)| c)
+            }
+            _ => None,
+        };
+        let fix = match (self.env_var_of(n, key), guess) {
+            (Some(var), Some(g)) => format!("did you mean {var}={g}?"),
+            (Some(var), None) => {
+                let alts: Vec<String> = choices.iter().map(|c| format!("{var}={c}")).collect();
+                format!("set {}", alts.join(" or "))
+            }
+            (None, Some(g)) => format!("did you mean `{key}: {g}`?"),
+            (None, None) => {
+                let alts: Vec<String> = choices.iter().map(|c| format!("`{key}: {c}`")).collect();
+                format!("write {}", alts.join(" or "))
+            }
+        };
+        self.problem(ProblemKind::WrongType, n, key, msg, fix);
     }
 
     fn bool(&mut self, n: &Node, key: &str) -> Option<bool> {
         match &n.value {
             Value::Bool(b) => Some(*b),
-            Value::Str(s) => match parse_bool(s) {
-                Some(b) => Some(b),
-                None => {
-                    self.wrong_type(n, key, "true or false", "true");
-                    None
-                }
-            },
+            Value::Str(s) if parse_bool(s).is_some() => parse_bool(s),
             _ => {
-                self.wrong_type(n, key, "true or false", "true");
+                self.not_one_of(n, key, "true or false", &["true", "false"]);
+                None
+            }
+        }
+    }
+
+    /// A boolean whose `null` means "the default", e.g. `ssl_redirect`.
+    fn bool_or_null(&mut self, n: &Node, key: &str, null_means: &str) -> Option<bool> {
+        match &n.value {
+            Value::Null => None,
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) if parse_bool(s).is_some() => parse_bool(s),
+            _ => {
+                let msg = format!("expected true, false or null, found {}", n.value.kind());
+                let fix = match self.env_var_of(n, key) {
+                    Some(var) => format!(
+                        "set {var}=true or {var}=false, or unset it for the default ({null_means})"
+                    ),
+                    None => format!(
+                        "write `{key}: null` ({null_means}), `{key}: true` or `{key}: false`"
+                    ),
+                };
+                self.problem(ProblemKind::WrongType, n, key, msg, fix);
                 None
             }
         }
@@ -142,6 +198,10 @@ impl Typer {
                 .filter(|s| !s.is_empty())
                 .map(|s| (s.to_owned(), n.clone()))
                 .collect(),
+            Value::Str(s) if !s.trim().is_empty() && !s.contains(['\n', '[', ']']) => {
+                self.wrong_type(n, key, "a list of strings", &format!("[{}]", s.trim()));
+                Vec::new()
+            }
             _ => {
                 self.wrong_type(n, key, "a list of strings", example);
                 Vec::new()
@@ -181,16 +241,15 @@ impl Typer {
     fn path_list(&mut self, n: &Node, key: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (i, (s, item)) in self.strings(n, key, "[/healthz]").into_iter().enumerate() {
-            if s.starts_with('/') && !s.contains(['?', '#', ' ']) {
-                out.push(s);
-            } else {
-                self.problem(
+            match super::check::path_problem(&s) {
+                None => out.push(s),
+                Some((message, fix)) => self.problem(
                     ProblemKind::InvalidPath,
                     &item,
                     &format!("{key}[{i}]"),
-                    "a path must start with `/` and contain no query, fragment or spaces".into(),
-                    "write it as `/healthz` (or `/api/*` for a prefix)",
-                );
+                    message.into(),
+                    fix,
+                ),
             }
         }
         out
@@ -223,7 +282,7 @@ impl Typer {
                                 n,
                                 key,
                                 format!("unknown environment {s:?}"),
-                                "use development, test, staging or production (aliases: dev, local, testing, stage, prod)",
+                                ENVIRONMENT_FIX,
                             ),
                         }
                     }
@@ -244,6 +303,12 @@ impl Typer {
                         match domain::parse_entry(&s) {
                             Ok(e) => {
                                 if seen.insert(e.clone()) {
+                                    // Where each kept entry was written, for findings
+                                    // about that entry: `security_domains[<index>]`.
+                                    cfg.sources.insert(
+                                        format!("{key}[{}]", cfg.security_domains.len()),
+                                        item.source.clone(),
+                                    );
                                     cfg.security_domains.push(e);
                                 }
                             }
@@ -260,10 +325,7 @@ impl Typer {
                     }
                 }
                 "ssl_redirect" => {
-                    cfg.ssl_redirect = match n.value {
-                        Value::Null => None,
-                        _ => self.bool(n, key),
-                    }
+                    cfg.ssl_redirect = self.bool_or_null(n, key, "a reverse proxy terminates TLS")
                 }
                 "cors_allow_headers" => {
                     let mut v = Vec::new();
@@ -358,12 +420,22 @@ impl Typer {
                             Some(true) => DockerMode::On,
                             Some(false) => DockerMode::Off,
                             None => {
-                                self.wrong_type(n, key, "auto, true or false", "auto");
+                                self.not_one_of(
+                                    n,
+                                    key,
+                                    "auto, true or false",
+                                    &["auto", "true", "false"],
+                                );
                                 DockerMode::Auto
                             }
                         },
                         _ => {
-                            self.wrong_type(n, key, "auto, true or false", "auto");
+                            self.not_one_of(
+                                n,
+                                key,
+                                "auto, true or false",
+                                &["auto", "true", "false"],
+                            );
                             DockerMode::Auto
                         }
                     }
@@ -409,10 +481,7 @@ impl Typer {
                 "csrf_exempt_paths" => cfg.csrf_exempt_paths = self.path_list(n, key),
                 "hsts" => cfg.hsts = self.hsts(n),
                 "secure_cookies" => {
-                    cfg.secure_cookies = match n.value {
-                        Value::Null => None,
-                        _ => self.bool(n, key),
-                    }
+                    cfg.secure_cookies = self.bool_or_null(n, key, "on in production and staging")
                 }
                 "session_cookie_name" => {
                     if let Some(s) = self.string(n, key, "sessionid") {
@@ -433,9 +502,17 @@ impl Typer {
                 "app" => cfg.app = self.app(n),
                 _ => {
                     let suggestion = closest_key(key);
-                    let fix = match suggestion {
-                        Some(k) => format!("did you mean `{k}`? Remove or rename the key"),
-                        None => format!("remove the key; known keys: {}", KNOWN_KEYS.join(", ")),
+                    let fix = if let Some(derived) = derived_setting(key) {
+                        format!(
+                            "remove the key: {derived} derive from `security_domains`; list your domains there, e.g. `security_domains: [example.com, https://app.example.com]` (see them with `hardened show`)"
+                        )
+                    } else {
+                        match suggestion {
+                            Some(k) => format!("did you mean `{k}`? Remove or rename the key"),
+                            None => {
+                                format!("remove the key; known keys: {}", KNOWN_KEYS.join(", "))
+                            }
+                        }
                     };
                     self.problems.push(
                         Problem::new(ProblemKind::UnknownKey, key, "unknown key", fix)
@@ -536,6 +613,22 @@ impl Typer {
             out.insert(k, s);
         }
         out
+    }
+}
+
+/// The fix for an unknown environment name.
+pub(crate) const ENVIRONMENT_FIX: &str = "use development, test, staging or production (aliases: dev, devel, develop, local, testing, stage, prod)";
+
+/// What Django-style settings that `security_domains` derives are called, for keys
+/// such as `allowed_hosts`.
+fn derived_setting(key: &str) -> Option<&'static str> {
+    match key.to_ascii_lowercase().as_str() {
+        "allowed_hosts" | "hosts" => Some("allowed hosts"),
+        "cors_allowed_origins" | "cors_origins" | "cors_origin_whitelist" => {
+            Some("CORS allowed origins")
+        }
+        "csrf_trusted_origins" | "csrf_origins" => Some("CSRF trusted origins"),
+        _ => None,
     }
 }
 

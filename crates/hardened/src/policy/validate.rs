@@ -43,7 +43,8 @@ pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
 }
 
 /// Every problem that makes the configuration unsafe to run, whatever its source:
-/// production or staging without domains, `*` outside development.
+/// production or staging without domains, `*` outside development, and values a file
+/// could not hold (a path pattern without `/`, an invalid header name, ...).
 pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
     let src = cfg.sources.get("security_domains").cloned();
@@ -80,5 +81,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             );
         }
     }
+    // The checks a file's values pass, for a `Config` built in code too.
+    out.extend(crate::config::code_problems(cfg));
     out
 }

@@ -2,7 +2,7 @@
 
 use super::configuration::problem_hits;
 use super::{Ctx, Hit, hit};
-use crate::checklist::{RuleId, Severity};
+use crate::checklist::{Location, RuleId, Severity};
 use crate::config::Config;
 use crate::domain::{DomainEntry, Origin, Scheme};
 
@@ -29,9 +29,20 @@ pub(super) fn domains_empty(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     Some(hits)
 }
 
+/// Where `security_domains` entry `i` was written, else where the list was.
+fn entry_loc(cx: &Ctx<'_>, i: usize) -> Option<Location> {
+    cx.loc(&format!("security_domains[{i}]"))
+        .or_else(|| cx.loc("security_domains"))
+}
+
 pub(super) fn domains_wildcard(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    if cx.cfg.security_domains.contains(&DomainEntry::Any) {
+    if let Some(i) = cx
+        .cfg
+        .security_domains
+        .iter()
+        .position(|d| *d == DomainEntry::Any)
+    {
         hits.push(hit(
             Severity::Error,
             format!(
@@ -39,41 +50,52 @@ pub(super) fn domains_wildcard(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
                 cx.target()
             ),
             "list your real domains instead of `*`; for a domain and its subdomains write `.example.com`",
-            cx.loc("security_domains"),
+            entry_loc(cx, i),
         ));
     }
     Some(hits)
 }
 
-/// Every configured origin with the key it was configured under.
-fn named_origins(cfg: &Config) -> Vec<(&'static str, &Origin)> {
-    let mut v: Vec<(&'static str, &Origin)> = cfg
+/// Every configured origin with the key it was configured under and where it was
+/// written (each `security_domains` entry at its own line).
+fn named_origins<'a>(cx: &Ctx<'a>) -> Vec<(&'static str, &'a Origin, Option<Location>)> {
+    let cfg: &'a Config = cx.cfg;
+    let mut v: Vec<(&'static str, &'a Origin, Option<Location>)> = cfg
         .security_domains
         .iter()
-        .filter_map(|d| match d {
-            DomainEntry::Origin(o) => Some(("security_domains", o)),
+        .enumerate()
+        .filter_map(|(i, d)| match d {
+            DomainEntry::Origin(o) => Some(("security_domains", o, entry_loc(cx, i))),
             _ => None,
         })
         .collect();
-    v.extend(cfg.site_url.iter().map(|o| ("site_url", o)));
-    v.extend(cfg.api_url.iter().map(|o| ("api_url", o)));
+    v.extend(
+        cfg.site_url
+            .iter()
+            .map(|o| ("site_url", o, cx.loc("site_url"))),
+    );
+    v.extend(
+        cfg.api_url
+            .iter()
+            .map(|o| ("api_url", o, cx.loc("api_url"))),
+    );
     v
 }
 
 pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for (key, o) in named_origins(cx.cfg) {
+    for (key, o, loc) in named_origins(cx) {
         if o.scheme == Scheme::Http && !o.host.is_loopback() {
             let https = Origin::new(Scheme::Https, o.host.clone(), o.port);
             hits.push(hit(
                 Severity::Error,
                 format!("{key} entry {o} is plain HTTP in {}", cx.target()),
                 format!("serve it over HTTPS and write `{https}`; the guide requires HTTPS on all domains"),
-                cx.loc(key),
+                loc,
             ));
         }
     }
-    for d in &cx.cfg.security_domains {
+    for (i, d) in cx.cfg.security_domains.iter().enumerate() {
         if let DomainEntry::Subdomains {
             scheme: Scheme::Http,
             domain,
@@ -84,7 +106,7 @@ pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
                 Severity::Error,
                 format!("security_domains entry {d} is plain HTTP in {}", cx.target()),
                 format!("serve it over HTTPS and write `.{domain}`; the guide requires HTTPS on all domains"),
-                cx.loc("security_domains"),
+                entry_loc(cx, i),
             ));
         }
     }
@@ -93,13 +115,13 @@ pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn domains_localhost(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for (key, o) in named_origins(cx.cfg) {
+    for (key, o, loc) in named_origins(cx) {
         if o.host.is_loopback() {
             hits.push(hit(
                 Severity::Warning,
                 format!("{key} lists the loopback origin {o} in {}", cx.target()),
                 "remove it: production browsers never reach the service as localhost (health checks by IP work through health_check_paths)",
-                cx.loc(key),
+                loc,
             ));
         }
     }
@@ -108,13 +130,13 @@ pub(super) fn domains_localhost(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn domains_ip_literal(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for (key, o) in named_origins(cx.cfg) {
+    for (key, o, loc) in named_origins(cx) {
         if o.host.is_ip() && !o.host.is_loopback() {
             hits.push(hit(
                 Severity::Warning,
                 format!("{key} lists the IP address {} in {}", o.host, cx.target()),
                 "list domain names; in Docker the internal networks are allowed automatically (export DOCKER=true if detection fails) and health_check_paths skip the host check",
-                cx.loc(key),
+                loc,
             ));
         }
     }
