@@ -337,6 +337,29 @@ pub(crate) async fn explain(
         Err(never) => match never {},
     };
     let status = resp.status();
+    if let Some(reported) = resp.extensions().get::<hardened::enforce::Reported>() {
+        for a in reported.answers() {
+            match a {
+                hardened::enforce::Answer::Reject(r) => notes.push(format!(
+                    "report-only: {} would reject this request ({}): {}; fix: {}",
+                    r.check().as_str(),
+                    r.code(),
+                    r.reason(),
+                    r.fix()
+                )),
+                hardened::enforce::Answer::Redirect(l) => notes.push(format!(
+                    "report-only: tls would redirect this request to {}",
+                    String::from_utf8_lossy(l.as_bytes())
+                )),
+                _ => {}
+            }
+        }
+    } else if policy.report_only.any() {
+        notes.push(format!(
+            "report-only policy: {} log what they would reject and let it through",
+            policy.report_only.names().join(", ")
+        ));
+    }
     let rejection = resp.extensions().get::<Rejection>().cloned();
     let verdict = Verdict::of(&resp).as_str();
     let response_headers: Vec<(String, String)> = resp

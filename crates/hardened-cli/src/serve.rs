@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,186 @@ pub(crate) struct Args {
     /// peer, request id.
     #[arg(long)]
     access_log: bool,
+    #[command(flatten)]
+    buffering: BufferingArgs,
+}
+
+/// Request and response buffering and upstream connection limits of the gateway (see
+/// `hardened_gateway::GatewayOptions` for what each does).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Buffering and upstream connections (gateway mode)")]
+struct BufferingArgs {
+    /// Read request bodies completely before forwarding (off: stream them).
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    request_buffering: Switch,
+    /// Stream request bodies to the upstream for this path pattern (repeatable):
+    /// `/upload`, `/upload/*`, `/u/{id}/file`.
+    #[arg(long = "unbuffered-request-path", value_name = "PATTERN")]
+    unbuffered_request_paths: Vec<String>,
+    /// Largest request body; larger ones are answered 413 (0 = unlimited). Suffixes
+    /// k, m, g (KiB, MiB, GiB).
+    #[arg(long, value_name = "BYTES", default_value = "10m", allow_hyphen_values = true,
+          value_parser = parse_bytes)]
+    client_max_body_size: u64,
+    /// Request body bytes kept in memory; beyond, the body goes to a temporary file.
+    #[arg(long, value_name = "BYTES", default_value = "64k", allow_hyphen_values = true,
+          value_parser = parse_positive_bytes)]
+    client_body_buffer_size: u64,
+    /// Seconds a client may pause while sending a request body before it is answered 408.
+    #[arg(long, value_name = "SECS", default_value = "60", allow_hyphen_values = true,
+          value_parser = parse_secs)]
+    client_body_timeout: u64,
+    /// Read responses from the upstream as fast as it sends them (off: stream them).
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    response_buffering: Switch,
+    /// Response bytes kept in memory; beyond, the response goes to a temporary file.
+    #[arg(long, value_name = "BYTES", default_value = "64k", allow_hyphen_values = true,
+          value_parser = parse_positive_bytes)]
+    response_buffer_size: u64,
+    /// Largest temporary file of one response; beyond it the rest streams (0 = no
+    /// temporary files for responses).
+    #[arg(long, value_name = "BYTES", default_value = "1g", allow_hyphen_values = true,
+          value_parser = parse_bytes)]
+    max_temp_file_size: u64,
+    /// Seconds a client may stall reading a response before it is cut off.
+    #[arg(long, value_name = "SECS", default_value = "60", allow_hyphen_values = true,
+          value_parser = parse_secs)]
+    send_timeout: u64,
+    /// Directory of the temporary files (default: the OS temporary directory).
+    #[arg(long, value_name = "DIR")]
+    temp_dir: Option<PathBuf>,
+    /// Most upstream connections open at once, idle ones included.
+    #[arg(long, value_name = "N", default_value = "64", allow_hyphen_values = true,
+          value_parser = parse_count)]
+    upstream_max_connections: u64,
+    /// Most upstream connections one client connection may use at once.
+    #[arg(long, value_name = "N", default_value = "8", allow_hyphen_values = true,
+          value_parser = parse_count)]
+    upstream_max_connections_per_client: u64,
+    /// Most requests waiting for an upstream connection; beyond, 503 at once (0 = none
+    /// wait).
+    #[arg(long, value_name = "N", default_value = "1024", allow_hyphen_values = true,
+          value_parser = parse_size)]
+    upstream_queue_size: u64,
+    /// Seconds a request may wait for an upstream connection before it is answered 503.
+    #[arg(long, value_name = "SECS", default_value = "10", allow_hyphen_values = true,
+          value_parser = parse_secs)]
+    upstream_queue_timeout: u64,
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    fn on(self) -> bool {
+        self == Switch::On
+    }
+}
+
+/// A whole number, not negative.
+fn parse_size(s: &str) -> Result<u64, String> {
+    if s.trim_start().starts_with('-') {
+        return Err("must not be negative".to_owned());
+    }
+    s.parse::<u64>()
+        .map_err(|_| "not a whole number".to_owned())
+}
+
+/// A whole number, at least 1.
+fn parse_count(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must be at least 1".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// Whole seconds, at least 1.
+fn parse_secs(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must be at least 1 second".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// A number of bytes: digits with an optional `k`, `m` or `g` suffix (KiB, MiB, GiB).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err("must not be negative".to_owned());
+    }
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (t.get(..i).unwrap_or(""), 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (t.get(..i).unwrap_or(""), 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i).unwrap_or(""), 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        "not a number of bytes (digits, optionally followed by k, m or g)".to_owned()
+    })?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| "too large".to_owned())
+}
+
+/// A number of bytes, at least 1.
+fn parse_positive_bytes(s: &str) -> Result<u64, String> {
+    match parse_bytes(s)? {
+        0 => Err("must be at least 1 byte".to_owned()),
+        n => Ok(n),
+    }
+}
+
+impl BufferingArgs {
+    /// These settings on top of `options`.
+    fn apply(&self, options: GatewayOptions) -> Result<GatewayOptions, CliError> {
+        let usize_of = |flag: &str, n: u64| {
+            usize::try_from(n)
+                .map_err(|_| CliError::Message(format!("--{flag} {n}: too large for this machine")))
+        };
+        let mut options = options
+            .with_request_buffering(self.request_buffering.on())
+            .with_unbuffered_request_paths(self.unbuffered_request_paths.iter().cloned())
+            .with_client_max_body_size(self.client_max_body_size)
+            .with_client_body_buffer_size(usize_of(
+                "client-body-buffer-size",
+                self.client_body_buffer_size,
+            )?)
+            .with_client_body_timeout(Duration::from_secs(self.client_body_timeout))
+            .with_response_buffering(self.response_buffering.on())
+            .with_response_buffer_size(usize_of("response-buffer-size", self.response_buffer_size)?)
+            .with_max_temp_file_size(self.max_temp_file_size)
+            .with_send_timeout(Duration::from_secs(self.send_timeout))
+            .with_upstream_max_connections(usize_of(
+                "upstream-max-connections",
+                self.upstream_max_connections,
+            )?)
+            .with_upstream_max_connections_per_client(usize_of(
+                "upstream-max-connections-per-client",
+                self.upstream_max_connections_per_client,
+            )?)
+            .with_upstream_queue_size(usize_of("upstream-queue-size", self.upstream_queue_size)?)
+            .with_upstream_queue_timeout(Duration::from_secs(self.upstream_queue_timeout));
+        for p in &self.unbuffered_request_paths {
+            if !p.starts_with('/') {
+                return Err(CliError::Message(format!(
+                    "--unbuffered-request-path {p:?}: a path pattern starts with /"
+                )));
+            }
+        }
+        if let Some(dir) = &self.temp_dir {
+            if !dir.is_dir() {
+                return Err(CliError::Message(format!(
+                    "--temp-dir {}: not a directory",
+                    dir.display()
+                )));
+            }
+            options = options.with_temp_dir(dir);
+        }
+        Ok(options)
+    }
 }
 
 /// Runs `hardened serve`.
@@ -93,15 +274,23 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
+    let options = args.buffering.apply(
+        GatewayOptions::default()
+            .with_upstream_timeout(Duration::from_secs(args.upstream_timeout.max(1)))
+            .with_header_read_timeout(Duration::from_secs(args.header_read_timeout.max(1))),
+    )?;
     let reason = loaded.environment_reason().to_string();
     rt.block_on(serve(
         security,
         &reason,
         args,
         upstream,
+        options,
         out,
-        Box::new(load),
-        watch_dir,
+        ReloadFrom {
+            load: Box::new(load),
+            watch_dir,
+        },
     ))
 }
 
@@ -129,16 +318,20 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
     })
 }
 
-type LoadFn = Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> + Send + Sync>;
+/// Where reloads read the configuration from.
+struct ReloadFrom {
+    load: Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> + Send + Sync>,
+    watch_dir: std::path::PathBuf,
+}
 
 async fn serve(
     security: Security,
     reason: &str,
     args: &Args,
     upstream: Option<Upstream>,
+    options: GatewayOptions,
     out: &mut dyn Write,
-    load: LoadFn,
-    watch_dir: std::path::PathBuf,
+    reload: ReloadFrom,
 ) -> Result<ExitCode, CliError> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -183,7 +376,8 @@ async fn serve(
 
     let policy = Policy::new(security);
     let metrics = admin_listener.as_ref().map(|_| Arc::new(Metrics::new()));
-    let mut reloader = Reloader::new(policy.clone(), Vec::new(), load).watch_dir(watch_dir);
+    let mut reloader =
+        Reloader::new(policy.clone(), Vec::new(), reload.load).watch_dir(reload.watch_dir);
     if let Some(m) = &metrics {
         reloader = reloader.with_metrics(m.clone());
     }
@@ -214,9 +408,6 @@ async fn serve(
         }
     };
 
-    let options = GatewayOptions::default()
-        .with_upstream_timeout(Duration::from_secs(args.upstream_timeout.max(1)))
-        .with_header_read_timeout(Duration::from_secs(args.header_read_timeout.max(1)));
     match upstream {
         Some(u) => {
             let mut gateway =

@@ -435,6 +435,8 @@ fn show_json_development_defaults_from_the_guide() {
         "http://localhost:8000",
         "http://localhost:9000",
         "http://127.0.0.1:8080",
+        "http://localhost:5173",
+        "https://[::1]:5173",
     ] {
         assert!(csrf.iter().any(|c| c == o), "{o} missing");
     }
@@ -445,7 +447,8 @@ fn show_json_development_defaults_from_the_guide() {
     ] {
         assert!(!csrf.iter().any(|c| c == o), "{o} present");
     }
-    assert_eq!(csrf.len(), 3 * 2 * (2001 + 1001));
+    // The ranges, and Vite's 5173.
+    assert_eq!(csrf.len(), 3 * 2 * (2001 + 1001 + 1));
     assert_eq!(
         v["hardened"]["csrf"]["loopback"]["port_ranges"],
         json!([[3000, 5000], [8000, 9000]])

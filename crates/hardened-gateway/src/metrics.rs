@@ -29,7 +29,8 @@ pub enum Outcome {
     Redirect,
     /// Rejected by the policy (400/403).
     Rejected,
-    /// Allowed, but the upstream failed (the gateway answered 502/504).
+    /// Allowed, but the upstream failed or no connection to it could be had (the
+    /// gateway answered 502, 503 or 504).
     UpstreamError,
 }
 
@@ -59,7 +60,7 @@ impl Outcome {
 }
 
 /// Why the upstream failed, the `kind` label of `hardened_upstream_errors_total`.
-/// The proxy attaches it to the extensions of its own 502/504 answers.
+/// The proxy attaches it to the extensions of its own 502/503/504 answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UpstreamFailure {
@@ -69,21 +70,25 @@ pub enum UpstreamFailure {
     Timeout,
     /// The connection broke or the upstream spoke invalid HTTP (502).
     Protocol,
+    /// No upstream connection could be had within the gateway's connection caps (503).
+    Refused,
 }
 
 impl UpstreamFailure {
-    const ALL: [UpstreamFailure; 3] = [
+    const ALL: [UpstreamFailure; 4] = [
         UpstreamFailure::Connect,
         UpstreamFailure::Timeout,
         UpstreamFailure::Protocol,
+        UpstreamFailure::Refused,
     ];
 
-    /// The label value: `connect`, `timeout`, `protocol`.
+    /// The label value: `connect`, `timeout`, `protocol`, `refused`.
     pub fn as_str(self) -> &'static str {
         match self {
             UpstreamFailure::Connect => "connect",
             UpstreamFailure::Timeout => "timeout",
             UpstreamFailure::Protocol => "protocol",
+            UpstreamFailure::Refused => "refused",
         }
     }
 }
@@ -118,7 +123,7 @@ type Labels = Vec<(&'static str, &'static str)>;
 /// | --- | --- |
 /// | `hardened_requests_total` | `outcome`: `allow`, `preflight`, `redirect`, `reject`, `upstream_error` |
 /// | `hardened_rejections_total` | `check` (`host`, `csrf`), `code` (`host-not-allowed`, ...) |
-/// | `hardened_upstream_errors_total` | `kind`: `connect`, `timeout`, `protocol` |
+/// | `hardened_upstream_errors_total` | `kind`: `connect`, `timeout`, `protocol`, `refused` |
 /// | `hardened_request_duration_seconds` | histogram, accept of the head to the end of the response body |
 /// | `hardened_open_connections` | client connections open now |
 /// | `hardened_config_reloads_total` | `result`: `success`, `failure` |
@@ -129,7 +134,7 @@ pub struct Metrics {
     requests: [Counter; 5],
     rejections: Family<Labels, Counter>,
     known_rejections: [(RejectionKind, Counter); 11],
-    upstream_errors: [Counter; 3],
+    upstream_errors: [Counter; 4],
     duration: Arc<DurationHistogram>,
     open_connections: Gauge,
     reloads: [Counter; 2],
@@ -173,7 +178,7 @@ impl Metrics {
         });
         registry.register(
             "hardened_upstream_errors",
-            "Upstream failures answered 502 or 504, by kind",
+            "Upstream failures answered 502, 503 or 504, by kind",
             upstream_family,
         );
         let duration = Arc::new(DurationHistogram::default());
@@ -252,6 +257,7 @@ impl Metrics {
             UpstreamFailure::Connect => 0,
             UpstreamFailure::Timeout => 1,
             UpstreamFailure::Protocol => 2,
+            UpstreamFailure::Refused => 3,
         };
         if let Some(c) = self.upstream_errors.get(i) {
             c.inc();

@@ -151,7 +151,10 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(opts.header_read_timeout);
+            .header_read_timeout(opts.header_read_timeout)
+            // Caps what hyper buffers per connection (request heads, and response data
+            // queued for a client that reads slowly): 400 KiB by default.
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER);
         builder
             .http2()
             .timer(TokioTimer::new())
@@ -194,7 +197,11 @@ impl Server {
                         Deadline::new(activity, opts.header_read_timeout, opts.idle_timeout);
                     let builder = builder.clone();
                     let stopped = stopped.clone();
+                    let send_timeout = opts.send_timeout;
                     connections.spawn(async move {
+                        // A client that stops reading is cut off after the send
+                        // timeout.
+                        let stream = crate::buffer::SendTimeout::new(stream, send_timeout);
                         let conn = builder.serve_connection_with_upgrades(
                             TokioIo::new(stream),
                             TowerToHyperService::new(svc),

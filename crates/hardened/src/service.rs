@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::enforce::{Checks, Decision, Facts, Security};
+use crate::enforce::{Answer, Checks, CspNonce, Decision, Facts, Reported, Security};
 
 impl Security {
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
@@ -143,9 +143,26 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = req.into_parts();
-        match self.security.decide_with(&parts, self.checks) {
+        let (mut parts, body) = req.into_parts();
+        if self.security.first_missing_peer(&parts) {
+            tracing::warn!(
+                header = "X-Forwarded-Proto",
+                fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
+                "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
+            );
+        }
+        let mut decision = self.security.decide_with(&parts, self.checks);
+        if self.checks.headers() && self.security.needs_csp_nonce() {
+            // Drawn only when the CSP asks for one; handlers read it from extensions.
+            let nonce = CspNonce::generate();
+            decision.facts_mut().set_csp_nonce(nonce);
+            parts.extensions.insert(nonce);
+        }
+        match decision {
             Decision::Pass(facts) => {
+                for answer in facts.reported() {
+                    log_reported(answer, &parts);
+                }
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
@@ -178,6 +195,32 @@ where
                 }
             }
         }
+    }
+}
+
+/// Logs what a report-only check would have answered (the request goes on unchanged).
+fn log_reported(answer: &Answer, parts: &http::request::Parts) {
+    match answer {
+        Answer::Reject(r) => tracing::warn!(
+            check = r.check().as_str(),
+            code = r.code(),
+            method = %parts.method,
+            path = ?parts.uri.path(),
+            reason = %r.reason(),
+            fix = %r.fix(),
+            "report-only: request would be rejected"
+        ),
+        Answer::Redirect(location) => tracing::warn!(
+            check = "tls",
+            code = "tls-redirect",
+            method = %parts.method,
+            path = ?parts.uri.path(),
+            reason = "plain HTTP would be redirected to https",
+            location = ?location,
+            fix = "serve the page over https, or check that the proxy's X-Forwarded-Proto reaches the service from a trusted peer",
+            "report-only: request would be redirected"
+        ),
+        Answer::Preflight => {}
     }
 }
 
@@ -219,6 +262,9 @@ where
                 };
                 if let Some((security, facts)) = post.take() {
                     security.finish(resp.headers_mut(), &facts);
+                    if !facts.reported.is_empty() {
+                        resp.extensions_mut().insert(Reported(facts.reported));
+                    }
                 }
                 Poll::Ready(Ok(resp.map(SecurityBody::inner)))
             }

@@ -309,7 +309,7 @@ fn csrf_origins(out: &mut String, name: &str, o: &CsrfOrigins) {
     if !o.loopback_ports.is_empty() {
         comment(
             out,
-            "Development: loopback ports named in the configuration.",
+            "Development: Vite's 5173 and loopback ports named in the configuration.",
         );
         let extra = loopback_origins(o.loopback_ports.iter().copied());
         let _ = writeln!(out, "{name} += {}", py_list(&extra));

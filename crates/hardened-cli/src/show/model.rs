@@ -78,6 +78,23 @@ impl<'a> Model<'a> {
                 h.cross_origin_opener_policy.map(|v| v.as_str()),
             ),
             ("X-XSS-Protection", h.xss_protection.map(|v| v.as_str())),
+            (
+                "Cross-Origin-Resource-Policy",
+                h.cross_origin_resource_policy.map(|v| v.as_str()),
+            ),
+            (
+                "Cross-Origin-Embedder-Policy",
+                h.cross_origin_embedder_policy.map(|v| v.as_str()),
+            ),
+            ("Permissions-Policy", h.permissions_policy.as_deref()),
+            (
+                "Content-Security-Policy",
+                h.content_security_policy.as_deref(),
+            ),
+            (
+                "Content-Security-Policy-Report-Only",
+                h.content_security_policy_report_only.as_deref(),
+            ),
         ];
         for (name, value) in named {
             if let Some(value) = value {

@@ -42,6 +42,15 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
         "secret key",
         if m.secret_key_set { "set" } else { "not set" },
     )?;
+    if p.report_only.any() {
+        t.row(
+            "report-only",
+            &format!(
+                "{} (would-be rejections are logged and let through)",
+                p.report_only.names().join(", ")
+            ),
+        )?;
+    }
 
     t.section("Runtime")?;
     t.row(

@@ -35,6 +35,9 @@ pub enum ProblemKind {
     NoDomains,
     /// The wildcard `*` outside development (`wildcard-domain`).
     WildcardDomain,
+    /// A setting that matches anything (a CORS regex admitting any origin, an exempt
+    /// path pattern matching every path) outside development (`catch-all`).
+    CatchAll,
     /// A string that is not a valid HTTP header name (`invalid-header-name`).
     InvalidHeaderName,
     /// A string that is not a valid HTTP header value (`invalid-header-value`).
@@ -78,6 +81,7 @@ impl ProblemKind {
             ProblemKind::InvalidDomain => "invalid-domain",
             ProblemKind::NoDomains => "no-domains",
             ProblemKind::WildcardDomain => "wildcard-domain",
+            ProblemKind::CatchAll => "catch-all",
             ProblemKind::InvalidHeaderName => "invalid-header-name",
             ProblemKind::InvalidHeaderValue => "invalid-header-value",
             ProblemKind::InvalidMethod => "invalid-method",
@@ -95,9 +99,12 @@ impl ProblemKind {
     }
 
     /// Whether the problem is a policy problem: a configuration that reads fine but is
-    /// unsafe to run (no domains, or `*`, in a strict environment).
+    /// unsafe to run (no domains, `*` or a catch-all setting, in a strict environment).
     pub fn is_policy(self) -> bool {
-        matches!(self, ProblemKind::NoDomains | ProblemKind::WildcardDomain)
+        matches!(
+            self,
+            ProblemKind::NoDomains | ProblemKind::WildcardDomain | ProblemKind::CatchAll
+        )
     }
 }
 

@@ -7,8 +7,8 @@ use ipnet::IpNet;
 use super::node::{Node, Value};
 use super::problem::{Problem, ProblemKind, redact_userinfo};
 use super::{
-    AppSettings, Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Secret,
-    TrustedProxies, parse_bool, parse_net, url_origin,
+    AppSettings, Config, DatabaseConfig, DockerMode, Environment, HeaderOverride, HeadersConfig,
+    HstsConfig, ReportOnly, Secret, TrustedProxies, parse_bool, parse_net, url_origin,
 };
 use crate::domain::{self, Origin};
 
@@ -22,6 +22,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "cors_allow_headers",
     "cors_allow_methods",
     "cors_preflight_max_age",
+    "cors_expose_headers",
     "cors_allowed_origin_regexes",
     "api_url",
     "site_url",
@@ -34,6 +35,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "hsts",
     "secure_cookies",
     "session_cookie_name",
+    "cookies",
+    "headers",
+    "report_only",
     "database",
     "app",
 ];
@@ -262,8 +266,10 @@ impl Typer {
         let mut debug = None;
         for (key, (key_node, n)) in map {
             cfg.sources.insert(key.clone(), n.source.clone());
-            if matches!(key.as_str(), "database" | "app" | "hsts")
-                && let Value::Map(entries) = &n.value
+            if matches!(
+                key.as_str(),
+                "database" | "app" | "hsts" | "headers" | "cookies"
+            ) && let Value::Map(entries) = &n.value
             {
                 for (k, v) in entries {
                     if let Value::Str(name) = &k.value {
@@ -347,6 +353,27 @@ impl Typer {
                         }
                     }
                     cfg.cors_allow_headers = v;
+                }
+                "cors_expose_headers" => {
+                    let mut v = Vec::new();
+                    for (i, (s, item)) in self
+                        .strings(n, key, "[x-request-id, content-disposition]")
+                        .into_iter()
+                        .enumerate()
+                    {
+                        if http::HeaderName::from_bytes(s.trim().as_bytes()).is_ok() {
+                            v.push(s.trim().to_ascii_lowercase());
+                        } else {
+                            self.problem(
+                                ProblemKind::InvalidHeaderName,
+                                &item,
+                                &format!("{key}[{i}]"),
+                                format!("{s:?} is not a valid header name"),
+                                "use header names such as `x-request-id` or `content-disposition`",
+                            );
+                        }
+                    }
+                    cfg.cors_expose_headers = v;
                 }
                 "cors_allow_methods" => {
                     let mut v = Vec::new();
@@ -498,6 +525,65 @@ impl Typer {
                         }
                     }
                 }
+                "headers" => cfg.headers = self.headers(n),
+                "report_only" => {
+                    cfg.report_only = match &n.value {
+                        Value::Null => ReportOnly::NONE,
+                        Value::Bool(true) => ReportOnly::ALL,
+                        Value::Bool(false) => ReportOnly::NONE,
+                        Value::Str(s) if parse_bool(s).is_some() => {
+                            if parse_bool(s) == Some(true) {
+                                ReportOnly::ALL
+                            } else {
+                                ReportOnly::NONE
+                            }
+                        }
+                        _ => {
+                            let mut r = ReportOnly::NONE;
+                            for (i, (s, item)) in
+                                self.strings(n, key, "[host, csrf]").into_iter().enumerate()
+                            {
+                                if !r.set(&s) {
+                                    self.problem(
+                                        ProblemKind::WrongType,
+                                        &item,
+                                        &format!("{key}[{i}]"),
+                                        format!("{s:?} is not a check that can report only"),
+                                        "use true, or a list of host, tls, csrf, websocket (CORS always enforces)",
+                                    );
+                                }
+                            }
+                            r
+                        }
+                    }
+                }
+                "cookies" => {
+                    const KNOWN: &[&str] = &["session_name", "csrf_name"];
+                    for (k, kn, v) in self.sub_map(n, "cookies") {
+                        let path = format!("cookies.{k}");
+                        let slot = match k.as_str() {
+                            "session_name" => &mut cfg.session_cookie_name,
+                            "csrf_name" => &mut cfg.csrf_cookie_name,
+                            _ => {
+                                self.unknown_sub(kn, &path, KNOWN);
+                                continue;
+                            }
+                        };
+                        if let Some(s) = self.string(v, &path, "sessionid") {
+                            if http::HeaderName::from_bytes(s.as_bytes()).is_ok() {
+                                *slot = s;
+                            } else {
+                                self.problem(
+                                    ProblemKind::InvalidCookieName,
+                                    v,
+                                    &path,
+                                    "not a valid cookie name".into(),
+                                    "use letters, digits, `-` and `_`",
+                                );
+                            }
+                        }
+                    }
+                }
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
                 _ => {
@@ -575,6 +661,181 @@ impl Typer {
             }
         }
         h
+    }
+
+    fn headers(&mut self, n: &Node) -> HeadersConfig {
+        const KNOWN: &[&str] = &[
+            "content_security_policy",
+            "content_security_policy_report_only",
+            "permissions_policy",
+            "cross_origin_opener_policy",
+            "cross_origin_resource_policy",
+            "cross_origin_embedder_policy",
+            "referrer_policy",
+            "x_frame_options",
+        ];
+        let mut h = HeadersConfig::default();
+        for (k, kn, v) in self.sub_map(n, "headers") {
+            let path = format!("headers.{k}");
+            if !KNOWN.contains(&k.as_str()) {
+                self.unknown_sub(kn, &path, KNOWN);
+                continue;
+            }
+            let allowed: Option<&[&str]> = match k.as_str() {
+                "cross_origin_opener_policy" => Some(&[
+                    "same-origin",
+                    "same-origin-allow-popups",
+                    "unsafe-none",
+                    "noopener-allow-popups",
+                ]),
+                "cross_origin_resource_policy" => {
+                    Some(&["same-origin", "same-site", "cross-origin"])
+                }
+                "cross_origin_embedder_policy" => {
+                    Some(&["require-corp", "credentialless", "unsafe-none"])
+                }
+                "referrer_policy" => Some(&[
+                    "no-referrer",
+                    "no-referrer-when-downgrade",
+                    "origin",
+                    "origin-when-cross-origin",
+                    "same-origin",
+                    "strict-origin",
+                    "strict-origin-when-cross-origin",
+                    "unsafe-url",
+                ]),
+                "x_frame_options" => Some(&["DENY", "SAMEORIGIN"]),
+                _ => None,
+            };
+            let csp = k.starts_with("content_security_policy");
+            let value = match &v.value {
+                Value::Null => HeaderOverride::Remove,
+                Value::Map(entries) if csp => match self.csp_map(entries, &path) {
+                    Some(s) => HeaderOverride::Set(s),
+                    None => continue,
+                },
+                Value::Str(s) => HeaderOverride::Set(s.trim().to_owned()),
+                _ => {
+                    let example = if csp {
+                        "\"default-src 'self'\" (or a map of directive: [sources])"
+                    } else {
+                        "a value, or null to remove the header"
+                    };
+                    self.wrong_type(v, &path, "a string or null", example);
+                    continue;
+                }
+            };
+            if let HeaderOverride::Set(s) = &value {
+                if let Some(allowed) = allowed {
+                    let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(s)) else {
+                        self.problem(
+                            ProblemKind::InvalidHeaderValue,
+                            v,
+                            &path,
+                            format!("{s:?} is not a value this header takes"),
+                            format!("use one of: {} (or null to remove it)", allowed.join(", ")),
+                        );
+                        continue;
+                    };
+                    self.set_header(&mut h, &k, HeaderOverride::Set((*canon).to_owned()));
+                    continue;
+                }
+                if s.is_empty() || http::HeaderValue::from_str(s).is_err() {
+                    self.problem(
+                        ProblemKind::InvalidHeaderValue,
+                        v,
+                        &path,
+                        "not a valid HTTP header value".into(),
+                        "use visible ASCII on one line, or null to remove the header",
+                    );
+                    continue;
+                }
+            }
+            self.set_header(&mut h, &k, value);
+        }
+        h
+    }
+
+    fn set_header(&mut self, h: &mut HeadersConfig, key: &str, value: HeaderOverride) {
+        let slot = match key {
+            "content_security_policy" => &mut h.content_security_policy,
+            "content_security_policy_report_only" => &mut h.content_security_policy_report_only,
+            "permissions_policy" => &mut h.permissions_policy,
+            "cross_origin_opener_policy" => &mut h.cross_origin_opener_policy,
+            "cross_origin_resource_policy" => &mut h.cross_origin_resource_policy,
+            "cross_origin_embedder_policy" => &mut h.cross_origin_embedder_policy,
+            "referrer_policy" => &mut h.referrer_policy,
+            "x_frame_options" => &mut h.x_frame_options,
+            _ => return,
+        };
+        *slot = value;
+    }
+
+    /// A structured CSP (`directive: [sources]`) in its header form,
+    /// `directive source source; directive ...`, in file order.
+    fn csp_map(&mut self, entries: &[(Node, Node)], path: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut ok = true;
+        for (k, v) in entries {
+            let Value::Str(directive) = &k.value else {
+                self.wrong_type(k, path, "string keys", "{ default-src: [\"'self'\"] }");
+                ok = false;
+                continue;
+            };
+            let dpath = format!("{path}.{directive}");
+            let valid_name = !directive.is_empty()
+                && directive
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid_name {
+                self.problem(
+                    ProblemKind::InvalidHeaderValue,
+                    k,
+                    &dpath,
+                    format!("{directive:?} is not a CSP directive name"),
+                    "use directive names such as `default-src` or `frame-ancestors`",
+                );
+                ok = false;
+                continue;
+            }
+            let sources: Vec<String> = match &v.value {
+                Value::Null => Vec::new(),
+                Value::Str(s) => vec![s.trim().to_owned()],
+                Value::Seq(_) => self
+                    .strings(v, &dpath, "[\"'self'\"]")
+                    .into_iter()
+                    .map(|(s, _)| s.trim().to_owned())
+                    .collect(),
+                _ => {
+                    self.wrong_type(v, &dpath, "a list of sources", "[\"'self'\"]");
+                    ok = false;
+                    continue;
+                }
+            };
+            if sources
+                .iter()
+                .any(|s| s.contains([';', ',']) || http::HeaderValue::from_str(s).is_err())
+            {
+                self.problem(
+                    ProblemKind::InvalidHeaderValue,
+                    v,
+                    &dpath,
+                    "a CSP source must be visible ASCII without `;` or `,`".into(),
+                    "write one source per list item, e.g. [\"'self'\", https://cdn.example.com]",
+                );
+                ok = false;
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&directive.to_ascii_lowercase());
+            for s in sources.iter().filter(|s| !s.is_empty()) {
+                out.push(' ');
+                out.push_str(s);
+            }
+        }
+        (ok && !out.is_empty()).then_some(out)
     }
 
     fn database(&mut self, n: &Node) -> Option<DatabaseConfig> {

@@ -5,6 +5,9 @@ use super::{Ctx, Hit, hit};
 use crate::checklist::{Location, RuleId, Severity};
 use crate::config::Config;
 use crate::domain::{DomainEntry, Origin, Scheme};
+use crate::policy::validate::{
+    CORS_REGEX_FIX, CSRF_EXEMPT_FIX, HEALTH_FIX, path_matches_foreign, regex_admits_foreign,
+};
 
 pub(super) fn domains_invalid(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     problem_hits(cx, RuleId::DomainsInvalid)
@@ -143,25 +146,54 @@ pub(super) fn domains_ip_literal(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     Some(hits)
 }
 
-/// Origins no configuration should allow by accident.
-const FOREIGN_ORIGINS: [&str; 2] = ["https://attacker.invalid", "http://attacker.invalid"];
-
 pub(super) fn cors_regex_any(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
     for re in &cx.cfg.cors_allowed_origin_regexes {
         // Anchored: the narrowest reading. Matching a foreign origin even so means the
         // regex is too broad however it is applied.
-        let Ok(compiled) = regex::Regex::new(&format!("^(?:{re})$")) else {
-            continue;
-        };
-        if let Some(o) = FOREIGN_ORIGINS.iter().find(|o| compiled.is_match(o)) {
+        if let Some(o) = regex_admits_foreign(re) {
             hits.push(hit(
                 cx.severity(),
                 format!("cors_allowed_origin_regexes entry {re:?} matches any origin, e.g. {o}"),
-                "restrict it to your own domains, e.g. `^https://[a-z0-9-]+\\.example\\.com$`, or list them in security_domains (`.example.com` covers subdomains)",
+                CORS_REGEX_FIX,
                 cx.loc("cors_allowed_origin_regexes"),
             ));
         }
     }
     Some(hits)
+}
+
+fn paths_all(cx: &Ctx<'_>, key: &str, list: &[String], what: &str, fix: &str) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for p in list {
+        if let Some(m) = path_matches_foreign(p) {
+            hits.push(hit(
+                cx.severity(),
+                format!("{key} entry {p:?} matches every path, e.g. {m:?}: {what}"),
+                fix,
+                cx.loc(key),
+            ));
+        }
+    }
+    Some(hits)
+}
+
+pub(super) fn csrf_exempt_all(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    paths_all(
+        cx,
+        "csrf_exempt_paths",
+        &cx.cfg.csrf_exempt_paths,
+        "every form post and API call skips the CSRF check",
+        CSRF_EXEMPT_FIX,
+    )
+}
+
+pub(super) fn health_check_all(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    paths_all(
+        cx,
+        "health_check_paths",
+        &cx.cfg.health_check_paths,
+        "the host check and the TLS redirect are off for every path",
+        HEALTH_FIX,
+    )
 }
