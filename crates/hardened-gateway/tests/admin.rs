@@ -273,3 +273,62 @@ async fn not_ready_once_draining() {
     // Still alive: liveness must not restart a draining process.
     assert_eq!(get(addr, "/healthz", &[]).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_at_the_connection_cap_are_counted() {
+    // An upstream that never answers holds the gateway's only upstream connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let up_task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let svc = hyper::service::service_fn(|_req| async {
+                std::future::pending::<()>().await;
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc),
+            );
+        }
+    });
+    let _up = Task {
+        stop: None,
+        task: up_task,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let gateway = Gateway::new(
+        security(CONFIG),
+        parse_upstream(&format!("http://{up}")).unwrap(),
+        GatewayOptions::default()
+            .with_upstream_max_connections(1)
+            .with_upstream_queue_size(0)
+            .with_upstream_timeout(Duration::from_secs(5)),
+    )
+    .with_metrics(metrics.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(gateway.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let _gw = Task {
+        stop: Some(stop),
+        task,
+    };
+    let hanging = tokio::spawn(async move { get(addr, "/", &[("host", "a.test")]).await.0 });
+    // Once the first request holds the connection, the next one is refused at once.
+    let start = std::time::Instant::now();
+    loop {
+        let (status, _, _) = get(addr, "/", &[("host", "a.test")]).await;
+        if status == 503 {
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "never refused: {status}");
+    }
+    let text = metrics.encode();
+    assert!(
+        text.contains("hardened_upstream_errors_total{kind=\"refused\"} 1"),
+        "{text}"
+    );
+    hanging.abort();
+}
