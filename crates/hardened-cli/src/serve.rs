@@ -5,14 +5,19 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hardened::Security;
-use hardened_gateway::{Gateway, GatewayOptions, Server, Upstream, UpstreamError};
+use hardened_gateway::reload::Reloaded;
+use hardened_gateway::{
+    Admin, Gateway, GatewayOptions, Metrics, Policy, Reloader, Server, Upstream, UpstreamError,
+};
 
 use crate::ConfigArg;
 use crate::common::{self, CliError};
 use crate::demo;
+use crate::logging::{self, LogFormat};
 
 /// Arguments of `hardened serve`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +36,18 @@ pub(crate) struct Args {
     /// Seconds a client may take to send its request head (slow-loris protection).
     #[arg(long, default_value_t = 30)]
     header_read_timeout: u64,
+    /// Serve /healthz, /readyz and /metrics on this address (off by default; never on
+    /// --listen), e.g. 127.0.0.1:9901.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Log format on stderr: text (no colours unless stderr is a terminal) or json (one
+    /// object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log one line per request: method, path, status, bytes, duration, upstream time,
+    /// peer, request id.
+    #[arg(long)]
+    access_log: bool,
     #[command(flatten)]
     buffering: BufferingArgs,
 }
@@ -216,7 +233,39 @@ impl BufferingArgs {
 /// Runs `hardened serve`.
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::load_strict(args.config.config.as_deref())?;
-    let security = Security::from_config(&loaded.config, &common::probe_machine())?;
+    let probe = common::probe_machine();
+    let security = Security::from_config(&loaded.config, &probe)?;
+    if args.admin_listen == Some(args.listen) && args.listen.port() != 0 {
+        return Err(CliError::Message(format!(
+            "--admin-listen {}: the admin listener needs an address of its own, not --listen's",
+            args.listen
+        )));
+    }
+    // Reloads read the same files (and overlay and .env beside them) with the same
+    // runtime probe.
+    let config_path = args.config.config.clone();
+    let watch_dir = config_path
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let load = move || -> Result<Reloaded, hardened::config::ConfigErrors> {
+        let loaded = common::loader(config_path.as_deref()).load()?;
+        Ok(Reloaded {
+            security: Security::from_config(&loaded.config, &probe)?,
+            // Listen addresses come from flags today; settings of the config that only
+            // take effect at a restart (a listen address in the config) go here, and a
+            // change is reported as needing a restart instead of being applied.
+            restart_only: Vec::new(),
+        })
+    };
     let upstream = match &args.upstream {
         Some(u) => Some(parse_upstream(u)?),
         None => None,
@@ -231,7 +280,18 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             .with_header_read_timeout(Duration::from_secs(args.header_read_timeout.max(1))),
     )?;
     let reason = loaded.environment_reason().to_string();
-    rt.block_on(serve(security, &reason, args, upstream, options, out))
+    rt.block_on(serve(
+        security,
+        &reason,
+        args,
+        upstream,
+        options,
+        out,
+        ReloadFrom {
+            load: Box::new(load),
+            watch_dir,
+        },
+    ))
 }
 
 /// `--upstream URL`, checked by the gateway and worded for the command line.
@@ -258,6 +318,12 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
     })
 }
 
+/// Where reloads read the configuration from.
+struct ReloadFrom {
+    load: Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> + Send + Sync>,
+    watch_dir: std::path::PathBuf,
+}
+
 async fn serve(
     security: Security,
     reason: &str,
@@ -265,6 +331,7 @@ async fn serve(
     upstream: Option<Upstream>,
     options: GatewayOptions,
     out: &mut dyn Write,
+    reload: ReloadFrom,
 ) -> Result<ExitCode, CliError> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -275,6 +342,14 @@ async fn serve(
         CliError::Message(format!("cannot listen on {}: {e}; {hint}", args.listen))
     })?;
     let local = listener.local_addr()?;
+    let admin_listener = match args.admin_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            CliError::Message(format!(
+                "cannot listen on {addr} (--admin-listen): {e}; choose another address"
+            ))
+        })?),
+        None => None,
+    };
     writeln!(
         out,
         "hardened: listening on http://{local} ({}, {})",
@@ -289,32 +364,76 @@ async fn serve(
         "hardened: {} because {reason}",
         security.policy().environment
     )?;
+    if let Some(a) = &admin_listener {
+        writeln!(
+            out,
+            "hardened: admin on http://{} (/healthz, /readyz, /metrics)",
+            a.local_addr()?
+        )?;
+    }
     out.flush()?;
-    tracing_init();
+    logging::init(args.log_format, args.access_log);
+
+    let policy = Policy::new(security);
+    let metrics = admin_listener.as_ref().map(|_| Arc::new(Metrics::new()));
+    let mut reloader =
+        Reloader::new(policy.clone(), Vec::new(), reload.load).watch_dir(reload.watch_dir);
+    if let Some(m) = &metrics {
+        reloader = reloader.with_metrics(m.clone());
+    }
+    let (stop_side, stopped_side) = tokio::sync::watch::channel(());
+    let side_shutdown = move || {
+        let mut rx = stopped_side.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    };
+    let mut side = tokio::task::JoinSet::new();
+    side.spawn(reloader.run(side_shutdown()));
+    let mut admin = None;
+    if let (Some(listener), Some(m)) = (admin_listener, &metrics) {
+        let a = Admin::new(
+            policy.clone(),
+            m.clone(),
+            upstream.as_ref().map(|u| u.addr().to_owned()),
+        );
+        side.spawn(a.clone().serve(listener, side_shutdown()));
+        admin = Some(a);
+    }
+    // Not ready from the moment shutdown begins, while open requests drain.
+    let shutdown = async move {
+        shutdown_signal().await;
+        if let Some(a) = &admin {
+            a.draining();
+        }
+    };
 
     match upstream {
         Some(u) => {
-            Gateway::new(security, u, options)
-                .serve(listener, shutdown_signal())
-                .await;
+            let mut gateway =
+                Gateway::with_policy(policy, u, options).with_access_log(args.access_log);
+            if let Some(m) = metrics {
+                gateway = gateway.with_metrics(m);
+            }
+            gateway.serve(listener, shutdown).await;
         }
         None => {
-            let app = demo::service(security.clone());
-            Server::new(security, options)
-                .serve(listener, app, shutdown_signal())
-                .await;
+            // The demo app shows the policy it was started with.
+            let app = demo::service(policy.current());
+            let mut server = Server::with_policy(policy, options).with_access_log(args.access_log);
+            if let Some(m) = metrics {
+                server = server.with_metrics(m);
+            }
+            server.serve(listener, app, shutdown).await;
         }
     }
+    let _ = stop_side.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while side.join_next().await.is_some() {}
+    })
+    .await;
+    side.shutdown().await;
     Ok(ExitCode::SUCCESS)
-}
-
-fn tracing_init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HARDENED_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -22,6 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
 use crate::buffer::{self, BodyError, BodyLimits, RequestBody, ResponseBuffering};
+use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
 use crate::{BoxBody, GatewayOptions, Upstream, scrub, target};
 
@@ -189,6 +190,12 @@ fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Marks the gateway's own answer to an upstream failure, for the metrics.
+fn with_failure(mut resp: Response<BoxBody>, kind: UpstreamFailure) -> Response<BoxBody> {
+    resp.extensions_mut().insert(kind);
+    resp
+}
+
 /// The gateway's own short answer: the status line, then `text`.
 pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
     let mut resp = Response::new(
@@ -284,9 +291,13 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        let secure = self.security.is_secure(&parts);
+        // The policy in force when the request arrived (see `observe`), else the
+        // gateway's first one.
+        let current = parts.extensions.remove::<Security>();
+        let security = current.as_ref().unwrap_or(&self.security);
+        let secure = security.is_secure(&parts);
         let peer = hardened::peer_ip(&parts);
-        let trusted = self.security.trusts_proxy(peer);
+        let trusted = security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
         let buffer_body = self.bodies.buffers(parts.uri.path());
         // Kept to judge the upstream's own CORS headers (a refcount bump, when present).
@@ -383,15 +394,19 @@ impl Proxy {
                 let mut resp = text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return resp;
+                return with_failure(resp, UpstreamFailure::Refused);
             }
         };
+        let sent = std::time::Instant::now();
         match tokio::time::timeout(self.upstream_timeout, lease.send(upstream_req)).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
-                text_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "the upstream service did not answer in time",
+                with_failure(
+                    text_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "the upstream service did not answer in time",
+                    ),
+                    UpstreamFailure::Timeout,
                 )
             }
             Ok(Err(e)) => {
@@ -408,17 +423,25 @@ impl Proxy {
                         text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
                     resp.headers_mut()
                         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                    return resp;
+                    return with_failure(resp, UpstreamFailure::Refused);
                 }
-                text_response(
-                    StatusCode::BAD_GATEWAY,
-                    "the upstream service is unavailable",
+                let kind = match e {
+                    SendError::Connect(_) => UpstreamFailure::Connect,
+                    _ => UpstreamFailure::Protocol,
+                };
+                with_failure(
+                    text_response(
+                        StatusCode::BAD_GATEWAY,
+                        "the upstream service is unavailable",
+                    ),
+                    kind,
                 )
             }
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
+                parts.extensions.insert(UpstreamTime(sent.elapsed()));
                 strip_hop_by_hop(&mut parts.headers);
-                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), &self.security);
+                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), security);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
                 let stream =
@@ -433,9 +456,12 @@ impl Proxy {
                         Ok(b) => b,
                         Err(e) => {
                             tracing::warn!(upstream = %self.upstream, error = %e, "upstream response failed");
-                            return text_response(
-                                StatusCode::BAD_GATEWAY,
-                                "the upstream service is unavailable",
+                            return with_failure(
+                                text_response(
+                                    StatusCode::BAD_GATEWAY,
+                                    "the upstream service is unavailable",
+                                ),
+                                UpstreamFailure::Protocol,
                             );
                         }
                     }

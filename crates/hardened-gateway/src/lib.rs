@@ -88,20 +88,28 @@
 //! - `timeout`: the deadline of each client connection (header read from accept, idle
 //!   between requests) and the count of its requests in flight;
 //! - `websocket`: HTTP/1.1 `Upgrade` requests (WebSockets) the policy allowed, passed to
-//!   the upstream on a fresh connection and tunnelled both ways with an idle timeout.
+//!   the upstream on a fresh connection and tunnelled both ways with an idle timeout;
+//! - `observe`: the policy in force for each request (read once, when its head arrives),
+//!   the `X-Request-Id`, rejections logged with their context, the metrics and the
+//!   access log;
+//! - [`reload`]: the swappable [`Policy`] and its [`Reloader`] (SIGHUP, file changes
+//!   including Kubernetes ConfigMap symlink swaps; a bad new config keeps the old one);
+//! - [`metrics`]: the Prometheus metrics, lock-free on the request path;
+//! - [`admin`]: the admin listener: `/healthz`, `/readyz`, `/metrics`.
 //!
 //! Room is kept for these concerns, each in its own module when it arrives:
 //!
 //! - `tls`: direct TLS termination (rustls, ALPN h2/http1.1, certificate reload) and the
 //!   plain listener's redirect;
-//! - `admin`: the admin listener (health and readiness probes);
-//! - `reload`: configuration, certificate and policy reload on SIGHUP and on file change,
-//!   keeping the old policy when the new one is bad.
 #![warn(clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod admin;
 mod buffer;
 mod forward;
+pub mod metrics;
+mod observe;
 mod pool;
+pub mod reload;
 mod scrub;
 mod server;
 mod target;
@@ -121,6 +129,10 @@ use http::Uri;
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::net::TcpListener;
 
+pub use admin::Admin;
+pub use metrics::Metrics;
+pub use observe::GatewayBody;
+pub use reload::{Policy, Reloader};
 pub use server::Server;
 
 /// A boxed error, as carried by [`BoxBody`].
@@ -576,11 +588,38 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway enforcing `security` in front of `upstream`.
     pub fn new(security: Security, upstream: Upstream, options: GatewayOptions) -> Gateway {
-        let proxy = Arc::new(forward::Proxy::new(security.clone(), upstream, &options));
+        Gateway::with_policy(Policy::new(security), upstream, options)
+    }
+
+    /// A gateway enforcing the [`Policy`] in force when each request arrives: replace
+    /// it (e.g. with a [`Reloader`]) and the next requests follow, while requests in
+    /// flight finish under the one they started with.
+    pub fn with_policy(policy: Policy, upstream: Upstream, options: GatewayOptions) -> Gateway {
+        let proxy = Arc::new(forward::Proxy::new(policy.current(), upstream, &options));
         Gateway {
-            server: Server::new(security, options),
+            server: Server::with_policy(policy, options),
             proxy,
         }
+    }
+
+    /// The policy it enforces.
+    pub fn policy(&self) -> &Policy {
+        self.server.policy()
+    }
+
+    /// Records requests, rejections, upstream failures, durations and open connections
+    /// in `metrics` (see [`Metrics`]; serve them with an [`Admin`] listener).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Gateway {
+        self.server = self.server.with_metrics(metrics);
+        self
+    }
+
+    /// Logs one line per request (target `hardened::access`, level `info`).
+    #[must_use]
+    pub fn with_access_log(mut self, on: bool) -> Gateway {
+        self.server = self.server.with_access_log(on);
+        self
     }
 
     /// The upstream it forwards to.

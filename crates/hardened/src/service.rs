@@ -355,7 +355,7 @@ where
 /// other invisible format characters (U+202E, U+2066, ...), backslashes and invalid
 /// UTF-8 escaped as `\u{..}` / `\x..`, so a terminal or log viewer shows exactly what
 /// was sent and nothing can rewrite the line.
-pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+pub struct Escaped<'a>(pub &'a [u8]);
 
 impl std::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
