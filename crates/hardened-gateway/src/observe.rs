@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hardened::service::Escaped;
-use hardened::{Decision, PeerAddr, Rejection, Security, Verdict};
+use hardened::{Checks, Decision, PeerAddr, Rejection, Security, Verdict};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
@@ -192,7 +192,7 @@ where
             request_id: request_id.clone(),
         });
 
-        match security.decide(&parts) {
+        match security.admit(&mut parts, Checks::ALL) {
             Decision::Pass(facts) => {
                 // The proxy judges forwarded headers with the same policy.
                 parts.extensions.insert(security.clone());

@@ -19,6 +19,36 @@ use tower_service::Service;
 use crate::enforce::{Answer, Checks, CspNonce, Decision, Facts, Reported, Security};
 
 impl Security {
+    /// The request side of the layer, for servers that drive the policy themselves (a
+    /// gateway adding metrics or swapping policies): the once-only warning about a
+    /// forwarded header without a peer address, the decision with `checks`, the CSP
+    /// nonce when the policy asks for one (in the facts and in `parts`' extensions, as
+    /// [`CspNonce`]), and the log of what report-only checks would have answered.
+    /// Rejections are left for the caller to log. [`SecurityService`] is this, the
+    /// rejection log, the inner service and [`Security::finish`].
+    pub fn admit(&self, parts: &mut http::request::Parts, checks: Checks) -> Decision {
+        if self.first_missing_peer(parts) {
+            tracing::warn!(
+                header = "X-Forwarded-Proto",
+                fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
+                "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
+            );
+        }
+        let mut decision = self.decide_with(parts, checks);
+        if checks.headers() && self.needs_csp_nonce() {
+            // Drawn only when the CSP asks for one; handlers read it from extensions.
+            let nonce = CspNonce::generate();
+            decision.facts_mut().set_csp_nonce(nonce);
+            parts.extensions.insert(nonce);
+        }
+        if let Decision::Pass(facts) = &decision {
+            for answer in facts.reported() {
+                log_reported(answer, parts);
+            }
+        }
+        decision
+    }
+
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
     /// (preflight answered here), the Origin of WebSocket handshakes, CSRF; then security
     /// headers, HSTS and cookie hardening on the way out.
@@ -144,25 +174,9 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        if self.security.first_missing_peer(&parts) {
-            tracing::warn!(
-                header = "X-Forwarded-Proto",
-                fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
-                "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
-            );
-        }
-        let mut decision = self.security.decide_with(&parts, self.checks);
-        if self.checks.headers() && self.security.needs_csp_nonce() {
-            // Drawn only when the CSP asks for one; handlers read it from extensions.
-            let nonce = CspNonce::generate();
-            decision.facts_mut().set_csp_nonce(nonce);
-            parts.extensions.insert(nonce);
-        }
+        let decision = self.security.admit(&mut parts, self.checks);
         match decision {
             Decision::Pass(facts) => {
-                for answer in facts.reported() {
-                    log_reported(answer, &parts);
-                }
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
@@ -205,16 +219,16 @@ fn log_reported(answer: &Answer, parts: &http::request::Parts) {
             check = r.check().as_str(),
             code = r.code(),
             method = %parts.method,
-            path = ?parts.uri.path(),
-            reason = %r.reason(),
-            fix = %r.fix(),
+            path = %Escaped(parts.uri.path().as_bytes()),
+            reason = %Escaped(r.reason().as_bytes()),
+            fix = %Escaped(r.fix().as_bytes()),
             "report-only: request would be rejected"
         ),
         Answer::Redirect(location) => tracing::warn!(
             check = "tls",
             code = "tls-redirect",
             method = %parts.method,
-            path = ?parts.uri.path(),
+            path = %Escaped(parts.uri.path().as_bytes()),
             reason = "plain HTTP would be redirected to https",
             location = ?location,
             fix = "serve the page over https, or check that the proxy's X-Forwarded-Proto reaches the service from a trusted peer",
