@@ -18,6 +18,11 @@
 #
 #   scripts/bench-http.sh
 #   BENCH_HTTP_SECONDS=3 BENCH_HTTP_ROUNDS=3 BENCH_HTTP_CONNECTIONS=32 scripts/bench-http.sh
+#   BENCH_HTTP_BASELINE=/path/to/older/hardened scripts/bench-http.sh
+#
+# With BENCH_HTTP_BASELINE, a second `hardened` binary (e.g. built from an earlier
+# commit) runs as a gateway in the same rotation, so a change is measured against what
+# it replaced in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +31,15 @@ ROUNDS="${BENCH_HTTP_ROUNDS:-3}"
 CONNS="${BENCH_HTTP_CONNECTIONS:-32}"
 PORT_BASE="${BENCH_HTTP_PORT_BASE:-19180}"
 OUT="${BENCH_HTTP_OUT:-}"
+BASELINE="${BENCH_HTTP_BASELINE:-}"
 DOMAINS=100
 HOST="app50.example.com"
 BUDGET=60
 
-# Warm-ups: 1 s for each of the 6 targets.
-planned=$((ROUNDS * 3 * SECS + ROUNDS * 3 * SECS + 6))
+# Warm-ups: 1 s for each target.
+gw_targets=3
+[ -n "$BASELINE" ] && gw_targets=4
+planned=$((ROUNDS * 3 * SECS + ROUNDS * gw_targets * SECS + 3 + gw_targets))
 if [ "$planned" -gt "$BUDGET" ]; then
   echo "bench-http: ${ROUNDS} rounds of ${SECS} s make ${planned} s of load; the budget is ${BUDGET} s" >&2
   exit 2
@@ -76,7 +84,8 @@ P_UP=$((PORT_BASE + 2))
 P_GW=$((PORT_BASE + 3))
 P_NGX=$((PORT_BASE + 4))
 P_HDR=$((PORT_BASE + 5))
-for p in $P_BARE $P_HARD $P_UP $P_GW $P_NGX $P_HDR; do
+P_BASE=$((PORT_BASE + 6))
+for p in $P_BARE $P_HARD $P_UP $P_GW $P_NGX $P_HDR $P_BASE; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "bench-http: port $p is taken; set BENCH_HTTP_PORT_BASE" >&2
     exit 2
@@ -154,6 +163,13 @@ start upstream "$BIN/bench-server" bare "127.0.0.1:$P_UP"
 start gateway env HARDENED_LOG=error "$BIN/hardened" serve --config "$tmp/gateway.yaml" \
   --listen "127.0.0.1:$P_GW" --upstream "http://127.0.0.1:$P_UP"
 start nginx "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log"
+gw_list=("hardened-serve:gateway:$P_GW" "nginx:nginx:$P_NGX")
+if [ -n "$BASELINE" ]; then
+  start baseline env HARDENED_LOG=error "$BASELINE" serve --config "$tmp/gateway.yaml" \
+    --listen "127.0.0.1:$P_BASE" --upstream "http://127.0.0.1:$P_UP"
+  wait_port $P_BASE baseline
+  gw_list+=("baseline-serve:baseline:$P_BASE")
+fi
 wait_port $P_BARE bare
 wait_port $P_HDR headers
 wait_port $P_HARD hardened
@@ -234,14 +250,16 @@ echo "== app: axum hello-world, bare vs Security::layer() (production, $DOMAINS 
 echo "   wrk -t1 -c$CONNS, $ROUNDS rounds of ${SECS} s, alternating"
 run_all "bare:bare:$P_BARE" "hardened:hardened:$P_HARD" "bare+6-headers:headers:$P_HDR"
 echo "== gateway: hardened serve --upstream vs nginx proxy_pass, same upstream"
-run_all "upstream-direct:upstream:$P_UP" "hardened-serve:gateway:$P_GW" "nginx:nginx:$P_NGX"
+run_all "upstream-direct:upstream:$P_UP" "${gw_list[@]}"
 
 declare -A med=()
 summary="$tmp/summary.md"
 {
   echo "| target | req/s median | min–max | runs | server CPU µs/request, median (min–max) |"
   echo "|---|---:|---:|---|---:|"
-  for label in bare hardened bare+6-headers upstream-direct hardened-serve nginx; do
+  labels=(bare hardened bare+6-headers upstream-direct hardened-serve nginx)
+  [ -n "$BASELINE" ] && labels+=(baseline-serve)
+  for label in "${labels[@]}"; do
     med[$label]=$(median <<<"${runs[$label]}")
     printf '| %s | %.0f | %s | %s | %.2f (%s) |\n' "$label" "${med[$label]}" \
       "$(minmax <<<"${runs[$label]}")" "$(echo "${runs[$label]}" | xargs printf '%.0f ' | sed 's/ $//')" \
@@ -257,6 +275,10 @@ summary="$tmp/summary.md"
   echo "| app adding the 6 headers, no checks ÷ bare | $(ratio "${med[bare+6-headers]}" "${med[bare]}") | (context: the headers' own cost) |"
   echo "| hardened serve ÷ nginx | $gw | ≥ 1.00: $(awk -v r="$gw" 'BEGIN {print (r >= 1.0 ? "met" : "**missed**")}') |"
   echo "| hardened serve ÷ upstream direct | $direct | (context) |"
+  if [ -n "$BASELINE" ]; then
+    echo "| baseline serve ÷ nginx | $(ratio "${med[baseline-serve]}" "${med[nginx]}") | (the binary it replaced) |"
+    echo "| hardened serve ÷ baseline serve | $(ratio "${med[hardened-serve]}" "${med[baseline-serve]}") | ≥ 1.00: not worse |"
+  fi
 } >"$summary"
 echo
 cat "$summary"
