@@ -85,10 +85,11 @@
 //! - `websocket`: HTTP/1.1 `Upgrade` requests (WebSockets) the policy allowed, passed to
 //!   the upstream on a fresh connection and tunnelled both ways with an idle timeout.
 //!
+//! - [`tls`]: direct TLS termination (rustls, TLS 1.2 and 1.3, ALPN h2/http1.1), the
+//!   certificate reloaded in place, and the plain listener's redirect port.
+//!
 //! Room is kept for these concerns, each in its own module when it arrives:
 //!
-//! - `tls`: direct TLS termination (rustls, ALPN h2/http1.1, certificate reload) and the
-//!   plain listener's redirect;
 //! - `buffer`: request and response buffering (memory, then temp files), body limits,
 //!   and upstream connection bounds, so slow clients never hold the upstream;
 //! - `admin`: the admin listener (health and readiness probes);
@@ -101,6 +102,7 @@ mod scrub;
 mod server;
 mod target;
 mod timeout;
+pub mod tls;
 mod websocket;
 
 use std::fmt;
@@ -116,6 +118,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use tokio::net::TcpListener;
 
 pub use server::Server;
+pub use tls::{Tls, TlsError};
 
 /// A boxed error, as carried by [`BoxBody`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -373,6 +376,21 @@ impl Gateway {
     /// The upstream it forwards to.
     pub fn upstream(&self) -> &Upstream {
         self.proxy.upstream()
+    }
+
+    /// Serves TLS on the listener: see [`Server::with_tls`].
+    #[must_use]
+    pub fn with_tls(mut self, tls: Tls) -> Gateway {
+        self.server = self.server.with_tls(tls);
+        self
+    }
+
+    /// Points the policy's https redirects at the TLS listener's port: see
+    /// [`Server::with_https_redirect_port`].
+    #[must_use]
+    pub fn with_https_redirect_port(mut self, port: u16) -> Gateway {
+        self.server = self.server.with_https_redirect_port(port);
+        self
     }
 
     /// Serves connections accepted on `listener` until `shutdown` completes, then stops
