@@ -499,13 +499,25 @@ mod tests {
     #[test]
     fn redirect_port_table() {
         let cases = [
-            ("https://example.com/a?b", 8443, "https://example.com:8443/a?b"),
-            ("https://example.com:8080/a", 8443, "https://example.com:8443/a"),
+            (
+                "https://example.com/a?b",
+                8443,
+                "https://example.com:8443/a?b",
+            ),
+            (
+                "https://example.com:8080/a",
+                8443,
+                "https://example.com:8443/a",
+            ),
             ("https://example.com:8080/a", 443, "https://example.com/a"),
             ("https://example.com", 8443, "https://example.com:8443"),
             ("https://[::1]:8080/x", 8443, "https://[::1]:8443/x"),
             ("https://[::1]/x", 443, "https://[::1]/x"),
-            ("https://10.0.0.1:80/?q=:1", 4443, "https://10.0.0.1:4443/?q=:1"),
+            (
+                "https://10.0.0.1:80/?q=:1",
+                4443,
+                "https://10.0.0.1:4443/?q=:1",
+            ),
         ];
         for (from, port, to) in cases {
             assert_eq!(redirect_to_port(from, port).as_deref(), Some(to), "{from}");
