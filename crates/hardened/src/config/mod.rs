@@ -12,6 +12,7 @@
 //! assert_eq!(cfg.security_domains.len(), 2);
 //! ```
 
+pub mod gateway;
 #[cfg(feature = "config-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
 pub mod load;
@@ -30,6 +31,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
+pub use gateway::{GatewayConfig, GatewayTls, LogFormat};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
 pub use secret::Secret;
 #[cfg(feature = "config-file")]
@@ -274,6 +276,9 @@ pub struct Config {
     /// Free-form application settings, not interpreted (the checklist scans them for
     /// inline secrets). Their values never appear in `Debug` output.
     pub app: AppSettings,
+    /// How `hardened serve` listens, forwards and terminates TLS (the `gateway:`
+    /// section).
+    pub gateway: GatewayConfig,
     /// Where each top-level key's value came from.
     pub sources: BTreeMap<String, Source>,
 }
@@ -315,6 +320,7 @@ impl Default for Config {
             session_cookie_name: "sessionid".into(),
             database: None,
             app: AppSettings::default(),
+            gateway: GatewayConfig::default(),
             sources: BTreeMap::new(),
         }
     }

@@ -36,6 +36,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "session_cookie_name",
     "database",
     "app",
+    "gateway",
 ];
 
 /// Types merged nodes into a [`Config`], collecting every problem.
@@ -431,6 +432,7 @@ impl Typer {
                 }
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
+                "gateway" => cfg.gateway = self.gateway(n, &mut cfg.sources),
                 _ => {
                     let suggestion = closest_key(key);
                     let fix = match suggestion {
@@ -548,7 +550,7 @@ fn closest_key(key: &str) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
