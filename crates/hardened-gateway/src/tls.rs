@@ -241,6 +241,23 @@ impl Tls {
         }
     }
 
+    /// [`reload`](Self::reload)s on every SIGHUP, logging the outcome. Installing it
+    /// replaces SIGHUP's default action (ending the process) for the whole process.
+    /// Runs until dropped.
+    #[cfg(unix)]
+    pub async fn reload_on_sighup(self) {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                while hup.recv().await.is_some() {
+                    self.reload_logged("SIGHUP");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP"),
+        }
+        std::future::pending::<()>().await;
+    }
+
     /// [`reload`](Self::reload), logging the outcome; `why` says what asked for it.
     pub fn reload_logged(&self, why: &str) {
         match self.reload() {
