@@ -78,6 +78,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
     rt.block_on(serve(security, &settings, upstream, out))
 }
 
+/// The address `serve` listens on without `--listen` or `gateway.listen`.
+pub(crate) const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
+
 /// What `serve` runs with: each setting from its flag, else the environment's
 /// `HARDENED_GATEWAY_*` variable or the config file's `gateway:` section (the loader
 /// has already put the variable over the file), else the default.
@@ -124,10 +128,7 @@ impl Settings {
             )));
         }
         Ok(Settings {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            listen: args.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN),
             upstream: args.upstream.clone().or_else(|| file.upstream.clone()),
             options,
             tls,

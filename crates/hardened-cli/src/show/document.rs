@@ -48,6 +48,8 @@ struct Rich<'a> {
     tls: RichTls,
     cookies: RichCookies<'a>,
     headers: Pairs,
+    /// `hardened serve`'s settings (never the key itself: its path).
+    gateway: &'a super::model::Gateway,
 }
 
 /// The runtime summary, with the `docker` setting in the configuration's spelling, and
@@ -203,6 +205,7 @@ impl<'a> Document<'a> {
                 harden_session_cookie: p.cookies.harden_session_cookie,
             },
             headers: Pairs(headers),
+            gateway: &model.gateway,
         };
         Document { model, hardened }
     }
