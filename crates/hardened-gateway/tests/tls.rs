@@ -676,3 +676,52 @@ async fn certificate_reloads_when_a_symlink_is_swapped() {
     }
     watcher.abort();
 }
+
+#[tokio::test]
+async fn websockets_pass_over_tls() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    // An echo upstream.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = format!("http://{}", listener.local_addr().unwrap());
+    let up_task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if msg.is_text() && ws.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let pki = Pki::new();
+    let leaf = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let tls = Tls::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let gw =
+        Running::start(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
+
+    // WebSockets ride HTTP/1.1: a client offering only that.
+    let io = connect(gw.addr, pki.roots(), &[b"http/1.1"], ALL)
+        .await
+        .unwrap();
+    let req = "wss://example.com/ws".into_client_request().unwrap();
+    let (mut ws, resp) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::client_async(req, io))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    ws.send(Message::text("over tls")).await.unwrap();
+    let echoed = tokio::time::timeout(TIMEOUT, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, Message::text("over tls"));
+    up_task.abort();
+}
