@@ -317,6 +317,8 @@ impl Proxy {
         let peer = hardened::peer_ip(&parts);
         let trusted = self.security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
+        // Kept to judge the upstream's own CORS headers (a refcount bump, when present).
+        let origin = parts.headers.get(header::ORIGIN).cloned();
         // The upstream URI from parts, without formatting and re-parsing a string when
         // the upstream has no base path.
         let uri = match self.upstream_uri(&parts.uri) {
@@ -394,6 +396,7 @@ impl Proxy {
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
+                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), &self.security);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
                 Response::from_parts(

@@ -7,7 +7,7 @@
 //! One pass over the header names decides; nothing is allocated unless a header has to
 //! go. `HeaderName::as_str` is lowercase, so every comparison here is on lowercase text.
 
-use http::header::{HeaderMap, HeaderName};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Forwarding, scheme, host and client-IP headers that only a trusted proxy may send:
 /// upstream frameworks and libraries read each as the client's scheme, host or address.
@@ -92,6 +92,29 @@ pub(crate) fn scrub_request(headers: &mut HeaderMap, trusted: bool) {
         .cloned()
         .collect();
     for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// The gateway owns the CORS policy: when the request's `Origin` is absent or not
+/// allowed by the policy, no `Access-Control-*` header of the upstream reaches the
+/// client (an upstream answering `Access-Control-Allow-Origin: <any origin>` with
+/// credentials would otherwise open it to every site). For an allowed origin the
+/// upstream's headers stay, and the layer then sets the policy's own on top.
+pub(crate) fn strip_foreign_cors(
+    headers: &mut HeaderMap,
+    origin: Option<&HeaderValue>,
+    security: &hardened::Security,
+) {
+    let is_cors = |n: &HeaderName| n.as_str().starts_with("access-control-");
+    if !headers.keys().any(is_cors) {
+        return;
+    }
+    if origin.is_some_and(|o| security.allows_cors_origin(o)) {
+        return;
+    }
+    let names: Vec<HeaderName> = headers.keys().filter(|n| is_cors(n)).cloned().collect();
+    for name in names {
         headers.remove(name);
     }
 }

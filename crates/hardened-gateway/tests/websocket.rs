@@ -397,7 +397,6 @@ async fn shutdown_closes_open_tunnels_after_the_drain_timeout() {
 /// The layer refuses a cross-site WebSocket handshake (an `Origin` that is neither the
 /// request's own nor an allowed CORS origin) before the upstream sees a connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the layer's handshake Origin check"]
 async fn foreign_origin_handshake_never_reaches_the_upstream() {
     let up = ws_upstream(None).await;
     let gw = Running::start(up.addr, options()).await;

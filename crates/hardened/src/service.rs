@@ -20,8 +20,8 @@ use crate::enforce::{Checks, Decision, Facts, Security};
 
 impl Security {
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
-    /// (preflight answered here), CSRF; then security headers, HSTS and cookie hardening
-    /// on the way out.
+    /// (preflight answered here), the Origin of WebSocket handshakes, CSRF; then security
+    /// headers, HSTS and cookie hardening on the way out.
     pub fn layer(&self) -> SecurityLayer {
         SecurityLayer::new(self.clone(), Checks::ALL)
     }
@@ -59,6 +59,13 @@ impl Security {
     /// Only cookie hardening.
     pub fn cookies_layer(&self) -> SecurityLayer {
         self.layer_with(Checks::NONE.with_cookies(true))
+    }
+
+    /// Only the Origin check of WebSocket (and other upgrade) handshakes: a handshake
+    /// from an Origin that is neither the request's own nor an allowed CORS origin gets
+    /// 403 before the handler sees it.
+    pub fn websocket_layer(&self) -> SecurityLayer {
+        self.layer_with(Checks::NONE.with_websocket(true))
     }
 }
 
@@ -149,13 +156,18 @@ where
             }
             decision => {
                 if let Some(r) = decision.rejection() {
+                    // Every field that carries request text is escaped: a log line must
+                    // not be forged or reordered by control or bidi characters.
+                    let header = |name| parts.headers.get(name).map(|v| v.as_bytes());
                     tracing::warn!(
                         check = r.check().as_str(),
                         code = r.code(),
                         method = %parts.method,
-                        path = ?parts.uri.path(),
-                        reason = %r.reason(),
-                        fix = %r.fix(),
+                        path = %Escaped(parts.uri.path().as_bytes()),
+                        host = %Escaped(header(http::header::HOST).unwrap_or_default()),
+                        origin = %Escaped(header(http::header::ORIGIN).unwrap_or_default()),
+                        reason = %Escaped(r.reason().as_bytes()),
+                        fix = %Escaped(r.fix().as_bytes()),
                         "request rejected"
                     );
                 }
@@ -288,6 +300,77 @@ where
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
+        }
+    }
+}
+
+/// Untrusted text for a log line: printable ASCII and ordinary non-ASCII characters as
+/// they are; control characters (C0, DEL, C1 such as U+009B CSI), Unicode bidi and
+/// other invisible format characters (U+202E, U+2066, ...), backslashes and invalid
+/// UTF-8 escaped as `\u{..}` / `\x..`, so a terminal or log viewer shows exactly what
+/// was sent and nothing can rewrite the line.
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\\' => f.write_str("\\\\")?,
+                    ' '..='~' => f.write_char(c)?,
+                    c if needs_escape(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                    c => f.write_char(c)?,
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Characters that must not reach a log raw: controls, and the invisible format
+/// characters that reorder or hide text (bidi embeddings, overrides and isolates,
+/// marks, zero-width characters, the BOM).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Escaped;
+
+    #[test]
+    fn escaped_table() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"https://example.com", "https://example.com"),
+            (b"a\nb\r", "a\\u{a}b\\u{d}"),
+            (b"\x1b[31mred", "\\u{1b}[31mred"),
+            ("csi\u{9b}31m".as_bytes(), "csi\\u{9b}31m"),
+            (
+                "evil\u{202e}moc.elpmaxe".as_bytes(),
+                "evil\\u{202e}moc.elpmaxe",
+            ),
+            ("iso\u{2066}x\u{2069}".as_bytes(), "iso\\u{2066}x\\u{2069}"),
+            ("caf\u{e9}".as_bytes(), "caf\u{e9}"),
+            (b"back\\slash", "back\\\\slash"),
+            (b"bad\xff\xfe", "bad\\xff\\xfe"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Escaped(input).to_string(), *expected, "{input:?}");
         }
     }
 }

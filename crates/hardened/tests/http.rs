@@ -1398,7 +1398,12 @@ async fn host_injection_over_raw_tcp() {
         (b"GET http://evil.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", 400),
         (b"GET http://example.com/ HTTP/1.1\r\nHost: evil.com\r\nConnection: close\r\n\r\n", 400),
         (b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", 200),
-        (b"GET http://evil.com/healthz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", 200),
+        // Health-check paths waive the allow-list, never the Host syntax checks.
+        (b"GET http://evil.com/healthz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHost: evil.com\r\nConnection: close\r\n\r\n", 200),
+        (b"GET /healthz HTTP/1.1\r\nHost: 10.0.0.5\r\nHost: 10.0.0.6\r\nConnection: close\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHost: evil.com/x\r\nConnection: close\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.0\r\n\r\n", 400),
         // Duplicate Host headers, either order.
         (b"GET / HTTP/1.1\r\nHost: example.com\r\nHost: evil.com\r\nConnection: close\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: evil.com\r\nHost: example.com\r\nConnection: close\r\n\r\n", 400),

@@ -122,7 +122,11 @@ impl CsrfCheck {
 }
 
 /// Whether `origin` is the request's own `scheme://host[:port]`.
-fn origin_is_request_origin(origin: &str, secure: bool, host: Option<&RequestHost<'_>>) -> bool {
+pub(crate) fn origin_is_request_origin(
+    origin: &str,
+    secure: bool,
+    host: Option<&RequestHost<'_>>,
+) -> bool {
     let Some(host) = host else {
         return false;
     };

@@ -25,6 +25,7 @@ pub struct Checks {
     csrf: bool,
     headers: bool,
     cookies: bool,
+    websocket: bool,
 }
 
 impl Checks {
@@ -36,6 +37,7 @@ impl Checks {
         csrf: true,
         headers: true,
         cookies: true,
+        websocket: true,
     };
     /// No check.
     pub const NONE: Checks = Checks {
@@ -45,6 +47,7 @@ impl Checks {
         csrf: false,
         headers: false,
         cookies: false,
+        websocket: false,
     };
 
     /// With or without Host header validation.
@@ -89,6 +92,15 @@ impl Checks {
         }
     }
 
+    /// With or without the Origin check of WebSocket (and other upgrade) handshakes.
+    #[must_use]
+    pub const fn with_websocket(self, on: bool) -> Checks {
+        Checks {
+            websocket: on,
+            ..self
+        }
+    }
+
     /// Host header validation.
     pub const fn host(self) -> bool {
         self.host
@@ -118,6 +130,11 @@ impl Checks {
     pub const fn cookies(self) -> bool {
         self.cookies
     }
+
+    /// The Origin check of WebSocket (and other upgrade) handshakes.
+    pub const fn websocket(self) -> bool {
+        self.websocket
+    }
 }
 
 /// Which check rejected a request.
@@ -133,6 +150,8 @@ pub enum Check {
     Cors,
     /// CSRF.
     Csrf,
+    /// The Origin check of WebSocket (and other upgrade) handshakes.
+    Websocket,
 }
 
 impl Check {
@@ -143,6 +162,7 @@ impl Check {
             Check::Tls => "tls",
             Check::Cors => "cors",
             Check::Csrf => "csrf",
+            Check::Websocket => "websocket",
         }
     }
 }
@@ -174,6 +194,12 @@ pub enum RejectionKind {
     CsrfInsecureReferer,
     /// `csrf-bad-referer`: a Referer that is neither the host nor trusted.
     CsrfBadReferer,
+    /// `websocket-bad-origin`: an upgrade handshake (WebSocket) from an Origin that is
+    /// neither the request's own nor an allowed CORS origin (or `null`, or several).
+    WebsocketBadOrigin,
+    /// `websocket-cross-site`: an upgrade handshake without Origin but with
+    /// `Sec-Fetch-Site: cross-site`.
+    WebsocketCrossSite,
 }
 
 impl RejectionKind {
@@ -191,6 +217,9 @@ impl RejectionKind {
             | RejectionKind::CsrfMalformedReferer
             | RejectionKind::CsrfInsecureReferer
             | RejectionKind::CsrfBadReferer => Check::Csrf,
+            RejectionKind::WebsocketBadOrigin | RejectionKind::WebsocketCrossSite => {
+                Check::Websocket
+            }
         }
     }
 
@@ -208,13 +237,15 @@ impl RejectionKind {
             RejectionKind::CsrfMalformedReferer => "csrf-malformed-referer",
             RejectionKind::CsrfInsecureReferer => "csrf-insecure-referer",
             RejectionKind::CsrfBadReferer => "csrf-bad-referer",
+            RejectionKind::WebsocketBadOrigin => "websocket-bad-origin",
+            RejectionKind::WebsocketCrossSite => "websocket-cross-site",
         }
     }
 
-    /// The response status: 403 for CSRF, 400 for the host.
+    /// The response status: 403 for CSRF and WebSocket origins, 400 for the host.
     pub fn status(self) -> StatusCode {
         match self.check() {
-            Check::Csrf => StatusCode::FORBIDDEN,
+            Check::Csrf | Check::Websocket => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -510,7 +541,8 @@ mod tests {
             .with_cors(true)
             .with_csrf(true)
             .with_headers(true)
-            .with_cookies(true);
+            .with_cookies(true)
+            .with_websocket(true);
         assert_eq!(c, Checks::ALL);
     }
 }

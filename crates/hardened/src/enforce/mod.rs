@@ -1,8 +1,9 @@
 //! Enforcement: the compiled policy ([`Security`]) and its per-request decision.
 //!
 //! A request's head is parsed once into a [`RequestHead`]; each check is a function
-//! over it, in its own module (`host`, `tls`, `cors`, `csrf`), and
-//! [`Security::decide`] is the pipeline host → TLS redirect → CORS preflight → CSRF.
+//! over it, in its own module (`host`, `tls`, `cors`, `websocket`, `csrf`), and
+//! [`Security::decide`] is the pipeline host → TLS redirect → CORS preflight →
+//! WebSocket handshake Origin → CSRF.
 //! The [`Decision`] is pure data: pass (with the [`Facts`] the response needs) or an
 //! [`Answer`] (rejection, redirect, preflight). The response work (`headers`,
 //! `cookies`, `grpc`) follows the facts. The tower layer lives in
@@ -31,6 +32,7 @@ mod security;
 #[cfg(test)]
 mod testing;
 mod tls;
+mod websocket;
 
 pub use decision::{Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Verdict};
 pub use request::{

@@ -17,6 +17,7 @@ use super::host::HostCheck;
 use super::matcher::{OriginMatcher, PathSet};
 use super::request::{MethodClass, RequestHead};
 use super::tls::TlsCheck;
+use super::websocket;
 use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
 use crate::policy::{self, CookieRules, Policy, ProxySslHeader, ProxyTrust};
 use crate::probe::RuntimeProbe;
@@ -146,6 +147,13 @@ impl Security {
         self.0.verbose
     }
 
+    /// Whether CORS allows `origin` (an `Origin` header value): the policy's origins,
+    /// subdomain patterns and regexes. A gateway uses it to keep an upstream's own
+    /// `Access-Control-*` headers from reaching an origin the policy does not allow.
+    pub fn allows_cors_origin(&self, origin: &http::HeaderValue) -> bool {
+        origin.to_str().is_ok_and(|s| self.0.cors.matcher.allows(s))
+    }
+
     /// Whether `peer` may set forwarded headers.
     pub fn trusts_proxy(&self, peer: Option<IpAddr>) -> bool {
         self.0.tls.trusts_proxy(peer)
@@ -174,7 +182,8 @@ impl Security {
         self.decide_head(&self.head(parts), checks)
     }
 
-    /// The verdict on a parsed request head: host, TLS redirect, CORS preflight, CSRF.
+    /// The verdict on a parsed request head: host, TLS redirect, CORS preflight, the
+    /// handshake Origin of WebSockets, CSRF.
     pub fn decide_head(&self, head: &RequestHead<'_>, checks: Checks) -> Decision {
         let inner = &*self.0;
         let health = inner.health.matches(head.path());
@@ -187,7 +196,9 @@ impl Security {
         };
 
         let host = inner.host.allowed(head);
-        if checks.host() && !health && host.is_none() {
+        // Health-check paths are exempt from the allow-list only: a missing, duplicate,
+        // malformed or conflicting Host is refused on them too.
+        if checks.host() && host.is_none() && (!health || head.host().is_none()) {
             return Decision::Answer(Answer::Reject(inner.host.rejection(head)), facts);
         }
 
@@ -203,6 +214,16 @@ impl Security {
             if head.method() == MethodClass::Preflight {
                 return Decision::Answer(Answer::Preflight, facts);
             }
+        }
+
+        if checks.websocket()
+            && websocket::is_handshake(head)
+            && let Err(r) = websocket::check(head, host, || {
+                facts.cors_origin.is_some()
+                    || (!checks.cors() && inner.cors.allowed_origin(head).is_some())
+            })
+        {
+            return Decision::Answer(Answer::Reject(r), facts);
         }
 
         if checks.csrf()
