@@ -45,6 +45,35 @@ pub struct GatewayConfig {
     pub admin_listen: Option<SocketAddr>,
     /// The log line format.
     pub log_format: Option<LogFormat>,
+    /// Read request bodies completely before forwarding (`false`: stream them).
+    pub request_buffering: Option<bool>,
+    /// Path patterns whose request bodies stream to the upstream (`/upload`,
+    /// `/upload/*`, `/u/{id}/file`).
+    pub unbuffered_request_paths: Option<Vec<String>>,
+    /// Largest request body in bytes; larger ones are answered 413 (0 = unlimited).
+    pub client_max_body_size: Option<u64>,
+    /// Request body bytes kept in memory before a temporary file takes the rest.
+    pub client_body_buffer_size: Option<u64>,
+    /// Longest pause of a client sending a request body (408 after).
+    pub client_body_timeout: Option<Duration>,
+    /// Read responses from the upstream as fast as it sends them (`false`: stream them).
+    pub response_buffering: Option<bool>,
+    /// Response bytes kept in memory before a temporary file takes the rest.
+    pub response_buffer_size: Option<u64>,
+    /// Largest temporary file of one response, bytes (0 = no temporary files).
+    pub max_temp_file_size: Option<u64>,
+    /// Longest stall of a client reading a response before it is cut off.
+    pub send_timeout: Option<Duration>,
+    /// Directory of the temporary files.
+    pub temp_dir: Option<PathBuf>,
+    /// Most upstream connections open at once.
+    pub upstream_max_connections: Option<u64>,
+    /// Most upstream connections one client connection may use at once.
+    pub upstream_max_connections_per_client: Option<u64>,
+    /// Most requests waiting for an upstream connection (0 = none wait).
+    pub upstream_queue_size: Option<u64>,
+    /// Longest wait for an upstream connection (503 after).
+    pub upstream_queue_timeout: Option<Duration>,
 }
 
 /// The certificate and key files of direct TLS (PEM). Only the paths are kept: the key
@@ -121,6 +150,22 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_millis(ms))
 }
 
+/// Parses a number of bytes: digits with an optional `k`, `m` or `g` suffix (KiB, MiB,
+/// GiB; case-insensitive). `None` for anything else, or on overflow.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (t.get(..i)?, 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (t.get(..i)?, 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i)?, 30),
+        _ => (t, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
 /// A duration as [`parse_duration`] reads it back: `30s`, `250ms`, `5m`, `1h`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -145,7 +190,7 @@ mod typing {
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
-    use super::{GatewayConfig, GatewayTls, LogFormat, parse_duration};
+    use super::{GatewayConfig, GatewayTls, LogFormat, parse_bytes, parse_duration};
     use crate::config::node::{Node, Value};
     use crate::config::problem::{Problem, ProblemKind};
     use crate::config::typer::edit_distance;
@@ -162,27 +207,38 @@ mod typing {
         "listen_http",
         "admin_listen",
         "log_format",
+        "request_buffering",
+        "unbuffered_request_paths",
+        "client_max_body_size",
+        "client_body_buffer_size",
+        "client_body_timeout",
+        "response_buffering",
+        "response_buffer_size",
+        "max_temp_file_size",
+        "send_timeout",
+        "temp_dir",
+        "upstream_max_connections",
+        "upstream_max_connections_per_client",
+        "upstream_queue_size",
+        "upstream_queue_timeout",
     ];
 
     /// The keys of `gateway.tls:`.
     const TLS_KEYS: &[&str] = &["cert", "key"];
 
-    /// Environment variables and the `gateway` key path each sets.
-    const ENV: &[(&str, &[&str])] = &[
-        ("HARDENED_GATEWAY_LISTEN", &["listen"]),
-        ("HARDENED_GATEWAY_UPSTREAM", &["upstream"]),
-        ("HARDENED_GATEWAY_UPSTREAM_TIMEOUT", &["upstream_timeout"]),
-        (
-            "HARDENED_GATEWAY_HEADER_READ_TIMEOUT",
-            &["header_read_timeout"],
-        ),
-        ("HARDENED_GATEWAY_IDLE_TIMEOUT", &["idle_timeout"]),
-        ("HARDENED_GATEWAY_TLS_CERT", &["tls", "cert"]),
-        ("HARDENED_GATEWAY_TLS_KEY", &["tls", "key"]),
-        ("HARDENED_GATEWAY_LISTEN_HTTP", &["listen_http"]),
-        ("HARDENED_GATEWAY_ADMIN_LISTEN", &["admin_listen"]),
-        ("HARDENED_GATEWAY_LOG_FORMAT", &["log_format"]),
-    ];
+    /// The environment variable of `gateway.<path>`: `HARDENED_GATEWAY_` and the path
+    /// in capitals, `_` between its parts (`tls.cert`: `HARDENED_GATEWAY_TLS_CERT`).
+    fn env_name(path: &[&str]) -> String {
+        format!("HARDENED_GATEWAY_{}", path.join("_").to_ascii_uppercase())
+    }
+
+    /// Every `gateway` key path an environment variable may set.
+    fn env_paths() -> impl Iterator<Item = Vec<&'static str>> {
+        KEYS.iter()
+            .filter(|k| **k != "tls")
+            .map(|k| vec![*k])
+            .chain(TLS_KEYS.iter().map(|k| vec!["tls", *k]))
+    }
 
     /// Sets `gateway.*` keys from the `HARDENED_GATEWAY_*` variables that are set and
     /// not empty, over whatever the files said. `node(name, value)` makes the key and
@@ -192,21 +248,22 @@ mod typing {
         vars: &BTreeMap<String, (String, bool)>,
         node: &dyn Fn(&str, Value) -> (Node, Node),
     ) {
-        for (name, path) in ENV {
-            let Some((v, _)) = vars.get(*name) else {
+        for path in env_paths() {
+            let name = env_name(&path);
+            let Some((v, _)) = vars.get(&name) else {
                 continue;
             };
             if v.trim().is_empty() {
                 continue;
             }
-            let (k, n) = node(name, Value::Str(v.clone()));
+            let (k, n) = node(&name, Value::Str(v.clone()));
             let slot = merged.entry("gateway".to_owned()).or_insert_with(|| {
                 (
                     Node::new(Value::Str("gateway".into()), k.source.clone()),
                     Node::new(Value::Map(Vec::new()), k.source.clone()),
                 )
             });
-            set_path(&mut slot.1, path, k, n);
+            set_path(&mut slot.1, &path, k, n);
         }
     }
 
@@ -240,6 +297,17 @@ mod typing {
         };
         if let Some((_, sub)) = entries.get_mut(idx) {
             set_path(sub, rest, k, v);
+        }
+    }
+
+    /// `given`, relative to the directory of the file the node came from (as it is
+    /// when the node came from the environment).
+    fn relative_to_source(given: &Path, n: &Node) -> PathBuf {
+        match (given.is_relative(), n.source.is_file()) {
+            (true, true) => Path::new(&*n.source.origin)
+                .parent()
+                .map_or_else(|| given.to_owned(), |dir| dir.join(given)),
+            _ => given.to_owned(),
         }
     }
 
@@ -393,6 +461,123 @@ mod typing {
             }
         }
 
+        fn gateway_bool(&mut self, n: &Node, key: &str) -> Option<bool> {
+            match &n.value {
+                Value::Null => None,
+                Value::Bool(b) => Some(*b),
+                Value::Str(s) if crate::config::parse_bool(s).is_some() => {
+                    crate::config::parse_bool(s)
+                }
+                _ => {
+                    self.gateway_wrong_type(n, key, "true or false", "true");
+                    None
+                }
+            }
+        }
+
+        /// A whole number (of bytes when `bytes`, with `k`, `m`, `g` suffixes), at least
+        /// `min`.
+        fn gateway_number(&mut self, n: &Node, key: &str, bytes: bool, min: u64) -> Option<u64> {
+            let v = match &n.value {
+                Value::Null => return None,
+                Value::Int(i) => u64::try_from(*i).ok(),
+                Value::Str(s) if bytes => parse_bytes(s),
+                Value::Str(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            let (what, fix) = if bytes {
+                (
+                    "a number of bytes",
+                    "write bytes (`65536`) or with a suffix (`64k`, `10m`, `1g`)",
+                )
+            } else {
+                ("a whole number", "write a whole number such as `64`")
+            };
+            match v {
+                Some(v) if v >= min => Some(v),
+                Some(_) => {
+                    self.gateway_problem(
+                        ProblemKind::InvalidSize,
+                        n,
+                        key,
+                        format!("must be at least {min}"),
+                        fix,
+                    );
+                    None
+                }
+                None => {
+                    self.gateway_problem(
+                        ProblemKind::InvalidSize,
+                        n,
+                        key,
+                        format!("not {what} (or negative)"),
+                        fix,
+                    );
+                    None
+                }
+            }
+        }
+
+        fn gateway_paths(&mut self, n: &Node, key: &str) -> Option<Vec<String>> {
+            let items: Vec<(String, Node)> = match &n.value {
+                Value::Null => return None,
+                Value::Seq(items) => items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| {
+                        let k = format!("{key}[{i}]");
+                        self.gateway_str(item, &k, "/upload/*")
+                            .map(|s| (s.trim().to_owned(), item.clone()))
+                    })
+                    .collect(),
+                // A comma-separated list from an environment variable.
+                Value::Str(s) if n.source.from_env => s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| (s.to_owned(), n.clone()))
+                    .collect(),
+                _ => {
+                    self.gateway_wrong_type(n, key, "a list of path patterns", "[/upload/*]");
+                    return None;
+                }
+            };
+            let mut out = Vec::new();
+            for (i, (p, item)) in items.into_iter().enumerate() {
+                if p.starts_with('/') && !p.contains(['?', '#', ' ']) {
+                    out.push(p);
+                } else {
+                    self.gateway_problem(
+                        ProblemKind::InvalidPath,
+                        &item,
+                        &format!("{key}[{i}]"),
+                        "a path pattern must start with `/` and contain no query, fragment or spaces".into(),
+                        "write it as `/upload`, `/upload/*` or `/u/{id}/file`",
+                    );
+                }
+            }
+            Some(out)
+        }
+
+        /// An existing directory, relative to the config file's directory when it came
+        /// from a file.
+        fn gateway_dir(&mut self, n: &Node, key: &str) -> Option<PathBuf> {
+            let s = self.gateway_str(n, key, "/var/tmp/hardened")?;
+            let path = relative_to_source(Path::new(s.trim()), n);
+            if path.is_dir() {
+                Some(path)
+            } else {
+                self.gateway_problem(
+                    ProblemKind::UnreadableFile,
+                    n,
+                    key,
+                    format!("{} is not a directory", path.display()),
+                    "give an existing directory (relative paths start at the config file's directory)",
+                );
+                None
+            }
+        }
+
         fn gateway_upstream(&mut self, n: &Node, key: &str) -> Option<String> {
             let example = "http://127.0.0.1:9000";
             let s = self.gateway_str(n, key, example)?.trim();
@@ -420,13 +605,7 @@ mod typing {
         /// file (to the current directory from the environment), that must be readable.
         fn gateway_file(&mut self, n: &Node, key: &str, example: &str) -> Option<PathBuf> {
             let s = self.gateway_str(n, key, example)?;
-            let given = Path::new(s.trim());
-            let path = match (given.is_relative(), n.source.is_file()) {
-                (true, true) => Path::new(&*n.source.origin)
-                    .parent()
-                    .map_or_else(|| given.to_owned(), |dir| dir.join(given)),
-                _ => given.to_owned(),
-            };
+            let path = relative_to_source(Path::new(s.trim()), n);
             if let Err(e) = std::fs::File::open(&path).and_then(|f| {
                 if f.metadata()?.is_dir() {
                     Err(std::io::Error::other("a directory, not a file"))
@@ -516,6 +695,41 @@ mod typing {
                                 None => self.gateway_wrong_type(v, &path, "text or json", "json"),
                             }
                         }
+                    }
+                    "request_buffering" => g.request_buffering = self.gateway_bool(v, &path),
+                    "unbuffered_request_paths" => {
+                        g.unbuffered_request_paths = self.gateway_paths(v, &path);
+                    }
+                    "client_max_body_size" => {
+                        g.client_max_body_size = self.gateway_number(v, &path, true, 0);
+                    }
+                    "client_body_buffer_size" => {
+                        g.client_body_buffer_size = self.gateway_number(v, &path, true, 1);
+                    }
+                    "client_body_timeout" => {
+                        g.client_body_timeout = self.gateway_duration(v, &path);
+                    }
+                    "response_buffering" => g.response_buffering = self.gateway_bool(v, &path),
+                    "response_buffer_size" => {
+                        g.response_buffer_size = self.gateway_number(v, &path, true, 1);
+                    }
+                    "max_temp_file_size" => {
+                        g.max_temp_file_size = self.gateway_number(v, &path, true, 0);
+                    }
+                    "send_timeout" => g.send_timeout = self.gateway_duration(v, &path),
+                    "temp_dir" => g.temp_dir = self.gateway_dir(v, &path),
+                    "upstream_max_connections" => {
+                        g.upstream_max_connections = self.gateway_number(v, &path, false, 1);
+                    }
+                    "upstream_max_connections_per_client" => {
+                        g.upstream_max_connections_per_client =
+                            self.gateway_number(v, &path, false, 1);
+                    }
+                    "upstream_queue_size" => {
+                        g.upstream_queue_size = self.gateway_number(v, &path, false, 0);
+                    }
+                    "upstream_queue_timeout" => {
+                        g.upstream_queue_timeout = self.gateway_duration(v, &path);
                     }
                     _ => self.gateway_unknown(kn, &k, &path, KEYS),
                 }
@@ -720,5 +934,100 @@ mod loading {
             (p[0].0, p[0].1.as_str()),
             (ProblemKind::WrongType, "gateway")
         );
+    }
+}
+
+#[cfg(all(test, feature = "config-file"))]
+mod buffering {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::time::Duration;
+
+    use super::parse_bytes;
+    use crate::config::ProblemKind;
+    use crate::config::load::Loader;
+
+    #[test]
+    fn bytes() {
+        for (s, n) in [
+            ("0", 0),
+            ("65536", 65536),
+            ("64k", 65536),
+            ("10M", 10 << 20),
+            ("1g", 1 << 30),
+        ] {
+            assert_eq!(parse_bytes(s), Some(n), "{s}");
+        }
+        for s in ["", "k", "-1", "1.5m", "10mb", "99999999999g"] {
+            assert_eq!(parse_bytes(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn buffering_keys_typed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        std::fs::write(
+            &path,
+            "debug: true\ngateway:\n  request_buffering: off\n  unbuffered_request_paths: [/upload/*]\n  \
+             client_max_body_size: 0\n  client_body_buffer_size: 64k\n  client_body_timeout: 10\n  \
+             response_buffering: true\n  response_buffer_size: 1m\n  max_temp_file_size: 2g\n  \
+             send_timeout: 1m\n  temp_dir: tmp\n  upstream_max_connections: 16\n  \
+             upstream_max_connections_per_client: 2\n  upstream_queue_size: 0\n  upstream_queue_timeout: 500ms\n",
+        )
+        .unwrap();
+        let env = [("HARDENED_GATEWAY_UNBUFFERED_REQUEST_PATHS", "/a, /b/*")];
+        let g = Loader::new()
+            .file(&path)
+            .env(env)
+            .load()
+            .unwrap()
+            .config
+            .gateway;
+        assert_eq!(g.request_buffering, Some(false));
+        assert_eq!(
+            g.unbuffered_request_paths,
+            Some(vec!["/a".into(), "/b/*".into()])
+        );
+        assert_eq!(g.client_max_body_size, Some(0));
+        assert_eq!(g.client_body_buffer_size, Some(65536));
+        assert_eq!(g.client_body_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(g.response_buffering, Some(true));
+        assert_eq!(g.response_buffer_size, Some(1 << 20));
+        assert_eq!(g.max_temp_file_size, Some(2 << 30));
+        assert_eq!(g.send_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(g.temp_dir, Some(dir.path().join("tmp")));
+        assert_eq!(g.upstream_max_connections, Some(16));
+        assert_eq!(g.upstream_max_connections_per_client, Some(2));
+        assert_eq!(g.upstream_queue_size, Some(0));
+        assert_eq!(g.upstream_queue_timeout, Some(Duration::from_millis(500)));
+
+        std::fs::write(
+            &path,
+            "debug: true\ngateway:\n  request_buffering: maybe\n  unbuffered_request_paths: [upload]\n  \
+             client_max_body_size: -1\n  client_body_buffer_size: 0\n  send_timeout: 0\n  \
+             temp_dir: nowhere\n  upstream_max_connections: 0\n  upstream_queue_size: lots\n",
+        )
+        .unwrap();
+        let problems = Loader::new().file(&path).load().unwrap_err().0;
+        let got: Vec<(ProblemKind, &str)> = problems.iter().map(|p| (p.kind(), p.key())).collect();
+        let want = [
+            (ProblemKind::WrongType, "gateway.request_buffering"),
+            (
+                ProblemKind::InvalidPath,
+                "gateway.unbuffered_request_paths[0]",
+            ),
+            (ProblemKind::InvalidSize, "gateway.client_max_body_size"),
+            (ProblemKind::InvalidSize, "gateway.client_body_buffer_size"),
+            (ProblemKind::InvalidDuration, "gateway.send_timeout"),
+            (ProblemKind::UnreadableFile, "gateway.temp_dir"),
+            (ProblemKind::InvalidSize, "gateway.upstream_max_connections"),
+            (ProblemKind::InvalidSize, "gateway.upstream_queue_size"),
+        ];
+        for w in want {
+            assert!(got.contains(&w), "{w:?} not in {got:?}");
+        }
+        assert_eq!(got.len(), want.len(), "{got:?}");
     }
 }

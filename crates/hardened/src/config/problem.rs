@@ -71,6 +71,9 @@ pub enum ProblemKind {
     /// A mapping without a key it needs, e.g. `gateway.tls` without `key`
     /// (`missing-value`).
     MissingValue,
+    /// A size or count that is not a whole number, is negative, or is zero where zero
+    /// makes no sense (`invalid-size`).
+    InvalidSize,
 }
 
 impl ProblemKind {
@@ -102,6 +105,7 @@ impl ProblemKind {
             ProblemKind::InvalidAddress => "invalid-address",
             ProblemKind::InvalidDuration => "invalid-duration",
             ProblemKind::MissingValue => "missing-value",
+            ProblemKind::InvalidSize => "invalid-size",
         }
     }
 
