@@ -20,7 +20,8 @@ use crate::timeout::{Activity, Deadline, Expiry, Track};
 use crate::tls::{self, Conn, Tls};
 use crate::{BoxError, GatewayOptions};
 
-/// Serves HTTP/1.1 and HTTP/2 (cleartext, detected per connection) with a
+/// Serves HTTP/1.1 and HTTP/2 (detected per connection; over TLS with
+/// [`with_tls`](Server::with_tls), cleartext otherwise) with a
 /// [`Security`] policy in front of a tower service of yours: every request carries the
 /// client's address as a [`PeerAddr`] extension and passes [`Security::layer`] before it
 /// reaches the service.

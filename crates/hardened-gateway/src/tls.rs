@@ -383,7 +383,11 @@ fn certified_key(
     }
     let der = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Key {
         path: key.to_owned(),
-        reason: pem_reason(&e, "private key"),
+        reason: if contains(key_pem, b"ENCRYPTED") {
+            "an encrypted private key; give it unencrypted (`openssl pkey -in KEY -out KEY.plain`) and protect the file instead".to_owned()
+        } else {
+            pem_reason(&e, "private key")
+        },
     })?;
     let signing = provider
         .key_provider
@@ -406,6 +410,10 @@ fn certified_key(
             reason: format!("invalid certificate: {e}"),
         }),
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A PEM error in words that never quote the file (it may hold a key).

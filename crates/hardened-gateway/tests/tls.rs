@@ -427,6 +427,20 @@ async fn refused_certificates_say_why_and_never_show_the_key() {
     let body: String = a.key_pem.lines().nth(1).unwrap().chars().take(20).collect();
     assert!(!err.to_string().contains(&body), "{err}");
 
+    // An encrypted key is named as such.
+    let encrypted = dir.path().join("encrypted.key");
+    std::fs::write(
+        &encrypted,
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = Tls::from_pem_files(&cert, &encrypted).unwrap_err();
+    assert!(err.to_string().contains("encrypted private key"), "{err}");
+    // Certificate and key in one file serve as both.
+    let both = dir.path().join("both.pem");
+    std::fs::write(&both, format!("{}{}", a.chain_pem, a.key_pem)).unwrap();
+    Tls::from_pem_files(&both, &both).unwrap();
+
     let tls = Tls::from_pem_files(&cert, &key).unwrap();
     let shown = format!("{tls:?}");
     assert!(
