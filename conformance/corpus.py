@@ -147,13 +147,13 @@ class _Builder:
 
     def add(self, family: str, method: str, scheme: str, host: str, path: str = "/",
             headers: list[list[str]] | None = None, peer: str = "127.0.0.1",
-            authority: str | None = None) -> None:
+            authority: str | None = None, cookie: bool = True) -> None:
         headers = [list(h) for h in (headers or [])]
         # The Host header is always given explicitly; the URL's authority is the same
         # host when it is a well-formed authority, else the profile's primary host.
         url = f"{scheme}://{authority or _authority(host, self.primary)}{path}"
         all_headers = [["Host", host]] + headers
-        if method in UNSAFE:
+        if method in UNSAFE and cookie:
             all_headers.append(["Cookie", f"csrftoken={CSRF_TOKEN}"])
             all_headers.append(["X-CSRFToken", CSRF_TOKEN])
         req = self._push({
@@ -429,6 +429,15 @@ def gen_csrf(b: _Builder, profile: dict, rng: random.Random) -> None:
         if referer is not None:
             h.append(["Referer", referer])
         b.add("csrf", rng.choice(UNSAFE), scheme, host, "/submit", h, peer)
+    # Token-authenticated API clients: no Origin, Referer, Sec-Fetch-Site or Cookie
+    # (fixed methods: the random stream of the later families stays as it was).
+    for scheme, extra, peer in ways:
+        for method, auth in (("POST", "Token t0"), ("DELETE", "Bearer t0")):
+            b.add("csrf", method, scheme, host, "/submit",
+                  list(extra) + [["Authorization", auth]], peer, cookie=False)
+        # With a cookie, Django's Referer rule holds on both sides.
+        b.add("csrf", "PUT", scheme, host, "/submit",
+              list(extra) + [["Authorization", "Token t0"]], peer)
 
 
 def gen_cors(b: _Builder, profile: dict, rng: random.Random) -> None:

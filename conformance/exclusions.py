@@ -180,6 +180,18 @@ def _ssl_redirect_proxy(f, req, dj, hd, ctx):
             and req["peer"] in profile["trusted_peers"])
 
 
+def _api_client_without_cookie(f, req, dj, hd, ctx):
+    # No Origin, Referer, Sec-Fetch-Site or Cookie: a non-browser client with no ambient
+    # credential. Django wants a Referer on https; hardened lets it pass.
+    if req["method"] not in corpus.UNSAFE:
+        return False
+    if any(_header(req, h) is not None
+           for h in ("origin", "referer", "sec-fetch-site", "cookie")):
+        return False
+    return (dj["verdict"] == "reject" and dj["check"] == "csrf"
+            and hd["verdict"] == "allow")
+
+
 def _path(req: dict) -> str:
     return urlsplit(req["url"]).path
 
@@ -233,6 +245,10 @@ EXCLUSIONS: list[Exclusion] = [
         "sec-fetch-site-cross-site", "by-design", "30", ALL, _sec_fetch_site,
         "hardened rejects an unsafe request with Sec-Fetch-Site: cross-site and no "
         "Origin; Django accepts it on plain http."),
+    Exclusion(
+        "api-client-without-cookie", "by-design", "60", ALL, _api_client_without_cookie,
+        "An unsafe request with no Origin, Referer, Sec-Fetch-Site or Cookie passes the "
+        "CSRF check on https (no ambient credential); Django wants a Referer."),
     Exclusion(
         "origin-not-serialized", "stricter", None, ALL, _not_serialized_origin,
         "An Origin that is not scheme://host[:port] (a path, userinfo, a port above "

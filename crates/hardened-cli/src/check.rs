@@ -31,6 +31,10 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Text output: print only the findings (no passed rules, no manual reminders) and
+    /// the summary line.
+    #[arg(long, short = 'q')]
+    problems_only: bool,
     /// Colour the text output: auto = when stdout is a terminal and NO_COLOR is unset.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     color: ColorChoice,
@@ -73,7 +77,11 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             };
-            render_text(&report, &loaded, Style { color }, out)?;
+            let style = Style {
+                color,
+                problems_only: args.problems_only,
+            };
+            render_text(&report, &loaded, style, out)?;
         }
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &JsonV1::new(&report))
@@ -166,6 +174,8 @@ fn git(dir: &Path, args: &[&str]) -> Option<bool> {
 #[derive(Clone, Copy)]
 struct Style {
     color: bool,
+    /// Findings only: no passed rules, no manual reminders.
+    problems_only: bool,
 }
 
 impl Style {
@@ -236,12 +246,12 @@ fn render_text(
             .passed
             .iter()
             .filter_map(|id| checklist::rule(*id))
-            .filter(|r| r.heading == heading)
+            .filter(|r| r.heading == heading && !st.problems_only)
             .collect();
         let manual: Vec<_> = report
             .manual
             .iter()
-            .filter(|m| m.heading == heading)
+            .filter(|m| m.heading == heading && !st.problems_only)
             .collect();
         if findings.is_empty() && passed.is_empty() && manual.is_empty() {
             continue;
@@ -389,7 +399,8 @@ fn sarif(report: &Report, loaded: &Loaded) -> serde_json::Value {
         .map(|r| {
             json!({
                 "id": r.id.as_str(),
-                "shortDescription": { "text": r.summary },
+                "shortDescription": { "text": r.id.description() },
+                "fullDescription": { "text": format!("{}. Passes when {}.", r.id.description(), r.summary) },
                 "helpUri": format!("{docs}#{}", r.id),
                 "properties": { "tags": ["security", r.heading.as_str()] },
             })

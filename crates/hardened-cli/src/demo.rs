@@ -1,4 +1,4 @@
-//! The built-in demo app of `hardened serve` (and the inner service of `explain`): it
+//! The built-in demo app of `hardened serve`: it
 //! echoes what reached it, so every rule can be seen with curl.
 
 use std::convert::Infallible;

@@ -1,8 +1,15 @@
 //! `hardened explain`: the verdict the security stack gives one request, and why.
 //!
-//! The request goes through the very same stack as `hardened serve` (the security
-//! layer in front of the demo app), so the answer is the middleware's, not a
-//! re-implementation.
+//! The request goes through the very same security layer as `hardened serve`, so the
+//! answer is the middleware's, not a re-implementation. Behind the layer stands an
+//! application that answers `200` with no headers of its own: the response headers
+//! shown are the ones the layer adds (security headers, CORS, HSTS), never a demo
+//! app's cookies taken for the user's.
+//!
+//! Exit status: 0 when the request is allowed (or redirected to https, or answered as a
+//! preflight), 1 when it is rejected, 2 for a bad configuration or arguments. With
+//! `--batch` the verdicts are in the output and the exit status is 0 once every line
+//! was explained.
 //!
 //! JSON schema `hardened.explain/v1` (stable; fields are only ever added):
 //! `{schema, request: {method, url, headers: [[name, value]], peer}, environment,
@@ -24,7 +31,6 @@ use tower::{Layer, ServiceExt};
 
 use crate::ConfigArg;
 use crate::common::{self, CliError};
-use crate::demo;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -37,6 +43,10 @@ pub(crate) enum Format {
 
 /// Arguments of `hardened explain`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 allowed (or redirected to https, or answered as a preflight), 1 rejected,
+2 bad configuration or arguments. With --batch: 0 once every line was explained (the
+verdicts are in the output).")]
 pub(crate) struct Args {
     #[command(flatten)]
     config: ConfigArg,
@@ -162,7 +172,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         headers,
         peer: args.peer,
     };
-    let ex = rt.block_on(explain(&security, spec))?;
+    let mut ex = rt.block_on(explain(&security, spec))?;
+    if let Some(note) = environment_note(&ex, &loaded) {
+        ex.notes.push(note);
+    }
     match args.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &ex).map_err(json_err)?;
@@ -170,7 +183,61 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         }
         Format::Text => write_text(&ex, out)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(ex.verdict == "reject"))
+}
+
+/// Why a loopback host is refused in a strict environment: says which environment
+/// runs and why, since a new `config.yaml` alone makes it production.
+fn environment_note(ex: &Explanation, loaded: &hardened::config::load::Loaded) -> Option<String> {
+    let env = loaded.config.environment;
+    if ex.code != Some("host-not-allowed") || !env.is_strict() {
+        return None;
+    }
+    let host = ex
+        .request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            ex.request
+                .url
+                .parse::<Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_owned))
+        })?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.split(':').next().unwrap_or(&host),
+    }
+    .to_ascii_lowercase();
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    loopback.then(|| {
+        format!(
+            "{env} because {}: loopback hosts are allowed in development and test only; to develop locally, write `environment: development` (or `debug: true`)",
+            loaded.environment_reason()
+        )
+    })
+}
+
+/// 1 when a request was rejected, as `grep` exits 1 when nothing matched: scripts can
+/// test the verdict without parsing the output.
+fn exit_code(rejected: bool) -> ExitCode {
+    if rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The application behind the layer: `200` with an empty body and no headers, so
+/// every response header shown is the layer's.
+fn bare_app(
+    _req: Request<Empty<Bytes>>,
+) -> std::future::Ready<Result<http::Response<Empty<Bytes>>, std::convert::Infallible>> {
+    std::future::ready(Ok(http::Response::new(Empty::new())))
 }
 
 /// Builds the synthetic request.
@@ -264,12 +331,35 @@ pub(crate) async fn explain(
         .get(header::ORIGIN)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let req = Request::from_parts(parts, body);
-    let stack = security.layer().layer(demo::service(security.clone()));
+    let stack = security.layer().layer(tower::service_fn(bare_app));
     let resp = match stack.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
     };
     let status = resp.status();
+    if let Some(reported) = resp.extensions().get::<hardened::enforce::Reported>() {
+        for a in reported.answers() {
+            match a {
+                hardened::enforce::Answer::Reject(r) => notes.push(format!(
+                    "report-only: {} would reject this request ({}): {}; fix: {}",
+                    r.check().as_str(),
+                    r.code(),
+                    r.reason(),
+                    r.fix()
+                )),
+                hardened::enforce::Answer::Redirect(l) => notes.push(format!(
+                    "report-only: tls would redirect this request to {}",
+                    String::from_utf8_lossy(l.as_bytes())
+                )),
+                _ => {}
+            }
+        }
+    } else if policy.report_only.any() {
+        notes.push(format!(
+            "report-only policy: {} log what they would reject and let it through",
+            policy.report_only.names().join(", ")
+        ));
+    }
     let rejection = resp.extensions().get::<Rejection>().cloned();
     let verdict = Verdict::of(&resp).as_str();
     let response_headers: Vec<(String, String)> = resp
@@ -371,7 +461,7 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
     for n in &ex.notes {
         writeln!(out, "note:     {n}")?;
     }
-    writeln!(out, "response headers:")?;
+    writeln!(out, "response headers (added by the layer):")?;
     for (n, v) in &ex.response_headers {
         writeln!(out, "  {n}: {v}")?;
     }

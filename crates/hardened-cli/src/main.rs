@@ -6,7 +6,9 @@ mod common;
 mod demo;
 mod env_cmd;
 mod explain;
+mod healthcheck;
 mod init;
+mod logging;
 mod meta;
 mod secret_key;
 mod serve;
@@ -37,6 +39,8 @@ pub(crate) struct ConfigArg {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Print the derived security settings.
     Show(show::Args),
@@ -52,6 +56,8 @@ enum Command {
     Env(env_cmd::Args),
     /// Write a starter config.yaml, a production overlay and a .env with a new secret key.
     Init(init::Args),
+    /// Probe a plain-HTTP URL (the admin /healthz): exit 0 on 2xx, else 1.
+    Healthcheck(healthcheck::Args),
     /// Print a shell completion script.
     Completions(meta::CompletionsArgs),
     /// Print the manual page, or write one page per command with --dir.
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::SecretKey(a) => secret_key::run(&a, &mut out),
         Command::Env(a) => env_cmd::run(&a, &mut out),
         Command::Init(a) => init::run(&a, &mut out),
+        Command::Healthcheck(a) => healthcheck::run(&a, &mut out),
         Command::Completions(a) => meta::completions(&a, &mut out),
         Command::Man(a) => meta::man(&a, &mut out),
     };

@@ -5,15 +5,20 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hardened::Security;
 use hardened::config::GatewayConfig;
-use hardened_gateway::{Gateway, GatewayOptions, Server, Tls, Upstream, UpstreamError};
+use hardened_gateway::reload::Reloaded;
+use hardened_gateway::{
+    Admin, Gateway, GatewayOptions, Metrics, Policy, Reloader, Server, Tls, Upstream, UpstreamError,
+};
 
 use crate::ConfigArg;
 use crate::common::{self, CliError};
 use crate::demo;
+use crate::logging::{self, LogFormat};
 
 /// Arguments of `hardened serve`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +45,21 @@ pub(crate) struct Args {
     /// gateway.idle_timeout].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
+    /// Serve /healthz, /readyz and /metrics on this address (off by default; never on
+    /// --listen), e.g. 127.0.0.1:9901.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Log format on stderr: text (no colours unless stderr is a terminal) or json (one
+    /// object per line).
+    /// [default: text; config: gateway.log_format]
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log one line per request: method, path, status, bytes, duration, upstream time,
+    /// peer, request id.
+    #[arg(long)]
+    access_log: bool,
+    #[command(flatten)]
+    buffering: BufferingArgs,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -62,11 +82,221 @@ struct TlsArgs {
     listen_http: Option<SocketAddr>,
 }
 
+/// Request and response buffering and upstream connection limits of the gateway (see
+/// `hardened_gateway::GatewayOptions` for what each does).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Buffering and upstream connections (gateway mode)")]
+struct BufferingArgs {
+    /// Read request bodies completely before forwarding (off: stream them).
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    request_buffering: Switch,
+    /// Stream request bodies to the upstream for this path pattern (repeatable):
+    /// `/upload`, `/upload/*`, `/u/{id}/file`.
+    #[arg(long = "unbuffered-request-path", value_name = "PATTERN")]
+    unbuffered_request_paths: Vec<String>,
+    /// Largest request body; larger ones are answered 413 (0 = unlimited). Suffixes
+    /// k, m, g (KiB, MiB, GiB).
+    #[arg(long, value_name = "BYTES", default_value = "10m", allow_hyphen_values = true,
+          value_parser = parse_bytes)]
+    client_max_body_size: u64,
+    /// Request body bytes kept in memory; beyond, the body goes to a temporary file.
+    #[arg(long, value_name = "BYTES", default_value = "64k", allow_hyphen_values = true,
+          value_parser = parse_positive_bytes)]
+    client_body_buffer_size: u64,
+    /// Seconds a client may pause while sending a request body before it is answered 408.
+    #[arg(long, value_name = "SECS", default_value = "60", allow_hyphen_values = true,
+          value_parser = parse_secs)]
+    client_body_timeout: u64,
+    /// Read responses from the upstream as fast as it sends them (off: stream them).
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    response_buffering: Switch,
+    /// Response bytes kept in memory; beyond, the response goes to a temporary file.
+    #[arg(long, value_name = "BYTES", default_value = "64k", allow_hyphen_values = true,
+          value_parser = parse_positive_bytes)]
+    response_buffer_size: u64,
+    /// Largest temporary file of one response; beyond it the rest streams (0 = no
+    /// temporary files for responses).
+    #[arg(long, value_name = "BYTES", default_value = "1g", allow_hyphen_values = true,
+          value_parser = parse_bytes)]
+    max_temp_file_size: u64,
+    /// Seconds a client may stall reading a response before it is cut off.
+    #[arg(long, value_name = "SECS", default_value = "60", allow_hyphen_values = true,
+          value_parser = parse_secs)]
+    send_timeout: u64,
+    /// Directory of the temporary files (default: the OS temporary directory).
+    #[arg(long, value_name = "DIR")]
+    temp_dir: Option<PathBuf>,
+    /// Most upstream connections open at once, idle ones included.
+    #[arg(long, value_name = "N", default_value = "64", allow_hyphen_values = true,
+          value_parser = parse_count)]
+    upstream_max_connections: u64,
+    /// Most upstream connections one client connection may use at once.
+    #[arg(long, value_name = "N", default_value = "8", allow_hyphen_values = true,
+          value_parser = parse_count)]
+    upstream_max_connections_per_client: u64,
+    /// Most requests waiting for an upstream connection; beyond, 503 at once (0 = none
+    /// wait).
+    #[arg(long, value_name = "N", default_value = "1024", allow_hyphen_values = true,
+          value_parser = parse_size)]
+    upstream_queue_size: u64,
+    /// Seconds a request may wait for an upstream connection before it is answered 503.
+    #[arg(long, value_name = "SECS", default_value = "10", allow_hyphen_values = true,
+          value_parser = parse_secs)]
+    upstream_queue_timeout: u64,
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    fn on(self) -> bool {
+        self == Switch::On
+    }
+}
+
+/// A whole number, not negative.
+fn parse_size(s: &str) -> Result<u64, String> {
+    if s.trim_start().starts_with('-') {
+        return Err("must not be negative".to_owned());
+    }
+    s.parse::<u64>()
+        .map_err(|_| "not a whole number".to_owned())
+}
+
+/// A whole number, at least 1.
+fn parse_count(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must be at least 1".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// Whole seconds, at least 1.
+fn parse_secs(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must be at least 1 second".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// A number of bytes: digits with an optional `k`, `m` or `g` suffix (KiB, MiB, GiB).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err("must not be negative".to_owned());
+    }
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (t.get(..i).unwrap_or(""), 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (t.get(..i).unwrap_or(""), 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i).unwrap_or(""), 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        "not a number of bytes (digits, optionally followed by k, m or g)".to_owned()
+    })?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| "too large".to_owned())
+}
+
+/// A number of bytes, at least 1.
+fn parse_positive_bytes(s: &str) -> Result<u64, String> {
+    match parse_bytes(s)? {
+        0 => Err("must be at least 1 byte".to_owned()),
+        n => Ok(n),
+    }
+}
+
+impl BufferingArgs {
+    /// These settings on top of `options`.
+    fn apply(&self, options: GatewayOptions) -> Result<GatewayOptions, CliError> {
+        let usize_of = |flag: &str, n: u64| {
+            usize::try_from(n)
+                .map_err(|_| CliError::Message(format!("--{flag} {n}: too large for this machine")))
+        };
+        let mut options = options
+            .with_request_buffering(self.request_buffering.on())
+            .with_unbuffered_request_paths(self.unbuffered_request_paths.iter().cloned())
+            .with_client_max_body_size(self.client_max_body_size)
+            .with_client_body_buffer_size(usize_of(
+                "client-body-buffer-size",
+                self.client_body_buffer_size,
+            )?)
+            .with_client_body_timeout(Duration::from_secs(self.client_body_timeout))
+            .with_response_buffering(self.response_buffering.on())
+            .with_response_buffer_size(usize_of("response-buffer-size", self.response_buffer_size)?)
+            .with_max_temp_file_size(self.max_temp_file_size)
+            .with_send_timeout(Duration::from_secs(self.send_timeout))
+            .with_upstream_max_connections(usize_of(
+                "upstream-max-connections",
+                self.upstream_max_connections,
+            )?)
+            .with_upstream_max_connections_per_client(usize_of(
+                "upstream-max-connections-per-client",
+                self.upstream_max_connections_per_client,
+            )?)
+            .with_upstream_queue_size(usize_of("upstream-queue-size", self.upstream_queue_size)?)
+            .with_upstream_queue_timeout(Duration::from_secs(self.upstream_queue_timeout));
+        for p in &self.unbuffered_request_paths {
+            if !p.starts_with('/') {
+                return Err(CliError::Message(format!(
+                    "--unbuffered-request-path {p:?}: a path pattern starts with /"
+                )));
+            }
+        }
+        if let Some(dir) = &self.temp_dir {
+            if !dir.is_dir() {
+                return Err(CliError::Message(format!(
+                    "--temp-dir {}: not a directory",
+                    dir.display()
+                )));
+            }
+            options = options.with_temp_dir(dir);
+        }
+        Ok(options)
+    }
+}
+
 /// Runs `hardened serve`.
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::load_strict(args.config.config.as_deref())?;
-    let security = Security::from_config(&loaded.config, &common::probe_machine())?;
+    let probe = common::probe_machine();
+    let security = Security::from_config(&loaded.config, &probe)?;
     let settings = Settings::new(args, &loaded.config.gateway)?;
+    if settings.admin_listen == Some(settings.listen) && settings.listen.port() != 0 {
+        return Err(CliError::Message(format!(
+            "--admin-listen {}: the admin listener needs an address of its own, not --listen's",
+            settings.listen
+        )));
+    }
+    // Reloads read the same files (and overlay and .env beside them) with the same
+    // runtime probe.
+    let config_path = args.config.config.clone();
+    let watch_dir = config_path
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let load = move || -> Result<Reloaded, hardened::config::ConfigErrors> {
+        let loaded = common::loader(config_path.as_deref()).load()?;
+        Ok(Reloaded {
+            security: Security::from_config(&loaded.config, &probe)?,
+            // Listen addresses come from flags today; settings of the config that only
+            // take effect at a restart (a listen address in the config) go here, and a
+            // change is reported as needing a restart instead of being applied.
+            restart_only: Vec::new(),
+        })
+    };
     let upstream = match &settings.upstream {
         Some(u) => Some(parse_upstream(u)?),
         None => None,
@@ -75,7 +305,20 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(serve(security, &settings, upstream, out))
+    let options = settings.options.clone();
+    let reason = loaded.environment_reason().to_string();
+    rt.block_on(serve(
+        security,
+        &reason,
+        &settings,
+        upstream,
+        options,
+        out,
+        ReloadFrom {
+            load: Box::new(load),
+            watch_dir,
+        },
+    ))
 }
 
 /// The address `serve` listens on without `--listen` or `gateway.listen`.
@@ -92,6 +335,9 @@ struct Settings {
     /// The certificate and key files, and where they were named (for messages).
     tls: Option<(PathBuf, PathBuf, &'static str)>,
     listen_http: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    log_format: LogFormat,
+    access_log: bool,
 }
 
 impl Settings {
@@ -119,6 +365,47 @@ impl Settings {
             (None, None, Some(t)) => Some((t.cert.clone(), t.key.clone(), "gateway.tls")),
             _ => None,
         };
+        let options = args.buffering.apply(options)?;
+        // The buffering keys of `gateway:` are typed and checked, but the flags set them
+        // for now: a value in the file that `serve` would not apply is refused rather
+        // than ignored.
+        let unapplied = [
+            ("request_buffering", file.request_buffering.is_some()),
+            (
+                "unbuffered_request_paths",
+                file.unbuffered_request_paths.is_some(),
+            ),
+            ("client_max_body_size", file.client_max_body_size.is_some()),
+            (
+                "client_body_buffer_size",
+                file.client_body_buffer_size.is_some(),
+            ),
+            ("client_body_timeout", file.client_body_timeout.is_some()),
+            ("response_buffering", file.response_buffering.is_some()),
+            ("response_buffer_size", file.response_buffer_size.is_some()),
+            ("max_temp_file_size", file.max_temp_file_size.is_some()),
+            ("send_timeout", file.send_timeout.is_some()),
+            ("temp_dir", file.temp_dir.is_some()),
+            (
+                "upstream_max_connections",
+                file.upstream_max_connections.is_some(),
+            ),
+            (
+                "upstream_max_connections_per_client",
+                file.upstream_max_connections_per_client.is_some(),
+            ),
+            ("upstream_queue_size", file.upstream_queue_size.is_some()),
+            (
+                "upstream_queue_timeout",
+                file.upstream_queue_timeout.is_some(),
+            ),
+        ];
+        if let Some((key, _)) = unapplied.iter().find(|(_, set)| *set) {
+            return Err(CliError::Message(format!(
+                "gateway.{key}: set it with the `serve` flag --{} instead (the config key is not applied yet)",
+                key.replace('_', "-")
+            )));
+        }
         let listen_http = args.tls.listen_http.or(file.listen_http);
         if let Some(addr) = listen_http
             && tls.is_none()
@@ -133,6 +420,15 @@ impl Settings {
             options,
             tls,
             listen_http,
+            admin_listen: args.admin_listen.or(file.admin_listen),
+            log_format: args
+                .log_format
+                .or(file.log_format.map(|f| match f {
+                    hardened::config::LogFormat::Json => LogFormat::Json,
+                    _ => LogFormat::Text,
+                }))
+                .unwrap_or(LogFormat::Text),
+            access_log: args.access_log,
         })
     }
 }
@@ -145,32 +441,36 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
             UpstreamError::Https { .. } => format!(
                 "--upstream {u:?}: https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
             ),
-            UpstreamError::NotAbsolute { .. } => {
-                format!("--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000")
-            }
+            UpstreamError::NotAbsolute { .. } => match u.split_once("://") {
+                Some((scheme, _)) if !scheme.eq_ignore_ascii_case("http") => format!(
+                    "--upstream {u:?}: the scheme {scheme:?} is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"
+                ),
+                Some(_) => format!(
+                    "--upstream {u:?}: the URL names no host; give one such as http://127.0.0.1:9000"
+                ),
+                None => format!(
+                    "--upstream {u:?}: give an absolute URL such as http://127.0.0.1:9000"
+                ),
+            },
             other => format!("--upstream: {other}"),
         })
     })
 }
 
-async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener, CliError> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!(
-                "the port is taken; stop the other process or choose another with {flag} 127.0.0.1:PORT"
-            )
-        } else {
-            format!("check the address given to {flag}")
-        };
-        CliError::Message(format!("cannot listen on {addr}: {e}; {hint}"))
-    })
+/// Where reloads read the configuration from.
+struct ReloadFrom {
+    load: Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> + Send + Sync>,
+    watch_dir: std::path::PathBuf,
 }
 
 async fn serve(
     security: Security,
+    reason: &str,
     settings: &Settings,
     upstream: Option<Upstream>,
+    options: GatewayOptions,
     out: &mut dyn Write,
+    reload: ReloadFrom,
 ) -> Result<ExitCode, CliError> {
     let tls = match &settings.tls {
         Some((cert, key, named)) => Some(
@@ -185,6 +485,14 @@ async fn serve(
         None => None,
     };
     let local = listener.local_addr()?;
+    let admin_listener = match settings.admin_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            CliError::Message(format!(
+                "cannot listen on {addr} (--admin-listen): {e}; choose another address"
+            ))
+        })?),
+        None => None,
+    };
     writeln!(
         out,
         "hardened: listening on {}://{local} ({}, {})",
@@ -195,6 +503,11 @@ async fn serve(
             None => "demo app".to_owned(),
         }
     )?;
+    writeln!(
+        out,
+        "hardened: {} because {reason}",
+        security.policy().environment
+    )?;
     if let Some(p) = &plain {
         writeln!(
             out,
@@ -203,13 +516,51 @@ async fn serve(
             local.port()
         )?;
     }
+    if let Some(a) = &admin_listener {
+        writeln!(
+            out,
+            "hardened: admin on http://{} (/healthz, /readyz, /metrics)",
+            a.local_addr()?
+        )?;
+    }
     out.flush()?;
-    tracing_init();
+    logging::init(settings.log_format, settings.access_log);
+    let access_log = settings.access_log;
 
-    // One shutdown for every listener.
+    let policy = Policy::new(security);
+    let metrics = admin_listener.as_ref().map(|_| Arc::new(Metrics::new()));
+    let mut reloader =
+        Reloader::new(policy.clone(), Vec::new(), reload.load).watch_dir(reload.watch_dir);
+    if let Some(m) = &metrics {
+        reloader = reloader.with_metrics(m.clone());
+    }
+    let (stop_side, stopped_side) = tokio::sync::watch::channel(());
+    let side_shutdown = move || {
+        let mut rx = stopped_side.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    };
+    let mut side = tokio::task::JoinSet::new();
+    side.spawn(reloader.run(side_shutdown()));
+    let mut admin = None;
+    if let (Some(listener), Some(m)) = (admin_listener, &metrics) {
+        let a = Admin::new(
+            policy.clone(),
+            m.clone(),
+            upstream.as_ref().map(|u| u.addr().to_owned()),
+        );
+        side.spawn(a.clone().serve(listener, side_shutdown()));
+        admin = Some(a);
+    }
+    // Not ready from the moment shutdown begins, while open requests drain. One
+    // shutdown for every listener.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
+        if let Some(a) = &admin {
+            a.draining();
+        }
         let _ = stop.send(true);
     });
     let shutdown = move || {
@@ -218,13 +569,15 @@ async fn serve(
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    let reload = tls.clone().map(|t| tokio::spawn(reload_tls(t)));
+    let tls_reload = tls.clone().map(|t| tokio::spawn(reload_tls(t)));
 
-    let options = settings.options.clone();
     let https_port = local.port();
     match upstream {
         Some(u) => {
-            let gateway = Gateway::new(security, u, options);
+            let mut gateway = Gateway::with_policy(policy, u, options).with_access_log(access_log);
+            if let Some(m) = metrics {
+                gateway = gateway.with_metrics(m);
+            }
             let main = match &tls {
                 Some(t) => gateway.clone().with_tls(t.clone()),
                 None => gateway.clone(),
@@ -237,8 +590,12 @@ async fn serve(
             tokio::join!(main.serve(listener, shutdown()), maybe(plain));
         }
         None => {
-            let app = demo::service(security.clone());
-            let server = Server::new(security, options);
+            // The demo app shows the policy it was started with.
+            let app = demo::service(policy.current());
+            let mut server = Server::with_policy(policy, options).with_access_log(access_log);
+            if let Some(m) = metrics {
+                server = server.with_metrics(m);
+            }
             let main = match &tls {
                 Some(t) => server.clone().with_tls(t.clone()),
                 None => server.clone(),
@@ -251,10 +608,29 @@ async fn serve(
             tokio::join!(main.serve(listener, app, shutdown()), maybe(plain));
         }
     }
-    if let Some(r) = reload {
+    if let Some(r) = tls_reload {
         r.abort();
     }
+    let _ = stop_side.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while side.join_next().await.is_some() {}
+    })
+    .await;
+    side.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "the port is taken; stop the other process or choose another with {flag} 127.0.0.1:PORT"
+            )
+        } else {
+            format!("check the address given to {flag}")
+        };
+        CliError::Message(format!("cannot listen on {addr}: {e}; {hint}"))
+    })
 }
 
 /// Runs `f` when there is one.
@@ -274,15 +650,6 @@ async fn reload_tls(tls: Tls) {
     tokio::join!(watch, tls.reload_on_sighup());
     #[cfg(not(unix))]
     watch.await;
-}
-
-fn tracing_init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HARDENED_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Completes on ctrl-c or SIGTERM.

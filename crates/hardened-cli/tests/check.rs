@@ -292,6 +292,19 @@ fn sarif_output() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
+    // Each rule is described by what it looks for, not by its pass message.
+    let debug = &run["tool"]["driver"]["rules"][rules
+        .iter()
+        .position(|r| *r == "debug-in-production")
+        .unwrap()];
+    assert_eq!(
+        debug["shortDescription"]["text"],
+        "`debug: true` in a production deployment"
+    );
+    assert_eq!(
+        debug["fullDescription"]["text"],
+        "`debug: true` in a production deployment. Passes when debug is false."
+    );
     let results = run["results"].as_array().unwrap();
     let j = json(&run_json_bad());
     assert_eq!(results.len(), j["findings"].as_array().unwrap().len());
@@ -529,4 +542,77 @@ fn inline_secrets_are_not_claimed_as_passed_when_unverifiable() {
     for id in ["database-password-inline", "secret-inline"] {
         assert!(!passed.contains(id), "{id} in {passed}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Locations
+
+/// A finding about one `security_domains` entry points at that entry's line, not the
+/// list's first item.
+#[test]
+fn findings_about_a_domain_point_at_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "environment: production\nsecurity_domains:\n  - example.com\n  - example.com\n  - http://staging.example.com:8080\n  - 192.168.1.10\n  - localhost\n",
+    )
+    .unwrap();
+    let r = run_in(dir.path(), &["--format", "json"], &[]);
+    let v = json(&r);
+    let mut got: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("domains-"))
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["location"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("domains-http", "config.yaml:5"),
+        ("domains-http", "config.yaml:6"),
+        ("domains-ip-literal", "config.yaml:6"),
+        ("domains-localhost", "config.yaml:7"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    assert_eq!(got, want, "{}", r.stdout);
+}
+
+/// `-q` prints the findings and the summary: no passed rules, no manual reminders.
+#[test]
+fn problems_only_prints_only_the_findings() {
+    let args = |q: bool| {
+        let mut a = vec![
+            "--deploy",
+            "--config",
+            "tests/check-fixtures/prod-bad.yaml",
+            "--color",
+            "never",
+        ];
+        if q {
+            a.push("-q");
+        }
+        run(&a, &[("DOCKER", "true")])
+    };
+    let full = args(false);
+    let quiet = args(true);
+    assert_eq!(full.code, quiet.code);
+    assert!(full.stdout.contains("✓ "), "{}", full.stdout);
+    assert!(!quiet.stdout.contains("✓ "), "{}", quiet.stdout);
+    assert!(!quiet.stdout.contains("☐ "), "{}", quiet.stdout);
+    let findings = |s: &str| {
+        s.lines()
+            .filter(|l| l.trim_start().starts_with(['✗', '!', 'i']))
+            .count()
+    };
+    assert_eq!(findings(&full.stdout), findings(&quiet.stdout));
+    assert!(findings(&quiet.stdout) > 0);
+    assert_eq!(full.stdout.lines().last(), quiet.stdout.lines().last());
 }

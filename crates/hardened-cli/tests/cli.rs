@@ -435,6 +435,8 @@ fn show_json_development_defaults_from_the_guide() {
         "http://localhost:8000",
         "http://localhost:9000",
         "http://127.0.0.1:8080",
+        "http://localhost:5173",
+        "https://[::1]:5173",
     ] {
         assert!(csrf.iter().any(|c| c == o), "{o} missing");
     }
@@ -445,7 +447,8 @@ fn show_json_development_defaults_from_the_guide() {
     ] {
         assert!(!csrf.iter().any(|c| c == o), "{o} present");
     }
-    assert_eq!(csrf.len(), 3 * 2 * (2001 + 1001));
+    // The ranges, and Vite's 5173.
+    assert_eq!(csrf.len(), 3 * 2 * (2001 + 1001 + 1));
     assert_eq!(
         v["hardened"]["csrf"]["loopback"]["port_ranges"],
         json!([[3000, 5000], [8000, 9000]])
@@ -1251,4 +1254,293 @@ fn unanchored_cors_regex_must_match_the_whole_origin() {
         .unwrap();
         assert_eq!(v["cors"]["allowed"], want, "{origin}: {v}");
     }
+}
+
+// ------------------------------------------------ messages that name the real mistake
+
+/// `(name, config.yaml, .env, environment variables)`.
+type MessageCase<'a> = (&'a str, &'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
+
+/// One mistake per case, worded for the user: the snapshot pins the whole message.
+#[test]
+fn bad_config_messages_name_the_real_mistake() {
+    let cases: &[MessageCase<'_>] = &[
+        (
+            "debug_typo",
+            "security_domains: [a.test]\ndebug: flase\n",
+            None,
+            &[],
+        ),
+        (
+            "ssl_redirect_not_bool",
+            "security_domains: [a.test]\nssl_redirect: maybe\n",
+            None,
+            &[],
+        ),
+        (
+            "docker_variable",
+            "security_domains: [a.test]\n",
+            None,
+            &[("DOCKER", "maybe")],
+        ),
+        (
+            "docker_in_dotenv",
+            "security_domains: [a.test]\n",
+            Some("# local\nDOCKER=maybe\n"),
+            &[],
+        ),
+        (
+            "scheme_without_colon",
+            "security_domains: [http//foo.test]\n",
+            None,
+            &[],
+        ),
+        (
+            "environment_unknown",
+            "environment: develpment\nsecurity_domains: [a.test]\n",
+            None,
+            &[],
+        ),
+        (
+            "environment_variable_unknown",
+            "security_domains: [a.test]\n",
+            None,
+            &[("ENVIRONMENT", "qa")],
+        ),
+        (
+            "duplicate_key",
+            "security_domains: [a.test]\ndebug: false\nsecurity_domains: [b.test]\n",
+            None,
+            &[],
+        ),
+        (
+            "unquoted_braces_in_flow_list",
+            "security_domains: [a.test]\ncsrf_exempt_paths: [/api/*, /hooks/{id}]\n",
+            None,
+            &[],
+        ),
+        (
+            "derived_keys",
+            "security_domains: [a.test]\nallowed_hosts: [a.test]\ncors_allowed_origins: [https://a.test]\ncsrf_trusted_origins: [https://a.test]\n",
+            None,
+            &[],
+        ),
+        (
+            "domains_not_a_list",
+            "security_domains: a.test\n",
+            None,
+            &[],
+        ),
+    ];
+    for (name, config, dotenv, vars) in cases {
+        let d = Dir::empty();
+        std::fs::write(d.path().join("config.yaml"), config).unwrap();
+        if let Some(text) = dotenv {
+            std::fs::write(d.path().join(".env"), text).unwrap();
+        }
+        let mut c = d.cmd(&["show"]);
+        c.env_remove("DOCKER");
+        for (k, v) in *vars {
+            c.env(k, v);
+        }
+        let r = run(c);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        insta::assert_snapshot!(format!("message_{name}"), r.stderr);
+    }
+}
+
+#[test]
+fn upstream_with_another_scheme_names_the_scheme() {
+    let d = Dir::empty();
+    let r = run(d.cmd(&["serve", "--upstream", "ftp://x"]));
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!(r.stderr, @r#"error: --upstream "ftp://x": the scheme "ftp" is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"#);
+}
+
+#[test]
+fn a_common_password_as_secret_key_is_named_and_located_in_dotenv() {
+    let d = Dir::empty();
+    std::fs::write(
+        d.path().join("config.yaml"),
+        "security_domains: [a.test]\nsecret_key: ${SECRET_KEY}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join(".env"),
+        "DEBUG=false\nSECRET_KEY=password123\n",
+    )
+    .unwrap();
+    let r = run(d.cmd(&["check", "--format", "json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stdout.contains("password123"));
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let found: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("secret-key"))
+        .map(|f| {
+            (
+                f["message"].as_str().unwrap().to_owned(),
+                f["location"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "secret_key is 11 characters long; at least 50 are needed".to_owned(),
+                ".env:2".to_owned()
+            ),
+            (
+                "secret_key is a common password, among the first an attacker tries".to_owned(),
+                ".env:2".to_owned()
+            ),
+        ]
+    );
+}
+
+// ------------------------------------------------ which environment, and why
+
+/// `(name, config.yaml, environment variables, "environment: reason")`.
+type ReasonCase<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn show_says_which_environment_was_chosen_and_why() {
+    let cases: &[ReasonCase<'_>] = &[
+        (
+            "defaults",
+            None,
+            &[],
+            "development: no config file: the built-in development defaults",
+        ),
+        (
+            "default_production",
+            Some("security_domains: [a.test]\n"),
+            &[],
+            "production: no environment set and debug is not true → production, secure by default",
+        ),
+        (
+            "debug",
+            Some("debug: true\n"),
+            &[],
+            "development: no environment set and debug is true (config.yaml:1) → development",
+        ),
+        (
+            "key",
+            Some("security_domains: [a.test]\nenvironment: staging\n"),
+            &[],
+            "staging: `environment:` in config.yaml:2",
+        ),
+        (
+            "variable",
+            Some("security_domains: [a.test]\nenvironment: staging\n"),
+            &[("DJANGO_ENV", "dev")],
+            "development: the environment variable DJANGO_ENV",
+        ),
+    ];
+    for (name, config, vars, want) in cases {
+        let d = Dir::empty();
+        if let Some(text) = config {
+            std::fs::write(d.path().join("config.yaml"), text).unwrap();
+        }
+        let mut c = d.cmd(&["show"]);
+        for (k, v) in *vars {
+            c.env(k, v);
+        }
+        let out = ok(c);
+        let (env, _) = want.split_once(':').unwrap();
+        let reason = want.split_once(": ").unwrap().1;
+        assert!(
+            out.starts_with(&format!("hardened security policy: {env} (")),
+            "{name}:\n{out}"
+        );
+        let line = out.lines().nth(1).unwrap();
+        assert_eq!(
+            line.split_whitespace().collect::<Vec<_>>().join(" "),
+            format!("environment from {reason}"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn production_by_default_without_domains_says_why_and_how_to_develop() {
+    let d = Dir::empty();
+    std::fs::write(d.path().join("config.yaml"), "secret_key: x\n").unwrap();
+    let r = run(d.cmd(&["show"]));
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!(r.stderr, @r"
+    error: `security_domains` = []: production needs at least one security domain; without one no request could be served (no environment set and debug is not true → production, secure by default)
+      fix: add your domains: security_domains: [example.com, api.example.com]; or, to develop locally, write `environment: development` (or `debug: true`)
+    ");
+}
+
+// ------------------------------------------------ explain
+
+#[test]
+fn explain_exits_1_on_a_rejection_and_shows_only_the_layers_headers() {
+    let d = Dir::empty();
+    let allowed = run(d.cmd(&["explain", "--url", "http://localhost/login"]));
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(
+        allowed.stdout.contains("verdict:  allow (200 OK)"),
+        "{}",
+        allowed.stdout
+    );
+    // The demo app's cookies are `serve`'s, never shown as the user's application's.
+    assert!(!allowed.stdout.contains("set-cookie"), "{}", allowed.stdout);
+    assert!(
+        !allowed.stdout.contains("  content-type:"),
+        "{}",
+        allowed.stdout
+    );
+    assert!(
+        allowed
+            .stdout
+            .contains("response headers (added by the layer):")
+    );
+    assert!(allowed.stdout.contains("x-content-type-options: nosniff"));
+
+    let rejected = run(d.cmd(&[
+        "explain",
+        "-X",
+        "POST",
+        "--url",
+        "http://localhost/",
+        "-H",
+        "Origin: https://evil.com",
+    ]));
+    assert_eq!(rejected.code, 1, "{}", rejected.stderr);
+    assert!(
+        rejected.stdout.contains("verdict:  reject (403 Forbidden)"),
+        "{}",
+        rejected.stdout
+    );
+    assert!(!rejected.stdout.contains("allow: "), "{}", rejected.stdout);
+
+    let help = ok(d.cmd(&["explain", "--help"]));
+    assert!(help.contains("Exit status: 0 allowed"), "{help}");
+}
+
+/// A new `config.yaml` makes production: `explain` on localhost says so and why.
+#[test]
+fn explain_says_why_localhost_is_refused_in_default_production() {
+    let d = Dir::empty();
+    std::fs::write(
+        d.path().join("config.yaml"),
+        "security_domains: [example.com]\n",
+    )
+    .unwrap();
+    let r = run(d.cmd(&["explain", "--url", "http://localhost:8000/"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("note:     production because no environment set and debug is not true → production, secure by default: loopback hosts are allowed in development and test only; to develop locally, write `environment: development` (or `debug: true`)"),
+        "{}",
+        r.stdout
+    );
+    // Not for other hosts, nor in development.
+    let r = run(d.cmd(&["explain", "--url", "http://evil.com/"]));
+    assert!(!r.stdout.contains("note:"), "{}", r.stdout);
 }

@@ -262,7 +262,7 @@ async fn demo_app_in_production() {
         r.all("set-cookie"),
         [
             "sessionid=demo-session; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "csrftoken=demo-token; Path=/; Secure"
+            "csrftoken=demo-token; Path=/; Secure; SameSite=Lax"
         ]
     );
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
@@ -412,4 +412,101 @@ async fn incomplete_request_head_is_timed_out() {
     let mut buf = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut buf)).await;
     assert!(closed.is_ok(), "the half-sent request is still held open");
+}
+
+// ---------------------------------------------------------------- buffering flags
+
+/// Buffering and connection flags with values that make no sense are usage errors:
+/// exit 2 before listening, naming the flag and the value.
+#[test]
+fn buffering_flags_are_validated() {
+    let dir = workdir(None);
+    let missing = dir.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    for (flag, value) in [
+        ("--client-max-body-size", "abc"),
+        ("--client-max-body-size", "-1"),
+        ("--client-max-body-size", "10x"),
+        ("--client-body-buffer-size", "0"),
+        ("--client-body-timeout", "0"),
+        ("--client-body-timeout", "-5"),
+        ("--client-body-timeout", "1.5"),
+        ("--request-buffering", "maybe"),
+        ("--response-buffering", "yes"),
+        ("--response-buffer-size", "0"),
+        ("--max-temp-file-size", "-1"),
+        ("--send-timeout", "0"),
+        ("--upstream-max-connections", "0"),
+        ("--upstream-max-connections", "many"),
+        ("--upstream-max-connections-per-client", "0"),
+        ("--upstream-queue-size", "-1"),
+        ("--upstream-queue-timeout", "0"),
+        ("--temp-dir", missing),
+        ("--unbuffered-request-path", "upload"),
+    ] {
+        let out = command(
+            dir.path(),
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                "http://127.0.0.1:9",
+                flag,
+                value,
+            ],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(value),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{flag} {value}: listened anyway");
+    }
+}
+
+/// The buffering flags reach the gateway: a body over `--client-max-body-size` is
+/// answered 413 by the gateway; `0` lifts the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_body_size_flag() {
+    let up = upstream().await;
+    let upstream_url = format!("http://{}", up.addr);
+    let post = |url: String, body: &'static str| async move {
+        let req = Request::post(url)
+            .body(
+                Full::new(Bytes::from(body))
+                    .map_err(|e| match e {})
+                    .boxed_unsync(),
+            )
+            .unwrap();
+        let resp = tokio::time::timeout(TIMEOUT, client().request(req))
+            .await
+            .unwrap()
+            .unwrap();
+        resp.status()
+    };
+    let srv = Hardened::start(
+        None,
+        &[
+            "--upstream",
+            &upstream_url,
+            "--client-max-body-size",
+            "10",
+            "--request-buffering",
+            "on",
+            "--upstream-max-connections",
+            "4",
+        ],
+    );
+    assert_eq!(post(srv.url("/a"), "0123456789").await, 200);
+    assert_eq!(post(srv.url("/a"), "0123456789x").await, 413);
+    let srv = Hardened::start(
+        None,
+        &["--upstream", &upstream_url, "--client-max-body-size", "0"],
+    );
+    assert_eq!(post(srv.url("/a"), "0123456789x").await, 200);
 }

@@ -238,9 +238,14 @@ async fn direct_ssl_mode_from_the_config_file() {
            tls: {{cert: tls.crt, key: tls.key}}\n"
     );
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-    let mut srv = Served::start(dir.path(), &["serve"], &[], 2);
+    let mut srv = Served::start(dir.path(), &["serve"], &[], 3);
     let tls_addr = srv.addr(0, "https");
-    let plain_addr = srv.addr(1, "http");
+    let plain = srv
+        .lines
+        .iter()
+        .position(|l| l.starts_with("hardened: listening on http://"))
+        .unwrap_or_else(|| panic!("no plain listener line: {:?}", srv.lines));
+    let plain_addr = srv.addr(plain, "http");
     assert!(
         srv.lines[0].ends_with(&format!("gateway to http://{up}/)")),
         "{:?}",

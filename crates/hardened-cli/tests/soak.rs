@@ -1,9 +1,12 @@
 //! A bounded soak of the gateway: `hardened serve --upstream` in production in front of
 //! a small hyper upstream (some answers slow, some connections dropped → 502), with 32
 //! concurrent keep-alive clients on loopback mixing good requests and hostile ones, a
-//! task sending raw hostile bytes on fresh connections, and idle half-sent requests
-//! (slow-loris) held open. Counts wrong verdicts and dropped good requests (both must be
-//! 0) and samples the gateway's resident memory (`VmRSS`) after warm-up and at the end.
+//! task sending raw hostile bytes on fresh connections, idle half-sent requests
+//! (slow-loris) held open, and slow clients: uploads that stall half-way (the gateway
+//! buffers them, to temporary files) and clients that ask for a 2 MiB response and do
+//! not read it for seconds (the gateway buffers it and frees the upstream). Counts wrong
+//! verdicts and dropped good requests (both must be 0) and samples the gateway's
+//! resident memory (`VmRSS`) after warm-up and at the end.
 //!
 //! Ignored by `cargo test`: `scripts/soak.sh` runs it (`SOAK_SECONDS`, default 30, at
 //! most 55; warm-up 5 s of it).
@@ -32,6 +35,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 const CLIENTS: usize = 32;
 const SLOW_LORIS: usize = 16;
+const SLOW_UPLOADS: usize = 16;
+const NON_READERS: usize = 16;
+
+/// The body of `/big`, larger than what the kernel buffers for a client that does not
+/// read.
+static BIG: [u8; 2 << 20] = [b'b'; 2 << 20];
 const APP: &str = "https://app.example.com";
 
 // ---------------------------------------------------------------- upstream
@@ -47,6 +56,7 @@ async fn upstream_handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>
         // An error from the service makes hyper drop the connection: the gateway's
         // request fails and it answers 502.
         "/close" => Err(std::io::Error::other("dropping the connection")),
+        "/big" => Ok(Response::new(Full::new(Bytes::from_static(&BIG)))),
         "/slow" => {
             let ms = 50 + (body.to_bytes().len() as u64 * 37 + rand_ms()) % 250;
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -353,6 +363,43 @@ async fn slow_loris(addr: SocketAddr, stop: Arc<AtomicBool>) {
     }
 }
 
+/// Uploads that send 100 KiB of a 200 KiB body and stall for 1-4 s, then give up and
+/// start again: the gateway holds the partial bodies (in temporary files), never the
+/// upstream.
+async fn slow_upload(addr: SocketAddr, stop: Arc<AtomicBool>) {
+    let piece = vec![b'u'; 100 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut s) = TcpStream::connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let _ = s
+            .write_all(
+                b"POST /upload HTTP/1.1\r\nHost: example.com\r\nOrigin: https://app.example.com\r\nContent-Length: 204800\r\n\r\n",
+            )
+            .await;
+        let _ = s.write_all(&piece).await;
+        tokio::time::sleep(Duration::from_millis(1000 + rand_ms() % 3000)).await;
+    }
+}
+
+/// Clients that ask for `/big` (2 MiB) and read nothing for 1-4 s, then close: the
+/// gateway buffers the response and releases the upstream connection.
+async fn non_reader(addr: SocketAddr, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        let _ = socket.set_recv_buffer_size(4096);
+        let Ok(mut s) = socket.connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let _ = s
+            .write_all(b"GET /big HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_millis(1000 + rand_ms() % 3000)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "bounded soak (about 30 s): run by scripts/soak.sh"]
 async fn gateway_soak() {
@@ -386,6 +433,12 @@ async fn gateway_soak() {
     for _ in 0..SLOW_LORIS {
         tasks.push(tokio::spawn(slow_loris(gw.addr, stop.clone())));
     }
+    for _ in 0..SLOW_UPLOADS {
+        tasks.push(tokio::spawn(slow_upload(gw.addr, stop.clone())));
+    }
+    for _ in 0..NON_READERS {
+        tasks.push(tokio::spawn(non_reader(gw.addr, stop.clone())));
+    }
 
     let started = Instant::now();
     tokio::time::sleep(warmup).await;
@@ -412,7 +465,7 @@ async fn gateway_soak() {
     let raw = counts.raw.load(Ordering::Relaxed);
     let measured = elapsed.saturating_sub(warmup).as_secs_f64().max(1.0);
     println!(
-        "soak: {elapsed:.1?}, {CLIENTS} clients + raw hostile + {SLOW_LORIS} slow-loris connections"
+        "soak: {elapsed:.1?}, {CLIENTS} clients + raw hostile + {SLOW_LORIS} slow-loris connections + {SLOW_UPLOADS} stalled uploads + {NON_READERS} non-reading clients of 2 MiB"
     );
     println!(
         "soak: {requests} requests ({good} good, {hostile} hostile) + {raw} raw hostile connections; {:.0} req/s after warm-up",

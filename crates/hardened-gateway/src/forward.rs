@@ -1,14 +1,15 @@
 //! Proxying one request the policy allowed: method and target checks, hop-by-hop and
 //! forwarded-header scrubbing (see `scrub`), HTTP/2 cookie crumbs joined,
 //! `X-Forwarded-For`/`-Proto`, the upstream URI (dot segments resolved inside the base
-//! path, see `target`), the upstream connection of each client connection, and upstream
-//! failures mapped to 502/504.
+//! path, see `target`), the request body read first and the response read whole (see
+//! `buffer`), an upstream connection from the shared pool (see `pool`), and upstream
+//! failures mapped to 502/503/504.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,12 +17,17 @@ use bytes::Bytes;
 use hardened::Security;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 
-use crate::{BoxBody, BoxError, GatewayOptions, Upstream, scrub, target};
+use crate::buffer::{self, BodyError, BodyLimits, RequestBody, ResponseBuffering};
+use crate::metrics::{UpstreamFailure, UpstreamTime};
+use crate::pool::{ClientSlots, Pool, SendError};
+use crate::{BoxBody, GatewayOptions, Upstream, scrub, target};
+
+/// The upstream's instruction not to buffer a response.
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// The methods the gateway answers `Allow` with.
 fn allow() -> HeaderValue {
@@ -33,23 +39,24 @@ fn allow() -> HeaderValue {
 pub(crate) struct Proxy {
     upstream: Upstream,
     upstream_timeout: Duration,
-    connect_timeout: Duration,
     security: Security,
     /// HTTP/1.1 upgrades (WebSockets).
     tunnels: Arc<crate::websocket::Tunnels>,
+    /// The upstream connections, shared by every client.
+    pool: Arc<Pool<RequestBody>>,
+    /// Request body buffering and limits.
+    bodies: BodyLimits,
+    /// Response buffering.
+    responses: Arc<ResponseBuffering>,
 }
 
 /// The proxy for one client connection.
 #[derive(Clone)]
 pub(crate) struct ProxyService {
     proxy: Arc<Proxy>,
-    /// This client connection's upstream connection: requests of one client connection
-    /// reuse it in turn (no shared pool, no lock contention between clients).
-    upstream: UpstreamSlot,
+    /// This client connection's share of the upstream connections.
+    client: ClientSlots,
 }
-
-/// An idle upstream connection, taken while a request uses it.
-type UpstreamSlot = Arc<Mutex<Option<http1::SendRequest<Incoming>>>>;
 
 impl tower::Service<Request<Incoming>> for ProxyService {
     type Response = Response<BoxBody>;
@@ -62,25 +69,8 @@ impl tower::Service<Request<Incoming>> for ProxyService {
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let proxy = self.proxy.clone();
-        let slot = self.upstream.clone();
-        Box::pin(async move { Ok(proxy.forward(req, &slot).await) })
-    }
-}
-
-/// Why forwarding failed.
-enum ForwardError {
-    /// Connecting to the upstream failed.
-    Connect(std::io::Error),
-    /// The exchange with the upstream failed.
-    Http(hyper::Error),
-}
-
-impl std::fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ForwardError::Connect(e) => write!(f, "connect: {e}"),
-            ForwardError::Http(e) => write!(f, "{e}"),
-        }
+        let client = self.client.clone();
+        Box::pin(async move { Ok(proxy.forward(req, &client).await) })
     }
 }
 
@@ -143,11 +133,48 @@ fn join_cookies(headers: &mut HeaderMap) {
 /// Whether forwarding failed because the client's own request body was broken (a bad
 /// chunk size, a truncated chunk): hyper reports the body stream's error as a "user"
 /// error. That is the client's fault (400), not the upstream's (502).
-fn client_body_failed(e: &ForwardError) -> bool {
+fn client_body_failed(e: &SendError) -> bool {
     match e {
-        ForwardError::Connect(_) => false,
-        ForwardError::Http(h) => error_chain_has_user_error(h),
+        SendError::Http(h) => error_chain_has_user_error(h),
+        SendError::Connect(_) | SendError::Refused(_) => false,
     }
+}
+
+/// The limit a streamed request body broke while it was being forwarded, if that is
+/// why forwarding failed.
+fn streamed_body_refused(e: &SendError) -> Option<&BodyError> {
+    let SendError::Http(h) = e else {
+        return None;
+    };
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(h);
+    while let Some(err) = cur {
+        if let Some(b) = err.downcast_ref::<BodyError>() {
+            return Some(b);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// The answer to a request body refused before it reached the upstream: 413, 408, 400
+/// or 507. The rest of the body is not read: an HTTP/1 connection is closed after it.
+fn body_refused(e: &BodyError, version: Version) -> Response<BoxBody> {
+    let status = match e {
+        BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+        BodyError::Malformed(_) => StatusCode::BAD_REQUEST,
+        BodyError::Storage(_) => StatusCode::INSUFFICIENT_STORAGE,
+    };
+    match e {
+        BodyError::Storage(_) => tracing::warn!(error = %e, "request body not stored"),
+        _ => tracing::info!(error = %e, "request body refused"),
+    }
+    let mut resp = text_response(status, &e.to_string());
+    if version < Version::HTTP_2 {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -161,6 +188,12 @@ fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = err.source();
     }
     false
+}
+
+/// Marks the gateway's own answer to an upstream failure, for the metrics.
+fn with_failure(mut resp: Response<BoxBody>, kind: UpstreamFailure) -> Response<BoxBody> {
+    resp.extensions_mut().insert(kind);
+    resp
 }
 
 /// The gateway's own short answer: the status line, then `text`.
@@ -181,11 +214,13 @@ pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody>
 impl Proxy {
     pub(crate) fn new(security: Security, upstream: Upstream, options: &GatewayOptions) -> Proxy {
         Proxy {
+            pool: Arc::new(Pool::new(&upstream, options)),
             upstream,
             upstream_timeout: options.upstream_timeout,
-            connect_timeout: options.connect_timeout,
             security,
             tunnels: crate::websocket::Tunnels::new(options),
+            bodies: BodyLimits::new(options),
+            responses: Arc::new(ResponseBuffering::new(options)),
         }
     }
 
@@ -201,7 +236,7 @@ impl Proxy {
     pub(crate) fn connection(self: &Arc<Self>) -> ProxyService {
         ProxyService {
             proxy: self.clone(),
-            upstream: UpstreamSlot::default(),
+            client: self.pool.client(),
         }
     }
 
@@ -227,66 +262,9 @@ impl Proxy {
         Uri::from_parts(parts).map_err(|_| INVALID)
     }
 
-    /// A new upstream connection, driven by its own task.
-    async fn connect(&self) -> Result<http1::SendRequest<Incoming>, ForwardError> {
-        let stream = tokio::time::timeout(
-            self.connect_timeout,
-            tokio::net::TcpStream::connect(self.upstream.addr()),
-        )
-        .await
-        .map_err(|_| ForwardError::Connect(std::io::ErrorKind::TimedOut.into()))?
-        .map_err(ForwardError::Connect)?;
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(ForwardError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
-    }
-
-    /// Sends the request on this client connection's upstream connection (or a new
-    /// one). A request the connection could not take (it closed while idle) is retried
-    /// once on a fresh connection; a request already sent is never retried.
-    async fn send(
-        &self,
-        slot: &UpstreamSlot,
-        mut req: Request<Incoming>,
-    ) -> Result<Response<Incoming>, ForwardError> {
-        for attempt in 0..2 {
-            let idle = slot.lock().ok().and_then(|mut s| s.take());
-            let mut sender = match idle {
-                Some(s) if !s.is_closed() => s,
-                _ => self.connect().await?,
-            };
-            if sender.ready().await.is_err() {
-                sender = self.connect().await?;
-                sender.ready().await.map_err(ForwardError::Http)?;
-            }
-            match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(sender);
-                    }
-                    return Ok(resp);
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if attempt == 0 => req = unsent,
-                    _ => return Err(ForwardError::Http(e.into_error())),
-                },
-            }
-        }
-        Err(ForwardError::Connect(
-            std::io::ErrorKind::ConnectionReset.into(),
-        ))
-    }
-
     /// Forwards one request the policy allowed and returns the upstream's answer (or
-    /// the gateway's own: 400, 405, 502, 504).
-    async fn forward(&self, req: Request<Incoming>, slot: &UpstreamSlot) -> Response<BoxBody> {
+    /// the gateway's own: 400, 405, 408, 413, 502, 503, 504, 507).
+    async fn forward(&self, req: Request<Incoming>, client: &ClientSlots) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; TRACE would echo the
         // request, cookies and credentials included, back to a script (cross-site
@@ -313,10 +291,15 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        let secure = self.security.is_secure(&parts);
+        // The policy in force when the request arrived (see `observe`), else the
+        // gateway's first one.
+        let current = parts.extensions.remove::<Security>();
+        let security = current.as_ref().unwrap_or(&self.security);
+        let secure = security.is_secure(&parts);
         let peer = hardened::peer_ip(&parts);
-        let trusted = self.security.trusts_proxy(peer);
+        let trusted = security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
+        let buffer_body = self.bodies.buffers(parts.uri.path());
         // Kept to judge the upstream's own CORS headers (a refcount bump, when present).
         let origin = parts.headers.get(header::ORIGIN).cloned();
         // The upstream URI from parts, without formatting and re-parsing a string when
@@ -367,42 +350,123 @@ impl Proxy {
         parts.uri = uri;
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
-        let upstream_req = Request::from_parts(parts, body);
         if let Some(upgrade) = upgrade {
             let addr = self.upstream.addr();
             return upgrade
-                .forward(&self.tunnels, addr, upstream_req, client_version)
+                .forward(
+                    &self.tunnels,
+                    addr,
+                    Request::from_parts(parts, body),
+                    client_version,
+                )
                 .await;
         }
-        match tokio::time::timeout(self.upstream_timeout, self.send(slot, upstream_req)).await {
+        // The body: none (nothing to do), read completely before the upstream is
+        // involved, or streamed under the same limits.
+        let body = if body.is_end_stream() {
+            RequestBody::Empty
+        } else if self.bodies.too_large(body.size_hint().lower()) {
+            return body_refused(
+                &BodyError::TooLarge {
+                    limit: self.bodies.max,
+                },
+                client_version,
+            );
+        } else if buffer_body {
+            match buffer::collect(body, &self.bodies).await {
+                Ok(None) => RequestBody::Empty,
+                Ok(Some(b)) => {
+                    parts
+                        .headers
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+                    RequestBody::Buffered(b)
+                }
+                Err(e) => return body_refused(&e, client_version),
+            }
+        } else {
+            RequestBody::Streamed(buffer::Streamed::new(body, &self.bodies))
+        };
+        let upstream_req = Request::from_parts(parts, body);
+        let mut lease = match self.pool.acquire(client).await {
+            Ok(lease) => lease,
+            Err(refused) => {
+                tracing::warn!(upstream = %self.upstream, reason = %refused, "no upstream connection");
+                let mut resp = text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return with_failure(resp, UpstreamFailure::Refused);
+            }
+        };
+        let sent = std::time::Instant::now();
+        match tokio::time::timeout(self.upstream_timeout, lease.send(upstream_req)).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
-                text_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "the upstream service did not answer in time",
+                with_failure(
+                    text_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "the upstream service did not answer in time",
+                    ),
+                    UpstreamFailure::Timeout,
                 )
             }
-            Ok(Err(e)) if client_body_failed(&e) => {
-                tracing::warn!(error = %e, "malformed request body");
-                text_response(StatusCode::BAD_REQUEST, "the request body is malformed")
-            }
             Ok(Err(e)) => {
+                if let Some(refused) = streamed_body_refused(&e) {
+                    return body_refused(refused, client_version);
+                }
+                if client_body_failed(&e) {
+                    tracing::warn!(error = %e, "malformed request body");
+                    return text_response(StatusCode::BAD_REQUEST, "the request body is malformed");
+                }
                 tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
-                text_response(
-                    StatusCode::BAD_GATEWAY,
-                    "the upstream service is unavailable",
+                if let SendError::Refused(refused) = &e {
+                    let mut resp =
+                        text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return with_failure(resp, UpstreamFailure::Refused);
+                }
+                let kind = match e {
+                    SendError::Connect(_) => UpstreamFailure::Connect,
+                    _ => UpstreamFailure::Protocol,
+                };
+                with_failure(
+                    text_response(
+                        StatusCode::BAD_GATEWAY,
+                        "the upstream service is unavailable",
+                    ),
+                    kind,
                 )
             }
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
+                parts.extensions.insert(UpstreamTime(sent.elapsed()));
                 strip_hop_by_hop(&mut parts.headers);
-                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), &self.security);
+                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), security);
                 // Answer in the client's protocol version, not the upstream's.
                 parts.version = client_version;
-                Response::from_parts(
-                    parts,
-                    body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
-                )
+                let stream =
+                    !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);
+                // An instruction to the gateway, as nginx keeps it from the client.
+                parts.headers.remove(X_ACCEL_BUFFERING);
+                let release: buffer::OnComplete = Box::new(move || lease.release());
+                let body = if stream {
+                    buffer::ReleaseOnEnd::new(body, release).boxed_unsync()
+                } else {
+                    match buffer::buffer_response(body, release, &self.responses).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::warn!(upstream = %self.upstream, error = %e, "upstream response failed");
+                            return with_failure(
+                                text_response(
+                                    StatusCode::BAD_GATEWAY,
+                                    "the upstream service is unavailable",
+                                ),
+                                UpstreamFailure::Protocol,
+                            );
+                        }
+                    }
+                };
+                Response::from_parts(parts, body)
             }
         }
     }

@@ -1,8 +1,10 @@
 //! The accept loop: per-connection HTTP/1.1 and HTTP/2 settings and timeouts, the
-//! security layer and the peer address in front of the inner service, graceful shutdown.
+//! policy in force (see `observe`) and the peer address in front of the inner service,
+//! graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,8 +16,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::{Layer, Service};
+use tower::Service;
 
+use crate::metrics::Metrics;
+use crate::observe::{Enforce, Observe};
+use crate::reload::Policy;
 use crate::timeout::{Activity, Deadline, Expiry, Track};
 use crate::tls::{self, Conn, Tls};
 use crate::{BoxError, GatewayOptions};
@@ -23,8 +28,9 @@ use crate::{BoxError, GatewayOptions};
 /// Serves HTTP/1.1 and HTTP/2 (detected per connection; over TLS with
 /// [`with_tls`](Server::with_tls), cleartext otherwise) with a
 /// [`Security`] policy in front of a tower service of yours: every request carries the
-/// client's address as a [`PeerAddr`] extension and passes [`Security::layer`] before it
-/// reaches the service.
+/// client's address as a [`PeerAddr`] extension and passes the checks of
+/// [`Security::layer`] (the [`Policy`] in force when it arrives) before it reaches the
+/// service. Every response carries an `X-Request-Id`.
 ///
 /// A new connection must complete its first request head (HTTP/1) or open its first
 /// stream (HTTP/2) within [`GatewayOptions::header_read_timeout`] of accept, and a
@@ -61,24 +67,53 @@ use crate::{BoxError, GatewayOptions};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Server {
-    security: Security,
+    policy: Policy,
     options: GatewayOptions,
     /// Direct TLS on every accepted connection.
     tls: Option<Tls>,
     /// The port the policy's https redirects point at (a plain listener beside a TLS
     /// one).
     https_port: Option<u16>,
+    observe: Observe,
 }
 
 impl Server {
     /// A server enforcing `security`.
     pub fn new(security: Security, options: GatewayOptions) -> Server {
+        Server::with_policy(Policy::new(security), options)
+    }
+
+    /// A server enforcing the [`Policy`] in force when each request arrives: replace
+    /// it (e.g. with a [`Reloader`](crate::Reloader)) and the next requests follow.
+    pub fn with_policy(policy: Policy, options: GatewayOptions) -> Server {
         Server {
-            security,
+            policy,
             options,
+            observe: Observe::default(),
             tls: None,
             https_port: None,
         }
+    }
+
+    /// The policy it enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Records requests, rejections, upstream failures, durations and open connections
+    /// in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Server {
+        self.observe.metrics = Some(metrics);
+        self
+    }
+
+    /// Logs one line per request (target `hardened::access`, level `info`): method,
+    /// path, status, bytes, duration, upstream time, peer and request id.
+    #[must_use]
+    pub fn with_access_log(mut self, on: bool) -> Server {
+        self.observe.access_log = on;
+        self
     }
 
     /// Serves TLS on the listener: every accepted connection must complete its TLS
@@ -146,12 +181,16 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(opts.header_read_timeout);
+            .header_read_timeout(opts.header_read_timeout)
+            // Caps what hyper buffers per connection (request heads, and response data
+            // queued for a client that reads slowly): 400 KiB by default.
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER);
         builder
             .http2()
             .timer(TokioTimer::new())
             .keep_alive_interval(opts.http2_keep_alive_interval);
-        let layer = self.security.layer();
+        let policy = self.policy.clone();
+        let observe = Arc::new(self.observe.clone());
         let acceptor = self
             .tls
             .as_ref()
@@ -182,9 +221,10 @@ impl Server {
                     let _ = stream.set_nodelay(true);
                     let accepted = tokio::time::Instant::now();
                     let activity = Activity::new();
+                    let open = observe.metrics.as_ref().map(Metrics::connection);
                     let svc = Track::new(
                         AddPeer {
-                            inner: layer.layer(make_service(peer)),
+                            inner: Enforce::new(make_service(peer), policy.clone(), observe.clone()),
                             peer,
                             tls: acceptor.is_some(),
                             https_port,
@@ -197,7 +237,11 @@ impl Server {
                     let mut stopped = stopped.clone();
                     let acceptor = acceptor.clone();
                     let handshake_by = accepted + opts.header_read_timeout;
+                    let send_timeout = opts.send_timeout;
                     connections.spawn(async move {
+                        // A client that stops reading is cut off after the send
+                        // timeout.
+                        let stream = crate::buffer::SendTimeout::new(stream, send_timeout);
                         let io = match acceptor {
                             None => Conn::Plain(stream),
                             // The handshake is in the connection's task, under the
@@ -226,6 +270,7 @@ impl Server {
                             TowerToHyperService::new(svc),
                         );
                         drive(conn, |c| c.graceful_shutdown(), deadline, stopped).await;
+                        drop(open);
                     });
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -23,7 +23,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, version};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 /// The ALPN protocols offered, in order of preference.
 pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -432,13 +431,13 @@ fn pem_reason(e: &pem::Error, what: &str) -> String {
     }
 }
 
-/// A client connection: plain TCP, or TLS over TCP.
-pub(crate) enum Conn {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+/// A client connection: plain, or TLS over the same transport.
+pub(crate) enum Conn<IO> {
+    Plain(IO),
+    Tls(Box<tokio_rustls::server::TlsStream<IO>>),
 }
 
-impl AsyncRead for Conn {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Conn<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -451,7 +450,7 @@ impl AsyncRead for Conn {
     }
 }
 
-impl AsyncWrite for Conn {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Conn<IO> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -316,7 +316,14 @@ fn closed_port() -> SocketAddr {
 async fn gateway_streams_request_and_response_bodies() {
     let up = upstream().await;
     let upstream_url = format!("http://{}", up.addr);
-    let srv = Running::start(None, &upstream_url).await;
+    // Request bodies stream when request buffering is off; responses are passed on as
+    // they arrive even when buffered.
+    let srv = Running::start_with(
+        None,
+        &upstream_url,
+        GatewayOptions::default().with_request_buffering(false),
+    )
+    .await;
     assert_eq!(srv.upstream, format!("{upstream_url}/"));
 
     // 4 MiB uploaded in 64 KiB chunks, in lock step: each chunk must come back through
@@ -503,9 +510,15 @@ async fn gateway_in_production_enforces_before_forwarding() {
             &[("host", "example.com"), ("origin", "https://evil.com")][..],
             403,
         ),
+        // A browser's cookies without Origin or Referer (a client with no Cookie
+        // either is an API client and passes).
         (
             "POST",
-            &[("host", "example.com"), ("x-forwarded-proto", "https")][..],
+            &[
+                ("host", "example.com"),
+                ("x-forwarded-proto", "https"),
+                ("cookie", "sessionid=victim"),
+            ][..],
             403,
         ),
     ] {
@@ -529,7 +542,7 @@ async fn gateway_in_production_enforces_before_forwarding() {
         r.all("set-cookie"),
         [
             "sessionid=u; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "theme=dark; Secure"
+            "theme=dark; Secure; SameSite=Lax"
         ]
     );
     // The upstream's own header is kept; the missing ones are added.

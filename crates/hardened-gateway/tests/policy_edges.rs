@@ -28,9 +28,13 @@ const CONFIG: &str = "environment: production\n\
                       health_check_paths: [/healthz]\n";
 
 fn security() -> Security {
+    security_of(CONFIG)
+}
+
+fn security_of(config: &str) -> Security {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
-    std::fs::write(&path, CONFIG).unwrap();
+    std::fs::write(&path, config).unwrap();
     let loaded = Loader::new().file(&path).load().unwrap();
     Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
 }
@@ -93,9 +97,13 @@ struct Running {
 
 impl Running {
     async fn start(up: SocketAddr) -> Running {
+        Running::start_with(up, security()).await
+    }
+
+    async fn start_with(up: SocketAddr, security: Security) -> Running {
         let options = GatewayOptions::default().with_upstream_timeout(TIMEOUT);
         let gateway = Gateway::new(
-            security(),
+            security,
             parse_upstream(&format!("http://{up}")).unwrap(),
             options,
         );
@@ -292,4 +300,45 @@ async fn rejection_log_escapes_request_text() {
         text.contains("ev\\u{9b}31mil") && text.contains("evil\\u{202e}.com"),
         "{text}"
     );
+}
+
+/// The gateway applies the whole layer: report-only checks let a would-be rejection
+/// through, and a CSP `{nonce}` is a fresh nonce per response, never the placeholder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_only_and_csp_nonces_apply_through_the_gateway() {
+    let up = upstream().await;
+    let config = "environment: production\n\
+                  security_domains: [example.com]\n\
+                  report_only: [host]\n\
+                  headers:\n  content_security_policy: \"script-src 'nonce-{nonce}'\"\n";
+    let gw = Running::start_with(up.addr, security_of(config)).await;
+    let (status, _) = exchange(
+        gw.addr,
+        b"GET / HTTP/1.1\r\nHost: evil.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "report-only host check must let the request through"
+    );
+    assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let (_, headers) = exchange(
+            gw.addr,
+            b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let csp = headers
+            .iter()
+            .find(|(n, _)| n == "content-security-policy")
+            .map(|(_, v)| v.clone())
+            .expect("no CSP");
+        assert!(
+            !csp.contains("{nonce}") && csp.starts_with("script-src 'nonce-"),
+            "{csp}"
+        );
+        nonces.push(csp);
+    }
+    assert_ne!(nonces[0], nonces[1], "a nonce is per response");
 }

@@ -264,6 +264,12 @@ pub enum DomainError {
     /// A wildcard in a place where only a leading `*.` is allowed.
     #[error("wildcards are only allowed as `*` or a leading `*.` label")]
     Wildcard,
+    /// A subdomain pattern over a public suffix (`.co.uk`, `*.github.io`): every site
+    /// registered under it would be trusted.
+    #[error(
+        "{0:?} is a public suffix: a subdomain pattern over it would trust every site registered under it"
+    )]
+    PublicSuffix(String),
 }
 
 impl DomainError {
@@ -286,6 +292,9 @@ impl DomainError {
             }
             DomainError::Wildcard => {
                 "use `*.example.com` (or `.example.com`) for a domain and its subdomains"
+            }
+            DomainError::PublicSuffix(_) => {
+                "list the exact hosts you own, e.g. `myapp.github.io`, or a pattern over your own registered domain (`.myapp.co.uk`)"
             }
         }
     }
@@ -375,6 +384,9 @@ pub fn parse_entry(raw: &str) -> Result<DomainEntry, DomainError> {
                 why: "a subdomain pattern needs a registered domain such as `example.com`, not a top-level domain",
             });
         }
+        if domain != "localhost" && is_public_suffix(&domain) {
+            return Err(DomainError::PublicSuffix(domain));
+        }
         let scheme = scheme.unwrap_or(Scheme::Https);
         let port = port.filter(|p| *p != scheme.default_port());
         return Ok(DomainEntry::Subdomains {
@@ -389,6 +401,14 @@ pub fn parse_entry(raw: &str) -> Result<DomainEntry, DomainError> {
         Scheme::Https
     });
     Ok(DomainEntry::Origin(Origin::new(scheme, host, port)))
+}
+
+/// Whether `domain` (lowercase, punycode) is a public suffix by the Public Suffix List,
+/// ICANN and private sections (`co.uk`, `github.io`, `s3.amazonaws.com`): no registered
+/// domain lies at or above it. Names under an unlisted top-level domain follow the
+/// list's default rule (`*`): `corp.internal` is a registered domain.
+pub fn is_public_suffix(domain: &str) -> bool {
+    psl::domain(domain.as_bytes()).is_none()
 }
 
 /// Splits `host[:port]` / `[v6][:port]`, validating the port.
@@ -601,6 +621,39 @@ mod tests {
         for input in table {
             assert!(parse_entry(input).is_err(), "accepted {input:?}");
         }
+    }
+
+    #[test]
+    fn subdomain_patterns_need_a_registered_domain() {
+        // (entry, the public suffix it was refused for; None = accepted)
+        let table: &[(&str, Option<&str>)] = &[
+            ("*.github.io", Some("github.io")),
+            (".co.uk", Some("co.uk")),
+            ("*.herokuapp.com", Some("herokuapp.com")),
+            (".s3.amazonaws.com", Some("s3.amazonaws.com")),
+            ("*.com.au", Some("com.au")),
+            ("https://*.blogspot.com", Some("blogspot.com")),
+            ("http://*.pages.dev:8080", Some("pages.dev")),
+            // A registered domain under a public suffix is a pattern's parent.
+            ("*.myapp.github.io", None),
+            (".example.co.uk", None),
+            ("*.example.com.au", None),
+            // Unlisted top-level domains follow the default rule.
+            (".corp.internal", None),
+            (".localhost", None),
+            // Exact hosts are not patterns: a site of one's own on a shared suffix.
+            ("myapp.github.io", None),
+            ("github.io", None),
+        ];
+        for (entry, refused) in table {
+            match (parse_entry(entry), refused) {
+                (Err(DomainError::PublicSuffix(s)), Some(want)) => assert_eq!(s, *want, "{entry}"),
+                (Ok(_), None) => {}
+                (got, _) => panic!("{entry}: {got:?}"),
+            }
+        }
+        let e = DomainError::PublicSuffix("github.io".into());
+        assert!(e.hint().contains("exact hosts you own"));
     }
 
     #[test]

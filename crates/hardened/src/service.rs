@@ -16,9 +16,39 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::enforce::{Checks, Decision, Facts, Security};
+use crate::enforce::{Answer, Checks, CspNonce, Decision, Facts, Reported, Security};
 
 impl Security {
+    /// The request side of the layer, for servers that drive the policy themselves (a
+    /// gateway adding metrics or swapping policies): the once-only warning about a
+    /// forwarded header without a peer address, the decision with `checks`, the CSP
+    /// nonce when the policy asks for one (in the facts and in `parts`' extensions, as
+    /// [`CspNonce`]), and the log of what report-only checks would have answered.
+    /// Rejections are left for the caller to log. [`SecurityService`] is this, the
+    /// rejection log, the inner service and [`Security::finish`].
+    pub fn admit(&self, parts: &mut http::request::Parts, checks: Checks) -> Decision {
+        if self.first_missing_peer(parts) {
+            tracing::warn!(
+                header = "X-Forwarded-Proto",
+                fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
+                "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
+            );
+        }
+        let mut decision = self.decide_with(parts, checks);
+        if checks.headers() && self.needs_csp_nonce() {
+            // Drawn only when the CSP asks for one; handlers read it from extensions.
+            let nonce = CspNonce::generate();
+            decision.facts_mut().set_csp_nonce(nonce);
+            parts.extensions.insert(nonce);
+        }
+        if let Decision::Pass(facts) = &decision {
+            for answer in facts.reported() {
+                log_reported(answer, parts);
+            }
+        }
+        decision
+    }
+
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
     /// (preflight answered here), the Origin of WebSocket handshakes, CSRF; then security
     /// headers, HSTS and cookie hardening on the way out.
@@ -143,8 +173,9 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = req.into_parts();
-        match self.security.decide_with(&parts, self.checks) {
+        let (mut parts, body) = req.into_parts();
+        let decision = self.security.admit(&mut parts, self.checks);
+        match decision {
             Decision::Pass(facts) => {
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
@@ -178,6 +209,32 @@ where
                 }
             }
         }
+    }
+}
+
+/// Logs what a report-only check would have answered (the request goes on unchanged).
+fn log_reported(answer: &Answer, parts: &http::request::Parts) {
+    match answer {
+        Answer::Reject(r) => tracing::warn!(
+            check = r.check().as_str(),
+            code = r.code(),
+            method = %parts.method,
+            path = %Escaped(parts.uri.path().as_bytes()),
+            reason = %Escaped(r.reason().as_bytes()),
+            fix = %Escaped(r.fix().as_bytes()),
+            "report-only: request would be rejected"
+        ),
+        Answer::Redirect(location) => tracing::warn!(
+            check = "tls",
+            code = "tls-redirect",
+            method = %parts.method,
+            path = %Escaped(parts.uri.path().as_bytes()),
+            reason = "plain HTTP would be redirected to https",
+            location = ?location,
+            fix = "serve the page over https, or check that the proxy's X-Forwarded-Proto reaches the service from a trusted peer",
+            "report-only: request would be redirected"
+        ),
+        Answer::Preflight => {}
     }
 }
 
@@ -219,6 +276,9 @@ where
                 };
                 if let Some((security, facts)) = post.take() {
                     security.finish(resp.headers_mut(), &facts);
+                    if !facts.reported.is_empty() {
+                        resp.extensions_mut().insert(Reported(facts.reported));
+                    }
                 }
                 Poll::Ready(Ok(resp.map(SecurityBody::inner)))
             }
@@ -309,7 +369,7 @@ where
 /// other invisible format characters (U+202E, U+2066, ...), backslashes and invalid
 /// UTF-8 escaped as `\u{..}` / `\x..`, so a terminal or log viewer shows exactly what
 /// was sent and nothing can rewrite the line.
-pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+pub struct Escaped<'a>(pub &'a [u8]);
 
 impl std::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -36,19 +36,28 @@
 //!
 //! - Load once at startup with [`Security::load_from`] (or [`Security::load`] for
 //!   `./config.yaml`): a bad or unsafe config is an error before the port opens.
-//! - Add every route first, then `.layer(security.layer())`, so every route and the
-//!   fallback are covered.
+//! - Put the layer around the whole router (`ServiceBuilder` with `security.layer()`
+//!   and `.service(router)`), not inside it with `Router::layer`: axum adds `Allow` to
+//!   every response of a route's method fallback, so a `403` for `POST /` would carry
+//!   `allow: GET,HEAD`. Around the router, every route and the fallback are covered and
+//!   the rejection is the layer's alone.
+//! - Initialise a `tracing` subscriber: every rejection is logged there with its reason
+//!   and fix, and nowhere else.
 //! - Serve with `into_make_service_with_connect_info::<SocketAddr>()` and the `axum`
 //!   feature of `hardened`: forwarded headers are then believed only from trusted proxies.
 #![allow(clippy::print_stdout, reason = "the example says where it listens")]
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use axum::ServiceExt as _;
+use axum::body::Body;
 use axum::extract::Path;
+use axum::http::Request;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hardened::Security;
@@ -61,15 +70,24 @@ fn config_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config.yaml")))
 }
 
-/// The application: its routes, then the security layer around all of them.
-fn app(security: &Security) -> Router {
-    Router::new()
+/// The application: its routes, and the security layer around the whole router (its
+/// responses turned back into axum's, which `axum::serve` takes).
+fn app(
+    security: &Security,
+) -> impl tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ 'static {
+    let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", post(login))
         .route("/api/notes", post(create_note))
-        .route("/webhooks/{provider}", post(webhook))
+        .route("/webhooks/{provider}", post(webhook));
+    tower::ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         .layer(security.layer())
+        .service(router)
 }
 
 async fn index() -> Json<Value> {
@@ -102,6 +120,8 @@ async fn webhook(Path(provider): Path<String>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Rejections are logged through `tracing` (WARN, with the reason and the fix).
+    tracing_subscriber::fmt::init();
     let path = config_path();
     let security = match Security::load_from(&path) {
         Ok(s) => s,
@@ -143,8 +163,6 @@ async fn main() -> ExitCode {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use axum::body::Body;
-    use axum::http::Request;
     use hardened::config::load::Loader;
     use hardened::probe::RuntimeProbe;
     use tower::ServiceExt;
@@ -200,6 +218,11 @@ mod tests {
         );
         let evil = [("host", "localhost:8000"), ("origin", "https://evil.com")];
         assert_eq!(call(&s, "POST", "/api/notes", &evil).await.status(), 403);
+        // A rejection on a route without that method is the layer's alone: no `Allow`
+        // from axum's method fallback.
+        let r = call(&s, "POST", "/", &evil).await;
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get("allow").is_none(), "{:?}", r.headers());
         let dev_frontend = [
             ("host", "localhost:8000"),
             ("origin", "http://localhost:3000"),

@@ -4,6 +4,8 @@
 //! cargo run -p example-tonic-grpc     # ./config.yaml, else development defaults
 //! LISTEN=0.0.0.0:50051 cargo run -p example-tonic-grpc
 //! ```
+//!
+//! Rejections are logged through `tracing` (`RUST_LOG=warn` by default).
 #![allow(clippy::print_stdout, reason = "the example says where it listens")]
 
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use hardened::Security;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tracing_subscriber::fmt::init();
     // ./config.yaml (or the built-in development defaults) + .env + the environment.
     let security = match Security::load() {
         Ok(s) => s,

@@ -1,5 +1,6 @@
-//! gRPC over loopback through `Security::layer()`: allowed calls pass, calls addressed
-//! (HTTP/2 `:authority`) to a foreign host are rejected before the service runs.
+//! gRPC over loopback through `Security::layer()`, with the client generated from
+//! `proto/greeter.proto`: allowed calls pass, calls addressed (HTTP/2 `:authority`) to
+//! a foreign host are rejected before the service runs.
 //!
 //! Policies are built in code with an injected runtime probe, never the real machine's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use example_tonic_grpc::{Greeter, grpc_checks, say_hello, say_hello_with, serve_greeter};
+use example_tonic_grpc::proto::greeter_client::GreeterClient;
+use example_tonic_grpc::proto::{HelloReply, HelloRequest};
+use example_tonic_grpc::{Greeter, say_hello, say_hello_with, serve_greeter};
 use hardened::config::Config;
 use hardened::probe::RuntimeProbe;
 use hardened::{Security, SecurityLayer};
@@ -169,10 +172,10 @@ async fn unknown_method_reaches_the_service() {
     let mut grpc = tonic::client::Grpc::new(ch);
     grpc.ready().await.unwrap();
     let status = grpc
-        .unary::<_, String, _>(
-            Request::new("x".to_owned()),
+        .unary::<HelloRequest, HelloReply, _>(
+            Request::new(HelloRequest { name: "x".into() }),
             http::uri::PathAndQuery::from_static("/greeter.Greeter/Nope"),
-            example_tonic_grpc::Utf8Codec,
+            tonic_prost::ProstCodec::default(),
         )
         .await
         .unwrap_err();
@@ -180,28 +183,11 @@ async fn unknown_method_reaches_the_service() {
 }
 
 /// A request the loopback proxy marks secure, as a TLS-terminating ingress would.
-fn via_tls_proxy() -> Request<String> {
-    let mut req = Request::new("ada".to_owned());
+fn via_tls_proxy() -> Request<HelloRequest> {
+    let mut req = Request::new(HelloRequest { name: "ada".into() });
     req.metadata_mut()
         .insert("x-forwarded-proto", "https".parse().unwrap());
     req
-}
-
-#[tokio::test]
-async fn behind_a_tls_proxy_with_grpc_checks() {
-    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
-    let srv = start(security.layer_with(grpc_checks())).await;
-    let ch = channel(&srv, "grpc.example.com").await;
-    let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
-        .await
-        .unwrap();
-    assert_eq!(got.unwrap(), "hello, ada");
-    // Still host-checked.
-    let ch = channel(&srv, "evil.com").await;
-    let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
-        .await
-        .unwrap();
-    assert_eq!(got.unwrap_err().code(), Code::InvalidArgument);
 }
 
 /// With the full `Security::layer()`, a gRPC call that a trusted TLS-terminating proxy
@@ -217,6 +203,28 @@ async fn behind_a_tls_proxy_with_the_full_layer() {
         .await
         .unwrap();
     assert_eq!(got.unwrap(), "hello, ada");
+    // Still host-checked.
+    let ch = channel(&srv, "evil.com").await;
+    let got = tokio::time::timeout(TIMEOUT, say_hello_with(ch, via_tls_proxy()))
+        .await
+        .unwrap();
+    assert_eq!(got.unwrap_err().code(), Code::InvalidArgument);
+}
+
+/// The generated client, used as a tonic user would.
+#[tokio::test]
+async fn the_generated_client_calls_the_service() {
+    let security = production(&["grpc.example.com"], &RuntimeProbe::none());
+    let srv = start(security.layer()).await;
+    let mut client = GreeterClient::new(channel(&srv, "grpc.example.com").await);
+    let reply = client
+        .say_hello(HelloRequest {
+            name: "grace".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "hello, grace");
+    assert_eq!(srv.calls.load(Ordering::SeqCst), 1);
 }
 
 /// Rejections of `content-type: application/grpc*` requests are answered gRPC-style

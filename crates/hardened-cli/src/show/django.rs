@@ -136,6 +136,17 @@ fn notes(m: &Model<'_>, name: &str) -> Notes {
                         .to_owned(),
                 );
             }
+            if p.runtime.container
+                && let Some(h) = &p.runtime.hostname
+            {
+                after.extend([
+                    format!("{h:?} is the host name of the machine that ran `hardened show`"),
+                    "(container rules): it is right only if this file is generated where the service"
+                        .to_owned(),
+                    "runs, e.g. at container start; a fragment built into an image carries the".to_owned(),
+                    "build machine's name. Remove it there, or generate the file at run time.".to_owned(),
+                ]);
+            }
             if !p.health_check_paths.is_empty() {
                 after.push(
                     "Health-check paths skip hardened's host check; Django has no such setting."
@@ -298,7 +309,7 @@ fn csrf_origins(out: &mut String, name: &str, o: &CsrfOrigins) {
     if !o.loopback_ports.is_empty() {
         comment(
             out,
-            "Development: loopback ports named in the configuration.",
+            "Development: Vite's 5173 and loopback ports named in the configuration.",
         );
         let extra = loopback_origins(o.loopback_ports.iter().copied());
         let _ = writeln!(out, "{name} += {}", py_list(&extra));

@@ -48,6 +48,9 @@ struct Rich<'a> {
     tls: RichTls,
     cookies: RichCookies<'a>,
     headers: Pairs,
+    /// The checks that only log what they would reject; absent when all enforce.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_only: Option<Vec<&'static str>>,
     /// `hardened serve`'s settings (never the key itself: its path).
     gateway: &'a super::model::Gateway,
 }
@@ -205,6 +208,7 @@ impl<'a> Document<'a> {
                 harden_session_cookie: p.cookies.harden_session_cookie,
             },
             headers: Pairs(headers),
+            report_only: p.report_only.any().then(|| p.report_only.names()),
             gateway: &model.gateway,
         };
         Document { model, hardened }

@@ -40,6 +40,8 @@ pub(super) struct Model<'a> {
     pub(super) django: Django,
     /// What `hardened serve` would run with, without flags.
     pub(super) gateway: Gateway,
+    /// Why the environment was chosen.
+    pub(super) environment_reason: String,
 }
 
 /// The `gateway:` settings as `hardened serve` would use them without flags: the
@@ -98,6 +100,7 @@ impl<'a> Model<'a> {
                 .as_ref()
                 .is_some_and(|k| !k.expose().is_empty()),
             docker_disabled_by_env,
+            environment_reason: loaded.environment_reason().to_string(),
             django: Django::new(policy),
             gateway: Gateway::new(&loaded.config.gateway),
         }
@@ -122,6 +125,23 @@ impl<'a> Model<'a> {
                 h.cross_origin_opener_policy.map(|v| v.as_str()),
             ),
             ("X-XSS-Protection", h.xss_protection.map(|v| v.as_str())),
+            (
+                "Cross-Origin-Resource-Policy",
+                h.cross_origin_resource_policy.map(|v| v.as_str()),
+            ),
+            (
+                "Cross-Origin-Embedder-Policy",
+                h.cross_origin_embedder_policy.map(|v| v.as_str()),
+            ),
+            ("Permissions-Policy", h.permissions_policy.as_deref()),
+            (
+                "Content-Security-Policy",
+                h.content_security_policy.as_deref(),
+            ),
+            (
+                "Content-Security-Policy-Report-Only",
+                h.content_security_policy_report_only.as_deref(),
+            ),
         ];
         for (name, value) in named {
             if let Some(value) = value {

@@ -29,6 +29,7 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
     } else {
         m.files.clone()
     };
+    t.row("environment from", &m.environment_reason)?;
     t.list("config", &files)?;
     t.row(".env", m.dotenv.as_deref().unwrap_or("-"))?;
     let debug = match (p.debug, m.strict()) {
@@ -41,6 +42,15 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
         "secret key",
         if m.secret_key_set { "set" } else { "not set" },
     )?;
+    if p.report_only.any() {
+        t.row(
+            "report-only",
+            &format!(
+                "{} (would-be rejections are logged and let through)",
+                p.report_only.names().join(", ")
+            ),
+        )?;
+    }
 
     t.section("Runtime")?;
     t.row(

@@ -87,6 +87,8 @@ pub enum Heading {
     Domains,
     /// TLS redirect, HSTS, secure cookies, proxies.
     SslHttps,
+    /// Security response headers and report-only rollout.
+    Headers,
     /// Database password and exposure.
     Database,
     /// Secrets kept out of code and out of git.
@@ -95,11 +97,12 @@ pub enum Heading {
 
 impl Heading {
     /// Every heading, in report order.
-    pub const ALL: [Heading; 6] = [
+    pub const ALL: [Heading; 7] = [
         Heading::Configuration,
         Heading::Environment,
         Heading::Domains,
         Heading::SslHttps,
+        Heading::Headers,
         Heading::Database,
         Heading::Secrets,
     ];
@@ -111,6 +114,7 @@ impl Heading {
             Heading::Environment => "Environment",
             Heading::Domains => "Domains",
             Heading::SslHttps => "SSL/HTTPS",
+            Heading::Headers => "Headers",
             Heading::Database => "Database",
             Heading::Secrets => "Secrets",
         }
@@ -316,6 +320,10 @@ pub enum RuleId {
     DomainsIpLiteral,
     /// `cors-regex-any`: no CORS origin regex matches any origin.
     CorsRegexAny,
+    /// `csrf-exempt-all`: no csrf_exempt_paths pattern matches every path.
+    CsrfExemptAll,
+    /// `health-check-all`: no health_check_paths pattern matches every path.
+    HealthCheckAll,
     /// `hsts-disabled`: HSTS is on.
     HstsDisabled,
     /// `hsts-preload-without-subdomains`: HSTS preload comes with includeSubDomains.
@@ -330,6 +338,10 @@ pub enum RuleId {
     ContainerNoTrustedProxies,
     /// `trusted-proxies-any`: trusted_proxies does not trust every peer.
     TrustedProxiesAny,
+    /// `csp-missing`: production sends a Content-Security-Policy.
+    CspMissing,
+    /// `report-only`: every check enforces (report_only is off).
+    ReportOnly,
     /// `database-password-weak`: the database password is strong.
     DatabasePasswordWeak,
     /// `database-host-public`: the database host is not a public or wildcard address.
@@ -352,7 +364,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 33] = [
+    pub const ALL: [RuleId; 37] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -370,6 +382,8 @@ impl RuleId {
         RuleId::DomainsLocalhost,
         RuleId::DomainsIpLiteral,
         RuleId::CorsRegexAny,
+        RuleId::CsrfExemptAll,
+        RuleId::HealthCheckAll,
         RuleId::HstsDisabled,
         RuleId::HstsPreloadWithoutSubdomains,
         RuleId::HstsPreloadShortMaxAge,
@@ -377,6 +391,8 @@ impl RuleId {
         RuleId::CookiesInsecure,
         RuleId::ContainerNoTrustedProxies,
         RuleId::TrustedProxiesAny,
+        RuleId::CspMissing,
+        RuleId::ReportOnly,
         RuleId::DatabasePasswordWeak,
         RuleId::DatabaseHostPublic,
         RuleId::DatabaseNoPassword,
@@ -387,6 +403,82 @@ impl RuleId {
         RuleId::DotenvTracked,
         RuleId::DotenvUnverified,
     ];
+
+    /// What the rule looks for, one line (SARIF's `shortDescription`): a description
+    /// of the check, not the message of a pass.
+    pub fn description(self) -> &'static str {
+        match self {
+            RuleId::ConfigInvalid => {
+                "Configuration values of the wrong type or with an invalid value"
+            }
+            RuleId::ConfigUnknownKey => "Keys the configuration does not know, usually typos",
+            RuleId::ConfigUnsetVariable => {
+                "`${VAR}` references to variables set neither in the environment nor in .env"
+            }
+            RuleId::DockerModeAuto => {
+                "Container detection left to the machine that runs the check (`docker: auto`)"
+            }
+            RuleId::DebugInProduction => "`debug: true` in a production deployment",
+            RuleId::EnvironmentNotProduction => {
+                "A deployment whose environment is not production, or is production only by default"
+            }
+            RuleId::SecretKeyMissing => "A production deployment without a secret key",
+            RuleId::SecretKeyShort => "A secret key shorter than 50 characters",
+            RuleId::SecretKeyLowEntropy => "A secret key made of fewer than 5 distinct characters",
+            RuleId::SecretKeyInsecurePattern => {
+                "A secret key that is a published example, a placeholder, a development key or a common password"
+            }
+            RuleId::DomainsInvalid => "`security_domains` entries that do not parse",
+            RuleId::DomainsEmpty => "A production deployment without security domains",
+            RuleId::DomainsWildcard => {
+                "The wildcard `*` in `security_domains` of a production deployment"
+            }
+            RuleId::DomainsHttp => "Production domains served over plain HTTP",
+            RuleId::DomainsLocalhost => "Loopback hosts among the production domains",
+            RuleId::DomainsIpLiteral => {
+                "IP addresses instead of names among the production domains"
+            }
+            RuleId::CorsRegexAny => "CORS origin regexes that match any origin",
+            RuleId::CsrfExemptAll => "CSRF exemptions that match every path",
+            RuleId::HealthCheckAll => {
+                "Health-check paths that match every path (the host check off everywhere)"
+            }
+            RuleId::CspMissing => "A production deployment without a Content-Security-Policy",
+            RuleId::ReportOnly => {
+                "Checks in report-only mode: would-be rejections are logged and let through"
+            }
+            RuleId::HstsDisabled => "HSTS turned off in production",
+            RuleId::HstsPreloadWithoutSubdomains => {
+                "HSTS preload without includeSubDomains (the preload list refuses it)"
+            }
+            RuleId::HstsPreloadShortMaxAge => {
+                "HSTS preload with a max-age under one year (the preload list refuses it)"
+            }
+            RuleId::SslRedirectUntrustedProxy => {
+                "`ssl_redirect: true` behind a reverse proxy whose X-Forwarded-Proto is not trusted (a redirect loop)"
+            }
+            RuleId::CookiesInsecure => "Cookies without `Secure` in production",
+            RuleId::ContainerNoTrustedProxies => {
+                "A container deployment whose reverse proxy is not among the trusted proxies"
+            }
+            RuleId::TrustedProxiesAny => "`trusted_proxies` that trusts every peer",
+            RuleId::DatabasePasswordWeak => "A short, simple or common database password",
+            RuleId::DatabaseHostPublic => "A database host that is a public or wildcard address",
+            RuleId::DatabaseNoPassword => "A database connection without a password",
+            RuleId::SecretKeyInline => {
+                "A secret key written in the config file instead of taken from the environment"
+            }
+            RuleId::DatabasePasswordInline => {
+                "Database credentials written in the config file instead of taken from the environment"
+            }
+            RuleId::SecretInline => {
+                "Application secrets written in the config file instead of taken from the environment"
+            }
+            RuleId::DotenvNotIgnored => "A .env file that .gitignore does not ignore",
+            RuleId::DotenvTracked => "A .env file committed to git",
+            RuleId::DotenvUnverified => "A .env file whose git status could not be checked",
+        }
+    }
 
     /// The kebab-case id, e.g. `debug-in-production`.
     pub fn as_str(self) -> &'static str {
@@ -408,6 +500,8 @@ impl RuleId {
             RuleId::DomainsLocalhost => "domains-localhost",
             RuleId::DomainsIpLiteral => "domains-ip-literal",
             RuleId::CorsRegexAny => "cors-regex-any",
+            RuleId::CsrfExemptAll => "csrf-exempt-all",
+            RuleId::HealthCheckAll => "health-check-all",
             RuleId::HstsDisabled => "hsts-disabled",
             RuleId::HstsPreloadWithoutSubdomains => "hsts-preload-without-subdomains",
             RuleId::HstsPreloadShortMaxAge => "hsts-preload-short-max-age",
@@ -415,6 +509,8 @@ impl RuleId {
             RuleId::CookiesInsecure => "cookies-insecure",
             RuleId::ContainerNoTrustedProxies => "container-no-trusted-proxies",
             RuleId::TrustedProxiesAny => "trusted-proxies-any",
+            RuleId::CspMissing => "csp-missing",
+            RuleId::ReportOnly => "report-only",
             RuleId::DatabasePasswordWeak => "database-password-weak",
             RuleId::DatabaseHostPublic => "database-host-public",
             RuleId::DatabaseNoPassword => "database-no-password",

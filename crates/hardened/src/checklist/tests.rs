@@ -7,8 +7,8 @@ use super::dburl::parse_db_url;
 use super::rules::looks_secret;
 use super::*;
 use crate::config::{
-    Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Problem, ProblemKind, Secret,
-    Source, TrustedProxies,
+    Config, DatabaseConfig, DockerMode, Environment, HeaderOverride, HstsConfig, Problem,
+    ProblemKind, Secret, Source, TrustedProxies,
 };
 use crate::domain::parse_entry;
 use crate::probe::RuntimeProbe;
@@ -47,6 +47,8 @@ impl Setup {
         cfg.secret_key = Some(Secret::new(GOOD_KEY));
         cfg.docker = DockerMode::On;
         cfg.ssl_redirect = Some(true);
+        cfg.headers.content_security_policy =
+            HeaderOverride::Set("default-src 'self'; frame-ancestors 'none'".into());
         cfg.cors_allowed_origin_regexes = vec![r"^https://[a-z0-9-]+\.example\.com$".into()];
         cfg.database = Some(DatabaseConfig {
             url: Some(Secret::new(format!(
@@ -307,6 +309,33 @@ const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
                 .cors_allowed_origin_regexes
                 .push(r"https://.*\.example\.com".into())
         },
+    ),
+    (
+        RuleId::CspMissing,
+        Severity::Warning,
+        |s| s.cfg.headers.content_security_policy = HeaderOverride::Remove,
+        |s| {
+            s.cfg.headers.content_security_policy =
+                HeaderOverride::Set("default-src 'none'; frame-ancestors 'none'".into())
+        },
+    ),
+    (
+        RuleId::ReportOnly,
+        Severity::Error,
+        |s| s.cfg.report_only = crate::config::ReportOnly::ALL,
+        |s| s.cfg.report_only = crate::config::ReportOnly::NONE,
+    ),
+    (
+        RuleId::CsrfExemptAll,
+        Severity::Error,
+        |s| s.cfg.csrf_exempt_paths.push("/{*rest}".into()),
+        |s| s.cfg.csrf_exempt_paths.push("/hooks/{id}".into()),
+    ),
+    (
+        RuleId::HealthCheckAll,
+        Severity::Error,
+        |s| s.cfg.health_check_paths.push("/*".into()),
+        |s| s.cfg.health_check_paths.push("/healthz".into()),
     ),
     (
         RuleId::HstsDisabled,
@@ -618,7 +647,9 @@ fn development_without_deploy_runs_only_general_rules() {
             "config-unknown-key",
             "config-unset-variable",
             "domains-invalid",
-            "cors-regex-any"
+            "cors-regex-any",
+            "csrf-exempt-all",
+            "health-check-all"
         ]
     );
     // The same config judged for deployment fails.

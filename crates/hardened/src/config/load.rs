@@ -54,6 +54,66 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
     /// The `.env` file, when one was read.
     pub dotenv: Option<PathBuf>,
+    reason: EnvironmentReason,
+}
+
+impl Loaded {
+    /// Why the configuration's environment was chosen.
+    pub fn environment_reason(&self) -> &EnvironmentReason {
+        &self.reason
+    }
+}
+
+/// Why a loaded configuration runs in its environment.
+///
+/// ```
+/// use hardened::config::load::{EnvironmentReason, Loader};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("config.yaml");
+/// std::fs::write(&path, "security_domains: [example.com]\n")?;
+/// let loaded = Loader::new().file(&path).load()?;
+/// assert_eq!(loaded.environment_reason(), &EnvironmentReason::Default);
+/// assert_eq!(
+///     loaded.environment_reason().to_string(),
+///     "no environment set and debug is not true → production, secure by default"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvironmentReason {
+    /// No config file: the built-in development defaults.
+    BuiltIn,
+    /// The `environment:` key of this file and line.
+    Key(Source),
+    /// This environment variable (`DJANGO_ENV`, `ENVIRONMENT` or `ENV`).
+    Variable(String),
+    /// No environment set and `debug` true (written here): development.
+    Debug(Source),
+    /// No environment set and `debug` not true: production, secure by default.
+    Default,
+}
+
+impl std::fmt::Display for EnvironmentReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvironmentReason::BuiltIn => {
+                f.write_str("no config file: the built-in development defaults")
+            }
+            EnvironmentReason::Key(src) => write!(f, "`environment:` in {src}"),
+            EnvironmentReason::Variable(name) => write!(f, "the environment variable {name}"),
+            EnvironmentReason::Debug(src) => {
+                write!(
+                    f,
+                    "no environment set and debug is true ({src}) → development"
+                )
+            }
+            EnvironmentReason::Default => f.write_str(
+                "no environment set and debug is not true → production, secure by default",
+            ),
+        }
+    }
 }
 
 impl Loader {
@@ -138,6 +198,11 @@ impl Loader {
         // Variables: .env under the process environment.
         let dotenv_path = self.dotenv.clone().unwrap_or_else(|| dir.join(".env"));
         let (dotenv_vars, dotenv_read) = read_dotenv(&dotenv_path)?;
+        let dotenv_lines = if dotenv_read {
+            dotenv_line_numbers(&dotenv_path)
+        } else {
+            BTreeMap::new()
+        };
         let mut vars: BTreeMap<String, (String, bool)> = dotenv_vars
             .into_iter()
             .map(|(k, v)| (k, (v, true)))
@@ -204,11 +269,14 @@ impl Loader {
         }
 
         // Environment variables.
+        let dotenv_origin: Arc<str> = Arc::from(dotenv_path.display().to_string());
+        let mut set_by_var = BTreeMap::new();
         let var_node = |name: &str, value: Value| {
             let src = match vars.get(name) {
+                // The line in .env, so a finding about the value points at it.
                 Some((_, true)) => Source {
-                    origin: Arc::from(format!("{} ({name})", dotenv_path.display())),
-                    line: 0,
+                    origin: dotenv_origin.clone(),
+                    line: dotenv_lines.get(name).copied().unwrap_or(0),
                     from_env: true,
                 },
                 _ => Source::env(name),
@@ -223,6 +291,7 @@ impl Loader {
                 "environment".into(),
                 var_node(name, Value::Str(env.as_str().into())),
             );
+            set_by_var.insert("environment".to_owned(), name.clone());
         }
         for (name, key) in [
             ("SECRET_KEY", "secret_key"),
@@ -233,6 +302,7 @@ impl Loader {
         ] {
             if let Some((v, _)) = vars.get(name) {
                 merged.insert(key.into(), var_node(name, Value::Str(v.clone())));
+                set_by_var.insert(key.to_owned(), name.to_owned());
             }
         }
 
@@ -240,18 +310,29 @@ impl Loader {
 
         let mut typer = Typer {
             problems: Vec::new(),
+            vars: set_by_var,
         };
         let config = typer.config(&merged);
         problems.extend(typer.problems);
-        // A production config whose domains all failed to parse is reported once, for
-        // the bad entries, not again as "no domains".
+        let reason = match (&env_override, merged.get("environment")) {
+            (Some((_, name)), _) => EnvironmentReason::Variable(name.clone()),
+            (None, Some((_, n))) if n.source == Source::builtin() => EnvironmentReason::BuiltIn,
+            (None, Some((_, n))) => EnvironmentReason::Key(n.source.clone()),
+            (None, None) => match merged.get("debug") {
+                Some((_, n)) if config.debug => EnvironmentReason::Debug(n.source.clone()),
+                _ => EnvironmentReason::Default,
+            },
+        };
+        // A production config whose domains all failed to parse, or whose list is
+        // mistyped, is reported once, for that mistake, not again as "no domains".
         let bad_domains = problems
             .iter()
-            .any(|p| p.key().starts_with("security_domains["));
+            .any(|p| p.key() == "security_domains" || p.key().starts_with("security_domains["));
         problems.extend(
             crate::policy::problems(&config)
                 .into_iter()
-                .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains)),
+                .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains))
+                .map(|p| explain_default_production(p, &reason)),
         );
         // File order, then line: the order a reader fixes them in.
         problems.sort_by(|a, b| {
@@ -267,8 +348,31 @@ impl Loader {
             problems,
             files,
             dotenv: dotenv_read.then_some(dotenv_path),
+            reason,
         })
     }
+}
+
+/// "Production needs a domain" when production was only the default: says why it is
+/// production, and how to develop instead.
+fn explain_default_production(p: Problem, reason: &EnvironmentReason) -> Problem {
+    if p.kind() != ProblemKind::NoDomains || *reason != EnvironmentReason::Default {
+        return p;
+    }
+    let mut out = Problem::new(
+        p.kind(),
+        p.key(),
+        format!("{} ({reason})", p.message()),
+        format!(
+            "{}; or, to develop locally, write `environment: development` (or `debug: true`)",
+            p.fix()
+        ),
+    )
+    .at(p.source().cloned());
+    if let Some(v) = p.value() {
+        out = out.with_value(v);
+    }
+    out
 }
 
 fn overlay_names(env: Environment) -> &'static [&'static str] {
@@ -315,13 +419,12 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
         // The message without the source snippet: a snippet could show a secret.
         let msg = e.without_snippet().to_string();
         let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
-        fatal(
-            ProblemKind::InvalidYaml,
-            path,
-            line,
-            format!("invalid YAML: {msg}"),
-            "fix the YAML syntax at that line",
-        )
+        let line_text = usize::try_from(line)
+            .ok()
+            .and_then(|l| text.lines().nth(l.checked_sub(1)?))
+            .unwrap_or("");
+        let (message, fix) = yaml_error_wording(&msg, line_text);
+        fatal(ProblemKind::InvalidYaml, path, line, message, &fix)
     })?;
     doc.set_origin(&origin);
     match doc.value {
@@ -338,6 +441,43 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Node, Node)>, C
             "write `key: value` lines, e.g. `security_domains: [example.com]`",
         )),
     }
+}
+
+/// The message and fix for a YAML syntax error, worded for this file format rather
+/// than in the parser's terms. `line_text` is the offending line; it is only inspected,
+/// never quoted (it could hold a secret).
+fn yaml_error_wording(msg: &str, line_text: &str) -> (String, String) {
+    // The parser's own position suffix (` at line 2, column 1`) repeats our line; keep
+    // the column.
+    let (msg, column) = match msg.rfind(" at line ") {
+        Some(i) => (
+            msg.get(..i).unwrap_or(msg),
+            msg.get(i..)
+                .and_then(|pos| pos.split_once("column "))
+                .map(|(_, c)| format!(" (column {c})")),
+        ),
+        None => (msg, None),
+    };
+    let column = column.unwrap_or_default();
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return (
+            format!("duplicate key: `{key}` is written twice in one mapping"),
+            format!("keep one `{key}:` and remove the other"),
+        );
+    }
+    if msg.contains("flow sequence") || msg.contains("flow mapping") {
+        let fix = if line_text.contains(['{', '}']) || line_text.contains("[*") {
+            "quote list items that hold `{`, `}`, `[`, `]`, `,` or start with `*`, e.g. `[\"/api/*\", \"/hooks/{id}\"]`, or write one `- /hooks/{id}` item per line"
+        } else {
+            "close the list with `]` and separate items with `,`, e.g. `[example.com, api.example.com]`; quote items that hold `{`, `}`, `[`, `]` or `,`"
+        };
+        return (format!("invalid YAML: {msg}{column}"), fix.to_owned());
+    }
+    (
+        format!("invalid YAML: {msg}{column}"),
+        "fix the YAML syntax at that line".to_owned(),
+    )
 }
 
 /// Merges one layer's entries into the map: later layers replace top-level keys;
@@ -494,7 +634,7 @@ fn environment_var(
                         ProblemKind::UnknownEnvironment,
                         "environment",
                         format!("{name} names no known environment"),
-                        "use development, test, staging or production (aliases: dev, local, testing, stage, prod)",
+                        super::typer::ENVIRONMENT_FIX,
                     )
                     .with_value(format!("{v:?}"))
                     .at(Source::env(name)),
@@ -527,6 +667,25 @@ fn environment_of(
     } else {
         Environment::Production
     })
+}
+
+/// The line each variable of a `.env` file is (last) set on: `NAME=`, `export NAME=`.
+fn dotenv_line_numbers(path: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return out;
+    };
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        if let Some((name, _)) = line.split_once('=')
+            && !name.trim().is_empty()
+            && !name.trim().starts_with('#')
+        {
+            out.insert(name.trim().to_owned(), u64::try_from(i + 1).unwrap_or(0));
+        }
+    }
+    out
 }
 
 /// Reads a `.env` file if present. Returns the variables and whether a file was read.

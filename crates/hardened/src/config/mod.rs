@@ -12,6 +12,7 @@
 //! assert_eq!(cfg.security_domains.len(), 2);
 //! ```
 
+mod check;
 pub mod gateway;
 #[cfg(feature = "config-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
@@ -31,6 +32,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
+pub(crate) use check::code_problems;
 pub use gateway::{GatewayConfig, GatewayTls, LogFormat};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
 pub use secret::Secret;
@@ -210,6 +212,106 @@ pub struct HstsConfig {
     pub preload: Option<bool>,
 }
 
+/// `report_only`: the checks that log what they would reject and let it through.
+/// CORS always enforces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct ReportOnly {
+    /// The host check.
+    pub host: bool,
+    /// The TLS redirect.
+    pub tls: bool,
+    /// The CSRF check.
+    pub csrf: bool,
+    /// The WebSocket (Upgrade) Origin check.
+    pub websocket: bool,
+}
+
+impl ReportOnly {
+    /// Every check that can report only (`report_only: true`).
+    pub const ALL: ReportOnly = ReportOnly {
+        host: true,
+        tls: true,
+        csrf: true,
+        websocket: true,
+    };
+
+    /// No check reports only (the default: every check enforces).
+    pub const NONE: ReportOnly = ReportOnly {
+        host: false,
+        tls: false,
+        csrf: false,
+        websocket: false,
+    };
+
+    /// Whether any check reports only.
+    pub fn any(self) -> bool {
+        self.host || self.tls || self.csrf || self.websocket
+    }
+
+    /// The names of the checks that report only, e.g. `["host", "csrf"]`.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            ("host", self.host),
+            ("tls", self.tls),
+            ("csrf", self.csrf),
+            ("websocket", self.websocket),
+        ]
+        .into_iter()
+        .filter_map(|(n, on)| on.then_some(n))
+        .collect()
+    }
+
+    /// Turns on the check named `name` (`host`, `tls`, `csrf`, `websocket`); `false`
+    /// for another name.
+    pub fn set(&mut self, name: &str) -> bool {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "host" => self.host = true,
+            "tls" => self.tls = true,
+            "csrf" => self.csrf = true,
+            "websocket" => self.websocket = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// One `headers:` entry: absent keeps the derived default, `null` removes the header,
+/// a value sets it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum HeaderOverride {
+    /// Not configured: the environment's default.
+    #[default]
+    Default,
+    /// `null`: the header is not sent.
+    Remove,
+    /// The header value (a structured CSP rendered to its header form).
+    Set(String),
+}
+
+/// The `headers:` section: overrides of the derived security headers. A header the
+/// application already set is never overwritten.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HeadersConfig {
+    /// `Content-Security-Policy`; `{nonce}` becomes a fresh nonce per response.
+    pub content_security_policy: HeaderOverride,
+    /// `Content-Security-Policy-Report-Only`; `{nonce}` as above.
+    pub content_security_policy_report_only: HeaderOverride,
+    /// `Permissions-Policy`.
+    pub permissions_policy: HeaderOverride,
+    /// `Cross-Origin-Opener-Policy`.
+    pub cross_origin_opener_policy: HeaderOverride,
+    /// `Cross-Origin-Resource-Policy`.
+    pub cross_origin_resource_policy: HeaderOverride,
+    /// `Cross-Origin-Embedder-Policy`.
+    pub cross_origin_embedder_policy: HeaderOverride,
+    /// `Referrer-Policy`.
+    pub referrer_policy: HeaderOverride,
+    /// `X-Frame-Options`.
+    pub x_frame_options: HeaderOverride,
+}
+
 /// Database settings, read only so the deploy checklist can judge them.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DatabaseConfig {
@@ -247,6 +349,9 @@ pub struct Config {
     pub cors_allow_methods: Vec<String>,
     /// `Access-Control-Max-Age` of preflight answers, seconds.
     pub cors_preflight_max_age: u64,
+    /// Response headers scripts of allowed origins may read
+    /// (`Access-Control-Expose-Headers`); none by default.
+    pub cors_expose_headers: Vec<String>,
     /// Extra CORS origin regexes (matched against the whole `Origin` value).
     pub cors_allowed_origin_regexes: Vec<String>,
     /// The API's public URL; its origin joins the domains.
@@ -269,8 +374,15 @@ pub struct Config {
     pub hsts: HstsConfig,
     /// Force cookie `Secure` on or off; `None` = on in production/staging.
     pub secure_cookies: Option<bool>,
-    /// The session cookie's name (made `HttpOnly; SameSite=Lax` in production).
+    /// The session cookie's name (made `HttpOnly; SameSite=Lax` in production);
+    /// `cookies.session_name` in the file.
     pub session_cookie_name: String,
+    /// The CSRF cookie's name (never made `HttpOnly`); `cookies.csrf_name` in the file.
+    pub csrf_cookie_name: String,
+    /// Overrides of the security response headers (`headers:`).
+    pub headers: HeadersConfig,
+    /// Checks that only log what they would reject (`report_only:`).
+    pub report_only: ReportOnly,
     /// Database settings, for the checklist.
     pub database: Option<DatabaseConfig>,
     /// Free-form application settings, not interpreted (the checklist scans them for
@@ -306,6 +418,7 @@ impl Default for Config {
             cors_allow_headers: DEFAULT_CORS_HEADERS.iter().map(|s| s.to_string()).collect(),
             cors_allow_methods: DEFAULT_CORS_METHODS.iter().map(|s| s.to_string()).collect(),
             cors_preflight_max_age: 86400,
+            cors_expose_headers: Vec::new(),
             cors_allowed_origin_regexes: Vec::new(),
             api_url: None,
             site_url: None,
@@ -318,6 +431,9 @@ impl Default for Config {
             hsts: HstsConfig::default(),
             secure_cookies: None,
             session_cookie_name: "sessionid".into(),
+            csrf_cookie_name: "csrftoken".into(),
+            headers: HeadersConfig::default(),
+            report_only: ReportOnly::NONE,
             database: None,
             app: AppSettings::default(),
             gateway: GatewayConfig::default(),

@@ -35,6 +35,9 @@ pub enum ProblemKind {
     NoDomains,
     /// The wildcard `*` outside development (`wildcard-domain`).
     WildcardDomain,
+    /// A setting that matches anything (a CORS regex admitting any origin, an exempt
+    /// path pattern matching every path) outside development (`catch-all`).
+    CatchAll,
     /// A string that is not a valid HTTP header name (`invalid-header-name`).
     InvalidHeaderName,
     /// A string that is not a valid HTTP header value (`invalid-header-value`).
@@ -89,6 +92,7 @@ impl ProblemKind {
             ProblemKind::InvalidDomain => "invalid-domain",
             ProblemKind::NoDomains => "no-domains",
             ProblemKind::WildcardDomain => "wildcard-domain",
+            ProblemKind::CatchAll => "catch-all",
             ProblemKind::InvalidHeaderName => "invalid-header-name",
             ProblemKind::InvalidHeaderValue => "invalid-header-value",
             ProblemKind::InvalidMethod => "invalid-method",
@@ -110,9 +114,12 @@ impl ProblemKind {
     }
 
     /// Whether the problem is a policy problem: a configuration that reads fine but is
-    /// unsafe to run (no domains, or `*`, in a strict environment).
+    /// unsafe to run (no domains, `*` or a catch-all setting, in a strict environment).
     pub fn is_policy(self) -> bool {
-        matches!(self, ProblemKind::NoDomains | ProblemKind::WildcardDomain)
+        matches!(
+            self,
+            ProblemKind::NoDomains | ProblemKind::WildcardDomain | ProblemKind::CatchAll
+        )
     }
 }
 
@@ -219,10 +226,32 @@ impl Problem {
         e: &domain::DomainError,
         source: Option<Source>,
     ) -> Problem {
-        Problem::new(ProblemKind::InvalidDomain, key, e.to_string(), e.hint())
+        let (message, fix) = match mistyped_scheme(value) {
+            Some((scheme, rest)) => (
+                format!("the scheme `{scheme}` must be followed by `://`"),
+                format!("write `{scheme}://{}`", redact_userinfo(rest)),
+            ),
+            None => (e.to_string(), e.hint().to_owned()),
+        };
+        Problem::new(ProblemKind::InvalidDomain, key, message, fix)
             .with_value(format!("{:?}", redact_userinfo(value)))
             .at(source)
     }
+}
+
+/// `http//host` or `https:/host`: a scheme whose `://` is mistyped, with what follows.
+fn mistyped_scheme(value: &str) -> Option<(&'static str, &str)> {
+    let v = value.trim();
+    ["https", "http"].into_iter().find_map(|scheme| {
+        let rest = v.get(scheme.len()..)?;
+        if !v.get(..scheme.len())?.eq_ignore_ascii_case(scheme) || rest.starts_with("://") {
+            return None;
+        }
+        let host = rest
+            .strip_prefix("//")
+            .or_else(|| rest.strip_prefix(":/"))?;
+        (!host.is_empty() && !host.starts_with('/')).then_some((scheme, host))
+    })
 }
 
 fn ser_source<S: Serializer>(s: &Option<Source>, ser: S) -> Result<S::Ok, S::Error> {
@@ -262,8 +291,35 @@ impl fmt::Display for Problem {
 }
 
 /// Every problem found in a configuration.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// `Display` renders the readable report, one `error: file:line: …` block per problem.
+/// `Debug` renders the same report under a count line, as error-reporting crates do:
+/// `fn main() -> Result<(), Box<dyn Error>>` with `Security::load()?` prints the report,
+/// not the structure. The alternate form (`{:#?}`) shows the structure.
+///
+/// ```
+/// use hardened::config::{ConfigErrors, Problem, ProblemKind, Source};
+///
+/// let errs = ConfigErrors(vec![Problem::new(ProblemKind::UnknownKey, "secure_cookie", "unknown key", "did you mean `secure_cookies`?")
+///     .at(Source::env("SECURE_COOKIE"))]);
+/// assert_eq!(format!("{errs:?}"), format!("1 configuration problem:\n{errs}"));
+/// assert!(format!("{errs:#?}").starts_with("ConfigErrors("));
+/// ```
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Debug for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_tuple("ConfigErrors").field(&self.0).finish()
+        } else {
+            let n = self.0.len();
+            let s = if n == 1 { "" } else { "s" };
+            writeln!(f, "{n} configuration problem{s}:")?;
+            fmt::Display::fmt(self, f)
+        }
+    }
+}
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

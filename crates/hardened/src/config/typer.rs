@@ -7,8 +7,8 @@ use ipnet::IpNet;
 use super::node::{Node, Value};
 use super::problem::{Problem, ProblemKind, redact_userinfo};
 use super::{
-    AppSettings, Config, DatabaseConfig, DockerMode, Environment, HstsConfig, Secret,
-    TrustedProxies, parse_bool, parse_net, url_origin,
+    AppSettings, Config, DatabaseConfig, DockerMode, Environment, HeaderOverride, HeadersConfig,
+    HstsConfig, ReportOnly, Secret, TrustedProxies, parse_bool, parse_net, url_origin,
 };
 use crate::domain::{self, Origin};
 
@@ -22,6 +22,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "cors_allow_headers",
     "cors_allow_methods",
     "cors_preflight_max_age",
+    "cors_expose_headers",
     "cors_allowed_origin_regexes",
     "api_url",
     "site_url",
@@ -34,6 +35,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "hsts",
     "secure_cookies",
     "session_cookie_name",
+    "cookies",
+    "headers",
+    "report_only",
     "database",
     "app",
     "gateway",
@@ -42,6 +46,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
 /// Types merged nodes into a [`Config`], collecting every problem.
 pub(crate) struct Typer {
     pub(crate) problems: Vec<Problem>,
+    /// Top-level keys set by an environment variable (in the process environment or
+    /// `.env`), with the variable's name: their fixes say `set NAME=...`.
+    pub(crate) vars: BTreeMap<String, String>,
 }
 
 impl Typer {
@@ -72,29 +79,82 @@ impl Typer {
         );
     }
 
+    /// The environment variable that set this value (not `${VAR}` in a file).
+    fn env_var_of(&self, n: &Node, key: &str) -> Option<String> {
+        if !n.source.from_env {
+            return None;
+        }
+        self.vars.get(key).cloned()
+    }
+
     fn wrong_type(&mut self, n: &Node, key: &str, want: &str, example: &str) {
         let msg = format!("expected {want}, found {}", n.value.kind());
-        self.problem(
-            ProblemKind::WrongType,
-            n,
-            key,
-            msg,
-            format!("write it as `{key}: {example}`"),
-        );
+        let fix = match self.env_var_of(n, key) {
+            Some(var) => format!("set {var}={}", example.trim_matches(['[', ']'])),
+            None => format!("write it as `{key}: {example}`"),
+        };
+        self.problem(ProblemKind::WrongType, n, key, msg, fix);
+    }
+
+    /// A value that is neither of two words, e.g. `debug: flase`: names both, and the
+    /// close one when the value is a misspelling.
+    fn not_one_of(&mut self, n: &Node, key: &str, want: &str, choices: &[&str]) {
+        let msg = format!("expected {want}, found {}", n.value.kind());
+        let guess = match &n.value {
+            Value::Str(s) => {
+                let s = s.trim().to_ascii_lowercase();
+                choices
+                    .iter()
+                    .map(|c| (edit_distance(&s, c), *c))
+                    .filter(|(d, _)| *d <= 2)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, c)| c)
+            }
+            _ => None,
+        };
+        let fix = match (self.env_var_of(n, key), guess) {
+            (Some(var), Some(g)) => format!("did you mean {var}={g}?"),
+            (Some(var), None) => {
+                let alts: Vec<String> = choices.iter().map(|c| format!("{var}={c}")).collect();
+                format!("set {}", alts.join(" or "))
+            }
+            (None, Some(g)) => format!("did you mean `{key}: {g}`?"),
+            (None, None) => {
+                let alts: Vec<String> = choices.iter().map(|c| format!("`{key}: {c}`")).collect();
+                format!("write {}", alts.join(" or "))
+            }
+        };
+        self.problem(ProblemKind::WrongType, n, key, msg, fix);
     }
 
     fn bool(&mut self, n: &Node, key: &str) -> Option<bool> {
         match &n.value {
             Value::Bool(b) => Some(*b),
-            Value::Str(s) => match parse_bool(s) {
-                Some(b) => Some(b),
-                None => {
-                    self.wrong_type(n, key, "true or false", "true");
-                    None
-                }
-            },
+            Value::Str(s) if parse_bool(s).is_some() => parse_bool(s),
             _ => {
-                self.wrong_type(n, key, "true or false", "true");
+                self.not_one_of(n, key, "true or false", &["true", "false"]);
+                None
+            }
+        }
+    }
+
+    /// A boolean whose `null` means "the default", e.g. `ssl_redirect`.
+    fn bool_or_null(&mut self, n: &Node, key: &str, null_means: &str) -> Option<bool> {
+        match &n.value {
+            Value::Null => None,
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) if parse_bool(s).is_some() => parse_bool(s),
+            _ => {
+                let msg = format!("expected true, false or null, found {}", n.value.kind());
+                let fix = match self.env_var_of(n, key) {
+                    Some(var) => format!(
+                        "set {var}=true or {var}=false, or unset it for the default ({null_means})"
+                    ),
+                    None => format!(
+                        "write `{key}: null` ({null_means}), `{key}: true` or `{key}: false`"
+                    ),
+                };
+                self.problem(ProblemKind::WrongType, n, key, msg, fix);
                 None
             }
         }
@@ -143,6 +203,10 @@ impl Typer {
                 .filter(|s| !s.is_empty())
                 .map(|s| (s.to_owned(), n.clone()))
                 .collect(),
+            Value::Str(s) if !s.trim().is_empty() && !s.contains(['\n', '[', ']']) => {
+                self.wrong_type(n, key, "a list of strings", &format!("[{}]", s.trim()));
+                Vec::new()
+            }
             _ => {
                 self.wrong_type(n, key, "a list of strings", example);
                 Vec::new()
@@ -182,16 +246,15 @@ impl Typer {
     fn path_list(&mut self, n: &Node, key: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (i, (s, item)) in self.strings(n, key, "[/healthz]").into_iter().enumerate() {
-            if s.starts_with('/') && !s.contains(['?', '#', ' ']) {
-                out.push(s);
-            } else {
-                self.problem(
+            match super::check::path_problem(&s) {
+                None => out.push(s),
+                Some((message, fix)) => self.problem(
                     ProblemKind::InvalidPath,
                     &item,
                     &format!("{key}[{i}]"),
-                    "a path must start with `/` and contain no query, fragment or spaces".into(),
-                    "write it as `/healthz` (or `/api/*` for a prefix)",
-                );
+                    message.into(),
+                    fix,
+                ),
             }
         }
         out
@@ -204,8 +267,10 @@ impl Typer {
         let mut debug = None;
         for (key, (key_node, n)) in map {
             cfg.sources.insert(key.clone(), n.source.clone());
-            if matches!(key.as_str(), "database" | "app" | "hsts")
-                && let Value::Map(entries) = &n.value
+            if matches!(
+                key.as_str(),
+                "database" | "app" | "hsts" | "headers" | "cookies"
+            ) && let Value::Map(entries) = &n.value
             {
                 for (k, v) in entries {
                     if let Value::Str(name) = &k.value {
@@ -224,7 +289,7 @@ impl Typer {
                                 n,
                                 key,
                                 format!("unknown environment {s:?}"),
-                                "use development, test, staging or production (aliases: dev, local, testing, stage, prod)",
+                                ENVIRONMENT_FIX,
                             ),
                         }
                     }
@@ -245,6 +310,12 @@ impl Typer {
                         match domain::parse_entry(&s) {
                             Ok(e) => {
                                 if seen.insert(e.clone()) {
+                                    // Where each kept entry was written, for findings
+                                    // about that entry: `security_domains[<index>]`.
+                                    cfg.sources.insert(
+                                        format!("{key}[{}]", cfg.security_domains.len()),
+                                        item.source.clone(),
+                                    );
                                     cfg.security_domains.push(e);
                                 }
                             }
@@ -261,10 +332,7 @@ impl Typer {
                     }
                 }
                 "ssl_redirect" => {
-                    cfg.ssl_redirect = match n.value {
-                        Value::Null => None,
-                        _ => self.bool(n, key),
-                    }
+                    cfg.ssl_redirect = self.bool_or_null(n, key, "a reverse proxy terminates TLS")
                 }
                 "cors_allow_headers" => {
                     let mut v = Vec::new();
@@ -286,6 +354,27 @@ impl Typer {
                         }
                     }
                     cfg.cors_allow_headers = v;
+                }
+                "cors_expose_headers" => {
+                    let mut v = Vec::new();
+                    for (i, (s, item)) in self
+                        .strings(n, key, "[x-request-id, content-disposition]")
+                        .into_iter()
+                        .enumerate()
+                    {
+                        if http::HeaderName::from_bytes(s.trim().as_bytes()).is_ok() {
+                            v.push(s.trim().to_ascii_lowercase());
+                        } else {
+                            self.problem(
+                                ProblemKind::InvalidHeaderName,
+                                &item,
+                                &format!("{key}[{i}]"),
+                                format!("{s:?} is not a valid header name"),
+                                "use header names such as `x-request-id` or `content-disposition`",
+                            );
+                        }
+                    }
+                    cfg.cors_expose_headers = v;
                 }
                 "cors_allow_methods" => {
                     let mut v = Vec::new();
@@ -359,12 +448,22 @@ impl Typer {
                             Some(true) => DockerMode::On,
                             Some(false) => DockerMode::Off,
                             None => {
-                                self.wrong_type(n, key, "auto, true or false", "auto");
+                                self.not_one_of(
+                                    n,
+                                    key,
+                                    "auto, true or false",
+                                    &["auto", "true", "false"],
+                                );
                                 DockerMode::Auto
                             }
                         },
                         _ => {
-                            self.wrong_type(n, key, "auto, true or false", "auto");
+                            self.not_one_of(
+                                n,
+                                key,
+                                "auto, true or false",
+                                &["auto", "true", "false"],
+                            );
                             DockerMode::Auto
                         }
                     }
@@ -410,10 +509,7 @@ impl Typer {
                 "csrf_exempt_paths" => cfg.csrf_exempt_paths = self.path_list(n, key),
                 "hsts" => cfg.hsts = self.hsts(n),
                 "secure_cookies" => {
-                    cfg.secure_cookies = match n.value {
-                        Value::Null => None,
-                        _ => self.bool(n, key),
-                    }
+                    cfg.secure_cookies = self.bool_or_null(n, key, "on in production and staging")
                 }
                 "session_cookie_name" => {
                     if let Some(s) = self.string(n, key, "sessionid") {
@@ -430,14 +526,81 @@ impl Typer {
                         }
                     }
                 }
+                "headers" => cfg.headers = self.headers(n),
+                "report_only" => {
+                    cfg.report_only = match &n.value {
+                        Value::Null => ReportOnly::NONE,
+                        Value::Bool(true) => ReportOnly::ALL,
+                        Value::Bool(false) => ReportOnly::NONE,
+                        Value::Str(s) if parse_bool(s).is_some() => {
+                            if parse_bool(s) == Some(true) {
+                                ReportOnly::ALL
+                            } else {
+                                ReportOnly::NONE
+                            }
+                        }
+                        _ => {
+                            let mut r = ReportOnly::NONE;
+                            for (i, (s, item)) in
+                                self.strings(n, key, "[host, csrf]").into_iter().enumerate()
+                            {
+                                if !r.set(&s) {
+                                    self.problem(
+                                        ProblemKind::WrongType,
+                                        &item,
+                                        &format!("{key}[{i}]"),
+                                        format!("{s:?} is not a check that can report only"),
+                                        "use true, or a list of host, tls, csrf, websocket (CORS always enforces)",
+                                    );
+                                }
+                            }
+                            r
+                        }
+                    }
+                }
+                "cookies" => {
+                    const KNOWN: &[&str] = &["session_name", "csrf_name"];
+                    for (k, kn, v) in self.sub_map(n, "cookies") {
+                        let path = format!("cookies.{k}");
+                        let slot = match k.as_str() {
+                            "session_name" => &mut cfg.session_cookie_name,
+                            "csrf_name" => &mut cfg.csrf_cookie_name,
+                            _ => {
+                                self.unknown_sub(kn, &path, KNOWN);
+                                continue;
+                            }
+                        };
+                        if let Some(s) = self.string(v, &path, "sessionid") {
+                            if http::HeaderName::from_bytes(s.as_bytes()).is_ok() {
+                                *slot = s;
+                            } else {
+                                self.problem(
+                                    ProblemKind::InvalidCookieName,
+                                    v,
+                                    &path,
+                                    "not a valid cookie name".into(),
+                                    "use letters, digits, `-` and `_`",
+                                );
+                            }
+                        }
+                    }
+                }
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
                 "gateway" => cfg.gateway = self.gateway(n, &mut cfg.sources),
                 _ => {
                     let suggestion = closest_key(key);
-                    let fix = match suggestion {
-                        Some(k) => format!("did you mean `{k}`? Remove or rename the key"),
-                        None => format!("remove the key; known keys: {}", KNOWN_KEYS.join(", ")),
+                    let fix = if let Some(derived) = derived_setting(key) {
+                        format!(
+                            "remove the key: {derived} derive from `security_domains`; list your domains there, e.g. `security_domains: [example.com, https://app.example.com]` (see them with `hardened show`)"
+                        )
+                    } else {
+                        match suggestion {
+                            Some(k) => format!("did you mean `{k}`? Remove or rename the key"),
+                            None => {
+                                format!("remove the key; known keys: {}", KNOWN_KEYS.join(", "))
+                            }
+                        }
                     };
                     self.problems.push(
                         Problem::new(ProblemKind::UnknownKey, key, "unknown key", fix)
@@ -502,6 +665,181 @@ impl Typer {
         h
     }
 
+    fn headers(&mut self, n: &Node) -> HeadersConfig {
+        const KNOWN: &[&str] = &[
+            "content_security_policy",
+            "content_security_policy_report_only",
+            "permissions_policy",
+            "cross_origin_opener_policy",
+            "cross_origin_resource_policy",
+            "cross_origin_embedder_policy",
+            "referrer_policy",
+            "x_frame_options",
+        ];
+        let mut h = HeadersConfig::default();
+        for (k, kn, v) in self.sub_map(n, "headers") {
+            let path = format!("headers.{k}");
+            if !KNOWN.contains(&k.as_str()) {
+                self.unknown_sub(kn, &path, KNOWN);
+                continue;
+            }
+            let allowed: Option<&[&str]> = match k.as_str() {
+                "cross_origin_opener_policy" => Some(&[
+                    "same-origin",
+                    "same-origin-allow-popups",
+                    "unsafe-none",
+                    "noopener-allow-popups",
+                ]),
+                "cross_origin_resource_policy" => {
+                    Some(&["same-origin", "same-site", "cross-origin"])
+                }
+                "cross_origin_embedder_policy" => {
+                    Some(&["require-corp", "credentialless", "unsafe-none"])
+                }
+                "referrer_policy" => Some(&[
+                    "no-referrer",
+                    "no-referrer-when-downgrade",
+                    "origin",
+                    "origin-when-cross-origin",
+                    "same-origin",
+                    "strict-origin",
+                    "strict-origin-when-cross-origin",
+                    "unsafe-url",
+                ]),
+                "x_frame_options" => Some(&["DENY", "SAMEORIGIN"]),
+                _ => None,
+            };
+            let csp = k.starts_with("content_security_policy");
+            let value = match &v.value {
+                Value::Null => HeaderOverride::Remove,
+                Value::Map(entries) if csp => match self.csp_map(entries, &path) {
+                    Some(s) => HeaderOverride::Set(s),
+                    None => continue,
+                },
+                Value::Str(s) => HeaderOverride::Set(s.trim().to_owned()),
+                _ => {
+                    let example = if csp {
+                        "\"default-src 'self'\" (or a map of directive: [sources])"
+                    } else {
+                        "a value, or null to remove the header"
+                    };
+                    self.wrong_type(v, &path, "a string or null", example);
+                    continue;
+                }
+            };
+            if let HeaderOverride::Set(s) = &value {
+                if let Some(allowed) = allowed {
+                    let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(s)) else {
+                        self.problem(
+                            ProblemKind::InvalidHeaderValue,
+                            v,
+                            &path,
+                            format!("{s:?} is not a value this header takes"),
+                            format!("use one of: {} (or null to remove it)", allowed.join(", ")),
+                        );
+                        continue;
+                    };
+                    self.set_header(&mut h, &k, HeaderOverride::Set((*canon).to_owned()));
+                    continue;
+                }
+                if s.is_empty() || http::HeaderValue::from_str(s).is_err() {
+                    self.problem(
+                        ProblemKind::InvalidHeaderValue,
+                        v,
+                        &path,
+                        "not a valid HTTP header value".into(),
+                        "use visible ASCII on one line, or null to remove the header",
+                    );
+                    continue;
+                }
+            }
+            self.set_header(&mut h, &k, value);
+        }
+        h
+    }
+
+    fn set_header(&mut self, h: &mut HeadersConfig, key: &str, value: HeaderOverride) {
+        let slot = match key {
+            "content_security_policy" => &mut h.content_security_policy,
+            "content_security_policy_report_only" => &mut h.content_security_policy_report_only,
+            "permissions_policy" => &mut h.permissions_policy,
+            "cross_origin_opener_policy" => &mut h.cross_origin_opener_policy,
+            "cross_origin_resource_policy" => &mut h.cross_origin_resource_policy,
+            "cross_origin_embedder_policy" => &mut h.cross_origin_embedder_policy,
+            "referrer_policy" => &mut h.referrer_policy,
+            "x_frame_options" => &mut h.x_frame_options,
+            _ => return,
+        };
+        *slot = value;
+    }
+
+    /// A structured CSP (`directive: [sources]`) in its header form,
+    /// `directive source source; directive ...`, in file order.
+    fn csp_map(&mut self, entries: &[(Node, Node)], path: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut ok = true;
+        for (k, v) in entries {
+            let Value::Str(directive) = &k.value else {
+                self.wrong_type(k, path, "string keys", "{ default-src: [\"'self'\"] }");
+                ok = false;
+                continue;
+            };
+            let dpath = format!("{path}.{directive}");
+            let valid_name = !directive.is_empty()
+                && directive
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid_name {
+                self.problem(
+                    ProblemKind::InvalidHeaderValue,
+                    k,
+                    &dpath,
+                    format!("{directive:?} is not a CSP directive name"),
+                    "use directive names such as `default-src` or `frame-ancestors`",
+                );
+                ok = false;
+                continue;
+            }
+            let sources: Vec<String> = match &v.value {
+                Value::Null => Vec::new(),
+                Value::Str(s) => vec![s.trim().to_owned()],
+                Value::Seq(_) => self
+                    .strings(v, &dpath, "[\"'self'\"]")
+                    .into_iter()
+                    .map(|(s, _)| s.trim().to_owned())
+                    .collect(),
+                _ => {
+                    self.wrong_type(v, &dpath, "a list of sources", "[\"'self'\"]");
+                    ok = false;
+                    continue;
+                }
+            };
+            if sources
+                .iter()
+                .any(|s| s.contains([';', ',']) || http::HeaderValue::from_str(s).is_err())
+            {
+                self.problem(
+                    ProblemKind::InvalidHeaderValue,
+                    v,
+                    &dpath,
+                    "a CSP source must be visible ASCII without `;` or `,`".into(),
+                    "write one source per list item, e.g. [\"'self'\", https://cdn.example.com]",
+                );
+                ok = false;
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&directive.to_ascii_lowercase());
+            for s in sources.iter().filter(|s| !s.is_empty()) {
+                out.push(' ');
+                out.push_str(s);
+            }
+        }
+        (ok && !out.is_empty()).then_some(out)
+    }
+
     fn database(&mut self, n: &Node) -> Option<DatabaseConfig> {
         const KNOWN: &[&str] = &["url", "host", "port", "name", "user", "password"];
         if matches!(n.value, Value::Null) {
@@ -538,6 +876,22 @@ impl Typer {
             out.insert(k, s);
         }
         out
+    }
+}
+
+/// The fix for an unknown environment name.
+pub(crate) const ENVIRONMENT_FIX: &str = "use development, test, staging or production (aliases: dev, devel, develop, local, testing, stage, prod)";
+
+/// What Django-style settings that `security_domains` derives are called, for keys
+/// such as `allowed_hosts`.
+fn derived_setting(key: &str) -> Option<&'static str> {
+    match key.to_ascii_lowercase().as_str() {
+        "allowed_hosts" | "hosts" => Some("allowed hosts"),
+        "cors_allowed_origins" | "cors_origins" | "cors_origin_whitelist" => {
+            Some("CORS allowed origins")
+        }
+        "csrf_trusted_origins" | "csrf_origins" => Some("CSRF trusted origins"),
+        _ => None,
     }
 }
 

@@ -16,6 +16,8 @@ pub(crate) struct CorsCheck {
     pub(crate) allow_headers: HeaderValue,
     pub(crate) allow_methods: HeaderValue,
     pub(crate) max_age: Option<HeaderValue>,
+    /// `Access-Control-Expose-Headers`, when configured.
+    pub(crate) expose_headers: Option<HeaderValue>,
 }
 
 impl CorsCheck {
@@ -36,6 +38,9 @@ impl CorsCheck {
                     header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                     HeaderValue::from_static("true"),
                 );
+            }
+            if let Some(expose) = &self.expose_headers {
+                headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
             }
             if facts.options {
                 headers.insert(

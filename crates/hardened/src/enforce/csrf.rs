@@ -83,10 +83,21 @@ impl CsrfCheck {
             return Ok(());
         }
         let Some(referer) = head.referer() else {
+            // No Origin, no Referer, no Sec-Fetch-Site and no Cookie: not a browser,
+            // and nothing ambient (a session cookie) for a forged request to ride on:
+            // a token-authenticated API client. Go 1.25's CrossOriginProtection and
+            // tower-http's CsrfLayer let it through; Django's Referer rule stays for
+            // everything else.
+            let headers = &head.parts().headers;
+            if !headers.contains_key(http::header::COOKIE)
+                && !headers.contains_key("sec-fetch-site")
+            {
+                return Ok(());
+            }
             return Err(Rejection::new(
                 RejectionKind::CsrfNoReferer,
                 "Referer checking failed - no Referer.".into(),
-                "browsers send Referer on https form posts; check Referrer-Policy (no-referrer breaks it), or send an Origin header",
+                "browsers send Referer on https form posts: check Referrer-Policy (no-referrer breaks it), or send an Origin header; an API client that authenticates with cookies belongs under csrf_exempt_paths (clients without cookies need no exemption)",
             ));
         };
         let referer = String::from_utf8_lossy(referer.as_bytes());
@@ -254,7 +265,26 @@ mod tests {
         let host = ("host", "example.com");
         let xfp = ("x-forwarded-proto", "https");
         let cases: &[(Headers<'_>, Expect)] = &[
-            (&[host, xfp], Reject("csrf-no-referer")),
+            // No Origin, Referer, Sec-Fetch-Site or Cookie: an API client.
+            (&[host, xfp], Pass),
+            (&[host, xfp, ("authorization", "Bearer t")], Pass),
+            // A cookie, or a browser's Sec-Fetch-Site: Django's rule.
+            (
+                &[host, xfp, ("cookie", "sessionid=x")],
+                Reject("csrf-no-referer"),
+            ),
+            (
+                &[host, xfp, ("authorization", "Bearer t"), ("cookie", "a=b")],
+                Reject("csrf-no-referer"),
+            ),
+            (
+                &[host, xfp, ("sec-fetch-site", "same-origin")],
+                Reject("csrf-no-referer"),
+            ),
+            (
+                &[host, xfp, ("sec-fetch-site", "none")],
+                Reject("csrf-no-referer"),
+            ),
             (&[host, xfp, ("referer", "https://example.com/form")], Pass),
             (
                 &[host, xfp, ("referer", "https://app.example.com/x?y")],
@@ -289,7 +319,12 @@ mod tests {
             // gRPC clients send neither.
             (&[host, xfp, ("content-type", "application/grpc")], Pass),
             (
-                &[host, xfp, ("content-type", "application/grpc-web")],
+                &[
+                    host,
+                    xfp,
+                    ("content-type", "application/grpc-web"),
+                    ("cookie", "a=b"),
+                ],
                 Reject("csrf-no-referer"),
             ),
         ];

@@ -321,6 +321,9 @@ pub struct Facts {
     pub(crate) options: bool,
     pub(crate) grpc: bool,
     pub(crate) checks: Checks,
+    pub(crate) nonce: Option<super::headers::CspNonce>,
+    /// What report-only checks would have answered (empty, unallocated, when none).
+    pub(crate) reported: Vec<Answer>,
 }
 
 impl Facts {
@@ -348,6 +351,35 @@ impl Facts {
     /// The checks the decision applied; the response work follows them.
     pub fn checks(&self) -> Checks {
         self.checks
+    }
+
+    /// The CSP nonce of this response, when the policy's CSP has a `{nonce}`
+    /// placeholder and the service drew one.
+    pub fn csp_nonce(&self) -> Option<&super::headers::CspNonce> {
+        self.nonce.as_ref()
+    }
+
+    /// What report-only checks would have answered instead of passing the request
+    /// (a rejection, or the TLS redirect). Logged by the service.
+    pub fn reported(&self) -> &[Answer] {
+        &self.reported
+    }
+
+    /// Sets the CSP nonce the response's CSP header carries.
+    pub fn set_csp_nonce(&mut self, nonce: super::headers::CspNonce) {
+        self.nonce = Some(nonce);
+    }
+}
+
+/// Attached to the response of a request that report-only checks let through: what
+/// they would have answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reported(pub(crate) Vec<Answer>);
+
+impl Reported {
+    /// The answers the report-only checks would have given, in pipeline order.
+    pub fn answers(&self) -> &[Answer] {
+        &self.0
     }
 }
 
@@ -384,6 +416,13 @@ impl Decision {
 
     /// The facts the response is built with.
     pub fn facts(&self) -> &Facts {
+        match self {
+            Decision::Pass(f) | Decision::Answer(_, f) => f,
+        }
+    }
+
+    /// The facts the response is built with, mutably (to set the CSP nonce).
+    pub fn facts_mut(&mut self) -> &mut Facts {
         match self {
             Decision::Pass(f) | Decision::Answer(_, f) => f,
         }

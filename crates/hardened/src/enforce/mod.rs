@@ -34,7 +34,11 @@ mod testing;
 mod tls;
 mod websocket;
 
-pub use decision::{Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Verdict};
+pub use decision::{
+    Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
+};
+pub use headers::{CspNonce, NONCE_PLACEHOLDER};
+pub(crate) use matcher::PathSet;
 pub use request::{
     CsrfExempt, MethodClass, PeerAddr, RequestHead, RequestHost, TlsConnection, Upgrade, peer_ip,
 };

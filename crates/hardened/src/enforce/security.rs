@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{StatusCode, request};
@@ -18,7 +19,7 @@ use super::matcher::{OriginMatcher, PathSet};
 use super::request::{MethodClass, RequestHead};
 use super::tls::TlsCheck;
 use super::websocket;
-use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
+use crate::config::{Config, ConfigErrors, Problem, ProblemKind, ReportOnly};
 use crate::policy::{self, CookieRules, Policy, ProxySslHeader, ProxyTrust};
 use crate::probe::RuntimeProbe;
 
@@ -33,6 +34,9 @@ struct Inner {
     headers: SecurityHeaders,
     cookies: CookieRules,
     verbose: bool,
+    report_only: ReportOnly,
+    /// Set once a request carried the proxy header but no peer address was known.
+    missing_peer_warned: AtomicBool,
 }
 
 /// A compiled security policy: immutable, `Clone` is a reference-count bump.
@@ -84,6 +88,14 @@ impl Security {
         };
         let cors_allow_headers = hv("cors_allow_headers", &policy.cors.allow_headers.join(", "));
         let cors_allow_methods = hv("cors_allow_methods", &policy.cors.allow_methods.join(", "));
+        let cors_expose_headers = (!policy.cors.expose_headers.is_empty())
+            .then(|| {
+                hv(
+                    "cors_expose_headers",
+                    &policy.cors.expose_headers.join(", "),
+                )
+            })
+            .flatten();
         let cors_max_age =
             (policy.cors.max_age > 0).then(|| HeaderValue::from(policy.cors.max_age));
         let hsts = policy
@@ -91,7 +103,13 @@ impl Security {
             .hsts
             .as_ref()
             .and_then(|h| hv("hsts", &h.header_value()));
-        let headers = SecurityHeaders::new(&policy.headers);
+        let headers = match SecurityHeaders::new(&policy.headers) {
+            Ok(h) => h,
+            Err(p) => {
+                problems.push(p);
+                SecurityHeaders::default()
+            }
+        };
         let proxy_header = policy.tls.proxy_ssl_header.map(ProxySslHeader::header_name);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -116,6 +134,7 @@ impl Security {
                 allow_headers: cors_allow_headers.unwrap_or_else(empty),
                 allow_methods: cors_allow_methods.unwrap_or_else(empty),
                 max_age: cors_max_age,
+                expose_headers: cors_expose_headers,
             },
             csrf: CsrfCheck {
                 matcher: OriginMatcher::csrf(&policy.csrf),
@@ -125,6 +144,8 @@ impl Security {
             headers,
             cookies: policy.cookies.clone(),
             verbose: !policy.environment.is_strict(),
+            missing_peer_warned: AtomicBool::new(false),
+            report_only: policy.report_only,
             policy,
         })))
     }
@@ -140,6 +161,17 @@ impl Security {
     /// The derived policy.
     pub fn policy(&self) -> &Policy {
         &self.0.policy
+    }
+
+    /// Whether the configured CSP has a `{nonce}` placeholder: the service then draws a
+    /// [`CspNonce`](super::CspNonce) per request.
+    pub fn needs_csp_nonce(&self) -> bool {
+        self.0.headers.needs_nonce()
+    }
+
+    /// The checks that only log what they would reject.
+    pub fn report_only(&self) -> ReportOnly {
+        self.0.report_only
     }
 
     /// Whether the response body of rejections carries the fix (development and test).
@@ -165,6 +197,32 @@ impl Security {
     /// `https`).
     pub fn is_secure(&self, parts: &request::Parts) -> bool {
         self.0.tls.is_secure(parts)
+    }
+
+    /// Whether this request is the first to carry the proxy header (`X-Forwarded-Proto`)
+    /// without a peer address: the server was started without the peer address (axum's
+    /// `into_make_service_with_connect_info`, or a [`PeerAddr`](crate::PeerAddr)
+    /// extension), so the header is never believed. True at most once per `Security`;
+    /// the service logs the warning. Costs one relaxed load when the header is present.
+    pub fn first_missing_peer(&self, parts: &request::Parts) -> bool {
+        let inner = &*self.0;
+        let Some(name) = &inner.tls.proxy_header else {
+            return false;
+        };
+        if inner.tls.proxy_any
+            || !parts.headers.contains_key(name)
+            || inner.missing_peer_warned.load(Ordering::Relaxed)
+            || super::request::peer_ip(parts).is_some()
+        {
+            return false;
+        }
+        !inner.missing_peer_warned.swap(true, Ordering::Relaxed)
+    }
+
+    /// Whether a request has carried the proxy header without a peer address (see
+    /// [`Security::first_missing_peer`]).
+    pub fn saw_missing_peer(&self) -> bool {
+        self.0.missing_peer_warned.load(Ordering::Relaxed)
     }
 
     /// Parses the request head the checks read.
@@ -193,20 +251,30 @@ impl Security {
             options: head.method().is_options(),
             grpc: head.grpc(),
             checks,
+            nonce: None,
+            reported: Vec::new(),
         };
+        let report = inner.report_only;
 
         let host = inner.host.allowed(head);
         // Health-check paths are exempt from the allow-list only: a missing, duplicate,
         // malformed or conflicting Host is refused on them too.
         if checks.host() && host.is_none() && (!health || head.host().is_none()) {
-            return Decision::Answer(Answer::Reject(inner.host.rejection(head)), facts);
+            let answer = Answer::Reject(inner.host.rejection(head));
+            if !report.host {
+                return Decision::Answer(answer, facts);
+            }
+            facts.reported.push(answer);
         }
 
         if checks.tls()
             && !health
             && let Some(location) = inner.tls.redirect(head, host)
         {
-            return Decision::Answer(Answer::Redirect(location), facts);
+            if !report.tls {
+                return Decision::Answer(Answer::Redirect(location), facts);
+            }
+            facts.reported.push(Answer::Redirect(location));
         }
 
         if checks.cors() {
@@ -223,13 +291,19 @@ impl Security {
                     || (!checks.cors() && inner.cors.allowed_origin(head).is_some())
             })
         {
-            return Decision::Answer(Answer::Reject(r), facts);
+            if !report.websocket {
+                return Decision::Answer(Answer::Reject(r), facts);
+            }
+            facts.reported.push(Answer::Reject(r));
         }
 
         if checks.csrf()
             && let Err(r) = inner.csrf.check(head, host)
         {
-            return Decision::Answer(Answer::Reject(r), facts);
+            if !report.csrf {
+                return Decision::Answer(Answer::Reject(r), facts);
+            }
+            facts.reported.push(Answer::Reject(r));
         }
         Decision::Pass(facts)
     }
@@ -251,7 +325,7 @@ impl Security {
         let inner = &*self.0;
         let checks = facts.checks;
         if checks.headers() {
-            inner.headers.apply(headers);
+            inner.headers.apply(headers, facts.nonce.as_ref());
         }
         if checks.tls() {
             inner.tls.apply(headers, facts.secure);

@@ -4,13 +4,14 @@
 //! headers) is decided here, once; the enforcement, `hardened show` and the checklist
 //! read the result.
 
-use crate::config::{Config, Environment, TrustedProxies};
+use crate::config::{Config, Environment, HeaderOverride, TrustedProxies};
 use crate::domain::{DomainEntry, Host, Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
 use super::validate::Valid;
 use super::{
-    CookieRules, CorsRules, CrossOriginOpenerPolicy, CsrfRules, DEV_CSRF_PORT_RANGES, FrameOptions,
+    CookieRules, CorsRules, CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy,
+    CrossOriginResourcePolicy, CsrfRules, DEV_CSRF_PORT_RANGES, DEV_CSRF_PORTS, FrameOptions,
     HSTS_ONE_YEAR, HeaderRules, HostRules, Hsts, Policy, ProxySslHeader, ProxyTrust,
     ReferrerPolicy, RuntimeSummary, SubdomainPattern, TlsRules, Unique, XssProtection,
     default_internal_networks,
@@ -129,6 +130,9 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
     // CSRF.
     let mut loopback_ports = Unique::new();
     if !strict {
+        for p in DEV_CSRF_PORTS {
+            loopback_ports.push(p);
+        }
         let all = origins.iter().chain(cfg.service_urls.iter());
         for o in all {
             if o.host.is_loopback() {
@@ -179,6 +183,7 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
             allow_headers: cfg.cors_allow_headers.clone(),
             allow_methods: cfg.cors_allow_methods.clone(),
             max_age: cfg.cors_preflight_max_age,
+            expose_headers: cfg.cors_expose_headers.clone(),
         },
         csrf: CsrfRules {
             trusted_origins: origins,
@@ -200,25 +205,92 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
         cookies: CookieRules {
             secure: cfg.secure_cookies.unwrap_or(strict),
             session_cookie_name: cfg.session_cookie_name.clone(),
+            csrf_cookie_name: cfg.csrf_cookie_name.clone(),
             harden_session_cookie: strict,
+            same_site_lax: strict,
+            fix_prefixes: strict,
         },
-        headers: if strict {
-            HeaderRules {
-                content_type_nosniff: true,
-                x_frame_options: Some(FrameOptions::Deny),
-                referrer_policy: Some(ReferrerPolicy::SameOrigin),
-                cross_origin_opener_policy: Some(CrossOriginOpenerPolicy::SameOrigin),
-                xss_protection: Some(XssProtection::Disable),
-            }
-        } else {
-            HeaderRules {
-                content_type_nosniff: true,
-                x_frame_options: Some(FrameOptions::SameOrigin),
-                referrer_policy: None,
-                cross_origin_opener_policy: None,
-                xss_protection: None,
-            }
-        },
+        headers: header_rules(cfg, strict),
         health_check_paths: cfg.health_check_paths.clone(),
+        report_only: cfg.report_only,
     }
+}
+
+/// The security headers: the environment's defaults (DESIGN.md's table), then the
+/// `headers:` overrides (`null` removes one).
+fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
+    let mut h = if strict {
+        HeaderRules {
+            content_type_nosniff: true,
+            x_frame_options: Some(FrameOptions::Deny),
+            referrer_policy: Some(ReferrerPolicy::SameOrigin),
+            cross_origin_opener_policy: Some(CrossOriginOpenerPolicy::SameOrigin),
+            xss_protection: Some(XssProtection::Disable),
+            cross_origin_resource_policy: None,
+            cross_origin_embedder_policy: None,
+            content_security_policy: None,
+            content_security_policy_report_only: None,
+            permissions_policy: None,
+        }
+    } else {
+        HeaderRules {
+            content_type_nosniff: true,
+            x_frame_options: Some(FrameOptions::SameOrigin),
+            referrer_policy: None,
+            cross_origin_opener_policy: None,
+            xss_protection: None,
+            cross_origin_resource_policy: None,
+            cross_origin_embedder_policy: None,
+            content_security_policy: None,
+            content_security_policy_report_only: None,
+            permissions_policy: None,
+        }
+    };
+    fn apply<T>(slot: &mut Option<T>, o: &HeaderOverride, parse: impl Fn(&str) -> Option<T>) {
+        match o {
+            HeaderOverride::Default => {}
+            HeaderOverride::Remove => *slot = None,
+            // The typer only accepts values that parse.
+            HeaderOverride::Set(s) => *slot = parse(s),
+        }
+    }
+    let o = &cfg.headers;
+    apply(
+        &mut h.x_frame_options,
+        &o.x_frame_options,
+        FrameOptions::parse,
+    );
+    apply(
+        &mut h.referrer_policy,
+        &o.referrer_policy,
+        ReferrerPolicy::parse,
+    );
+    apply(
+        &mut h.cross_origin_opener_policy,
+        &o.cross_origin_opener_policy,
+        CrossOriginOpenerPolicy::parse,
+    );
+    apply(
+        &mut h.cross_origin_resource_policy,
+        &o.cross_origin_resource_policy,
+        CrossOriginResourcePolicy::parse,
+    );
+    apply(
+        &mut h.cross_origin_embedder_policy,
+        &o.cross_origin_embedder_policy,
+        CrossOriginEmbedderPolicy::parse,
+    );
+    let text = |s: &str| Some(s.to_owned());
+    apply(
+        &mut h.content_security_policy,
+        &o.content_security_policy,
+        text,
+    );
+    apply(
+        &mut h.content_security_policy_report_only,
+        &o.content_security_policy_report_only,
+        text,
+    );
+    apply(&mut h.permissions_policy, &o.permissions_policy, text);
+    h
 }

@@ -25,7 +25,7 @@
 //! ```
 
 mod derive;
-mod validate;
+pub(crate) mod validate;
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -34,7 +34,7 @@ use http::HeaderName;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Serialize, Serializer};
 
-use crate::config::{Config, ConfigErrors, DockerMode, Environment};
+use crate::config::{Config, ConfigErrors, DockerMode, Environment, ReportOnly};
 use crate::domain::{Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
@@ -54,6 +54,10 @@ pub fn derive(cfg: &Config, probe: &RuntimeProbe) -> Result<Policy, ConfigErrors
 
 /// Loopback port ranges trusted for CSRF in development (front-end dev servers).
 pub const DEV_CSRF_PORT_RANGES: [(u16, u16); 2] = [(3000, 5000), (8000, 9000)];
+
+/// Loopback ports trusted for CSRF in development besides the ranges: the guide's
+/// development frontends outside them (Vite's 5173).
+pub const DEV_CSRF_PORTS: [u16; 1] = [5173];
 
 /// One year, the HSTS max-age of production.
 pub const HSTS_ONE_YEAR: u64 = 31_536_000;
@@ -124,6 +128,13 @@ macro_rules! header_value_enum {
                 match self {
                     $($ty::$variant => $value,)*
                 }
+            }
+
+            /// The variant whose header value is `s` (ASCII case-insensitive).
+            pub fn parse(s: &str) -> Option<Self> {
+                [$($ty::$variant,)*]
+                    .into_iter()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
             }
 
             /// The header value, ready to send (no validation needed: every variant
@@ -205,12 +216,51 @@ pub enum CrossOriginOpenerPolicy {
     SameOriginAllowPopups,
     /// `same-origin`.
     SameOrigin,
+    /// `noopener-allow-popups`.
+    NoopenerAllowPopups,
 }
 
 header_value_enum!(CrossOriginOpenerPolicy {
     UnsafeNone => "unsafe-none",
     SameOriginAllowPopups => "same-origin-allow-popups",
     SameOrigin => "same-origin",
+    NoopenerAllowPopups => "noopener-allow-popups",
+});
+
+/// `Cross-Origin-Resource-Policy`: which sites may load the response as a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CrossOriginResourcePolicy {
+    /// `same-origin`.
+    SameOrigin,
+    /// `same-site`.
+    SameSite,
+    /// `cross-origin`.
+    CrossOrigin,
+}
+
+header_value_enum!(CrossOriginResourcePolicy {
+    SameOrigin => "same-origin",
+    SameSite => "same-site",
+    CrossOrigin => "cross-origin",
+});
+
+/// `Cross-Origin-Embedder-Policy`: which cross-origin resources the page may load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CrossOriginEmbedderPolicy {
+    /// `require-corp`.
+    RequireCorp,
+    /// `credentialless`.
+    Credentialless,
+    /// `unsafe-none`.
+    UnsafeNone,
+}
+
+header_value_enum!(CrossOriginEmbedderPolicy {
+    RequireCorp => "require-corp",
+    Credentialless => "credentialless",
+    UnsafeNone => "unsafe-none",
 });
 
 /// `X-XSS-Protection`: the legacy XSS auditor of old browsers.
@@ -288,6 +338,10 @@ pub struct CorsRules {
     pub allow_methods: Vec<String>,
     /// Preflight cache time, seconds.
     pub max_age: u64,
+    /// Response headers scripts of allowed origins may read
+    /// (`Access-Control-Expose-Headers`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
 }
 
 /// CSRF rules.
@@ -368,8 +422,14 @@ pub struct CookieRules {
     pub secure: bool,
     /// The session cookie's name.
     pub session_cookie_name: String,
+    /// The CSRF cookie's name: never made `HttpOnly` (scripts read it, as Django's).
+    pub csrf_cookie_name: String,
     /// Make the session cookie `HttpOnly` and `SameSite=Lax` (when it has no SameSite).
     pub harden_session_cookie: bool,
+    /// Add `SameSite=Lax` to every cookie without a `SameSite` (production).
+    pub same_site_lax: bool,
+    /// Fix `__Secure-` and `__Host-` cookies that break their prefix rules (production).
+    pub fix_prefixes: bool,
 }
 
 /// Security response headers.
@@ -385,6 +445,21 @@ pub struct HeaderRules {
     pub cross_origin_opener_policy: Option<CrossOriginOpenerPolicy>,
     /// `X-XSS-Protection` (`0`: disable the legacy auditor).
     pub xss_protection: Option<XssProtection>,
+    /// `Cross-Origin-Resource-Policy` (`headers.cross_origin_resource_policy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_origin_resource_policy: Option<CrossOriginResourcePolicy>,
+    /// `Cross-Origin-Embedder-Policy` (`headers.cross_origin_embedder_policy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_origin_embedder_policy: Option<CrossOriginEmbedderPolicy>,
+    /// `Content-Security-Policy`; `{nonce}` is replaced by a fresh nonce per response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_security_policy: Option<String>,
+    /// `Content-Security-Policy-Report-Only`; `{nonce}` as above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_security_policy_report_only: Option<String>,
+    /// `Permissions-Policy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_policy: Option<String>,
 }
 
 /// What the runtime looked like when the policy was derived.
@@ -432,6 +507,13 @@ pub struct Policy {
     pub headers: HeaderRules,
     /// Paths exempt from the host check and the TLS redirect.
     pub health_check_paths: Vec<String>,
+    /// Checks that only log what they would reject (`report_only`).
+    #[serde(skip_serializing_if = "is_enforcing")]
+    pub report_only: ReportOnly,
+}
+
+fn is_enforcing(r: &ReportOnly) -> bool {
+    !r.any()
 }
 
 impl Policy {

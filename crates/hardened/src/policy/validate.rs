@@ -32,7 +32,9 @@ impl<'a> Valid<'a> {
 /// ```
 ///
 /// # Errors
-/// Production or staging without domains, `*` outside development.
+/// Production or staging without domains; `*`, a CORS regex admitting any origin, or a
+/// `csrf_exempt_paths`/`health_check_paths` pattern matching every path, outside
+/// development.
 pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
     let problems = problems(cfg);
     if problems.is_empty() {
@@ -42,12 +44,124 @@ pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
     }
 }
 
+/// Origins no configuration of any service should allow: unrelated to each other and to
+/// every real site (`.invalid` and `.test` are reserved, RFC 2606/6761). A CORS regex
+/// that admits one of them admits arbitrary foreign origins.
+pub(crate) const FOREIGN_ORIGINS: [&str; 6] = [
+    "https://a0.invalid",
+    "http://zz9.example-unrelated.test:8443",
+    "https://attacker.invalid",
+    "http://attacker.invalid",
+    "https://xn--80ak6aa92e.invalid",
+    "http://192.0.2.1",
+];
+
+/// Paths no exemption should cover by accident: the root, a top-level page, a deep
+/// path and a file. A pattern that matches one of them matches arbitrary paths
+/// (`/*`, `/{*rest}`, `/{page}`).
+pub(crate) const FOREIGN_PATHS: [&str; 5] = [
+    "/",
+    "/a0",
+    "/zz9/unrelated/x7q",
+    "/zz9-unrelated.json",
+    "/account/delete",
+];
+
+/// The first foreign origin a CORS origin regex admits, read as the matcher reads it
+/// (anchored at both ends, decision 39); `None` for a narrow or invalid regex.
+pub(crate) fn regex_admits_foreign(re: &str) -> Option<&'static str> {
+    let compiled = regex::Regex::new(&format!("^(?:{re})$")).ok()?;
+    FOREIGN_ORIGINS
+        .iter()
+        .copied()
+        .find(|o| compiled.is_match(o))
+}
+
+/// The first foreign path a path pattern matches, as the enforcement matches it.
+pub(crate) fn path_matches_foreign(pattern: &str) -> Option<&'static str> {
+    let owned = pattern.to_owned();
+    let set = crate::enforce::PathSet::new([&owned]);
+    FOREIGN_PATHS.iter().copied().find(|p| set.matches(p))
+}
+
+/// The catch-all settings of `cfg`: `(key, value, what it matched, fix)`.
+pub(crate) fn catch_alls(cfg: &Config) -> Vec<(String, String, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    for (i, re) in cfg.cors_allowed_origin_regexes.iter().enumerate() {
+        if let Some(o) = regex_admits_foreign(re) {
+            out.push((
+                format!("cors_allowed_origin_regexes[{i}]"),
+                re.clone(),
+                o,
+                CORS_REGEX_FIX,
+            ));
+        }
+    }
+    let paths = [
+        ("csrf_exempt_paths", &cfg.csrf_exempt_paths, CSRF_EXEMPT_FIX),
+        ("health_check_paths", &cfg.health_check_paths, HEALTH_FIX),
+    ];
+    for (key, list, fix) in paths {
+        for (i, p) in list.iter().enumerate() {
+            if let Some(m) = path_matches_foreign(p) {
+                out.push((format!("{key}[{i}]"), p.clone(), m, fix));
+            }
+        }
+    }
+    out
+}
+
+/// The fix for a CORS regex that admits any origin.
+pub(crate) const CORS_REGEX_FIX: &str = "restrict it to your own domains, e.g. `https://[a-z0-9-]+\\.example\\.com`, or list them in security_domains (`.example.com` covers subdomains)";
+/// The fix for a CSRF exemption that covers every path.
+pub(crate) const CSRF_EXEMPT_FIX: &str = "exempt only the routes that need it, e.g. `csrf_exempt_paths: [/hooks/{id}, /api/*]`; token-authenticated clients without cookies need no exemption";
+/// The fix for a health-check path that covers every path.
+pub(crate) const HEALTH_FIX: &str =
+    "list the probe paths exactly, e.g. `health_check_paths: [/healthz, /readyz]`";
+
 /// Every problem that makes the configuration unsafe to run, whatever its source:
-/// production or staging without domains, `*` outside development.
+/// production or staging without domains, `*` or a catch-all setting outside
+/// development, and values a file could not hold (a path pattern without `/`, an
+/// invalid header name, ...).
 pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
+    // Lists set in code skip the file's typer: the same token rules hold (the methods
+    // and allowed headers in `config::code_problems`, below).
+    let names = [("cors_expose_headers", &cfg.cors_expose_headers)];
+    for (key, list) in names {
+        for (i, h) in list.iter().enumerate() {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                out.push(
+                    Problem::new(
+                        ProblemKind::InvalidHeaderName,
+                        format!("{key}[{i}]"),
+                        "not a valid header name",
+                        "use header names such as `content-type` or `x-request-id`",
+                    )
+                    .with_value(format!("{h:?}"))
+                    .at(cfg.sources.get(key).cloned()),
+                );
+            }
+        }
+    }
     let src = cfg.sources.get("security_domains").cloned();
     if cfg.environment.is_strict() {
+        for (key, value, matched, fix) in catch_alls(cfg) {
+            let top = key.split('[').next().unwrap_or(&key).to_owned();
+            out.push(
+                Problem::new(
+                    ProblemKind::CatchAll,
+                    key,
+                    format!(
+                        "matches anything (e.g. {matched:?}), which is not allowed in {}",
+                        cfg.environment
+                    ),
+                    fix,
+                )
+                .with_value(format!("{value:?}"))
+                .at(cfg.sources.get(&top).cloned()),
+            );
+        }
         if cfg.security_domains.is_empty() && cfg.api_url.is_none() && cfg.site_url.is_none() {
             out.push(
                 Problem::new(
@@ -80,5 +194,110 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             );
         }
     }
+    // The checks a file's values pass, for a `Config` built in code too.
+    out.extend(crate::config::code_problems(cfg));
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+
+    #[test]
+    fn cors_lists_set_in_code_are_validated() {
+        // (methods, expose headers, problem keys)
+        let table: &[(&[&str], &[&str], &[&str])] = &[
+            (&["GET", "PATCH", "PROPFIND"], &["x-request-id"], &[]),
+            (&["GET", "BAD METHOD"], &[], &["cors_allow_methods[1]"]),
+            (
+                &["", "G,T"],
+                &[],
+                &["cors_allow_methods[0]", "cors_allow_methods[1]"],
+            ),
+            (
+                &["GET"],
+                &["x-ok", "bad header"],
+                &["cors_expose_headers[1]"],
+            ),
+        ];
+        for (methods, expose, keys) in table {
+            let mut cfg = Config::development();
+            cfg.cors_allow_methods = methods.iter().map(|s| s.to_string()).collect();
+            cfg.cors_expose_headers = expose.iter().map(|s| s.to_string()).collect();
+            let got: Vec<String> = problems(&cfg).iter().map(|p| p.key().to_owned()).collect();
+            assert_eq!(got, *keys, "{methods:?} {expose:?}");
+        }
+    }
+
+    #[test]
+    fn catch_all_regexes_by_what_they_match() {
+        // (regex, admits arbitrary foreign origins)
+        let table: &[(&str, bool)] = &[
+            (".*", true),
+            ("https?://.*", true),
+            ("https://[^/]+", true),
+            ("https?://[a-z0-9.-]+(:[0-9]+)?", true),
+            ("(?i)HTTPS?://.+", true),
+            (".+\\.invalid", true),
+            ("https://[a-z0-9-]+\\.example\\.com", false),
+            ("https://app\\.example\\.com", false),
+            ("https://.*\\.example\\.com", false),
+            ("(", false),
+        ];
+        for (re, any) in table {
+            assert_eq!(regex_admits_foreign(re).is_some(), *any, "{re}");
+        }
+    }
+
+    #[test]
+    fn catch_all_paths_by_what_they_match() {
+        // (pattern, matches arbitrary paths)
+        let table: &[(&str, bool)] = &[
+            ("/*", true),
+            ("/{*rest}", true),
+            ("/", true),
+            ("/{page}", true),
+            ("/{a}/{b}/{c}", true),
+            ("/healthz", false),
+            ("/api/*", false),
+            ("/hooks/{id}", false),
+            ("/api/{*rest}", false),
+        ];
+        for (p, any) in table {
+            assert_eq!(path_matches_foreign(p).is_some(), *any, "{p}");
+        }
+    }
+
+    #[test]
+    fn catch_alls_refused_in_strict_environments_only() {
+        let mut cfg = Config::production(["example.com"]).unwrap_or_default();
+        cfg.cors_allowed_origin_regexes = vec!["https://[^/]+".into()];
+        cfg.csrf_exempt_paths = vec!["/hooks/{id}".into(), "/{*rest}".into()];
+        cfg.health_check_paths = vec!["/*".into()];
+        let errs = validate(&cfg).map(|_| ()).unwrap_err();
+        let got: Vec<(&str, &str, Option<&str>)> = errs
+            .0
+            .iter()
+            .map(|p| (p.kind().code(), p.key(), p.value()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "catch-all",
+                    "cors_allowed_origin_regexes[0]",
+                    Some("\"https://[^/]+\"")
+                ),
+                ("catch-all", "csrf_exempt_paths[1]", Some("\"/{*rest}\"")),
+                ("catch-all", "health_check_paths[0]", Some("\"/*\"")),
+            ]
+        );
+        assert!(errs.0.iter().all(|p| p.kind().is_policy()));
+        cfg.environment = Environment::Staging;
+        assert_eq!(validate(&cfg).map(|_| ()).unwrap_err().0.len(), 3);
+        cfg.environment = Environment::Development;
+        assert!(validate(&cfg).is_ok());
+    }
 }

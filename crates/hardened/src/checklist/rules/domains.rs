@@ -2,9 +2,12 @@
 
 use super::configuration::problem_hits;
 use super::{Ctx, Hit, hit};
-use crate::checklist::{RuleId, Severity};
+use crate::checklist::{Location, RuleId, Severity};
 use crate::config::Config;
 use crate::domain::{DomainEntry, Origin, Scheme};
+use crate::policy::validate::{
+    CORS_REGEX_FIX, CSRF_EXEMPT_FIX, HEALTH_FIX, path_matches_foreign, regex_admits_foreign,
+};
 
 pub(super) fn domains_invalid(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     problem_hits(cx, RuleId::DomainsInvalid)
@@ -29,9 +32,20 @@ pub(super) fn domains_empty(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     Some(hits)
 }
 
+/// Where `security_domains` entry `i` was written, else where the list was.
+fn entry_loc(cx: &Ctx<'_>, i: usize) -> Option<Location> {
+    cx.loc(&format!("security_domains[{i}]"))
+        .or_else(|| cx.loc("security_domains"))
+}
+
 pub(super) fn domains_wildcard(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    if cx.cfg.security_domains.contains(&DomainEntry::Any) {
+    if let Some(i) = cx
+        .cfg
+        .security_domains
+        .iter()
+        .position(|d| *d == DomainEntry::Any)
+    {
         hits.push(hit(
             Severity::Error,
             format!(
@@ -39,41 +53,52 @@ pub(super) fn domains_wildcard(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
                 cx.target()
             ),
             "list your real domains instead of `*`; for a domain and its subdomains write `.example.com`",
-            cx.loc("security_domains"),
+            entry_loc(cx, i),
         ));
     }
     Some(hits)
 }
 
-/// Every configured origin with the key it was configured under.
-fn named_origins(cfg: &Config) -> Vec<(&'static str, &Origin)> {
-    let mut v: Vec<(&'static str, &Origin)> = cfg
+/// Every configured origin with the key it was configured under and where it was
+/// written (each `security_domains` entry at its own line).
+fn named_origins<'a>(cx: &Ctx<'a>) -> Vec<(&'static str, &'a Origin, Option<Location>)> {
+    let cfg: &'a Config = cx.cfg;
+    let mut v: Vec<(&'static str, &'a Origin, Option<Location>)> = cfg
         .security_domains
         .iter()
-        .filter_map(|d| match d {
-            DomainEntry::Origin(o) => Some(("security_domains", o)),
+        .enumerate()
+        .filter_map(|(i, d)| match d {
+            DomainEntry::Origin(o) => Some(("security_domains", o, entry_loc(cx, i))),
             _ => None,
         })
         .collect();
-    v.extend(cfg.site_url.iter().map(|o| ("site_url", o)));
-    v.extend(cfg.api_url.iter().map(|o| ("api_url", o)));
+    v.extend(
+        cfg.site_url
+            .iter()
+            .map(|o| ("site_url", o, cx.loc("site_url"))),
+    );
+    v.extend(
+        cfg.api_url
+            .iter()
+            .map(|o| ("api_url", o, cx.loc("api_url"))),
+    );
     v
 }
 
 pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for (key, o) in named_origins(cx.cfg) {
+    for (key, o, loc) in named_origins(cx) {
         if o.scheme == Scheme::Http && !o.host.is_loopback() {
             let https = Origin::new(Scheme::Https, o.host.clone(), o.port);
             hits.push(hit(
                 Severity::Error,
                 format!("{key} entry {o} is plain HTTP in {}", cx.target()),
                 format!("serve it over HTTPS and write `{https}`; the guide requires HTTPS on all domains"),
-                cx.loc(key),
+                loc,
             ));
         }
     }
-    for d in &cx.cfg.security_domains {
+    for (i, d) in cx.cfg.security_domains.iter().enumerate() {
         if let DomainEntry::Subdomains {
             scheme: Scheme::Http,
             domain,
@@ -84,7 +109,7 @@ pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
                 Severity::Error,
                 format!("security_domains entry {d} is plain HTTP in {}", cx.target()),
                 format!("serve it over HTTPS and write `.{domain}`; the guide requires HTTPS on all domains"),
-                cx.loc("security_domains"),
+                entry_loc(cx, i),
             ));
         }
     }
@@ -93,13 +118,13 @@ pub(super) fn domains_http(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn domains_localhost(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for (key, o) in named_origins(cx.cfg) {
+    for (key, o, loc) in named_origins(cx) {
         if o.host.is_loopback() {
             hits.push(hit(
                 Severity::Warning,
                 format!("{key} lists the loopback origin {o} in {}", cx.target()),
                 "remove it: production browsers never reach the service as localhost (health checks by IP work through health_check_paths)",
-                cx.loc(key),
+                loc,
             ));
         }
     }
@@ -108,12 +133,44 @@ pub(super) fn domains_localhost(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn domains_ip_literal(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for (key, o) in named_origins(cx.cfg) {
+    for (key, o, loc) in named_origins(cx) {
         if o.host.is_ip() && !o.host.is_loopback() {
             hits.push(hit(
                 Severity::Warning,
                 format!("{key} lists the IP address {} in {}", o.host, cx.target()),
                 "list domain names; in Docker the internal networks are allowed automatically (export DOCKER=true if detection fails) and health_check_paths skip the host check",
+                loc,
+            ));
+        }
+    }
+    Some(hits)
+}
+
+pub(super) fn cors_regex_any(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for re in &cx.cfg.cors_allowed_origin_regexes {
+        // Anchored: the narrowest reading. Matching a foreign origin even so means the
+        // regex is too broad however it is applied.
+        if let Some(o) = regex_admits_foreign(re) {
+            hits.push(hit(
+                cx.severity(),
+                format!("cors_allowed_origin_regexes entry {re:?} matches any origin, e.g. {o}"),
+                CORS_REGEX_FIX,
+                cx.loc("cors_allowed_origin_regexes"),
+            ));
+        }
+    }
+    Some(hits)
+}
+
+fn paths_all(cx: &Ctx<'_>, key: &str, list: &[String], what: &str, fix: &str) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for p in list {
+        if let Some(m) = path_matches_foreign(p) {
+            hits.push(hit(
+                cx.severity(),
+                format!("{key} entry {p:?} matches every path, e.g. {m:?}: {what}"),
+                fix,
                 cx.loc(key),
             ));
         }
@@ -121,25 +178,22 @@ pub(super) fn domains_ip_literal(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     Some(hits)
 }
 
-/// Origins no configuration should allow by accident.
-const FOREIGN_ORIGINS: [&str; 2] = ["https://attacker.invalid", "http://attacker.invalid"];
+pub(super) fn csrf_exempt_all(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    paths_all(
+        cx,
+        "csrf_exempt_paths",
+        &cx.cfg.csrf_exempt_paths,
+        "every form post and API call skips the CSRF check",
+        CSRF_EXEMPT_FIX,
+    )
+}
 
-pub(super) fn cors_regex_any(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
-    let mut hits = Vec::new();
-    for re in &cx.cfg.cors_allowed_origin_regexes {
-        // Anchored: the narrowest reading. Matching a foreign origin even so means the
-        // regex is too broad however it is applied.
-        let Ok(compiled) = regex::Regex::new(&format!("^(?:{re})$")) else {
-            continue;
-        };
-        if let Some(o) = FOREIGN_ORIGINS.iter().find(|o| compiled.is_match(o)) {
-            hits.push(hit(
-                cx.severity(),
-                format!("cors_allowed_origin_regexes entry {re:?} matches any origin, e.g. {o}"),
-                "restrict it to your own domains, e.g. `^https://[a-z0-9-]+\\.example\\.com$`, or list them in security_domains (`.example.com` covers subdomains)",
-                cx.loc("cors_allowed_origin_regexes"),
-            ));
-        }
-    }
-    Some(hits)
+pub(super) fn health_check_all(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    paths_all(
+        cx,
+        "health_check_paths",
+        &cx.cfg.health_check_paths,
+        "the host check and the TLS redirect are off for every path",
+        HEALTH_FIX,
+    )
 }

@@ -144,6 +144,11 @@ pub(super) fn secret_key_insecure_pattern(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
             .iter()
             .find(|p| lower.contains(*p))
             .map(|p| format!("secret_key contains {p:?}, a placeholder or development pattern"))
+            .or_else(|| {
+                password::is_common(trimmed).then(|| {
+                    "secret_key is a common password, among the first an attacker tries".to_owned()
+                })
+            })
     };
     Some(
         why.map(|m| hit(Severity::Error, m, SECRET_KEY_FIX, cx.loc("secret_key")))

@@ -8,6 +8,7 @@ mod configuration;
 mod database;
 mod domains;
 mod environment;
+mod headers;
 mod secrets;
 mod ssl_https;
 
@@ -240,6 +241,20 @@ pub static RULES: &[Rule] = &[
         domains::cors_regex_any
     ),
     rule!(
+        CsrfExemptAll,
+        Domains,
+        Always,
+        "no csrf_exempt_paths pattern matches every path",
+        domains::csrf_exempt_all
+    ),
+    rule!(
+        HealthCheckAll,
+        Domains,
+        Always,
+        "no health_check_paths pattern matches every path",
+        domains::health_check_all
+    ),
+    rule!(
         HstsDisabled,
         SslHttps,
         Strict,
@@ -287,6 +302,20 @@ pub static RULES: &[Rule] = &[
         Strict,
         "trusted_proxies does not trust every peer",
         ssl_https::trusted_proxies_any
+    ),
+    rule!(
+        CspMissing,
+        Headers,
+        Strict,
+        "production sends a Content-Security-Policy",
+        headers::csp_missing
+    ),
+    rule!(
+        ReportOnly,
+        Headers,
+        Strict,
+        "every check enforces (report_only is off)",
+        headers::report_only
     ),
     rule!(
         DatabasePasswordWeak,

@@ -598,15 +598,28 @@ proptest! {
         method in prop::sample::select(vec!["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH", "HEAD", "BREW"]),
         target in prop::sample::select(vec!["/", "/healthz", "http://example.com/x", "https://EXAMPLE.com:443/", "*", "/a/../b?x=%00"]),
         peer in prop::option::of(any::<[u8; 4]>()),
-        mode in 0u8..3,
+        mode in 0u8..4,
     ) {
-        static SECS: std::sync::OnceLock<[Security; 3]> = std::sync::OnceLock::new();
+        static SECS: std::sync::OnceLock<[Security; 4]> = std::sync::OnceLock::new();
         let secs = SECS.get_or_init(|| {
             let d = entries(&POLICY_DOMAINS);
+            // Production with every new feature on: report-only checks, a nonce CSP,
+            // exposed headers.
+            let mut cfg = Config::development();
+            cfg.environment = Environment::Production;
+            cfg.debug = false;
+            cfg.security_domains = d.clone();
+            cfg.ssl_redirect = Some(true);
+            cfg.report_only = hardened::config::ReportOnly::ALL;
+            cfg.headers.content_security_policy = hardened::config::HeaderOverride::Set(
+                "default-src 'none'; script-src 'nonce-{nonce}'".into(),
+            );
+            cfg.cors_expose_headers = vec!["x-request-id".into()];
             [
                 security(Environment::Production, &d, DockerMode::Off),
                 security(Environment::Production, &d, DockerMode::On),
                 security(Environment::Development, &d, DockerMode::Off),
+                Security::from_config(&cfg, &RuntimeProbe::none()).unwrap(),
             ]
         });
         let sec = &secs[usize::from(mode)];
@@ -625,6 +638,10 @@ proptest! {
         };
         let (parts, _) = build().into_parts();
         let decision = sec.decide(&parts);
+        if mode == 3 {
+            // Report-only: every request the checks would stop goes through.
+            prop_assert!(!matches!(decision.answer(), Some(hardened::enforce::Answer::Reject(_) | hardened::enforce::Answer::Redirect(_))));
+        }
         let reached = std::cell::Cell::new(false);
         let inner = service_fn(|_r: Request<Full<Bytes>>| {
             reached.set(true);

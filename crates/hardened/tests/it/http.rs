@@ -1037,6 +1037,10 @@ async fn csrf_origin_in_development() {
             ("http://127.0.0.1:8000", 200),
             ("http://[::1]:9000", 200),
             ("http://localhost:7777", 200), // a loopback port named in config
+            ("http://localhost:5173", 200), // Vite's default
+            ("http://127.0.0.1:5173", 200),
+            ("http://[::1]:5173", 200),
+            ("http://localhost:5174", 403),
             ("https://example.com", 200),
             ("http://localhost:2999", 403),
             ("http://localhost:5001", 403),
@@ -1140,7 +1144,12 @@ async fn csrf_referer_on_secure_requests() {
         (Some("https://api.example.com/"), 200, ""),
     ];
     for (referer, want, reason) in cases {
-        let mut headers = vec![("host", "example.com"), ("x-forwarded-proto", "https")];
+        // A browser: it sends its cookies.
+        let mut headers = vec![
+            ("host", "example.com"),
+            ("x-forwarded-proto", "https"),
+            ("cookie", "sessionid=abc"),
+        ];
         headers.extend(referer.map(|r| ("referer", r)));
         let r = srv.post("/", &headers).await;
         assert_eq!(r.status.as_u16(), *want, "Referer {referer:?}: {}", r.body);
@@ -1344,7 +1353,8 @@ async fn cookies_hardened_in_production() {
         r.all("set-cookie"),
         [
             "sessionid=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
-            "csrftoken=tok; Path=/; Secure",
+            // Every cookie without SameSite gets Lax; the CSRF cookie stays readable.
+            "csrftoken=tok; Path=/; Secure; SameSite=Lax",
             "theme=dark; SameSite=None; Secure",
         ]
     );
@@ -1579,7 +1589,7 @@ async fn every_rejection_carries_a_rejection_extension() {
             403,
         ),
         (
-            request("POST", "/", &secure),
+            request("POST", "/", &with(&[("cookie", "sessionid=x")])),
             Check::Csrf,
             "csrf-no-referer",
             403,
@@ -2035,4 +2045,904 @@ async fn each_partial_layer_applies_only_its_check() {
 
     // Everything.
     assert_eq!(run(s.layer(), plain()).await.status(), 301);
+}
+
+// ---------------------------------------------------------------- catch-all settings
+
+/// Catch-all settings (a CORS regex admitting any origin, exempt paths matching every
+/// path) stop the layer from being built in production and staging; in development
+/// they build and behave as written.
+#[tokio::test]
+async fn catch_all_settings_refused_in_production() {
+    type Set = fn(&mut Config);
+    let cases: &[(&str, Set)] = &[
+        ("cors .*", |c| {
+            c.cors_allowed_origin_regexes = vec![".*".into()]
+        }),
+        ("cors https?://.*", |c| {
+            c.cors_allowed_origin_regexes = vec!["https?://.*".into()]
+        }),
+        ("cors https://[^/]+", |c| {
+            c.cors_allowed_origin_regexes = vec!["https://[^/]+".into()]
+        }),
+        ("csrf /*", |c| c.csrf_exempt_paths = vec!["/*".into()]),
+        ("csrf /{*rest}", |c| {
+            c.csrf_exempt_paths = vec!["/{*rest}".into()]
+        }),
+        ("health /*", |c| c.health_check_paths = vec!["/*".into()]),
+    ];
+    for (what, set) in cases {
+        let mut cfg = prod(&["example.com"]);
+        set(&mut cfg);
+        let err = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{what}");
+        assert_eq!(err.0[0].kind().code(), "catch-all", "{what}");
+        // Development builds and behaves as written.
+        let mut cfg = dev(&["example.com"]);
+        set(&mut cfg);
+        compile(&cfg, &RuntimeProbe::none());
+    }
+    // Narrow settings pass, and the foreign origin gets nothing.
+    let mut cfg = prod(&["example.com"]);
+    cfg.cors_allowed_origin_regexes = vec!["https://[a-z0-9-]+\\.example\\.com".into()];
+    cfg.csrf_exempt_paths = vec!["/hooks/{id}".into()];
+    cfg.health_check_paths = vec!["/healthz".into()];
+    let srv = serve(&compile(&cfg, &RuntimeProbe::none())).await;
+    let r = srv
+        .post(
+            "/",
+            &[("host", "example.com"), ("origin", "https://evil.com")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(!r.has_cors());
+    let r = srv
+        .get(
+            "/",
+            &[
+                ("host", "example.com"),
+                ("origin", "https://app.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(srv.get("/", &[("host", "evil.com")]).await.status, 400);
+}
+
+/// Subdomain patterns over public suffixes never reach the policy.
+#[tokio::test]
+async fn public_suffix_patterns_refused() {
+    for entry in [
+        "*.github.io",
+        ".co.uk",
+        "*.herokuapp.com",
+        ".s3.amazonaws.com",
+        "*.com.au",
+    ] {
+        let err = parse_entry(entry).unwrap_err();
+        assert!(err.to_string().contains("public suffix"), "{entry}: {err}");
+    }
+    // An exact host on a shared suffix is one's own site.
+    let srv = serve(&compile(
+        &prod(&["myapp.github.io", ".example.co.uk"]),
+        &RuntimeProbe::none(),
+    ))
+    .await;
+    let origin = |o| [("host", "myapp.github.io"), ("origin", o)];
+    assert_eq!(
+        srv.post("/", &origin("https://myapp.github.io"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post("/", &origin("https://www.example.co.uk"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post("/", &origin("https://other.github.io"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        srv.post("/", &origin("https://other.co.uk")).await.status,
+        403
+    );
+}
+
+// ---------------------------------------------------------------- API clients
+
+/// A token-authenticated API client behind a TLS proxy sends no Origin, Referer,
+/// Sec-Fetch-Site or Cookie: nothing ambient to abuse, so it passes without an
+/// exemption. A cookie-bearing request without Origin or Referer keeps Django's rule.
+#[tokio::test]
+async fn api_clients_without_cookies_pass_csrf_on_https() {
+    let srv = serve(&compile(&prod(&["example.com"]), &RuntimeProbe::none())).await;
+    let base = [("host", "example.com"), ("x-forwarded-proto", "https")];
+    // `Token`, not `Bearer`: the test app's outer middleware exempts bearer requests.
+    let cases: &[(&[(&str, &str)], u16)] = &[
+        (&[("authorization", "Token abc")], 200),
+        (
+            &[("x-api-key", "abc"), ("content-type", "application/json")],
+            200,
+        ),
+        (&[], 200),
+        (
+            &[("authorization", "Token abc"), ("cookie", "sessionid=s")],
+            403,
+        ),
+        (&[("cookie", "sessionid=s")], 403),
+        (&[("sec-fetch-site", "same-origin")], 403),
+        (&[("sec-fetch-site", "cross-site")], 403),
+        (
+            &[("referer", "https://example.com/form"), ("cookie", "a=b")],
+            200,
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut h = base.to_vec();
+        h.extend_from_slice(extra);
+        for method in ["POST", "PUT", "DELETE"] {
+            let r = srv.send(method, "/", &h).await;
+            assert_eq!(r.status.as_u16(), *want, "{method} {extra:?}: {}", r.body);
+        }
+    }
+    let mut h = base.to_vec();
+    h.push(("cookie", "sessionid=s"));
+    let r = srv.post("/", &h).await;
+    assert_eq!(r.header("strict-transport-security"), Some(HSTS));
+    // The 403's fix (in the log; development bodies carry it) names the exemption.
+    let sec = compile(&prod(&["example.com"]), &RuntimeProbe::none());
+    let (parts, ()) = http::Request::post("/")
+        .header("host", "example.com")
+        .header("cookie", "sessionid=s")
+        .extension(PeerAddr("127.0.0.1:1".parse().unwrap()))
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let d = sec.decide(&parts);
+    let r = d.rejection().expect("rejected");
+    assert_eq!(r.code(), "csrf-no-referer");
+    assert!(r.fix().contains("csrf_exempt_paths"), "{}", r.fix());
+}
+
+// ---------------------------------------------------------------- missing peer address
+
+/// `axum::serve(listener, app)` without `into_make_service_with_connect_info` gives the
+/// layer no peer address: `X-Forwarded-Proto` is never believed. The first request that
+/// carries the header says so once (a warning naming the fix).
+#[tokio::test]
+async fn missing_peer_address_is_noticed_once() {
+    let sec = compile(&prod(&["example.com"]), &RuntimeProbe::none());
+    let router = routes().layer(sec.layer());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let srv = Server {
+        addr,
+        task,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    };
+    let r = srv.get("/", &[("host", "example.com")]).await;
+    assert_eq!(r.status, 200);
+    assert!(!sec.saw_missing_peer(), "no forwarded header yet");
+    let xfp = [("host", "example.com"), ("x-forwarded-proto", "https")];
+    let r = srv.get("/", &xfp).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("strict-transport-security"), None);
+    assert!(sec.saw_missing_peer());
+    // Once: later requests are not noticed again.
+    let (parts, ()) = http::Request::get("/")
+        .header("host", "example.com")
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(!sec.first_missing_peer(&parts));
+    // With a peer address nothing is noticed.
+    let fresh = compile(&prod(&["example.com"]), &RuntimeProbe::none());
+    let (mut parts, ()) = http::Request::get("/")
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    parts
+        .extensions
+        .insert(PeerAddr("127.0.0.1:9".parse().unwrap()));
+    assert!(!fresh.first_missing_peer(&parts));
+    assert!(!fresh.saw_missing_peer());
+}
+
+// ---------------------------------------------------------------- configured headers
+
+/// Renders the request's CSP nonce into the page, as a template would.
+async fn page_with_nonce(req: Request) -> Response {
+    let nonce = req
+        .extensions()
+        .get::<hardened::enforce::CspNonce>()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    (
+        [("x-reached", "1")],
+        format!("<script nonce=\"{nonce}\">1</script>"),
+    )
+        .into_response()
+}
+
+fn nonce_app(sec: &Security) -> Router {
+    Router::new()
+        .route("/page", get(page_with_nonce))
+        .route("/own-headers", get(own_csp))
+        .layer(sec.layer())
+        .layer(middleware::from_fn(outer))
+}
+
+async fn own_csp() -> Response {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+            (
+                header::HeaderName::from_static("permissions-policy"),
+                "camera=(self)",
+            ),
+        ],
+        "own",
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn csp_nonce_per_response_reaches_the_handler() {
+    use hardened::config::HeaderOverride::{Remove, Set};
+    let mut cfg = prod(&["example.com"]);
+    cfg.headers.content_security_policy =
+        Set("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'".into());
+    cfg.headers.permissions_policy = Set("camera=(), geolocation=()".into());
+    cfg.headers.cross_origin_resource_policy = Set("same-origin".into());
+    cfg.headers.x_frame_options = Remove;
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    let srv = serve_router(nonce_app(&sec)).await;
+    let host = [("host", "example.com")];
+    let mut nonces = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let r = srv.get("/page", &host).await;
+        assert_eq!(r.status, 200);
+        let csp = r.header("content-security-policy").unwrap().to_owned();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .unwrap()
+            .to_owned();
+        assert_eq!(nonce.len(), 22);
+        assert_eq!(r.body, format!("<script nonce=\"{nonce}\">1</script>"));
+        assert!(nonces.insert(nonce), "nonce reused");
+        assert_eq!(
+            r.header("permissions-policy"),
+            Some("camera=(), geolocation=()")
+        );
+        assert_eq!(
+            r.header("cross-origin-resource-policy"),
+            Some("same-origin")
+        );
+        assert_eq!(r.header("x-frame-options"), None);
+    }
+    // Rejections carry the CSP too, with a nonce of their own.
+    let r = srv.get("/page", &[("host", "evil.com")]).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.header("content-security-policy")
+            .is_some_and(|v| v.contains("'nonce-") && !v.contains("{nonce}"))
+    );
+    // The application's own headers win.
+    let r = srv.get("/own-headers", &host).await;
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
+    assert_eq!(r.header("permissions-policy"), Some("camera=(self)"));
+
+    // Without the placeholder the CSP is static and no nonce is drawn.
+    let mut cfg = prod(&["example.com"]);
+    cfg.headers.content_security_policy = Set("default-src 'none'; frame-ancestors 'none'".into());
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    assert!(!sec.needs_csp_nonce());
+    let srv = serve_router(nonce_app(&sec)).await;
+    let r = srv.get("/page", &host).await;
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(r.body, "<script nonce=\"\">1</script>");
+    // Defaults stay as the table says when nothing is configured.
+    let srv = serve(&compile(&prod(&["example.com"]), &RuntimeProbe::none())).await;
+    let r = srv.get("/", &host).await;
+    assert_eq!(r.header("content-security-policy"), None);
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+}
+
+// ---------------------------------------------------------------- cookies
+
+async fn prefixed_cookies() -> Response {
+    let mut h = HeaderMap::new();
+    for c in [
+        "__Host-sid=1; Domain=example.com; Path=/app; HttpOnly",
+        "__Secure-pref=2; Path=/",
+        "app_session=3; Path=/",
+        "app_csrf=4; Path=/",
+    ] {
+        h.append(header::SET_COOKIE, HeaderValue::from_static(c));
+    }
+    (h, "cookies").into_response()
+}
+
+#[tokio::test]
+async fn cookie_prefixes_fixed_and_names_configured() {
+    let mut cfg = prod(&["example.com"]);
+    cfg.session_cookie_name = "app_session".into();
+    cfg.csrf_cookie_name = "app_csrf".into();
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    let router = Router::new()
+        .route("/c", get(prefixed_cookies))
+        .layer(sec.layer());
+    let srv = serve_router(router).await;
+    let r = srv.get("/c", &[("host", "example.com")]).await;
+    assert_eq!(
+        r.all("set-cookie"),
+        [
+            "__Host-sid=1; HttpOnly; Path=/; Secure; SameSite=Lax",
+            "__Secure-pref=2; Path=/; Secure; SameSite=Lax",
+            "app_session=3; Path=/; Secure; HttpOnly; SameSite=Lax",
+            "app_csrf=4; Path=/; Secure; SameSite=Lax",
+        ]
+    );
+    // Development leaves them as written.
+    let sec = compile(&dev(&[]), &RuntimeProbe::none());
+    let router = Router::new()
+        .route("/c", get(prefixed_cookies))
+        .layer(sec.layer());
+    let srv = serve_router(router).await;
+    let r = srv.get("/c", &[("host", "localhost")]).await;
+    assert_eq!(
+        r.all("set-cookie")[0],
+        "__Host-sid=1; Domain=example.com; Path=/app; HttpOnly"
+    );
+}
+
+// ---------------------------------------------------------------- MDN HTTP Observatory
+
+/// The header part of the MDN HTTP Observatory's score, as published in its scoring
+/// documentation ("Tests & scoring", developer.mozilla.org/en-US/observatory/docs/
+/// tests_and_scoring; the same table is `httpobs/docs/scoring.md` of
+/// mozilla/http-observatory). Start at 100, subtract the penalties; when the result is
+/// 90 or more, add the bonuses. 100+ is A+. Tests scored here, with their modifiers:
+///
+/// - CSP: `default-src 'none'` without unsafe +10; without `'unsafe-inline'` /
+///   `'unsafe-eval'` +5; `'unsafe-inline'` only in `style-src` 0; `'unsafe-eval'` -10;
+///   an `http:` source -20; `'unsafe-inline'` in scripts -20; not implemented -25.
+/// - Cookies: all Secure, sessions HttpOnly and SameSite on all +5; no cookies 0;
+///   Secure + HttpOnly sessions 0; no Secure but HSTS -5; session without Secure but
+///   HSTS -10; no Secure -20; SameSite not Strict/Lax -20; anti-CSRF cookie without
+///   SameSite -20; session without HttpOnly -30; session without Secure -40.
+/// - CORS: `Access-Control-Allow-Origin: *` (universal access) -50, otherwise 0.
+/// - Referrer-Policy: `no-referrer`, `same-origin`, `strict-origin`,
+///   `strict-origin-when-cross-origin` +5; not implemented 0; `unsafe-url`,
+///   `no-referrer-when-downgrade`... unsafe -5; invalid -5.
+/// - HSTS: max-age at least six months (15768000) 0; less -10; missing -20.
+/// - X-Content-Type-Options: `nosniff` 0; missing or invalid -5.
+/// - X-Frame-Options: via CSP `frame-ancestors` +5; `DENY`/`SAMEORIGIN` 0; missing -20.
+/// - Cross-Origin-Resource-Policy: `same-origin`/`same-site`/`cross-origin` or missing 0;
+///   invalid -5.
+fn observatory_score(h: &HeaderMap) -> (i32, Vec<String>) {
+    let mut penalties = 0;
+    let mut bonuses = 0;
+    let mut notes = Vec::new();
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    let mut note = |what: &str, points: i32, p: &mut i32, b: &mut i32| {
+        notes.push(format!("{what} {points:+}"));
+        if points < 0 {
+            *p -= points;
+        } else {
+            *b += points;
+        }
+    };
+
+    // CSP.
+    match get("content-security-policy") {
+        None => note("csp-not-implemented", -25, &mut penalties, &mut bonuses),
+        Some(csp) => {
+            let directives: Vec<(String, Vec<&str>)> = csp
+                .split(';')
+                .filter_map(|d| {
+                    let mut it = d.split_ascii_whitespace();
+                    it.next().map(|n| (n.to_ascii_lowercase(), it.collect()))
+                })
+                .collect();
+            let sources = |name: &str| {
+                directives
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, s)| s.clone())
+            };
+            let default = sources("default-src");
+            let script = sources("script-src")
+                .or_else(|| default.clone())
+                .unwrap_or_default();
+            let style = sources("style-src")
+                .or_else(|| default.clone())
+                .unwrap_or_default();
+            let has = |list: &[&str], v: &str| list.iter().any(|s| s.eq_ignore_ascii_case(v));
+            let any_http = directives.iter().any(|(_, s)| {
+                s.iter()
+                    .any(|x| x.to_ascii_lowercase().starts_with("http:"))
+            });
+            if has(&script, "'unsafe-inline'") && !script.iter().any(|s| s.starts_with("'nonce-")) {
+                note(
+                    "csp-implemented-with-unsafe-inline",
+                    -20,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if any_http {
+                note(
+                    "csp-implemented-with-insecure-scheme",
+                    -20,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if directives.iter().any(|(_, s)| has(s, "'unsafe-eval'")) {
+                note(
+                    "csp-implemented-with-unsafe-eval",
+                    -10,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if has(&style, "'unsafe-inline'") {
+                note(
+                    "csp-implemented-with-unsafe-inline-in-style-src-only",
+                    0,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else if default.as_deref().is_some_and(|d| d == ["'none'"]) {
+                note(
+                    "csp-implemented-with-no-unsafe-default-src-none",
+                    10,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            } else {
+                note(
+                    "csp-implemented-with-no-unsafe",
+                    5,
+                    &mut penalties,
+                    &mut bonuses,
+                );
+            }
+        }
+    }
+
+    // Cookies.
+    let hsts_ok = get("strict-transport-security").is_some();
+    let cookies: Vec<String> = h
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase())
+        .collect();
+    if cookies.is_empty() {
+        note("cookies-not-found", 0, &mut penalties, &mut bonuses);
+    } else {
+        let attr = |c: &str, a: &str| {
+            c.split(';')
+                .skip(1)
+                .any(|p| p.trim().split('=').next() == Some(a))
+        };
+        let same_site = |c: &str| {
+            c.split(';')
+                .skip(1)
+                .find_map(|p| p.trim().strip_prefix("samesite="))
+                .map(str::to_owned)
+        };
+        let session =
+            |c: &str| c.starts_with("session") || c.contains("sid=") || c.starts_with("__host-sid");
+        let mut worst = 5;
+        let mut name = "cookies-secure-with-httponly-sessions-and-samesite";
+        let mut worse = |points: i32, n: &'static str| {
+            if points < worst {
+                worst = points;
+                name = n;
+            }
+        };
+        for c in &cookies {
+            match same_site(c).as_deref() {
+                None if c.contains("csrf") => worse(-20, "cookies-anticsrf-without-samesite-flag"),
+                None => worse(0, "cookies-secure-with-httponly-sessions"),
+                Some("lax" | "strict") => {}
+                Some(_) => worse(-20, "cookies-samesite-flag-invalid"),
+            }
+            if !attr(c, "secure") {
+                match (session(c), hsts_ok) {
+                    (true, true) => worse(
+                        -10,
+                        "cookies-session-without-secure-flag-but-protected-by-hsts",
+                    ),
+                    (true, false) => worse(-40, "cookies-session-without-secure-flag"),
+                    (false, true) => worse(-5, "cookies-without-secure-flag-but-protected-by-hsts"),
+                    (false, false) => worse(-20, "cookies-without-secure-flag"),
+                }
+            }
+            if session(c) && !attr(c, "httponly") {
+                worse(-30, "cookies-session-without-httponly-flag");
+            }
+        }
+        note(name, worst, &mut penalties, &mut bonuses);
+    }
+
+    // CORS.
+    if get("access-control-allow-origin") == Some("*") {
+        note(
+            "cross-origin-resource-sharing-implemented-with-universal-access",
+            -50,
+            &mut penalties,
+            &mut bonuses,
+        );
+    }
+
+    // Referrer-Policy: the last recognized value counts.
+    match get("referrer-policy") {
+        None => note(
+            "referrer-policy-not-implemented",
+            0,
+            &mut penalties,
+            &mut bonuses,
+        ),
+        Some(v) => {
+            let last = v
+                .rsplit(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match last.as_str() {
+                "no-referrer"
+                | "same-origin"
+                | "strict-origin"
+                | "strict-origin-when-cross-origin" => {
+                    note("referrer-policy-private", 5, &mut penalties, &mut bonuses)
+                }
+                "origin"
+                | "origin-when-cross-origin"
+                | "unsafe-url"
+                | "no-referrer-when-downgrade" => {
+                    note("referrer-policy-unsafe", -5, &mut penalties, &mut bonuses)
+                }
+                _ => note(
+                    "referrer-policy-header-invalid",
+                    -5,
+                    &mut penalties,
+                    &mut bonuses,
+                ),
+            }
+        }
+    }
+
+    // HSTS.
+    match get("strict-transport-security") {
+        None => note("hsts-not-implemented", -20, &mut penalties, &mut bonuses),
+        Some(v) => {
+            let age = v
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("max-age="))
+                .and_then(|a| a.parse::<u64>().ok());
+            match age {
+                Some(a) if a >= 15_768_000 => note(
+                    "hsts-implemented-max-age-at-least-six-months",
+                    0,
+                    &mut penalties,
+                    &mut bonuses,
+                ),
+                Some(_) => note(
+                    "hsts-implemented-max-age-less-than-six-months",
+                    -10,
+                    &mut penalties,
+                    &mut bonuses,
+                ),
+                None => note("hsts-header-invalid", -20, &mut penalties, &mut bonuses),
+            }
+        }
+    }
+
+    // X-Content-Type-Options.
+    if get("x-content-type-options").is_none_or(|v| !v.eq_ignore_ascii_case("nosniff")) {
+        note(
+            "x-content-type-options-not-implemented",
+            -5,
+            &mut penalties,
+            &mut bonuses,
+        );
+    }
+
+    // X-Frame-Options.
+    let csp_frames = get("content-security-policy").is_some_and(|c| c.contains("frame-ancestors"));
+    if csp_frames {
+        note(
+            "x-frame-options-implemented-via-csp",
+            5,
+            &mut penalties,
+            &mut bonuses,
+        );
+    } else {
+        match get("x-frame-options")
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            Some("DENY" | "SAMEORIGIN") => {}
+            None => note(
+                "x-frame-options-not-implemented",
+                -20,
+                &mut penalties,
+                &mut bonuses,
+            ),
+            Some(_) => note(
+                "x-frame-options-header-invalid",
+                -20,
+                &mut penalties,
+                &mut bonuses,
+            ),
+        }
+    }
+
+    // Cross-Origin-Resource-Policy.
+    if let Some(v) = get("cross-origin-resource-policy")
+        && !matches!(v, "same-origin" | "same-site" | "cross-origin")
+    {
+        note(
+            "cross-origin-resource-policy-header-invalid",
+            -5,
+            &mut penalties,
+            &mut bonuses,
+        );
+    }
+
+    let base = (100 - penalties).max(0);
+    let score = if base >= 90 { base + bonuses } else { base };
+    (score, notes)
+}
+
+/// A login page: the cookies the Observatory judges (a session, an anti-CSRF token and
+/// a preference, none with SameSite; the layer adds what production needs).
+async fn observatory_page() -> Response {
+    let mut h = HeaderMap::new();
+    for c in [
+        "sessionid=abc; Path=/",
+        "csrftoken=tok; Path=/",
+        "theme=dark; Path=/",
+    ] {
+        h.append(header::SET_COOKIE, HeaderValue::from_static(c));
+    }
+    (h, [(header::CONTENT_TYPE, "text/html")], "<!doctype html>").into_response()
+}
+
+/// The recommended production configuration (`examples/config.prod.yaml`) scores A+
+/// by the Observatory's header tests; the bare defaults score lower (no CSP).
+#[tokio::test]
+async fn recommended_config_scores_a_plus_on_the_observatory() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/config.prod.yaml"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), example).unwrap();
+    let key = "k".repeat(60);
+    let loaded = hardened::config::load::Loader::new()
+        .file(dir.path().join("config.yaml"))
+        .env([
+            ("SECRET_KEY", key.as_str()),
+            ("DATABASE_URL", "postgres://app:x@db:5432/app"),
+            ("SENTRY_DSN", "x"),
+            ("STRIPE_API_KEY", "x"),
+        ])
+        .load()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sec = compile(&loaded.config, &RuntimeProbe::none());
+    let router = Router::new()
+        .route("/", get(observatory_page))
+        .layer(sec.layer())
+        .layer(middleware::from_fn(outer));
+    let srv = serve_router(router).await;
+    let headers = [
+        ("host", "example.com"),
+        ("x-forwarded-proto", "https"),
+        ("origin", "https://app.example.com"),
+    ];
+    let r = srv.get("/", &headers).await;
+    assert_eq!(r.status, 200);
+    let (score, notes) = observatory_score(&r.headers);
+    assert!(score >= 100, "grade below A+: {score} {notes:?}");
+
+    // The defaults alone: no CSP (-25), so A is out of reach.
+    let srv = serve(&compile(&prod(&["example.com"]), &RuntimeProbe::none())).await;
+    let r = srv
+        .get(
+            "/login",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+        )
+        .await;
+    let (score, notes) = observatory_score(&r.headers);
+    assert!(score < 90, "{score} {notes:?}");
+    // A universal CORS grant or a missing HSTS would cost points (the scorer works).
+    let mut h = HeaderMap::new();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    assert!(observatory_score(&h).0 < 50);
+}
+
+// ---------------------------------------------------------------- CORS expose headers
+
+#[tokio::test]
+async fn cors_expose_headers_on_allowed_origins_only() {
+    let mut cfg = prod(&["example.com", "app.example.com"]);
+    cfg.cors_expose_headers = vec!["x-request-id".into(), "content-disposition".into()];
+    cfg.cors_allow_methods = vec!["GET".into(), "POST".into(), "PROPFIND".into()];
+    let srv = serve(&compile(&cfg, &RuntimeProbe::none())).await;
+    let host = ("host", "example.com");
+    // (method, origin, expected Access-Control-Expose-Headers)
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "GET",
+            "https://app.example.com",
+            Some("x-request-id, content-disposition"),
+        ),
+        ("GET", "https://evil.com", None),
+        (
+            "POST",
+            "https://app.example.com",
+            Some("x-request-id, content-disposition"),
+        ),
+    ];
+    for (method, origin, want) in cases {
+        let r = srv.send(method, "/", &[host, ("origin", origin)]).await;
+        assert_eq!(
+            r.header("access-control-expose-headers"),
+            *want,
+            "{method} {origin}"
+        );
+    }
+    let r = srv
+        .send(
+            "OPTIONS",
+            "/",
+            &[
+                host,
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PROPFIND"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-methods"),
+        Some("GET, POST, PROPFIND")
+    );
+    // None configured: no header.
+    let srv = serve(&compile(
+        &prod(&["example.com", "app.example.com"]),
+        &RuntimeProbe::none(),
+    ))
+    .await;
+    let r = srv
+        .get("/", &[host, ("origin", "https://app.example.com")])
+        .await;
+    assert_eq!(r.header("access-control-expose-headers"), None);
+    // A method that is not a token refuses to build.
+    let mut cfg = prod(&["example.com"]);
+    cfg.cors_allow_methods = vec!["GET".into(), "BAD METHOD".into()];
+    let err = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap_err();
+    assert_eq!(err.0[0].kind().code(), "invalid-method");
+    assert_eq!(err.0[0].key(), "cors_allow_methods[1]");
+}
+
+// ---------------------------------------------------------------- report-only rollout
+
+#[tokio::test]
+async fn report_only_logs_and_lets_through() {
+    use hardened::config::ReportOnly;
+    use hardened::enforce::{Answer, Reported};
+    let mut cfg = prod(&["example.com"]);
+    cfg.ssl_redirect = Some(true);
+    cfg.report_only = ReportOnly::ALL;
+    let sec = compile(&cfg, &RuntimeProbe::none());
+    let srv = serve(&sec).await;
+    // (method, headers, the checks that would have answered)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case<'_>] = &[
+        // A foreign host is never redirected (the redirect needs an allowed host).
+        ("GET", &[("host", "evil.com")], &["host-not-allowed"]),
+        ("GET", &[("host", "example.com")], &["tls-redirect"]),
+        (
+            "POST",
+            &[
+                ("host", "example.com"),
+                ("x-forwarded-proto", "https"),
+                ("origin", "https://evil.com"),
+            ],
+            &["csrf-bad-origin"],
+        ),
+        (
+            "GET",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+            &[],
+        ),
+    ];
+    for (method, headers, want) in cases {
+        let r = srv.send(method, "/", headers).await;
+        assert_eq!(r.status, 200, "{method} {headers:?}");
+        assert!(r.reached());
+        // The decision says what would have happened.
+        let mut b = http::Request::builder().method(*method).uri("/");
+        for (k, v) in *headers {
+            b = b.header(*k, *v);
+        }
+        let (mut parts, ()) = b.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(PeerAddr("127.0.0.1:1".parse().unwrap()));
+        let d = sec.decide(&parts);
+        assert!(d.is_pass());
+        let codes: Vec<&str> = d
+            .facts()
+            .reported()
+            .iter()
+            .map(|a| match a {
+                Answer::Reject(r) => r.code(),
+                Answer::Redirect(_) => "tls-redirect",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(codes, *want, "{method} {headers:?}");
+    }
+    // CORS stays enforcing: a foreign origin gets no grant.
+    let r = srv
+        .get(
+            "/",
+            &[("host", "example.com"), ("origin", "https://evil.com")],
+        )
+        .await;
+    assert!(!r.has_cors());
+    // The response of a let-through request carries what was reported.
+    let resp = tower::ServiceExt::oneshot(
+        app(&sec),
+        http::Request::get("/")
+            .header("host", "evil.com")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.extensions()
+            .get::<Reported>()
+            .map(|r| r.answers().len()),
+        Some(1)
+    );
+    // Only the listed checks report: CSRF enforces when only host reports.
+    let mut cfg = prod(&["example.com"]);
+    cfg.report_only = ReportOnly::NONE;
+    cfg.report_only.set("host");
+    let srv = serve(&compile(&cfg, &RuntimeProbe::none())).await;
+    assert_eq!(srv.get("/", &[("host", "evil.com")]).await.status, 200);
+    let r = srv
+        .post("/", &[("host", "evil.com"), ("origin", "https://evil.com")])
+        .await;
+    assert_eq!(r.status, 403);
 }

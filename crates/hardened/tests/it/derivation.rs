@@ -1338,7 +1338,7 @@ fn wrong_types() {
         (
             "debug: true\nssl_redirect: sure\n",
             "ssl_redirect",
-            "expected true or false",
+            "expected true, false or null",
         ),
         ("debug: true\nhsts: 5\n", "hsts", "expected a mapping"),
         (
@@ -1647,4 +1647,137 @@ fn problem_kinds() {
         let p = errs.iter().find(|p| p.key() == *key);
         assert_eq!(p.map(|p| p.kind()), Some(*kind), "{yaml}: {errs:#?}");
     }
+}
+
+/// A `Config` built in code passes the checks a file's values pass, with the same words:
+/// a CSRF exemption without its leading `/` would never match.
+#[test]
+fn config_built_in_code_is_validated_like_a_file() {
+    let mut cfg = Config::development();
+    cfg.csrf_exempt_paths.push("hooks/{id}".into());
+    let err = hardened::Security::from_config(&cfg, &RuntimeProbe::none()).unwrap_err();
+    let from_file = load_yaml("debug: true\ncsrf_exempt_paths: ['hooks/{id}']\n").unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err:#?}");
+    assert_eq!(from_file.0.len(), 1, "{from_file:#?}");
+    let (code, file) = (&err.0[0], &from_file.0[0]);
+    assert_eq!(code.kind(), file.kind());
+    assert_eq!(code.key(), "csrf_exempt_paths[0]");
+    assert_eq!(code.key(), file.key());
+    assert_eq!(code.value(), file.value());
+    assert_eq!(code.message(), file.message());
+    assert_eq!(code.fix(), file.fix());
+}
+
+/// `headers:` overrides: strings, structured CSPs, `null` removes, bad values are
+/// problems naming the key.
+#[test]
+fn headers_section() {
+    let cfg = load_yaml_ok(
+        "environment: production\nsecurity_domains: [example.com]\nheaders:\n  content_security_policy:\n    default-src: [\"'self'\"]\n    script-src: [\"'self'\", \"'nonce-{nonce}'\"]\n    upgrade-insecure-requests: []\n  content_security_policy_report_only: \"default-src 'none'\"\n  permissions_policy: \"camera=(), geolocation=()\"\n  cross_origin_resource_policy: Same-Origin\n  cross_origin_embedder_policy: require-corp\n  referrer_policy: null\n  x_frame_options: sameorigin\n",
+    );
+    let p = derive_ok(&cfg, &RuntimeProbe::none());
+    let h = &p.headers;
+    assert_eq!(
+        h.content_security_policy.as_deref(),
+        Some("default-src 'self'; script-src 'self' 'nonce-{nonce}'; upgrade-insecure-requests")
+    );
+    assert_eq!(
+        h.content_security_policy_report_only.as_deref(),
+        Some("default-src 'none'")
+    );
+    assert_eq!(
+        h.permissions_policy.as_deref(),
+        Some("camera=(), geolocation=()")
+    );
+    assert_eq!(
+        h.cross_origin_resource_policy.map(|v| v.as_str()),
+        Some("same-origin")
+    );
+    assert_eq!(
+        h.cross_origin_embedder_policy.map(|v| v.as_str()),
+        Some("require-corp")
+    );
+    assert_eq!(h.referrer_policy, None);
+    assert_eq!(h.x_frame_options.map(|v| v.as_str()), Some("SAMEORIGIN"));
+    // Untouched defaults stay.
+    assert_eq!(
+        h.cross_origin_opener_policy.map(|v| v.as_str()),
+        Some("same-origin")
+    );
+    // Development defaults are unchanged by an empty section.
+    let dev = derive_ok(
+        &load_yaml_ok("debug: true\nheaders: {}\n"),
+        &RuntimeProbe::none(),
+    );
+    assert_eq!(dev.headers.content_security_policy, None);
+    assert_eq!(
+        dev.headers.x_frame_options.map(|v| v.as_str()),
+        Some("SAMEORIGIN")
+    );
+
+    // (yaml, key of the problem)
+    let bad: &[(&str, &str)] = &[
+        (
+            "headers: {x_frame_options: ALLOW-FROM x}\n",
+            "headers.x_frame_options",
+        ),
+        (
+            "headers: {referrer_policy: never}\n",
+            "headers.referrer_policy",
+        ),
+        (
+            "headers: {cross_origin_resource_policy: all}\n",
+            "headers.cross_origin_resource_policy",
+        ),
+        (
+            "headers: {content_security_policy: \"a\\nb\"}\n",
+            "headers.content_security_policy",
+        ),
+        (
+            "headers: {content_security_policy: {\"default src\": [x]}}\n",
+            "headers.content_security_policy.default src",
+        ),
+        (
+            "headers: {content_security_policy: {default-src: [\"a;b\"]}}\n",
+            "headers.content_security_policy.default-src",
+        ),
+        (
+            "headers: {permissions_policy: [a]}\n",
+            "headers.permissions_policy",
+        ),
+        (
+            "headers: {strict_transport_security: x}\n",
+            "headers.strict_transport_security",
+        ),
+    ];
+    for (yaml, key) in bad {
+        let ps = problems(&format!("debug: true\n{yaml}"));
+        assert!(ps.iter().any(|p| p.key() == *key), "{yaml}: {ps:?}");
+    }
+}
+
+/// `report_only`: true, false, or a list of checks; anything else names the key.
+#[test]
+fn report_only_values() {
+    use hardened::config::ReportOnly;
+    let cases: &[(&str, Vec<&str>)] = &[
+        (
+            "report_only: true\n",
+            vec!["host", "tls", "csrf", "websocket"],
+        ),
+        ("report_only: false\n", vec![]),
+        ("report_only: null\n", vec![]),
+        ("report_only: [csrf]\n", vec!["csrf"]),
+        ("report_only: [HOST, tls]\n", vec!["host", "tls"]),
+    ];
+    for (yaml, want) in cases {
+        let cfg = load_yaml_ok(&format!("debug: true\n{yaml}"));
+        assert_eq!(cfg.report_only.names(), *want, "{yaml}");
+        let p = derive_ok(&cfg, &RuntimeProbe::none());
+        assert_eq!(p.report_only, cfg.report_only);
+    }
+    assert_eq!(ReportOnly::default(), ReportOnly::NONE);
+    let ps = problems("debug: true\nreport_only: [cors]\n");
+    assert_eq!(ps[0].key(), "report_only[0]");
+    assert!(ps[0].fix().contains("CORS always enforces"));
 }

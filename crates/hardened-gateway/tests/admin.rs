@@ -1,0 +1,334 @@
+//! The admin listener and what it reports: `/healthz`, `/readyz` (upstream up or down),
+//! `/metrics` after allowed, rejected and failed requests; and the `X-Request-Id` the
+//! gateway passes to the upstream and back.
+//!
+//! Only 127.0.0.1 is used; every wait is bounded; every task is stopped or aborted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hardened::Security;
+use hardened::config::load::Loader;
+use hardened::probe::RuntimeProbe;
+use hardened_gateway::{Admin, Gateway, GatewayOptions, Metrics, parse_upstream};
+use http::HeaderMap;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::sync::oneshot;
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A task aborted (after its stop signal) when dropped.
+struct Task {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// An upstream answering `ok` with the `X-Request-Id` it received in `x-seen-id`.
+async fn upstream() -> (SocketAddr, Task) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let svc = hyper::service::service_fn(
+                |req: http::Request<hyper::body::Incoming>| async move {
+                    let mut resp = hyper::Response::new(Full::new(Bytes::from("ok")));
+                    if let Some(v) = req.headers().get("x-request-id") {
+                        resp.headers_mut().insert("x-seen-id", v.clone());
+                    }
+                    Ok::<_, Infallible>(resp)
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc),
+            );
+        }
+    });
+    (addr, Task { stop: None, task })
+}
+
+fn security(text: &str) -> Security {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = Loader::new().file(&path).load().unwrap();
+    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
+}
+
+/// A gateway with metrics in front of `upstream`, and its admin listener.
+async fn start(config: &str, upstream: SocketAddr) -> (SocketAddr, SocketAddr, Task, Task) {
+    let metrics = Arc::new(Metrics::new());
+    let gateway = Gateway::new(
+        security(config),
+        parse_upstream(&format!("http://{upstream}")).unwrap(),
+        GatewayOptions::default().with_connect_timeout(Duration::from_secs(2)),
+    )
+    .with_metrics(metrics.clone())
+    .with_access_log(true);
+    let admin = Admin::new(
+        gateway.policy().clone(),
+        metrics,
+        Some(upstream.to_string()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let gw = tokio::spawn(gateway.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = admin_listener.local_addr().unwrap();
+    let (astop, astopped) = oneshot::channel::<()>();
+    let ad = tokio::spawn(admin.serve(admin_listener, async {
+        let _ = astopped.await;
+    }));
+    (
+        addr,
+        admin_addr,
+        Task {
+            stop: Some(stop),
+            task: gw,
+        },
+        Task {
+            stop: Some(astop),
+            task: ad,
+        },
+    )
+}
+
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, HeaderMap, String) {
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::get(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = tokio::time::timeout(TIMEOUT, client.request(req.body(Empty::new()).unwrap()))
+        .await
+        .expect("no answer in time")
+        .expect("request failed");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A port on 127.0.0.1 with nothing listening (bound, then released).
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+const CONFIG: &str = "environment: development\nsecurity_domains: [a.test]\n";
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let (up, _up_task) = upstream().await;
+    let (gw, admin, _g, _a) = start(CONFIG, up).await;
+
+    assert_eq!(get(admin, "/healthz", &[]).await.0, 200);
+    assert_eq!(get(admin, "/readyz", &[]).await.0, 200);
+    assert_eq!(get(admin, "/nope", &[]).await.0, 404);
+    // Never on the public listener: there it is the upstream's path.
+    assert_eq!(get(gw, "/metrics", &[("host", "a.test")]).await.2, "ok");
+
+    assert_eq!(get(gw, "/", &[("host", "a.test")]).await.0, 200);
+    assert_eq!(get(gw, "/", &[("host", "evil.test")]).await.0, 400);
+    let (status, headers, body) = get(admin, "/metrics", &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    for line in [
+        "hardened_requests_total{outcome=\"allow\"} 2",
+        "hardened_requests_total{outcome=\"reject\"} 1",
+        "hardened_rejections_total{check=\"host\",code=\"host-not-allowed\"} 1",
+        "hardened_rejections_total{check=\"csrf\",code=\"csrf-bad-origin\"} 0",
+        "hardened_request_duration_seconds_count 3",
+        "hardened_config_generation 1",
+        "hardened_open_connections ",
+    ] {
+        assert!(body.contains(line), "{line} missing from\n{body}");
+    }
+    // Nothing of the requests themselves (hosts, paths) reaches the metrics.
+    assert!(!body.contains("evil.test"));
+}
+
+#[tokio::test]
+async fn not_ready_and_counted_when_the_upstream_is_down() {
+    let down = free_port();
+    let (gw, admin, _g, _a) = start(CONFIG, down).await;
+    assert_eq!(get(admin, "/healthz", &[]).await.0, 200);
+    let (status, _, body) = get(admin, "/readyz", &[]).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(get(gw, "/", &[("host", "a.test")]).await.0, 502);
+    let body = get(admin, "/metrics", &[]).await.2;
+    assert!(
+        body.contains("hardened_upstream_errors_total{kind=\"connect\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("hardened_requests_total{outcome=\"upstream_error\"} 1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_made_passed_on_and_returned() {
+    let (up, _up_task) = upstream().await;
+    let (gw, _, _g, _a) = start(CONFIG, up).await;
+
+    // None given: one is made, the upstream sees it, the client gets it back.
+    let (_, h, _) = get(gw, "/", &[("host", "a.test")]).await;
+    let id = h["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(h["x-seen-id"], id.as_str());
+    let (_, h2, _) = get(gw, "/", &[("host", "a.test")]).await;
+    assert_ne!(h2["x-request-id"], id.as_str());
+
+    // From a trusted proxy (loopback is trusted by default): kept when valid.
+    let (_, h, _) = get(
+        gw,
+        "/",
+        &[("host", "a.test"), ("x-request-id", "edge-1234")],
+    )
+    .await;
+    assert_eq!(h["x-request-id"], "edge-1234");
+    assert_eq!(h["x-seen-id"], "edge-1234");
+    // Invalid: replaced.
+    let (_, h, _) = get(
+        gw,
+        "/",
+        &[("host", "a.test"), ("x-request-id", "a<script>")],
+    )
+    .await;
+    assert_ne!(h["x-seen-id"], "a<script>");
+    assert_eq!(h["x-seen-id"], h["x-request-id"]);
+    // Rejections carry one too.
+    let (status, h, _) = get(gw, "/", &[("host", "evil.test")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(h["x-request-id"].len(), 32);
+}
+
+#[tokio::test]
+async fn request_ids_from_untrusted_peers_are_replaced() {
+    let (up, _up_task) = upstream().await;
+    let (gw, _, _g, _a) = start(
+        "environment: development\nsecurity_domains: [a.test]\ntrusted_proxies: []\n",
+        up,
+    )
+    .await;
+    let (_, h, _) = get(
+        gw,
+        "/",
+        &[("host", "a.test"), ("x-request-id", "edge-1234")],
+    )
+    .await;
+    assert_ne!(h["x-seen-id"], "edge-1234");
+    assert_eq!(h["x-seen-id"], h["x-request-id"]);
+}
+
+#[tokio::test]
+async fn not_ready_once_draining() {
+    let (up, _up_task) = upstream().await;
+    let policy = hardened_gateway::Policy::new(security(CONFIG));
+    let admin = Admin::new(policy, Arc::new(Metrics::new()), Some(up.to_string()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(admin.clone().serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let _task = Task {
+        stop: Some(stop),
+        task,
+    };
+    assert_eq!(get(addr, "/readyz", &[]).await.0, 200);
+    admin.draining();
+    let (status, _, body) = get(addr, "/readyz", &[]).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("shutting down"), "{body}");
+    // Still alive: liveness must not restart a draining process.
+    assert_eq!(get(addr, "/healthz", &[]).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_at_the_connection_cap_are_counted() {
+    // An upstream that never answers holds the gateway's only upstream connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let up_task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let svc = hyper::service::service_fn(|_req| async {
+                std::future::pending::<()>().await;
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc),
+            );
+        }
+    });
+    let _up = Task {
+        stop: None,
+        task: up_task,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let gateway = Gateway::new(
+        security(CONFIG),
+        parse_upstream(&format!("http://{up}")).unwrap(),
+        GatewayOptions::default()
+            .with_upstream_max_connections(1)
+            .with_upstream_queue_size(0)
+            .with_upstream_timeout(Duration::from_secs(5)),
+    )
+    .with_metrics(metrics.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(gateway.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let _gw = Task {
+        stop: Some(stop),
+        task,
+    };
+    let hanging = tokio::spawn(async move { get(addr, "/", &[("host", "a.test")]).await.0 });
+    // Once the first request holds the connection, the next one is refused at once.
+    let start = std::time::Instant::now();
+    loop {
+        let (status, _, _) = get(addr, "/", &[("host", "a.test")]).await;
+        if status == 503 {
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "never refused: {status}");
+    }
+    let text = metrics.encode();
+    assert!(
+        text.contains("hardened_upstream_errors_total{kind=\"refused\"} 1"),
+        "{text}"
+    );
+    hanging.abort();
+}

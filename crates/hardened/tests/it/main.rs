@@ -1,0 +1,11 @@
+//! The integration tests of `hardened`, one test binary (one link) for all:
+//!
+//! - `derivation`: config → policy, every row of the derivation tables;
+//! - `http`: the layer over HTTP in front of axum, hyper and raw TCP clients;
+//! - `properties`: proptest properties of the public surface;
+//! - `websocket`: the handshake Origin check with a real WebSocket client.
+
+mod derivation;
+mod http;
+mod properties;
+mod websocket;
