@@ -39,6 +39,8 @@ pub(crate) struct ConfigArg {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Print the derived security settings.
     Show(show::Args),

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hardened::Security;
+use hardened::config::GatewayConfig;
 use hardened_gateway::reload::Reloaded;
 use hardened_gateway::{
-    Admin, Gateway, GatewayOptions, Metrics, Policy, Reloader, Server, Upstream, UpstreamError,
+    Admin, Gateway, GatewayOptions, Metrics, Policy, Reloader, Server, Tls, Upstream, UpstreamError,
 };
 
 use crate::ConfigArg;
@@ -24,32 +25,61 @@ use crate::logging::{self, LogFormat};
 pub(crate) struct Args {
     #[command(flatten)]
     config: ConfigArg,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8000")]
-    listen: SocketAddr,
-    /// Forward allowed requests to this service (gateway mode), e.g. http://127.0.0.1:9000.
+    /// Address to listen on (HTTPS with --tls-cert) [default: 127.0.0.1:8000; config:
+    /// gateway.listen].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Forward allowed requests to this service (gateway mode), e.g. http://127.0.0.1:9000
+    /// [config: gateway.upstream].
     #[arg(long, value_name = "URL")]
     upstream: Option<String>,
-    /// Seconds to wait for the upstream's response headers before answering 504.
-    #[arg(long, default_value_t = 30)]
-    upstream_timeout: u64,
-    /// Seconds a client may take to send its request head (slow-loris protection).
-    #[arg(long, default_value_t = 30)]
-    header_read_timeout: u64,
+    /// Seconds to wait for the upstream's response headers before answering 504
+    /// [default: 30; config: gateway.upstream_timeout].
+    #[arg(long, value_name = "SECS")]
+    upstream_timeout: Option<u64>,
+    /// Seconds a client may take to send its request head, TLS handshake included, from
+    /// accept (slow-loris protection) [default: 30; config: gateway.header_read_timeout].
+    #[arg(long, value_name = "SECS")]
+    header_read_timeout: Option<u64>,
+    /// Seconds a connection with no request in flight stays open [default: 75; config:
+    /// gateway.idle_timeout].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
     /// Serve /healthz, /readyz and /metrics on this address (off by default; never on
     /// --listen), e.g. 127.0.0.1:9901.
     #[arg(long, value_name = "ADDR")]
     admin_listen: Option<SocketAddr>,
     /// Log format on stderr: text (no colours unless stderr is a terminal) or json (one
     /// object per line).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// [default: text; config: gateway.log_format]
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
     /// Log one line per request: method, path, status, bytes, duration, upstream time,
     /// peer, request id.
     #[arg(long)]
     access_log: bool,
     #[command(flatten)]
     buffering: BufferingArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// Direct TLS (see `hardened_gateway::Tls`).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Direct TLS")]
+struct TlsArgs {
+    /// Serve HTTPS on --listen with this PEM certificate chain (leaf first); reloaded on
+    /// SIGHUP and when the file changes [config: gateway.tls.cert].
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (RSA, ECDSA or Ed25519) [config:
+    /// gateway.tls.key].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Also listen for plain HTTP here: with `ssl_redirect: true` it answers 301 to the
+    /// https URL (health-check paths are served) [config: gateway.listen_http].
+    #[arg(long, value_name = "ADDR")]
+    listen_http: Option<SocketAddr>,
 }
 
 /// Request and response buffering and upstream connection limits of the gateway (see
@@ -235,10 +265,11 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
     let loaded = common::load_strict(args.config.config.as_deref())?;
     let probe = common::probe_machine();
     let security = Security::from_config(&loaded.config, &probe)?;
-    if args.admin_listen == Some(args.listen) && args.listen.port() != 0 {
+    let settings = Settings::new(args, &loaded.config.gateway)?;
+    if settings.admin_listen == Some(settings.listen) && settings.listen.port() != 0 {
         return Err(CliError::Message(format!(
             "--admin-listen {}: the admin listener needs an address of its own, not --listen's",
-            args.listen
+            settings.listen
         )));
     }
     // Reloads read the same files (and overlay and .env beside them) with the same
@@ -266,7 +297,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             restart_only: Vec::new(),
         })
     };
-    let upstream = match &args.upstream {
+    let upstream = match &settings.upstream {
         Some(u) => Some(parse_upstream(u)?),
         None => None,
     };
@@ -274,16 +305,12 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
-    let options = args.buffering.apply(
-        GatewayOptions::default()
-            .with_upstream_timeout(Duration::from_secs(args.upstream_timeout.max(1)))
-            .with_header_read_timeout(Duration::from_secs(args.header_read_timeout.max(1))),
-    )?;
+    let options = settings.options.clone();
     let reason = loaded.environment_reason().to_string();
     rt.block_on(serve(
         security,
         &reason,
-        args,
+        &settings,
         upstream,
         options,
         out,
@@ -292,6 +319,118 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             watch_dir,
         },
     ))
+}
+
+/// The address `serve` listens on without `--listen` or `gateway.listen`.
+pub(crate) const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
+
+/// What `serve` runs with: each setting from its flag, else the environment's
+/// `HARDENED_GATEWAY_*` variable or the config file's `gateway:` section (the loader
+/// has already put the variable over the file), else the default.
+struct Settings {
+    listen: SocketAddr,
+    upstream: Option<String>,
+    options: GatewayOptions,
+    /// The certificate and key files, and where they were named (for messages).
+    tls: Option<(PathBuf, PathBuf, &'static str)>,
+    listen_http: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    log_format: LogFormat,
+    access_log: bool,
+}
+
+impl Settings {
+    fn new(args: &Args, file: &GatewayConfig) -> Result<Settings, CliError> {
+        let secs = |flag: Option<u64>| flag.map(|s| Duration::from_secs(s.max(1)));
+        let defaults = GatewayOptions::default();
+        let options = GatewayOptions::default()
+            .with_upstream_timeout(
+                secs(args.upstream_timeout)
+                    .or(file.upstream_timeout)
+                    .unwrap_or(defaults.upstream_timeout),
+            )
+            .with_header_read_timeout(
+                secs(args.header_read_timeout)
+                    .or(file.header_read_timeout)
+                    .unwrap_or(defaults.header_read_timeout),
+            )
+            .with_idle_timeout(
+                secs(args.idle_timeout)
+                    .or(file.idle_timeout)
+                    .unwrap_or(defaults.idle_timeout),
+            );
+        let tls = match (&args.tls.tls_cert, &args.tls.tls_key, &file.tls) {
+            (Some(c), Some(k), _) => Some((c.clone(), k.clone(), "--tls-cert/--tls-key")),
+            (None, None, Some(t)) => Some((t.cert.clone(), t.key.clone(), "gateway.tls")),
+            _ => None,
+        };
+        let options = args.buffering.apply(options)?;
+        // The buffering keys of `gateway:` are typed and checked, but the flags set them
+        // for now: a value in the file that `serve` would not apply is refused rather
+        // than ignored.
+        let unapplied = [
+            ("request_buffering", file.request_buffering.is_some()),
+            (
+                "unbuffered_request_paths",
+                file.unbuffered_request_paths.is_some(),
+            ),
+            ("client_max_body_size", file.client_max_body_size.is_some()),
+            (
+                "client_body_buffer_size",
+                file.client_body_buffer_size.is_some(),
+            ),
+            ("client_body_timeout", file.client_body_timeout.is_some()),
+            ("response_buffering", file.response_buffering.is_some()),
+            ("response_buffer_size", file.response_buffer_size.is_some()),
+            ("max_temp_file_size", file.max_temp_file_size.is_some()),
+            ("send_timeout", file.send_timeout.is_some()),
+            ("temp_dir", file.temp_dir.is_some()),
+            (
+                "upstream_max_connections",
+                file.upstream_max_connections.is_some(),
+            ),
+            (
+                "upstream_max_connections_per_client",
+                file.upstream_max_connections_per_client.is_some(),
+            ),
+            ("upstream_queue_size", file.upstream_queue_size.is_some()),
+            (
+                "upstream_queue_timeout",
+                file.upstream_queue_timeout.is_some(),
+            ),
+        ];
+        if let Some((key, _)) = unapplied.iter().find(|(_, set)| *set) {
+            return Err(CliError::Message(format!(
+                "gateway.{key}: set it with the `serve` flag --{} instead (the config key is not applied yet)",
+                key.replace('_', "-")
+            )));
+        }
+        let listen_http = args.tls.listen_http.or(file.listen_http);
+        if let Some(addr) = listen_http
+            && tls.is_none()
+        {
+            return Err(CliError::Message(format!(
+                "--listen-http {addr}: a plain listener goes beside a TLS one; give --tls-cert and --tls-key (or gateway.tls)"
+            )));
+        }
+        Ok(Settings {
+            listen: args.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN),
+            upstream: args.upstream.clone().or_else(|| file.upstream.clone()),
+            options,
+            tls,
+            listen_http,
+            admin_listen: args.admin_listen.or(file.admin_listen),
+            log_format: args
+                .log_format
+                .or(file.log_format.map(|f| match f {
+                    hardened::config::LogFormat::Json => LogFormat::Json,
+                    _ => LogFormat::Text,
+                }))
+                .unwrap_or(LogFormat::Text),
+            access_log: args.access_log,
+        })
+    }
 }
 
 /// `--upstream URL`, checked by the gateway and worded for the command line.
@@ -327,22 +466,26 @@ struct ReloadFrom {
 async fn serve(
     security: Security,
     reason: &str,
-    args: &Args,
+    settings: &Settings,
     upstream: Option<Upstream>,
     options: GatewayOptions,
     out: &mut dyn Write,
     reload: ReloadFrom,
 ) -> Result<ExitCode, CliError> {
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            "the port is taken; stop the other process or choose another with --listen 127.0.0.1:PORT"
-        } else {
-            "check the address given to --listen"
-        };
-        CliError::Message(format!("cannot listen on {}: {e}; {hint}", args.listen))
-    })?;
+    let tls = match &settings.tls {
+        Some((cert, key, named)) => Some(
+            Tls::from_pem_files(cert, key)
+                .map_err(|e| CliError::Message(format!("{named}: {e}")))?,
+        ),
+        None => None,
+    };
+    let listener = bind(settings.listen, "--listen").await?;
+    let plain = match settings.listen_http {
+        Some(addr) => Some(bind(addr, "--listen-http").await?),
+        None => None,
+    };
     let local = listener.local_addr()?;
-    let admin_listener = match args.admin_listen {
+    let admin_listener = match settings.admin_listen {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             CliError::Message(format!(
                 "cannot listen on {addr} (--admin-listen): {e}; choose another address"
@@ -352,7 +495,8 @@ async fn serve(
     };
     writeln!(
         out,
-        "hardened: listening on http://{local} ({}, {})",
+        "hardened: listening on {}://{local} ({}, {})",
+        if tls.is_some() { "https" } else { "http" },
         security.policy().environment,
         match &upstream {
             Some(u) => format!("gateway to {u}"),
@@ -364,6 +508,14 @@ async fn serve(
         "hardened: {} because {reason}",
         security.policy().environment
     )?;
+    if let Some(p) = &plain {
+        writeln!(
+            out,
+            "hardened: listening on http://{} (plain HTTP beside https port {})",
+            p.local_addr()?,
+            local.port()
+        )?;
+    }
     if let Some(a) = &admin_listener {
         writeln!(
             out,
@@ -372,7 +524,8 @@ async fn serve(
         )?;
     }
     out.flush()?;
-    logging::init(args.log_format, args.access_log);
+    logging::init(settings.log_format, settings.access_log);
+    let access_log = settings.access_log;
 
     let policy = Policy::new(security);
     let metrics = admin_listener.as_ref().map(|_| Arc::new(Metrics::new()));
@@ -400,32 +553,63 @@ async fn serve(
         side.spawn(a.clone().serve(listener, side_shutdown()));
         admin = Some(a);
     }
-    // Not ready from the moment shutdown begins, while open requests drain.
-    let shutdown = async move {
+    // Not ready from the moment shutdown begins, while open requests drain. One
+    // shutdown for every listener.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown_signal().await;
         if let Some(a) = &admin {
             a.draining();
         }
+        let _ = stop.send(true);
+    });
+    let shutdown = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
     };
+    let tls_reload = tls.clone().map(|t| tokio::spawn(reload_tls(t)));
 
+    let https_port = local.port();
     match upstream {
         Some(u) => {
-            let mut gateway =
-                Gateway::with_policy(policy, u, options).with_access_log(args.access_log);
+            let mut gateway = Gateway::with_policy(policy, u, options).with_access_log(access_log);
             if let Some(m) = metrics {
                 gateway = gateway.with_metrics(m);
             }
-            gateway.serve(listener, shutdown).await;
+            let main = match &tls {
+                Some(t) => gateway.clone().with_tls(t.clone()),
+                None => gateway.clone(),
+            };
+            let plain = plain.map(|p| {
+                gateway
+                    .with_https_redirect_port(https_port)
+                    .serve(p, shutdown())
+            });
+            tokio::join!(main.serve(listener, shutdown()), maybe(plain));
         }
         None => {
             // The demo app shows the policy it was started with.
             let app = demo::service(policy.current());
-            let mut server = Server::with_policy(policy, options).with_access_log(args.access_log);
+            let mut server = Server::with_policy(policy, options).with_access_log(access_log);
             if let Some(m) = metrics {
                 server = server.with_metrics(m);
             }
-            server.serve(listener, app, shutdown).await;
+            let main = match &tls {
+                Some(t) => server.clone().with_tls(t.clone()),
+                None => server.clone(),
+            };
+            let plain = plain.map(|p| {
+                server
+                    .with_https_redirect_port(https_port)
+                    .serve(p, app.clone(), shutdown())
+            });
+            tokio::join!(main.serve(listener, app, shutdown()), maybe(plain));
         }
+    }
+    if let Some(r) = tls_reload {
+        r.abort();
     }
     let _ = stop_side.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
@@ -434,6 +618,38 @@ async fn serve(
     .await;
     side.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "the port is taken; stop the other process or choose another with {flag} 127.0.0.1:PORT"
+            )
+        } else {
+            format!("check the address given to {flag}")
+        };
+        CliError::Message(format!("cannot listen on {addr}: {e}; {hint}"))
+    })
+}
+
+/// Runs `f` when there is one.
+async fn maybe<F: std::future::Future<Output = ()>>(f: Option<F>) {
+    if let Some(f) = f {
+        f.await;
+    }
+}
+
+/// Reloads the certificate on SIGHUP and when its files change; a refused one is
+/// logged and the served one kept.
+async fn reload_tls(tls: Tls) {
+    let watch = tls
+        .clone()
+        .watch(hardened_gateway::tls::DEFAULT_WATCH_INTERVAL);
+    #[cfg(unix)]
+    tokio::join!(watch, tls.reload_on_sighup());
+    #[cfg(not(unix))]
+    watch.await;
 }
 
 /// Completes on ctrl-c or SIGTERM.

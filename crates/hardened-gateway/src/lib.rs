@@ -95,12 +95,9 @@
 //! - [`reload`]: the swappable [`Policy`] and its [`Reloader`] (SIGHUP, file changes
 //!   including Kubernetes ConfigMap symlink swaps; a bad new config keeps the old one);
 //! - [`metrics`]: the Prometheus metrics, lock-free on the request path;
-//! - [`admin`]: the admin listener: `/healthz`, `/readyz`, `/metrics`.
-//!
-//! Room is kept for these concerns, each in its own module when it arrives:
-//!
-//! - `tls`: direct TLS termination (rustls, ALPN h2/http1.1, certificate reload) and the
-//!   plain listener's redirect;
+//! - [`admin`]: the admin listener: `/healthz`, `/readyz`, `/metrics`;
+//! - [`tls`]: direct TLS termination (rustls, TLS 1.2 and 1.3, ALPN h2/http1.1), the
+//!   certificate reloaded in place, and the plain listener's redirect port.
 #![warn(clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod admin;
@@ -114,6 +111,7 @@ mod scrub;
 mod server;
 mod target;
 mod timeout;
+pub mod tls;
 mod websocket;
 
 use std::fmt;
@@ -134,6 +132,7 @@ pub use metrics::Metrics;
 pub use observe::GatewayBody;
 pub use reload::{Policy, Reloader};
 pub use server::Server;
+pub use tls::{Tls, TlsError};
 
 /// A boxed error, as carried by [`BoxBody`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -625,6 +624,21 @@ impl Gateway {
     /// The upstream it forwards to.
     pub fn upstream(&self) -> &Upstream {
         self.proxy.upstream()
+    }
+
+    /// Serves TLS on the listener: see [`Server::with_tls`].
+    #[must_use]
+    pub fn with_tls(mut self, tls: Tls) -> Gateway {
+        self.server = self.server.with_tls(tls);
+        self
+    }
+
+    /// Points the policy's https redirects at the TLS listener's port: see
+    /// [`Server::with_https_redirect_port`].
+    #[must_use]
+    pub fn with_https_redirect_port(mut self, port: u16) -> Gateway {
+        self.server = self.server.with_https_redirect_port(port);
+        self
     }
 
     /// Serves connections accepted on `listener` until `shutdown` completes, then stops

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hardened::{PeerAddr, Security};
+use hardened::{PeerAddr, Security, TlsConnection, Verdict};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,9 +22,11 @@ use crate::metrics::Metrics;
 use crate::observe::{Enforce, Observe};
 use crate::reload::Policy;
 use crate::timeout::{Activity, Deadline, Expiry, Track};
+use crate::tls::{self, Conn, Tls};
 use crate::{BoxError, GatewayOptions};
 
-/// Serves HTTP/1.1 and HTTP/2 (cleartext, detected per connection) with a
+/// Serves HTTP/1.1 and HTTP/2 (detected per connection; over TLS with
+/// [`with_tls`](Server::with_tls), cleartext otherwise) with a
 /// [`Security`] policy in front of a tower service of yours: every request carries the
 /// client's address as a [`PeerAddr`] extension and passes the checks of
 /// [`Security::layer`] (the [`Policy`] in force when it arrives) before it reaches the
@@ -67,6 +69,11 @@ use crate::{BoxError, GatewayOptions};
 pub struct Server {
     policy: Policy,
     options: GatewayOptions,
+    /// Direct TLS on every accepted connection.
+    tls: Option<Tls>,
+    /// The port the policy's https redirects point at (a plain listener beside a TLS
+    /// one).
+    https_port: Option<u16>,
     observe: Observe,
 }
 
@@ -83,6 +90,8 @@ impl Server {
             policy,
             options,
             observe: Observe::default(),
+            tls: None,
+            https_port: None,
         }
     }
 
@@ -104,6 +113,27 @@ impl Server {
     #[must_use]
     pub fn with_access_log(mut self, on: bool) -> Server {
         self.observe.access_log = on;
+        self
+    }
+
+    /// Serves TLS on the listener: every accepted connection must complete its TLS
+    /// handshake (TLS 1.2 or 1.3, ALPN `h2` or `http/1.1`) within
+    /// [`GatewayOptions::header_read_timeout`] of accept, that deadline going on to
+    /// cover its first request. Requests on it carry the [`TlsConnection`] extension:
+    /// the policy treats them as secure (HSTS, no redirect, `X-Forwarded-Proto: https`
+    /// to an upstream).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Tls) -> Server {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Makes the policy's redirects to https (`ssl_redirect: true`) point at `port`,
+    /// the TLS listener's, instead of the port the client connected to: for a plain
+    /// listener serving beside a TLS one. Port 443 is left out of the URL.
+    #[must_use]
+    pub fn with_https_redirect_port(mut self, port: u16) -> Server {
+        self.https_port = Some(port);
         self
     }
 
@@ -161,6 +191,11 @@ impl Server {
             .keep_alive_interval(opts.http2_keep_alive_interval);
         let policy = self.policy.clone();
         let observe = Arc::new(self.observe.clone());
+        let acceptor = self
+            .tls
+            .as_ref()
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config()));
+        let https_port = self.https_port;
         let mut shutdown = std::pin::pin!(shutdown);
         // Told to every connection when shutdown begins.
         let (stop, stopped) = tokio::sync::watch::channel(());
@@ -184,26 +219,54 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
+                    let accepted = tokio::time::Instant::now();
                     let activity = Activity::new();
                     let open = observe.metrics.as_ref().map(Metrics::connection);
                     let svc = Track::new(
                         AddPeer {
                             inner: Enforce::new(make_service(peer), policy.clone(), observe.clone()),
                             peer,
+                            tls: acceptor.is_some(),
+                            https_port,
                         },
                         activity.clone(),
                     );
                     let deadline =
                         Deadline::new(activity, opts.header_read_timeout, opts.idle_timeout);
                     let builder = builder.clone();
-                    let stopped = stopped.clone();
+                    let mut stopped = stopped.clone();
+                    let acceptor = acceptor.clone();
+                    let handshake_by = accepted + opts.header_read_timeout;
                     let send_timeout = opts.send_timeout;
                     connections.spawn(async move {
                         // A client that stops reading is cut off after the send
                         // timeout.
                         let stream = crate::buffer::SendTimeout::new(stream, send_timeout);
+                        let io = match acceptor {
+                            None => Conn::Plain(stream),
+                            // The handshake is in the connection's task, under the
+                            // header-read deadline from accept: a client that never
+                            // sends its ClientHello holds nothing past it.
+                            Some(acceptor) => tokio::select! {
+                                done = tokio::time::timeout_at(
+                                    handshake_by,
+                                    acceptor.accept(stream),
+                                ) => match done {
+                                    Ok(Ok(s)) => Conn::Tls(Box::new(s)),
+                                    Ok(Err(e)) => {
+                                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                        return;
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!(%peer, "TLS handshake timed out");
+                                        return;
+                                    }
+                                },
+                                _ = stopped.changed() => return,
+                            },
+                        };
                         let conn = builder.serve_connection_with_upgrades(
-                            TokioIo::new(stream),
+                            TokioIo::new(io),
                             TowerToHyperService::new(svc),
                         );
                         drive(conn, |c| c.graceful_shutdown(), deadline, stopped).await;
@@ -309,27 +372,71 @@ async fn drive<C, E, G>(
     }
 }
 
-/// Inserts the peer address so the security layer can judge forwarded headers.
+/// Inserts the peer address (and, over TLS, [`TlsConnection`]) so the security layer
+/// can judge forwarded headers and the scheme; points its https redirects at the TLS
+/// listener's port when there is one.
 #[derive(Clone)]
 struct AddPeer<S> {
     inner: S,
     peer: SocketAddr,
+    tls: bool,
+    https_port: Option<u16>,
 }
 
-impl<S, B> Service<Request<B>> for AddPeer<S>
+impl<S, B, RB> Service<Request<B>> for AddPeer<S>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>, Response = Response<RB>>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = RedirectPort<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> S::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
         req.extensions_mut().insert(PeerAddr(self.peer));
-        self.inner.call(req)
+        if self.tls {
+            req.extensions_mut().insert(TlsConnection);
+        }
+        RedirectPort {
+            inner: self.inner.call(req),
+            port: self.https_port,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`AddPeer`]: the policy's https redirect, pointed at
+    /// `port`.
+    struct RedirectPort<F> {
+        #[pin]
+        inner: F,
+        port: Option<u16>,
+    }
+}
+
+impl<F, RB, E> Future for RedirectPort<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut resp = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(port) = *this.port
+            && Verdict::of(&resp) == Verdict::Redirect
+            && let Some(to) = resp
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| tls::redirect_to_port(l, port))
+                .and_then(|l| http::HeaderValue::from_str(&l).ok())
+        {
+            resp.headers_mut().insert(http::header::LOCATION, to);
+        }
+        Poll::Ready(Ok(resp))
     }
 }

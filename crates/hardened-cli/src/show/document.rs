@@ -51,6 +51,8 @@ struct Rich<'a> {
     /// The checks that only log what they would reject; absent when all enforce.
     #[serde(skip_serializing_if = "Option::is_none")]
     report_only: Option<Vec<&'static str>>,
+    /// `hardened serve`'s settings (never the key itself: its path).
+    gateway: &'a super::model::Gateway,
 }
 
 /// The runtime summary, with the `docker` setting in the configuration's spelling, and
@@ -207,6 +209,7 @@ impl<'a> Document<'a> {
             },
             headers: Pairs(headers),
             report_only: p.report_only.any().then(|| p.report_only.names()),
+            gateway: &model.gateway,
         };
         Document { model, hardened }
     }

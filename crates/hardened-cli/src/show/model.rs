@@ -38,8 +38,54 @@ pub(super) struct Model<'a> {
     pub(super) docker_disabled_by_env: bool,
     /// Django's settings.
     pub(super) django: Django,
+    /// What `hardened serve` would run with, without flags.
+    pub(super) gateway: Gateway,
     /// Why the environment was chosen.
     pub(super) environment_reason: String,
+}
+
+/// The `gateway:` settings as `hardened serve` would use them without flags: the
+/// configured value, else the default. Certificate and key are shown as paths only.
+#[derive(serde::Serialize)]
+pub(super) struct Gateway {
+    pub(super) listen: String,
+    pub(super) upstream: Option<String>,
+    pub(super) upstream_timeout: String,
+    pub(super) header_read_timeout: String,
+    pub(super) idle_timeout: String,
+    pub(super) tls: Option<GatewayTls>,
+    pub(super) listen_http: Option<String>,
+    pub(super) admin_listen: Option<String>,
+    pub(super) log_format: Option<&'static str>,
+}
+
+/// The certificate and key files of direct TLS.
+#[derive(serde::Serialize)]
+pub(super) struct GatewayTls {
+    pub(super) cert: String,
+    pub(super) key: String,
+}
+
+impl Gateway {
+    fn new(g: &hardened::config::GatewayConfig) -> Gateway {
+        use hardened::config::gateway::format_duration;
+        let defaults = hardened_gateway::GatewayOptions::default();
+        let dur = |d: Option<std::time::Duration>, default| format_duration(d.unwrap_or(default));
+        Gateway {
+            listen: g.listen.unwrap_or(crate::serve::DEFAULT_LISTEN).to_string(),
+            upstream: g.upstream.clone(),
+            upstream_timeout: dur(g.upstream_timeout, defaults.upstream_timeout),
+            header_read_timeout: dur(g.header_read_timeout, defaults.header_read_timeout),
+            idle_timeout: dur(g.idle_timeout, defaults.idle_timeout),
+            tls: g.tls.as_ref().map(|t| GatewayTls {
+                cert: t.cert.display().to_string(),
+                key: t.key.display().to_string(),
+            }),
+            listen_http: g.listen_http.map(|a| a.to_string()),
+            admin_listen: g.admin_listen.map(|a| a.to_string()),
+            log_format: g.log_format.map(|f| f.as_str()),
+        }
+    }
 }
 
 impl<'a> Model<'a> {
@@ -56,6 +102,7 @@ impl<'a> Model<'a> {
             docker_disabled_by_env,
             environment_reason: loaded.environment_reason().to_string(),
             django: Django::new(policy),
+            gateway: Gateway::new(&loaded.config.gateway),
         }
     }
 

@@ -306,6 +306,8 @@ impl Loader {
             }
         }
 
+        super::gateway::env_overrides(&mut merged, &vars, &var_node);
+
         let mut typer = Typer {
             problems: Vec::new(),
             vars: set_by_var,

@@ -13,6 +13,7 @@
 //! ```
 
 mod check;
+pub mod gateway;
 #[cfg(feature = "config-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
 pub mod load;
@@ -32,6 +33,7 @@ use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
 pub(crate) use check::code_problems;
+pub use gateway::{GatewayConfig, GatewayTls, LogFormat};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
 pub use secret::Secret;
 #[cfg(feature = "config-file")]
@@ -386,6 +388,9 @@ pub struct Config {
     /// Free-form application settings, not interpreted (the checklist scans them for
     /// inline secrets). Their values never appear in `Debug` output.
     pub app: AppSettings,
+    /// How `hardened serve` listens, forwards and terminates TLS (the `gateway:`
+    /// section).
+    pub gateway: GatewayConfig,
     /// Where each top-level key's value came from.
     pub sources: BTreeMap<String, Source>,
 }
@@ -431,6 +436,7 @@ impl Default for Config {
             report_only: ReportOnly::NONE,
             database: None,
             app: AppSettings::default(),
+            gateway: GatewayConfig::default(),
             sources: BTreeMap::new(),
         }
     }

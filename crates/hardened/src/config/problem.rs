@@ -59,13 +59,24 @@ pub enum ProblemKind {
     InvalidCookieName,
     /// Two overlay files for one environment (`duplicate-overlay`).
     DuplicateOverlay,
-    /// A configuration or `.env` file that cannot be read (`unreadable-file`).
+    /// A configuration, `.env` or certificate file that cannot be read (`unreadable-file`).
     UnreadableFile,
     /// A file that is not valid YAML, or whose top level is not a mapping
     /// (`invalid-yaml`).
     InvalidYaml,
     /// A `.env` line that does not parse (`invalid-dotenv`).
     InvalidDotenv,
+    /// A value that is not an `IP:port` socket address (`invalid-address`).
+    InvalidAddress,
+    /// A value that is not a duration, or zero where a duration must be positive
+    /// (`invalid-duration`).
+    InvalidDuration,
+    /// A mapping without a key it needs, e.g. `gateway.tls` without `key`
+    /// (`missing-value`).
+    MissingValue,
+    /// A size or count that is not a whole number, is negative, or is zero where zero
+    /// makes no sense (`invalid-size`).
+    InvalidSize,
 }
 
 impl ProblemKind {
@@ -95,6 +106,10 @@ impl ProblemKind {
             ProblemKind::UnreadableFile => "unreadable-file",
             ProblemKind::InvalidYaml => "invalid-yaml",
             ProblemKind::InvalidDotenv => "invalid-dotenv",
+            ProblemKind::InvalidAddress => "invalid-address",
+            ProblemKind::InvalidDuration => "invalid-duration",
+            ProblemKind::MissingValue => "missing-value",
+            ProblemKind::InvalidSize => "invalid-size",
         }
     }
 

@@ -40,6 +40,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "report_only",
     "database",
     "app",
+    "gateway",
 ];
 
 /// Types merged nodes into a [`Config`], collecting every problem.
@@ -586,6 +587,7 @@ impl Typer {
                 }
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
+                "gateway" => cfg.gateway = self.gateway(n, &mut cfg.sources),
                 _ => {
                     let suggestion = closest_key(key);
                     let fix = if let Some(derived) = derived_setting(key) {
@@ -902,7 +904,7 @@ fn closest_key(key: &str) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
