@@ -87,62 +87,62 @@ struct TlsArgs {
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Buffering and upstream connections (gateway mode)")]
 struct BufferingArgs {
-    /// Read request bodies completely before forwarding (off: stream them).
-    #[arg(long, value_name = "on|off", default_value = "on")]
-    request_buffering: Switch,
+    /// Read request bodies completely before forwarding (off: stream them). [default: on; config: gateway.request_buffering]
+    #[arg(long, value_name = "on|off")]
+    request_buffering: Option<Switch>,
     /// Stream request bodies to the upstream for this path pattern (repeatable):
-    /// `/upload`, `/upload/*`, `/u/{id}/file`.
+    /// `/upload`, `/upload/*`, `/u/{id}/file`. [config: gateway.unbuffered_request_paths]
     #[arg(long = "unbuffered-request-path", value_name = "PATTERN")]
     unbuffered_request_paths: Vec<String>,
     /// Largest request body; larger ones are answered 413 (0 = unlimited). Suffixes
-    /// k, m, g (KiB, MiB, GiB).
-    #[arg(long, value_name = "BYTES", default_value = "10m", allow_hyphen_values = true,
+    /// k, m, g (KiB, MiB, GiB). [default: 10m; config: gateway.client_max_body_size]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true,
           value_parser = parse_bytes)]
-    client_max_body_size: u64,
-    /// Request body bytes kept in memory; beyond, the body goes to a temporary file.
-    #[arg(long, value_name = "BYTES", default_value = "64k", allow_hyphen_values = true,
+    client_max_body_size: Option<u64>,
+    /// Request body bytes kept in memory; beyond, the body goes to a temporary file. [default: 64k; config: gateway.client_body_buffer_size]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true,
           value_parser = parse_positive_bytes)]
-    client_body_buffer_size: u64,
-    /// Seconds a client may pause while sending a request body before it is answered 408.
-    #[arg(long, value_name = "SECS", default_value = "60", allow_hyphen_values = true,
+    client_body_buffer_size: Option<u64>,
+    /// Seconds a client may pause while sending a request body before it is answered 408. [default: 60; config: gateway.client_body_timeout]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true,
           value_parser = parse_secs)]
-    client_body_timeout: u64,
-    /// Read responses from the upstream as fast as it sends them (off: stream them).
-    #[arg(long, value_name = "on|off", default_value = "on")]
-    response_buffering: Switch,
-    /// Response bytes kept in memory; beyond, the response goes to a temporary file.
-    #[arg(long, value_name = "BYTES", default_value = "64k", allow_hyphen_values = true,
+    client_body_timeout: Option<u64>,
+    /// Read responses from the upstream as fast as it sends them (off: stream them). [default: on; config: gateway.response_buffering]
+    #[arg(long, value_name = "on|off")]
+    response_buffering: Option<Switch>,
+    /// Response bytes kept in memory; beyond, the response goes to a temporary file. [default: 64k; config: gateway.response_buffer_size]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true,
           value_parser = parse_positive_bytes)]
-    response_buffer_size: u64,
+    response_buffer_size: Option<u64>,
     /// Largest temporary file of one response; beyond it the rest streams (0 = no
-    /// temporary files for responses).
-    #[arg(long, value_name = "BYTES", default_value = "1g", allow_hyphen_values = true,
+    /// temporary files for responses). [default: 1g; config: gateway.max_temp_file_size]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true,
           value_parser = parse_bytes)]
-    max_temp_file_size: u64,
-    /// Seconds a client may stall reading a response before it is cut off.
-    #[arg(long, value_name = "SECS", default_value = "60", allow_hyphen_values = true,
+    max_temp_file_size: Option<u64>,
+    /// Seconds a client may stall reading a response before it is cut off. [default: 60; config: gateway.send_timeout]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true,
           value_parser = parse_secs)]
-    send_timeout: u64,
-    /// Directory of the temporary files (default: the OS temporary directory).
+    send_timeout: Option<u64>,
+    /// Directory of the temporary files (default: the OS temporary directory). [config: gateway.temp_dir]
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<PathBuf>,
-    /// Most upstream connections open at once, idle ones included.
-    #[arg(long, value_name = "N", default_value = "64", allow_hyphen_values = true,
+    /// Most upstream connections open at once, idle ones included. [default: 64; config: gateway.upstream_max_connections]
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
           value_parser = parse_count)]
-    upstream_max_connections: u64,
-    /// Most upstream connections one client connection may use at once.
-    #[arg(long, value_name = "N", default_value = "8", allow_hyphen_values = true,
+    upstream_max_connections: Option<u64>,
+    /// Most upstream connections one client connection may use at once. [default: 8; config: gateway.upstream_max_connections_per_client]
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
           value_parser = parse_count)]
-    upstream_max_connections_per_client: u64,
+    upstream_max_connections_per_client: Option<u64>,
     /// Most requests waiting for an upstream connection; beyond, 503 at once (0 = none
-    /// wait).
-    #[arg(long, value_name = "N", default_value = "1024", allow_hyphen_values = true,
+    /// wait). [default: 1024; config: gateway.upstream_queue_size]
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
           value_parser = parse_size)]
-    upstream_queue_size: u64,
-    /// Seconds a request may wait for an upstream connection before it is answered 503.
-    #[arg(long, value_name = "SECS", default_value = "10", allow_hyphen_values = true,
+    upstream_queue_size: Option<u64>,
+    /// Seconds a request may wait for an upstream connection before it is answered 503. [default: 10; config: gateway.upstream_queue_timeout]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true,
           value_parser = parse_secs)]
-    upstream_queue_timeout: u64,
+    upstream_queue_timeout: Option<u64>,
 }
 
 /// `on` or `off`.
@@ -211,43 +211,109 @@ fn parse_positive_bytes(s: &str) -> Result<u64, String> {
 }
 
 impl BufferingArgs {
-    /// These settings on top of `options`.
-    fn apply(&self, options: GatewayOptions) -> Result<GatewayOptions, CliError> {
+    /// These settings on top of `options`: a flag beats the `gateway:` key of the file
+    /// (its `HARDENED_GATEWAY_*` variable already beats the file), which beats the
+    /// default.
+    fn apply(
+        &self,
+        options: GatewayOptions,
+        file: &GatewayConfig,
+    ) -> Result<GatewayOptions, CliError> {
         let usize_of = |flag: &str, n: u64| {
             usize::try_from(n)
                 .map_err(|_| CliError::Message(format!("--{flag} {n}: too large for this machine")))
         };
-        let mut options = options
-            .with_request_buffering(self.request_buffering.on())
-            .with_unbuffered_request_paths(self.unbuffered_request_paths.iter().cloned())
-            .with_client_max_body_size(self.client_max_body_size)
-            .with_client_body_buffer_size(usize_of(
-                "client-body-buffer-size",
-                self.client_body_buffer_size,
-            )?)
-            .with_client_body_timeout(Duration::from_secs(self.client_body_timeout))
-            .with_response_buffering(self.response_buffering.on())
-            .with_response_buffer_size(usize_of("response-buffer-size", self.response_buffer_size)?)
-            .with_max_temp_file_size(self.max_temp_file_size)
-            .with_send_timeout(Duration::from_secs(self.send_timeout))
-            .with_upstream_max_connections(usize_of(
-                "upstream-max-connections",
-                self.upstream_max_connections,
-            )?)
-            .with_upstream_max_connections_per_client(usize_of(
-                "upstream-max-connections-per-client",
-                self.upstream_max_connections_per_client,
-            )?)
-            .with_upstream_queue_size(usize_of("upstream-queue-size", self.upstream_queue_size)?)
-            .with_upstream_queue_timeout(Duration::from_secs(self.upstream_queue_timeout));
-        for p in &self.unbuffered_request_paths {
+        let d = GatewayOptions::default();
+        let secs = |flag: Option<u64>, file: Option<Duration>, default: Duration| {
+            flag.map(Duration::from_secs).or(file).unwrap_or(default)
+        };
+        let unbuffered: Vec<String> = if self.unbuffered_request_paths.is_empty() {
+            file.unbuffered_request_paths.clone().unwrap_or_default()
+        } else {
+            self.unbuffered_request_paths.clone()
+        };
+        for p in &unbuffered {
             if !p.starts_with('/') {
                 return Err(CliError::Message(format!(
                     "--unbuffered-request-path {p:?}: a path pattern starts with /"
                 )));
             }
         }
-        if let Some(dir) = &self.temp_dir {
+        let mut options = options
+            .with_request_buffering(
+                self.request_buffering
+                    .map(Switch::on)
+                    .or(file.request_buffering)
+                    .unwrap_or(d.request_buffering),
+            )
+            .with_unbuffered_request_paths(unbuffered)
+            .with_client_max_body_size(
+                self.client_max_body_size
+                    .or(file.client_max_body_size)
+                    .unwrap_or(d.client_max_body_size),
+            )
+            .with_client_body_buffer_size(
+                match self
+                    .client_body_buffer_size
+                    .or(file.client_body_buffer_size)
+                {
+                    Some(n) => usize_of("client-body-buffer-size", n)?,
+                    None => d.client_body_buffer_size,
+                },
+            )
+            .with_client_body_timeout(secs(
+                self.client_body_timeout,
+                file.client_body_timeout,
+                d.client_body_timeout,
+            ))
+            .with_response_buffering(
+                self.response_buffering
+                    .map(Switch::on)
+                    .or(file.response_buffering)
+                    .unwrap_or(d.response_buffering),
+            )
+            .with_response_buffer_size(
+                match self.response_buffer_size.or(file.response_buffer_size) {
+                    Some(n) => usize_of("response-buffer-size", n)?,
+                    None => d.response_buffer_size,
+                },
+            )
+            .with_max_temp_file_size(
+                self.max_temp_file_size
+                    .or(file.max_temp_file_size)
+                    .unwrap_or(d.max_temp_file_size),
+            )
+            .with_send_timeout(secs(self.send_timeout, file.send_timeout, d.send_timeout))
+            .with_upstream_max_connections(
+                match self
+                    .upstream_max_connections
+                    .or(file.upstream_max_connections)
+                {
+                    Some(n) => usize_of("upstream-max-connections", n)?,
+                    None => d.upstream_max_connections,
+                },
+            )
+            .with_upstream_max_connections_per_client(
+                match self
+                    .upstream_max_connections_per_client
+                    .or(file.upstream_max_connections_per_client)
+                {
+                    Some(n) => usize_of("upstream-max-connections-per-client", n)?,
+                    None => d.upstream_max_connections_per_client,
+                },
+            )
+            .with_upstream_queue_size(
+                match self.upstream_queue_size.or(file.upstream_queue_size) {
+                    Some(n) => usize_of("upstream-queue-size", n)?,
+                    None => d.upstream_queue_size,
+                },
+            )
+            .with_upstream_queue_timeout(secs(
+                self.upstream_queue_timeout,
+                file.upstream_queue_timeout,
+                d.upstream_queue_timeout,
+            ));
+        if let Some(dir) = self.temp_dir.as_ref().or(file.temp_dir.as_ref()) {
             if !dir.is_dir() {
                 return Err(CliError::Message(format!(
                     "--temp-dir {}: not a directory",
@@ -365,47 +431,7 @@ impl Settings {
             (None, None, Some(t)) => Some((t.cert.clone(), t.key.clone(), "gateway.tls")),
             _ => None,
         };
-        let options = args.buffering.apply(options)?;
-        // The buffering keys of `gateway:` are typed and checked, but the flags set them
-        // for now: a value in the file that `serve` would not apply is refused rather
-        // than ignored.
-        let unapplied = [
-            ("request_buffering", file.request_buffering.is_some()),
-            (
-                "unbuffered_request_paths",
-                file.unbuffered_request_paths.is_some(),
-            ),
-            ("client_max_body_size", file.client_max_body_size.is_some()),
-            (
-                "client_body_buffer_size",
-                file.client_body_buffer_size.is_some(),
-            ),
-            ("client_body_timeout", file.client_body_timeout.is_some()),
-            ("response_buffering", file.response_buffering.is_some()),
-            ("response_buffer_size", file.response_buffer_size.is_some()),
-            ("max_temp_file_size", file.max_temp_file_size.is_some()),
-            ("send_timeout", file.send_timeout.is_some()),
-            ("temp_dir", file.temp_dir.is_some()),
-            (
-                "upstream_max_connections",
-                file.upstream_max_connections.is_some(),
-            ),
-            (
-                "upstream_max_connections_per_client",
-                file.upstream_max_connections_per_client.is_some(),
-            ),
-            ("upstream_queue_size", file.upstream_queue_size.is_some()),
-            (
-                "upstream_queue_timeout",
-                file.upstream_queue_timeout.is_some(),
-            ),
-        ];
-        if let Some((key, _)) = unapplied.iter().find(|(_, set)| *set) {
-            return Err(CliError::Message(format!(
-                "gateway.{key}: set it with the `serve` flag --{} instead (the config key is not applied yet)",
-                key.replace('_', "-")
-            )));
-        }
+        let options = args.buffering.apply(options, file)?;
         let listen_http = args.tls.listen_http.or(file.listen_http);
         if let Some(addr) = listen_http
             && tls.is_none()

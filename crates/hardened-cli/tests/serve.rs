@@ -510,3 +510,38 @@ async fn gateway_body_size_flag() {
     );
     assert_eq!(post(srv.url("/a"), "0123456789x").await, 200);
 }
+
+/// The `gateway:` buffering keys of config.yaml apply, and a flag beats them: a body
+/// over `gateway.client_max_body_size` is answered 413 from its `Content-Length`, and
+/// `--client-max-body-size` lifts the limit again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_buffering_keys_from_the_file_apply_and_flags_win() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = upstream().await;
+    let upstream_url = format!("http://{}", up.addr);
+    let config = "debug: true\ngateway:\n  client_max_body_size: 1k\n";
+    async fn post(addr: SocketAddr) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut req =
+            b"POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n"
+                .to_vec();
+        req.extend_from_slice(&[b'x'; 2048]);
+        s.write_all(&req).await.unwrap();
+        let mut buf = Vec::new();
+        tokio::time::timeout(TIMEOUT, s.read_to_end(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+    let srv = Hardened::start(Some(config), &["--upstream", &upstream_url]);
+    let answer = post(srv.addr).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let srv = Hardened::start(
+        Some(config),
+        &["--upstream", &upstream_url, "--client-max-body-size", "4k"],
+    );
+    let answer = post(srv.addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("upstream /up"), "{answer}");
+}
