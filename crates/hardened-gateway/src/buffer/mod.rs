@@ -1,0 +1,177 @@
+//! Request and response buffering, so slow clients never hold the upstream.
+//!
+//! - Request bodies are read completely before the upstream sees the request
+//!   ([`collect`]): in memory up to a threshold, then in an anonymous temporary file,
+//!   with a maximum size (413) and a timeout between reads (408). Bodies that must stream
+//!   pass through [`Streamed`], which applies the same size limit and timeout.
+//! - Responses are read from the upstream as fast as it sends them ([`buffer_response`]):
+//!   a small response that has arrived whole is handed over as it is (no task, no copy);
+//!   a larger one is pumped by its own task into memory, then into a temporary file up to
+//!   a limit (beyond which the upstream is read only as fast as the client reads: the rest
+//!   streams), and the upstream connection is released as soon as the upstream is done.
+//!   The client is fed at its own pace from [`SpoolBody`]; a client that stops reading is
+//!   given up on after the send timeout. Responses that must stream pass through
+//!   [`ReleaseOnEnd`].
+//!
+//! Temporary files are made by `tempfile::tempfile_in`: mode 0600, unlinked at once (on
+//! Linux never named at all), closed when the request or response is done. They are
+//! written and read with positional I/O on the runtime's threads, as nginx does without
+//! its thread pools: these are page-cache copies of at most 32 KiB (reads) or one received frame (writes) at a time.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::Notify;
+use tokio::time::{Instant, Sleep};
+
+use crate::{BoxBody, BoxError, GatewayOptions};
+
+/// The most read from a temporary file at a time.
+const FILE_CHUNK: usize = 32 * 1024;
+
+/// The most hyper buffers per HTTP/1 connection, client or upstream (its default is
+/// about 400 KiB): request and response heads must fit, and it bounds the data queued
+/// for a client that reads slowly, so memory per slow client stays small.
+pub(crate) const CONNECTION_BUFFER: usize = 64 * 1024;
+
+// ---------------------------------------------------------------- paths
+
+/// Path patterns, as in the policy's path lists: exact paths, `prefix*` / `/prefix/*`
+/// prefixes (also `/prefix/{*rest}`) and `{param}` segments. Ambiguous paths never match.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PathList {
+    exact: Vec<String>,
+    prefixes: Vec<String>,
+    segmented: Vec<Vec<String>>,
+}
+
+impl PathList {
+    pub(crate) fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> PathList {
+        let mut list = PathList::default();
+        for p in patterns {
+            if let Some(prefix) = p.strip_suffix('*') {
+                list.prefixes.push(prefix.to_owned());
+            } else if let Some(i) = p.find("/{*") {
+                list.prefixes.push(p.get(..=i).unwrap_or("/").to_owned());
+            } else if p.contains('{') {
+                list.segmented
+                    .push(p.split('/').map(str::to_owned).collect::<Vec<_>>());
+            } else {
+                list.exact.push(p.clone());
+            }
+        }
+        list
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.prefixes.is_empty() && self.segmented.is_empty()
+    }
+
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        if self.is_empty() || is_ambiguous_path(path) {
+            return false;
+        }
+        self.exact.iter().any(|e| e == path)
+            || self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
+            || self.segmented.iter().any(|segs| {
+                let mut it = path.split('/');
+                segs.iter().all(|s| match it.next() {
+                    Some(x) if s.starts_with('{') && s.ends_with('}') => !x.is_empty(),
+                    Some(x) => x == s,
+                    None => false,
+                }) && it.next().is_none()
+            })
+    }
+}
+
+/// Whether a path may mean another path upstream: a `.` or `..` segment (also `%2e`),
+/// an encoded slash or backslash, a backslash, or a `;` path parameter.
+fn is_ambiguous_path(path: &str) -> bool {
+    if path.contains(['\\', ';']) {
+        return true;
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return true;
+    }
+    lower.split('/').any(|seg| {
+        let seg = seg.replace("%2e", ".");
+        seg == "." || seg == ".."
+    })
+}
+
+// ---------------------------------------------------------------- temporary files
+
+/// A new anonymous temporary file in `dir`: mode 0600, already unlinked.
+fn temp_file(dir: &Path) -> std::io::Result<File> {
+    tempfile::tempfile_in(dir)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        buf = buf.get(n..).unwrap_or_default();
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+/// Reads up to `FILE_CHUNK` bytes of `file` at `offset`, `remaining` being what is left.
+fn read_chunk(file: &File, offset: u64, remaining: u64) -> std::io::Result<Bytes> {
+    let want = usize::try_from(remaining).map_or(FILE_CHUNK, |r| r.min(FILE_CHUNK));
+    let mut buf = vec![0u8; want];
+    let mut filled = 0;
+    while filled < want {
+        let Some(rest) = buf.get_mut(filled..) else {
+            break;
+        };
+        match read_at(file, rest, offset + filled as u64) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+mod request;
+mod response;
+mod send_timeout;
+
+pub(crate) use request::*;
+pub(crate) use response::*;
+pub(crate) use send_timeout::*;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests;
