@@ -357,12 +357,12 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         let loaded = common::loader(config_path.as_deref()).load()?;
         Ok(Reloaded {
             security: Security::from_config(&loaded.config, &probe)?,
-            // Listen addresses come from flags today; settings of the config that only
-            // take effect at a restart (a listen address in the config) go here, and a
-            // change is reported as needing a restart instead of being applied.
-            restart_only: Vec::new(),
+            // The `gateway:` settings shape listeners, timeouts and buffers that are
+            // set up once: a change is reported as needing a restart, never applied.
+            restart_only: restart_only(&loaded.config.gateway),
         })
     };
+    let initial_restart_only = restart_only(&loaded.config.gateway);
     let upstream = match &settings.upstream {
         Some(u) => Some(parse_upstream(u)?),
         None => None,
@@ -383,8 +383,71 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         ReloadFrom {
             load: Box::new(load),
             watch_dir,
+            initial_restart_only,
         },
     ))
+}
+
+/// The `gateway:` settings of a config as `(gateway.key, value)` pairs: they are read
+/// once at start-up, so a reload reports a changed one as needing a restart. Paths
+/// only for TLS (never key material).
+fn restart_only(g: &GatewayConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut push = |key: &str, value: String| out.push((format!("gateway.{key}"), value));
+    push("listen", format!("{:?}", g.listen));
+    push("upstream", format!("{:?}", g.upstream));
+    push("upstream_timeout", format!("{:?}", g.upstream_timeout));
+    push(
+        "header_read_timeout",
+        format!("{:?}", g.header_read_timeout),
+    );
+    push("idle_timeout", format!("{:?}", g.idle_timeout));
+    push("tls", format!("{:?}", g.tls));
+    push("listen_http", format!("{:?}", g.listen_http));
+    push("admin_listen", format!("{:?}", g.admin_listen));
+    push("log_format", format!("{:?}", g.log_format));
+    push("request_buffering", format!("{:?}", g.request_buffering));
+    push(
+        "unbuffered_request_paths",
+        format!("{:?}", g.unbuffered_request_paths),
+    );
+    push(
+        "client_max_body_size",
+        format!("{:?}", g.client_max_body_size),
+    );
+    push(
+        "client_body_buffer_size",
+        format!("{:?}", g.client_body_buffer_size),
+    );
+    push(
+        "client_body_timeout",
+        format!("{:?}", g.client_body_timeout),
+    );
+    push("response_buffering", format!("{:?}", g.response_buffering));
+    push(
+        "response_buffer_size",
+        format!("{:?}", g.response_buffer_size),
+    );
+    push("max_temp_file_size", format!("{:?}", g.max_temp_file_size));
+    push("send_timeout", format!("{:?}", g.send_timeout));
+    push("temp_dir", format!("{:?}", g.temp_dir));
+    push(
+        "upstream_max_connections",
+        format!("{:?}", g.upstream_max_connections),
+    );
+    push(
+        "upstream_max_connections_per_client",
+        format!("{:?}", g.upstream_max_connections_per_client),
+    );
+    push(
+        "upstream_queue_size",
+        format!("{:?}", g.upstream_queue_size),
+    );
+    push(
+        "upstream_queue_timeout",
+        format!("{:?}", g.upstream_queue_timeout),
+    );
+    out
 }
 
 /// The address `serve` listens on without `--listen` or `gateway.listen`.
@@ -487,6 +550,8 @@ fn parse_upstream(u: &str) -> Result<Upstream, CliError> {
 struct ReloadFrom {
     load: Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> + Send + Sync>,
     watch_dir: std::path::PathBuf,
+    /// The `gateway:` settings the process started with.
+    initial_restart_only: Vec<(String, String)>,
 }
 
 async fn serve(
@@ -555,8 +620,8 @@ async fn serve(
 
     let policy = Policy::new(security);
     let metrics = admin_listener.as_ref().map(|_| Arc::new(Metrics::new()));
-    let mut reloader =
-        Reloader::new(policy.clone(), Vec::new(), reload.load).watch_dir(reload.watch_dir);
+    let mut reloader = Reloader::new(policy.clone(), reload.initial_restart_only, reload.load)
+        .watch_dir(reload.watch_dir);
     if let Some(m) = &metrics {
         reloader = reloader.with_metrics(m.clone());
     }

@@ -278,3 +278,38 @@ async fn healthcheck_probes_the_admin_listener() {
     assert_eq!(run("https://127.0.0.1/healthz".to_owned()), Some(2));
     drop(srv);
 }
+
+/// A reload applies the policy but not the `gateway:` settings, which are set up once:
+/// a changed one is logged as needing a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_gateway_setting_is_reported_as_needing_a_restart() {
+    let up = upstream().await;
+    let cfg = tempfile::tempdir().unwrap();
+    let path = cfg.path().join("config.yaml");
+    std::fs::write(&path, format!("{ONLY_A}gateway:\n  idle_timeout: 75s\n")).unwrap();
+    let srv = Served::start(
+        None,
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "--upstream",
+            &format!("http://{}", up.addr),
+        ],
+    );
+    assert_eq!(get(&srv.url("/"), Some("b.test")).await.0, 400);
+    std::fs::write(&path, format!("{A_AND_B}gateway:\n  idle_timeout: 30s\n")).unwrap();
+    sighup(&srv);
+    wait_status(&srv, "b.test", 200).await;
+    let start = Instant::now();
+    while !srv.stderr().contains("needs a restart") {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "no restart notice:\n{}",
+            srv.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stderr = srv.stderr();
+    assert!(stderr.contains("gateway.idle_timeout"), "{stderr}");
+    assert!(!stderr.contains("gateway.listen "), "{stderr}");
+}

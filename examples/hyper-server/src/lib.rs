@@ -35,7 +35,7 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 }
 
 /// Accepts connections forever, serving each with the security layer in front of
-/// [`hello`].
+/// `hello`.
 ///
 /// # Errors
 /// Accepting a connection failed.
