@@ -253,12 +253,12 @@ describe('production: cookies', () => {
   // text alone. The upstream sets sessionid, csrftoken and theme with no attributes, so
   // every attribute the browser stores was added by the gateway.
   //  - On http://localhost (a secure context for Chromium, which accepts Secure cookies
-  //    there) the stored cookies must be Secure, and sessionid HttpOnly + SameSite=Lax
+  //    there) the stored cookies must be Secure and SameSite=Lax, and sessionid HttpOnly
   //    (read through CDP, which tells an explicit SameSite=Lax from an unspecified one).
   //  - On http://app.example.test (not a secure context) Chromium must refuse all three
   //    with the reason "SecureOnly": the Secure attribute reached the browser there too.
   // The development suite shows the same cookies stored "as set", without attributes.
-  test('4. every cookie is Secure; sessionid is HttpOnly and SameSite=Lax (localhost)', async () => {
+  test('4. every cookie is Secure and SameSite=Lax; sessionid is HttpOnly (localhost)', async () => {
     await withPage(browser, async (page, context) => {
       const r = await open(page, `http://localhost:${gw.port}/api/cookies`);
       const received = parseSetCookies(await setCookieLines(r));
@@ -271,7 +271,11 @@ describe('production: cookies', () => {
       assert.equal(jar.sessionid.httpOnly, true, 'sessionid stored HttpOnly');
       assert.equal(jar.sessionid.sameSite, 'Lax', 'sessionid stored with an explicit SameSite=Lax');
       assert.equal(jar.theme.httpOnly, false, 'other cookies keep their own HttpOnly');
-      assert.equal(jar.theme.sameSite, undefined, 'other cookies keep their own SameSite');
+      // Production makes the browsers' default explicit on every cookie that names no
+      // SameSite (the upstream sets none on theme and csrftoken).
+      assert.equal(jar.theme.sameSite, 'Lax', 'every cookie without SameSite gets SameSite=Lax');
+      assert.equal(jar.csrftoken.sameSite, 'Lax', 'every cookie without SameSite gets SameSite=Lax');
+      assert.equal(jar.csrftoken.httpOnly, false, 'the CSRF cookie stays readable by scripts');
 
       // HttpOnly, as a page sees it: sessionid is invisible to script, the others are not.
       const visible = (await page.evaluate(() => document.cookie)).split('; ').map((s) => s.split('=')[0]).sort();
