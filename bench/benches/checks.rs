@@ -16,12 +16,11 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use hardened::{Check, Checks};
 use hardened_bench::{
-    Case, SIZES, Shape, call_now, naive_host_allowed, naive_origin_allowed, origins, request,
-    trivial_service,
+    Case, SIZES, Shape, TowerHttpStack, call_now, naive_host_allowed, naive_origin_allowed,
+    origins, request, tower_http_cors, trivial_service,
 };
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, header};
 use tower::Layer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 fn only(check: Check) -> Checks {
     match check {
@@ -102,34 +101,6 @@ fn pure_checks(c: &mut Criterion) {
     }
 }
 
-/// tower-http's `CorsLayer` configured like the policy: the same origins as a list,
-/// credentials, methods, headers, max-age.
-fn tower_http_cors(n: usize) -> CorsLayer {
-    let list = origins(n)
-        .into_iter()
-        .filter_map(|o| HeaderValue::from_str(&o).ok());
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(list))
-        .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::ACCEPT,
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::HeaderName::from_static("x-csrftoken"),
-            header::HeaderName::from_static("x-requested-with"),
-        ])
-        .max_age(Duration::from_secs(86_400))
-}
-
 /// CORS as a tower layer on the trivial service: hardened's `cors_layer()` vs
 /// tower-http's `CorsLayer` with `AllowOrigin::list`.
 fn cors_layers(c: &mut Criterion) {
@@ -161,8 +132,10 @@ fn cors_layers(c: &mut Criterion) {
     }
 }
 
-/// The whole stack (`Security::layer()`) per request on the trivial service, and the
-/// bare service measured the same way.
+/// The whole stack (`Security::layer()`) per request on the trivial service, the bare
+/// service measured the same way, and, for the cases a Host allow-list and a CORS list
+/// can express (hit, miss, preflight), the equivalent tower-http stack
+/// ([`TowerHttpStack`]: five `SetResponseHeaderLayer`s, a Host allow-list, `CorsLayer`).
 fn stack(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("stack/bare");
@@ -186,6 +159,19 @@ fn stack(c: &mut Criterion) {
                 b.iter_batched(
                     || request(case, n, Shape::Stack),
                     |req| drop(black_box(call_now(svc, req))),
+                    BatchSize::SmallInput,
+                );
+            });
+            if !matches!(case, Case::Hit | Case::Miss | Case::Preflight) {
+                continue;
+            }
+            let mut theirs = None;
+            g.bench_function(BenchmarkId::new("tower-http", n), |b| {
+                let theirs =
+                    theirs.get_or_insert_with(|| TowerHttpStack::new(n).layer(trivial_service()));
+                b.iter_batched(
+                    || request(case, n, Shape::Stack),
+                    |req| drop(black_box(call_now(theirs, req))),
                     BatchSize::SmallInput,
                 );
             });

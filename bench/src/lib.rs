@@ -5,16 +5,22 @@
 //! Domains are generated as `app{i}.example.com`; a "hit" asks for the middle one, so
 //! the linear baselines scan half their list, their average case.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hardened::Security;
 use hardened::config::{Config, Environment};
 use hardened::probe::RuntimeProbe;
-use http::{HeaderValue, Method, Request, Response, header};
+use http::header::HeaderName;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
+use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 
 /// The list sizes every per-request bench runs at.
 pub const SIZES: [usize; 3] = [10, 1_000, 10_000];
@@ -249,6 +255,221 @@ pub fn naive_origin_allowed(list: &[String], parts: &http::request::Parts) -> bo
     list.iter().any(|o| o.as_bytes() == origin)
 }
 
+/// The five security headers the production layer adds to every plain-HTTP response
+/// (besides `Vary: origin`), as (name, value).
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("x-xss-protection", "0"),
+];
+
+/// tower-http's `CorsLayer` configured like the production policy of `n` domains: the
+/// same origins as a list, credentials, methods, headers, max-age.
+pub fn tower_http_cors(n: usize) -> CorsLayer {
+    let list = origins(n)
+        .into_iter()
+        .filter_map(|o| HeaderValue::from_str(&o).ok());
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(list))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::ACCEPT,
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-csrftoken"),
+            HeaderName::from_static("x-requested-with"),
+        ])
+        .max_age(Duration::from_secs(86_400))
+}
+
+/// A Host allow-list as a small tower middleware: the Host header's domain (port
+/// stripped, lowercased) must be in the set, otherwise an empty `400`. What a service
+/// without this library would write for Django's `ALLOWED_HOSTS` (no `.domain`
+/// patterns, no CIDR ranges, no HTTP/2 `:authority`).
+#[derive(Clone, Debug)]
+pub struct HostAllowList<S> {
+    inner: S,
+    hosts: Arc<HashSet<Box<str>>>,
+}
+
+/// The layer of [`HostAllowList`].
+#[derive(Clone, Debug)]
+pub struct HostAllowListLayer {
+    hosts: Arc<HashSet<Box<str>>>,
+}
+
+impl HostAllowListLayer {
+    /// Allows these domains (compared case-insensitively, without port).
+    pub fn new<I: IntoIterator<Item = String>>(domains: I) -> HostAllowListLayer {
+        HostAllowListLayer {
+            hosts: Arc::new(
+                domains
+                    .into_iter()
+                    .map(|d| d.to_ascii_lowercase().into_boxed_str())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for HostAllowListLayer {
+    type Service = HostAllowList<S>;
+
+    fn layer(&self, inner: S) -> HostAllowList<S> {
+        HostAllowList {
+            inner,
+            hosts: Arc::clone(&self.hosts),
+        }
+    }
+}
+
+impl<S> HostAllowList<S> {
+    fn allows(&self, parts: &http::HeaderMap) -> bool {
+        let Some(host) = parts.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let domain = match host.rsplit_once(':') {
+            Some((d, port)) if !host.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
+                d
+            }
+            _ => host,
+        };
+        if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.hosts.contains(domain.to_ascii_lowercase().as_str())
+        } else {
+            self.hosts.contains(domain)
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for HostAllowList<S>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = HostAllowListFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if self.allows(req.headers()) {
+            HostAllowListFuture {
+                state: HostAllowListState::Inner {
+                    fut: self.inner.call(req),
+                },
+            }
+        } else {
+            let mut resp = Response::new(ResBody::default());
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            HostAllowListFuture {
+                state: HostAllowListState::Rejected { resp: Some(resp) },
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`HostAllowList`].
+    pub struct HostAllowListFuture<F, B> {
+        #[pin]
+        state: HostAllowListState<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = HostAllowListProj]
+    enum HostAllowListState<F, B> {
+        Inner { #[pin] fut: F },
+        Rejected { resp: Option<Response<B>> },
+    }
+}
+
+impl<F, B, E> Future for HostAllowListFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            HostAllowListProj::Inner { fut } => fut.poll(cx),
+            HostAllowListProj::Rejected { resp } => match resp.take() {
+                Some(r) => Poll::Ready(Ok(r)),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// Five nested `SetResponseHeader`s, one per [`SECURITY_HEADERS`] entry.
+type SetFive<S> = SetResponseHeader<
+    SetResponseHeader<
+        SetResponseHeader<
+            SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue>,
+            HeaderValue,
+        >,
+        HeaderValue,
+    >,
+    HeaderValue,
+>;
+
+/// The service [`TowerHttpStack`] makes of `S`.
+pub type TowerHttpService<S> = SetFive<HostAllowList<Cors<S>>>;
+
+/// What a service would assemble from tower-http for the job `Security::layer()` does
+/// on a plain-HTTP production request: `SetResponseHeaderLayer::overriding` for the five
+/// security headers (on every response, rejections included), then the Host allow-list
+/// ([`HostAllowListLayer`]), then tower-http's `CorsLayer` with the same origins
+/// ([`tower_http_cors`], which adds its own `Vary`). No CSRF check, no WebSocket Origin
+/// check, no TLS redirect, no cookie hardening.
+#[derive(Clone, Debug)]
+pub struct TowerHttpStack {
+    headers: [SetResponseHeaderLayer<HeaderValue>; 5],
+    hosts: HostAllowListLayer,
+    cors: CorsLayer,
+}
+
+impl TowerHttpStack {
+    /// The stack for the production policy of `n` generated domains.
+    pub fn new(n: usize) -> TowerHttpStack {
+        TowerHttpStack {
+            headers: SECURITY_HEADERS.map(|(name, value)| {
+                SetResponseHeaderLayer::overriding(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            }),
+            hosts: HostAllowListLayer::new(domains(n)),
+            cors: tower_http_cors(n),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for TowerHttpStack {
+    type Service = TowerHttpService<S>;
+
+    fn layer(&self, inner: S) -> TowerHttpService<S> {
+        let [a, b, c, d, e] = &self.headers;
+        let svc = self.hosts.layer(self.cors.layer(inner));
+        a.layer(b.layer(c.layer(d.layer(e.layer(svc)))))
+    }
+}
+
 /// The trivial service every stack bench wraps: an empty `200 OK`.
 pub fn trivial_service()
 -> impl tower::Service<Request<()>, Response = Response<String>, Error = Infallible, Future: Send>
@@ -344,5 +565,28 @@ mod tests {
         let resp = call_now(&mut svc, request(Case::Hit, 10, Shape::Stack));
         assert_eq!(resp.status(), http::StatusCode::OK);
         assert_eq!(resp.headers()["x-frame-options"], "DENY");
+    }
+
+    #[test]
+    fn tower_http_stack_checks_the_host_and_adds_the_headers() {
+        let mut svc = tower::Layer::layer(&TowerHttpStack::new(10), trivial_service());
+        let resp = call_now(&mut svc, request(Case::Hit, 10, Shape::Stack));
+        assert_eq!(resp.status(), http::StatusCode::OK);
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(resp.headers()[name], value, "{name}");
+        }
+        assert!(
+            resp.headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+        let resp = call_now(&mut svc, request(Case::Miss, 10, Shape::Stack));
+        assert_eq!(resp.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+        let mut req = request(Case::Hit, 10, Shape::Stack);
+        req.headers_mut().insert(
+            header::HOST,
+            HeaderValue::from_static("APP5.Example.com:8000"),
+        );
+        assert_eq!(call_now(&mut svc, req).status(), http::StatusCode::OK);
     }
 }

@@ -2,22 +2,35 @@
 //! `Security::layer()`; the bare one also serves as the gateway benchmarks' upstream.
 //!
 //! ```text
-//! bench-server bare     127.0.0.1:9100
-//! bench-server headers  127.0.0.1:9102             # bare + the layer's 6 response headers
-//! bench-server hardened 127.0.0.1:9101 [DOMAINS]   # production, DOMAINS (100) domains
+//! bench-server bare       127.0.0.1:9100
+//! bench-server headers    127.0.0.1:9102            # bare + the layer's 6 response headers
+//! bench-server hardened   127.0.0.1:9101 [DOMAINS]  # production, DOMAINS (100) domains
+//! bench-server tower-http 127.0.0.1:9103 [DOMAINS]  # the same job from tower-http parts
+//! bench-server bodies     127.0.0.1:9104            # upstream of the large-body runs
 //! ```
 //!
 //! `headers` adds, with a plain `map_response`, the six headers the production layer adds
 //! to such a response (`Vary: origin` and the five security headers) and checks nothing:
 //! it separates what the headers themselves cost (building, encoding and sending ~170
-//! more bytes) from what the checks cost. The hardened server allows `app0.example.com` .. `app{DOMAINS-1}.example.com`; load it
-//! with one of those as Host. Only loopback addresses are accepted.
+//! more bytes) from what the checks cost. The hardened server allows `app0.example.com` ..
+//! `app{DOMAINS-1}.example.com`; load it with one of those as Host. `tower-http` is
+//! [`hardened_bench::TowerHttpStack`]: five `SetResponseHeaderLayer::overriding`, a Host
+//! allow-list middleware and tower-http's `CorsLayer` with the same origins.
+//!
+//! `bodies` serves `GET /` (hello), `POST /upload` (reads the body, answers its length)
+//! and `GET /download/{bytes}` (that many bytes, at most 1 GiB, from one shared buffer).
+//! Only loopback addresses are accepted.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use std::pin::Pin;
+use std::sync::Mutex;
+
 use axum::Router;
-use axum::routing::get;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Path;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use hardened::Security;
 use hardened::config::Config;
@@ -47,8 +60,43 @@ fn add_headers(mut resp: axum::response::Response) -> axum::response::Response {
     resp
 }
 
+/// Reads a request body to its end; answers how many bytes it had.
+async fn upload(body: Body) -> Result<String, (http::StatusCode, String)> {
+    let mut body = body;
+    let mut n: u64 = 0;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| (http::StatusCode::BAD_REQUEST, e.to_string()))?;
+        if let Some(data) = frame.data_ref() {
+            n += data.len() as u64;
+        }
+    }
+    Ok(format!("{n}\n"))
+}
+
+/// The largest `/download`.
+const MAX_DOWNLOAD: usize = 1 << 30;
+
+/// The buffer `/download` answers slices of.
+static DOWNLOAD: Mutex<Bytes> = Mutex::new(Bytes::new());
+
+/// `bytes` bytes of one shared buffer (grown on demand, never copied per request).
+async fn download(Path(bytes): Path<usize>) -> Result<Bytes, http::StatusCode> {
+    if bytes > MAX_DOWNLOAD {
+        return Err(http::StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let mut shared = DOWNLOAD
+        .lock()
+        .map_err(|_| http::StatusCode::INTERNAL_SERVER_ERROR)?;
+    if shared.len() < bytes {
+        *shared = Bytes::from(vec![b'x'; bytes]);
+    }
+    Ok(shared.slice(..bytes))
+}
+
 fn usage() -> ExitCode {
-    eprintln!("usage: bench-server bare|headers|hardened 127.0.0.1:PORT [DOMAINS]");
+    eprintln!(
+        "usage: bench-server bare|headers|hardened|tower-http|bodies 127.0.0.1:PORT [DOMAINS]"
+    );
     ExitCode::from(2)
 }
 
@@ -73,6 +121,10 @@ fn main() -> ExitCode {
     let app = match mode.as_str() {
         "bare" => app,
         "headers" => app.layer(tower::util::MapResponseLayer::new(add_headers)),
+        "tower-http" => app.layer(hardened_bench::TowerHttpStack::new(n)),
+        "bodies" => app
+            .route("/upload", post(upload))
+            .route("/download/{bytes}", get(download)),
         "hardened" => {
             let security = Config::production(hardened_bench::domains(n))
                 .map_err(|e| e.to_string())

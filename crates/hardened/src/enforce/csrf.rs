@@ -1,8 +1,6 @@
 //! CSRF: Django's `CsrfViewMiddleware` origin and referer rules (the token check is the
 //! application's business), plus `Sec-Fetch-Site: cross-site` without `Origin`.
 
-use std::borrow::Cow;
-
 use super::decision::{Rejection, RejectionKind};
 use super::matcher::{OriginMatcher, OriginParts, PathSet};
 use super::request::{CsrfExempt, RequestHead, RequestHost};
@@ -36,19 +34,10 @@ impl CsrfCheck {
         head: &RequestHead<'_>,
         host: Option<&RequestHost<'_>>,
     ) -> Result<(), Rejection> {
-        let fix_for = |what: &str| -> Cow<'static, str> {
-            match Scheme::parse(what.split("://").next().unwrap_or("")) {
-                Some(_) => format!(
-                    "if {what} is your frontend, add it to security_domains; otherwise this is a cross-site request, or exempt the route (csrf_exempt_paths) for API-only endpoints"
-                )
-                .into(),
-                None => "send requests from a page served by an allowed origin".into(),
-            }
-        };
         if head.duplicate_origin() {
-            return Err(Rejection::new(
+            return Err(Rejection::fixed(
                 RejectionKind::CsrfBadOrigin,
-                "Origin checking failed - multiple Origin headers.".into(),
+                "Origin checking failed - multiple Origin headers.",
                 "send one Origin header",
             ));
         }
@@ -58,11 +47,8 @@ impl CsrfCheck {
             if origin_is_request_origin(&value, secure, host) || self.matcher.allows(&value) {
                 return Ok(());
             }
-            return Err(Rejection::new(
-                RejectionKind::CsrfBadOrigin,
-                format!("Origin checking failed - {value} does not match any trusted origins."),
-                fix_for(&value),
-            ));
+            let scheme = Scheme::parse(value.split("://").next().unwrap_or("")).is_some();
+            return Err(Rejection::csrf_origin(&value, scheme));
         }
         if head
             .parts()
@@ -70,9 +56,9 @@ impl CsrfCheck {
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
         {
-            return Err(Rejection::new(
+            return Err(Rejection::fixed(
                 RejectionKind::CsrfCrossSite,
-                "Cross-site request without Origin (Sec-Fetch-Site: cross-site).".into(),
+                "Cross-site request without Origin (Sec-Fetch-Site: cross-site).",
                 "browsers send Origin on cross-site requests; if this is your frontend, add its domain to security_domains",
             ));
         }
@@ -94,24 +80,24 @@ impl CsrfCheck {
             {
                 return Ok(());
             }
-            return Err(Rejection::new(
+            return Err(Rejection::fixed(
                 RejectionKind::CsrfNoReferer,
-                "Referer checking failed - no Referer.".into(),
+                "Referer checking failed - no Referer.",
                 "browsers send Referer on https form posts: check Referrer-Policy (no-referrer breaks it), or send an Origin header; an API client that authenticates with cookies belongs under csrf_exempt_paths (clients without cookies need no exemption)",
             ));
         };
         let referer = String::from_utf8_lossy(referer.as_bytes());
         let Some((scheme, netloc)) = split_url(&referer) else {
-            return Err(Rejection::new(
+            return Err(Rejection::fixed(
                 RejectionKind::CsrfMalformedReferer,
-                "Referer checking failed - Referer is malformed.".into(),
+                "Referer checking failed - Referer is malformed.",
                 "send an absolute Referer URL",
             ));
         };
         if !scheme.eq_ignore_ascii_case("https") {
-            return Err(Rejection::new(
+            return Err(Rejection::fixed(
                 RejectionKind::CsrfInsecureReferer,
-                "Referer checking failed - Referer is insecure while host is secure.".into(),
+                "Referer checking failed - Referer is insecure while host is secure.",
                 "serve the page that submits the form over https",
             ));
         }
@@ -124,11 +110,7 @@ impl CsrfCheck {
         {
             return Ok(());
         }
-        Err(Rejection::new(
-            RejectionKind::CsrfBadReferer,
-            format!("Referer checking failed - {referer} does not match any trusted origins."),
-            fix_for(&format!("https://{netloc}")),
-        ))
+        Err(Rejection::csrf_referer(&referer, &netloc))
     }
 }
 

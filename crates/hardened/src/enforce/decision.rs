@@ -253,23 +253,138 @@ impl RejectionKind {
 
 /// A rejected request: the kind, the reason and the fix. Attached to the rejection
 /// response's extensions.
+///
+/// A rejection keeps its kind and the request text its reason quotes (at most one
+/// allocation); the reason and fix texts are written only when asked for
+/// ([`reason`](Rejection::reason), [`fix`](Rejection::fix), [`Display`](fmt::Display)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     kind: RejectionKind,
-    reason: String,
-    fix: Cow<'static, str>,
+    detail: Detail,
+}
+
+/// What a rejection's reason and fix are made of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Detail {
+    /// Texts that quote nothing from the request.
+    Fixed {
+        reason: &'static str,
+        fix: &'static str,
+    },
+    /// A well-formed host the policy does not list: the host as sent, then its
+    /// domain; `internal_ip`: the domain is an address of an internal network while
+    /// the policy is not in container mode.
+    HostNotAllowed { host: Pair, internal_ip: bool },
+    /// The Host header, then the request target's authority.
+    HostConflict(Pair),
+    /// A Host header that is not a valid host, as sent.
+    HostMalformed(Box<str>),
+    /// A foreign Origin (invalid UTF-8 replaced); `scheme`: it starts with a known
+    /// scheme, so the fix can name it as a possible frontend.
+    CsrfOrigin { origin: Box<str>, scheme: bool },
+    /// A foreign Referer (invalid UTF-8 replaced), then its `https://` origin.
+    CsrfReferer(Pair),
+    /// A foreign handshake Origin (invalid UTF-8 replaced).
+    WebsocketOrigin(Box<str>),
+}
+
+/// Two strings in one allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Pair {
+    text: Box<str>,
+    split: usize,
+}
+
+impl Pair {
+    fn new(first: &str, second: &str) -> Pair {
+        let mut text = String::with_capacity(first.len() + second.len());
+        text.push_str(first);
+        text.push_str(second);
+        Pair {
+            text: text.into_boxed_str(),
+            split: first.len(),
+        }
+    }
+
+    fn first(&self) -> &str {
+        self.text.get(..self.split).unwrap_or_default()
+    }
+
+    fn second(&self) -> &str {
+        self.text.get(self.split..).unwrap_or_default()
+    }
+}
+
+/// The fix for a cross-site request whose origin is `origin` (written `prefix` then
+/// `origin`).
+fn write_frontend_fix(f: &mut dyn fmt::Write, prefix: &str, origin: &str) -> fmt::Result {
+    write!(
+        f,
+        "if {prefix}{origin} is your frontend, add it to security_domains; otherwise this is a cross-site request, or exempt the route (csrf_exempt_paths) for API-only endpoints"
+    )
 }
 
 impl Rejection {
-    pub(crate) fn new(
-        kind: RejectionKind,
-        reason: String,
-        fix: impl Into<Cow<'static, str>>,
-    ) -> Rejection {
+    /// A rejection whose reason and fix quote nothing from the request.
+    pub(crate) fn fixed(kind: RejectionKind, reason: &'static str, fix: &'static str) -> Rejection {
         Rejection {
             kind,
-            reason,
-            fix: fix.into(),
+            detail: Detail::Fixed { reason, fix },
+        }
+    }
+
+    /// `host-not-allowed`: `raw` as sent, `domain` as matched; `internal_ip` when the
+    /// domain is an internal address and the policy is not in container mode.
+    pub(crate) fn host_not_allowed(raw: &str, domain: &str, internal_ip: bool) -> Rejection {
+        Rejection {
+            kind: RejectionKind::HostNotAllowed,
+            detail: Detail::HostNotAllowed {
+                host: Pair::new(raw, domain),
+                internal_ip,
+            },
+        }
+    }
+
+    /// `host-conflict`: the Host header and the request target's authority.
+    pub(crate) fn host_conflict(host: &str, authority: &str) -> Rejection {
+        Rejection {
+            kind: RejectionKind::HostConflict,
+            detail: Detail::HostConflict(Pair::new(host, authority)),
+        }
+    }
+
+    /// `host-malformed`: a Host header that is not a valid host.
+    pub(crate) fn host_malformed(raw: &str) -> Rejection {
+        Rejection {
+            kind: RejectionKind::HostMalformed,
+            detail: Detail::HostMalformed(raw.into()),
+        }
+    }
+
+    /// `csrf-bad-origin`: a foreign Origin; `scheme` when it starts with a known scheme.
+    pub(crate) fn csrf_origin(origin: &str, scheme: bool) -> Rejection {
+        Rejection {
+            kind: RejectionKind::CsrfBadOrigin,
+            detail: Detail::CsrfOrigin {
+                origin: origin.into(),
+                scheme,
+            },
+        }
+    }
+
+    /// `csrf-bad-referer`: a foreign Referer and its (lowercased) netloc.
+    pub(crate) fn csrf_referer(referer: &str, netloc: &str) -> Rejection {
+        Rejection {
+            kind: RejectionKind::CsrfBadReferer,
+            detail: Detail::CsrfReferer(Pair::new(referer, netloc)),
+        }
+    }
+
+    /// `websocket-bad-origin`: a foreign handshake Origin.
+    pub(crate) fn websocket_origin(origin: &str) -> Rejection {
+        Rejection {
+            kind: RejectionKind::WebsocketBadOrigin,
+            detail: Detail::WebsocketOrigin(origin.into()),
         }
     }
 
@@ -293,20 +408,115 @@ impl Rejection {
         self.kind.status()
     }
 
-    /// Why (Django's wording where Django has one).
-    pub fn reason(&self) -> &str {
-        &self.reason
+    /// Why (Django's wording where Django has one). Borrowed when the reason quotes
+    /// nothing from the request, written on each call otherwise.
+    pub fn reason(&self) -> Cow<'_, str> {
+        match &self.detail {
+            Detail::Fixed { reason, .. } => Cow::Borrowed(reason),
+            _ => {
+                let mut s = String::new();
+                // Writing into a `String` cannot fail.
+                let _ = self.write_reason(&mut s);
+                Cow::Owned(s)
+            }
+        }
     }
 
-    /// How to fix it, when the request was legitimate.
-    pub fn fix(&self) -> &str {
-        &self.fix
+    /// How to fix it, when the request was legitimate. Borrowed when the fix quotes
+    /// nothing from the request, written on each call otherwise.
+    pub fn fix(&self) -> Cow<'_, str> {
+        match &self.detail {
+            Detail::Fixed { fix, .. } => Cow::Borrowed(fix),
+            _ => {
+                let mut s = String::new();
+                // Writing into a `String` cannot fail.
+                let _ = self.write_fix(&mut s);
+                Cow::Owned(s)
+            }
+        }
+    }
+
+    /// Writes the [`reason`](Rejection::reason) without allocating.
+    ///
+    /// # Errors
+    /// When `f` fails.
+    pub fn write_reason(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        match &self.detail {
+            Detail::Fixed { reason, .. } => f.write_str(reason),
+            Detail::HostNotAllowed { host, .. } => {
+                write!(f, "Invalid HTTP_HOST header: {:?}", host.first())
+            }
+            Detail::HostConflict(p) => write!(
+                f,
+                "Host header {:?} disagrees with the request target's authority {:?}",
+                p.first(),
+                p.second()
+            ),
+            Detail::HostMalformed(raw) => write!(
+                f,
+                "Invalid HTTP_HOST header: {:?}. The domain name provided is not valid according to RFC 1034/1035.",
+                &**raw
+            ),
+            Detail::CsrfOrigin { origin, .. } => write!(
+                f,
+                "Origin checking failed - {origin} does not match any trusted origins."
+            ),
+            Detail::CsrfReferer(p) => write!(
+                f,
+                "Referer checking failed - {} does not match any trusted origins.",
+                p.first()
+            ),
+            Detail::WebsocketOrigin(origin) => write!(
+                f,
+                "WebSocket handshake refused - Origin {origin} is neither this site nor an allowed origin."
+            ),
+        }
+    }
+
+    /// Writes the [`fix`](Rejection::fix) without allocating.
+    ///
+    /// # Errors
+    /// When `f` fails.
+    pub fn write_fix(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        match &self.detail {
+            Detail::Fixed { fix, .. } => f.write_str(fix),
+            Detail::HostNotAllowed {
+                host,
+                internal_ip: true,
+            } => write!(
+                f,
+                "health checks by internal IP: export DOCKER=true (or set `docker: true`) so internal networks are allowed, or add `health_check_paths`; otherwise add {} to security_domains",
+                host.second()
+            ),
+            Detail::HostNotAllowed { host, .. } => {
+                write!(f, "add {} to security_domains", host.second())
+            }
+            Detail::HostConflict(_) => f.write_str(
+                "send the same host in the request line (or :authority) and the Host header",
+            ),
+            Detail::HostMalformed(_) => f.write_str(
+                "send a Host header of letters, digits, dots, hyphens and an optional port",
+            ),
+            Detail::CsrfOrigin {
+                origin,
+                scheme: true,
+            } => write_frontend_fix(f, "", origin),
+            Detail::CsrfOrigin { .. } => {
+                f.write_str("send requests from a page served by an allowed origin")
+            }
+            Detail::CsrfReferer(p) => write_frontend_fix(f, "https://", p.second()),
+            Detail::WebsocketOrigin(_) => f.write_str(WEBSOCKET_FOREIGN_FIX),
+        }
     }
 }
 
+/// The fix of a handshake from a foreign origin.
+pub(crate) const WEBSOCKET_FOREIGN_FIX: &str = "if the page opening the WebSocket is your frontend, add its origin to security_domains; otherwise this is a cross-site WebSocket hijacking attempt";
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.status(), self.code(), self.reason)
+        write!(f, "{} ({}): ", self.status(), self.code())?;
+        self.write_reason(f)
     }
 }
 
@@ -568,6 +778,71 @@ mod tests {
                 (*code, *check, *status)
             );
         }
+    }
+
+    /// The texts a rejection writes lazily are the ones it used to format up front.
+    #[test]
+    fn rejection_texts() {
+        let long_fix = "if https://evil.example is your frontend, add it to security_domains; otherwise this is a cross-site request, or exempt the route (csrf_exempt_paths) for API-only endpoints";
+        let cases: &[(Rejection, &str, &str)] = &[
+            (
+                Rejection::host_not_allowed("Evil.com:80", "evil.com", false),
+                "Invalid HTTP_HOST header: \"Evil.com:80\"",
+                "add evil.com to security_domains",
+            ),
+            (
+                Rejection::host_not_allowed("10.0.0.5", "10.0.0.5", true),
+                "Invalid HTTP_HOST header: \"10.0.0.5\"",
+                "health checks by internal IP: export DOCKER=true (or set `docker: true`) so internal networks are allowed, or add `health_check_paths`; otherwise add 10.0.0.5 to security_domains",
+            ),
+            (
+                Rejection::host_conflict("a.com", "b.com"),
+                "Host header \"a.com\" disagrees with the request target's authority \"b.com\"",
+                "send the same host in the request line (or :authority) and the Host header",
+            ),
+            (
+                Rejection::host_malformed("a b"),
+                "Invalid HTTP_HOST header: \"a b\". The domain name provided is not valid according to RFC 1034/1035.",
+                "send a Host header of letters, digits, dots, hyphens and an optional port",
+            ),
+            (
+                Rejection::csrf_origin("https://evil.example", true),
+                "Origin checking failed - https://evil.example does not match any trusted origins.",
+                long_fix,
+            ),
+            (
+                Rejection::csrf_origin("null", false),
+                "Origin checking failed - null does not match any trusted origins.",
+                "send requests from a page served by an allowed origin",
+            ),
+            (
+                Rejection::csrf_referer("https://Evil.example/form", "evil.example"),
+                "Referer checking failed - https://Evil.example/form does not match any trusted origins.",
+                long_fix,
+            ),
+            (
+                Rejection::websocket_origin("https://evil.example"),
+                "WebSocket handshake refused - Origin https://evil.example is neither this site nor an allowed origin.",
+                WEBSOCKET_FOREIGN_FIX,
+            ),
+            (
+                Rejection::fixed(
+                    RejectionKind::HostMissing,
+                    "Missing Host header",
+                    "send a Host header",
+                ),
+                "Missing Host header",
+                "send a Host header",
+            ),
+        ];
+        for (r, reason, fix) in cases {
+            assert_eq!((r.reason().as_ref(), r.fix().as_ref()), (*reason, *fix));
+            assert_eq!(
+                r.to_string(),
+                format!("{} ({}): {reason}", r.status(), r.code())
+            );
+        }
+        assert!(matches!(cases[8].0.reason(), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub(crate) fn trailers_only(status: &mut StatusCode, headers: &mut HeaderMap, r:
         _ => "3",
     };
     headers.insert("grpc-status", HeaderValue::from_static(code));
-    if let Ok(msg) = HeaderValue::from_str(&percent_encode(r.reason())) {
+    if let Ok(msg) = HeaderValue::from_str(&percent_encode(&r.reason())) {
         headers.insert("grpc-message", msg);
     }
 }

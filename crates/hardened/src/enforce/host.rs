@@ -1,7 +1,6 @@
 //! The host check: Django's `ALLOWED_HOSTS` validation of the Host header (and the
 //! HTTP/2 `:authority`), plus CIDR ranges for IP hosts.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -43,74 +42,48 @@ impl HostCheck {
     }
 
     fn not_allowed(&self, raw: &str, domain: Option<&str>) -> Rejection {
-        let domain = domain.unwrap_or(raw);
-        let is_private_ip = domain
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| {
-                self.internal_networks
-                    .iter()
-                    .any(|n| n.contains(&ip.to_canonical()))
-            });
-        let fix: Cow<'static, str> = if raw.is_empty() {
-            "send a Host header".into()
-        } else if is_private_ip && !self.container {
-            format!(
-                "health checks by internal IP: export DOCKER=true (or set `docker: true`) so internal networks are allowed, or add `health_check_paths`; otherwise add {domain} to security_domains"
-            )
-            .into()
-        } else {
-            format!("add {domain} to security_domains").into()
-        };
         if raw.is_empty() {
-            Rejection::new(
+            return Rejection::fixed(
                 RejectionKind::HostMissing,
-                "Missing Host header".to_owned(),
-                fix,
-            )
-        } else {
-            Rejection::new(
-                RejectionKind::HostNotAllowed,
-                format!("Invalid HTTP_HOST header: {raw:?}"),
-                fix,
-            )
+                "Missing Host header",
+                "send a Host header",
+            );
         }
+        let domain = domain.unwrap_or(raw);
+        let internal_ip = !self.container
+            && domain
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| {
+                    self.internal_networks
+                        .iter()
+                        .any(|n| n.contains(&ip.to_canonical()))
+                });
+        Rejection::host_not_allowed(raw, domain, internal_ip)
     }
 }
 
 /// The rejection of a request without a usable host.
 fn host_error(e: HostError<'_>) -> Rejection {
     match e {
-        HostError::Duplicate => Rejection::new(
+        HostError::Duplicate => Rejection::fixed(
             RejectionKind::HostDuplicate,
-            "Multiple Host headers".into(),
+            "Multiple Host headers",
             "send exactly one Host header",
         ),
-        HostError::NotAscii => Rejection::new(
+        HostError::NotAscii => Rejection::fixed(
             RejectionKind::HostMalformed,
-            "Invalid HTTP_HOST header: not ASCII".into(),
+            "Invalid HTTP_HOST header: not ASCII",
             "send a Host header of ASCII letters, digits, dots, hyphens and a port",
         ),
-        HostError::Conflict { host, authority } => Rejection::new(
-            RejectionKind::HostConflict,
-            format!(
-                "Host header {host:?} disagrees with the request target's authority {authority:?}"
-            ),
-            "send the same host in the request line (or :authority) and the Host header",
-        ),
-        HostError::Missing => Rejection::new(
+        HostError::Conflict { host, authority } => Rejection::host_conflict(host, authority),
+        HostError::Missing => Rejection::fixed(
             RejectionKind::HostMissing,
-            "Missing Host header".into(),
+            "Missing Host header",
             "send a Host header (HTTP/1.0 clients must add one)",
         ),
-        HostError::Malformed(raw) => Rejection::new(
-            RejectionKind::HostMalformed,
-            format!(
-                "Invalid HTTP_HOST header: {raw:?}. The domain name provided is not valid according to RFC 1034/1035."
-            ),
-            "send a Host header of letters, digits, dots, hyphens and an optional port",
-        ),
+        HostError::Malformed(raw) => Rejection::host_malformed(raw),
     }
 }
 
@@ -202,7 +175,7 @@ mod tests {
         let d = sec.decide(&request("GET", "/", &[("host", "10.0.0.5")]));
         let fix = d
             .rejection()
-            .map(|r| r.fix().to_owned())
+            .map(|r| r.fix().into_owned())
             .unwrap_or_default();
         assert!(fix.contains("DOCKER=true"), "{fix}");
     }

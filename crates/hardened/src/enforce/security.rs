@@ -11,7 +11,7 @@ use http::{StatusCode, request};
 use super::cookies;
 use super::cors::CorsCheck;
 use super::csrf::CsrfCheck;
-use super::decision::{Answer, Checks, Decision, Facts};
+use super::decision::{Answer, Checks, Decision, Facts, Rejection};
 use super::grpc;
 use super::headers::{SecurityHeaders, header_value};
 use super::host::HostCheck;
@@ -347,14 +347,10 @@ impl Security {
             return None;
         };
         let (status, body) = match &answer {
-            Answer::Reject(r) => {
-                let text = if self.0.verbose {
-                    format!("{}\n\n{}\nfix: {}\n", r.status(), r.reason(), r.fix())
-                } else {
-                    format!("{}\n\n{}\n", r.status(), r.reason())
-                };
-                (r.status(), bytes::Bytes::from(text))
-            }
+            Answer::Reject(r) => (
+                r.status(),
+                bytes::Bytes::from(rejection_body(r, self.0.verbose)),
+            ),
             Answer::Redirect(_) => (StatusCode::MOVED_PERMANENTLY, bytes::Bytes::new()),
             Answer::Preflight => (StatusCode::OK, bytes::Bytes::new()),
         };
@@ -395,6 +391,23 @@ impl Security {
         };
         Some(http::Response::from_parts(head, body))
     }
+}
+
+/// The text body of a rejection: the status line, the reason and, when `verbose`, the
+/// fix, written into one buffer.
+fn rejection_body(r: &Rejection, verbose: bool) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(if verbose { 256 } else { 128 });
+    // Writing into a `String` cannot fail.
+    let _ = write!(text, "{}\n\n", r.status());
+    let _ = r.write_reason(&mut text);
+    text.push('\n');
+    if verbose {
+        text.push_str("fix: ");
+        let _ = r.write_fix(&mut text);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

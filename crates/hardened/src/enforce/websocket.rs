@@ -8,10 +8,9 @@
 //! always send and page scripts cannot forge.
 
 use http::Method;
-use http::header::HeaderValue;
 
 use super::csrf::origin_is_request_origin;
-use super::decision::{Rejection, RejectionKind};
+use super::decision::{Rejection, RejectionKind, WEBSOCKET_FOREIGN_FIX};
 use super::request::{RequestHead, RequestHost};
 
 /// Whether the request asks to switch protocols: an `Upgrade` header (WebSocket, or any
@@ -29,11 +28,10 @@ pub(crate) fn check(
     host: Option<&RequestHost<'_>>,
     cors_allowed: impl FnOnce() -> bool,
 ) -> Result<(), Rejection> {
-    const FIX_FOREIGN: &str = "if the page opening the WebSocket is your frontend, add its origin to security_domains; otherwise this is a cross-site WebSocket hijacking attempt";
     if head.duplicate_origin() {
-        return Err(Rejection::new(
+        return Err(Rejection::fixed(
             RejectionKind::WebsocketBadOrigin,
-            "WebSocket handshake refused - multiple Origin headers.".into(),
+            "WebSocket handshake refused - multiple Origin headers.",
             "send one Origin header",
         ));
     }
@@ -44,10 +42,10 @@ pub(crate) fn check(
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
         {
-            return Err(Rejection::new(
+            return Err(Rejection::fixed(
                 RejectionKind::WebsocketCrossSite,
-                "WebSocket handshake refused - cross-site request without Origin (Sec-Fetch-Site: cross-site).".into(),
-                FIX_FOREIGN,
+                "WebSocket handshake refused - cross-site request without Origin (Sec-Fetch-Site: cross-site).",
+                WEBSOCKET_FOREIGN_FIX,
             ));
         }
         return Ok(());
@@ -57,19 +55,9 @@ pub(crate) fn check(
     {
         return Ok(());
     }
-    Err(Rejection::new(
-        RejectionKind::WebsocketBadOrigin,
-        format!(
-            "WebSocket handshake refused - Origin {} is neither this site nor an allowed origin.",
-            shown(origin)
-        ),
-        FIX_FOREIGN,
-    ))
-}
-
-/// The Origin as text for the reason (invalid bytes replaced).
-fn shown(origin: &HeaderValue) -> String {
-    String::from_utf8_lossy(origin.as_bytes()).into_owned()
+    Err(Rejection::websocket_origin(&String::from_utf8_lossy(
+        origin.as_bytes(),
+    )))
 }
 
 #[cfg(test)]
