@@ -347,19 +347,25 @@ impl Security {
             return None;
         };
         let (status, body) = match &answer {
-            Answer::Reject(r) => (
-                r.status(),
-                bytes::Bytes::from(rejection_body(r, self.0.verbose)),
-            ),
+            Answer::Reject(r) => (r.status(), rejection_body(r, self.0.verbose)),
             Answer::Redirect(_) => (StatusCode::MOVED_PERMANENTLY, bytes::Bytes::new()),
             Answer::Preflight => (StatusCode::OK, bytes::Bytes::new()),
         };
         let len = body.len();
         let (mut head, body) = http::Response::new(B::from(body)).into_parts();
         head.status = status;
+        // Room for every header these answers get (length, type, Vary, the security
+        // headers, HSTS, CORS), so the map is allocated once instead of grown.
+        head.headers = HeaderMap::with_capacity(12);
         head.extensions.insert(verdict);
-        head.headers
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        head.headers.insert(
+            header::CONTENT_LENGTH,
+            if len == 0 {
+                HeaderValue::from_static("0")
+            } else {
+                HeaderValue::from(len)
+            },
+        );
         let body = match answer {
             Answer::Reject(r) => {
                 if facts.grpc {
@@ -394,20 +400,38 @@ impl Security {
 }
 
 /// The text body of a rejection: the status line, the reason and, when `verbose`, the
-/// fix, written into one buffer.
-fn rejection_body(r: &Rejection, verbose: bool) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(if verbose { 256 } else { 128 });
-    // Writing into a `String` cannot fail.
-    let _ = write!(text, "{}\n\n", r.status());
-    let _ = r.write_reason(&mut text);
-    text.push('\n');
-    if verbose {
-        text.push_str("fix: ");
-        let _ = r.write_fix(&mut text);
-        text.push('\n');
+/// fix. Measured first, then written into a buffer of exactly that size, which becomes
+/// the `Bytes` without another allocation.
+fn rejection_body(r: &Rejection, verbose: bool) -> bytes::Bytes {
+    use std::fmt::{self, Write};
+
+    /// Counts what would be written.
+    struct Len(usize);
+    impl Write for Len {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
     }
-    text
+
+    fn write_body(out: &mut dyn Write, r: &Rejection, verbose: bool) -> fmt::Result {
+        write!(out, "{}\n\n", r.status())?;
+        r.write_reason(out)?;
+        out.write_char('\n')?;
+        if verbose {
+            out.write_str("fix: ")?;
+            r.write_fix(out)?;
+            out.write_char('\n')?;
+        }
+        Ok(())
+    }
+
+    let mut len = Len(0);
+    // Neither writer fails.
+    let _ = write_body(&mut len, r, verbose);
+    let mut text = String::with_capacity(len.0);
+    let _ = write_body(&mut text, r, verbose);
+    bytes::Bytes::from(text)
 }
 
 #[cfg(test)]
