@@ -10,7 +10,9 @@
 #      (build-cost, a counting global allocator);
 #   4. a cold `hardened show` (hyperfine, installed from Debian when missing; a timed
 #      loop otherwise) against `hardened --version`, the bare process start;
-#   5. HTTP throughput, app and gateway (scripts/bench-http.sh, at most 60 s of load).
+#   5. HTTP (scripts/bench-http.sh): the app and the gateway against nginx, HAProxy and
+#      Caddy, latency at a fixed rate (about 2.5 min of load), then large bodies and
+#      memory per idle connection (about 1.5 min more).
 #
 # Results go to target/bench-results/ (summary.md gathers them) and to stdout.
 # BENCH_QUICK=1 shortens every measurement (a smoke run; figures are then rough).
@@ -119,15 +121,22 @@ else
   } | tee "$OUT/show.md"
 fi
 
-echo "== HTTP throughput"
-BENCH_HTTP_OUT="$OUT/http.md" scripts/bench-http.sh
+echo "== HTTP: app, gateway, latency"
+http_env=()
+if [ -n "$QUICK" ]; then
+  http_env=(BENCH_HTTP_SECONDS=1 BENCH_HTTP_ROUNDS=2 BENCH_HTTP_LATENCY_SECONDS=2
+    BENCH_HTTP_BODY_ROUNDS=1 BENCH_HTTP_SMALL_BODY_REQUESTS=20 "BENCH_HTTP_IDLE_COUNTS=10 1000")
+fi
+env "${http_env[@]}" BENCH_HTTP_OUT="$OUT/http.md" scripts/bench-http.sh
+echo "== HTTP: large bodies, idle connections"
+env "${http_env[@]}" BENCH_HTTP_MODE=bodies,idle BENCH_HTTP_OUT="$OUT/http-bodies.md" scripts/bench-http.sh
 
 echo "== machine at end"
 machine end | tail -1 | tee -a "$OUT/machine.md"
 
 {
   echo "# hardened benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
-  for part in machine checks build show http; do
+  for part in machine checks build show http http-bodies; do
     echo
     echo "## $part"
     echo

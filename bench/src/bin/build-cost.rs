@@ -148,7 +148,9 @@ where
 fn print_allocs() {
     let n = 10;
     println!();
-    println!("| request ({n} domains) | service | allocations per request | bytes allocated per request |");
+    println!(
+        "| request ({n} domains) | service | allocations per request | bytes allocated per request |"
+    );
     println!("|---|---|---:|---:|");
     for case in [Case::Hit, Case::Miss] {
         let mut bare = trivial_service();
@@ -156,7 +158,10 @@ fn print_allocs() {
         let mut theirs = TowerHttpStack::new(n).layer(trivial_service());
         for (name, (c, b)) in [
             ("bare", allocs_per_request(&mut bare, case, n)),
-            ("`Security::layer()`", allocs_per_request(&mut ours, case, n)),
+            (
+                "`Security::layer()`",
+                allocs_per_request(&mut ours, case, n),
+            ),
             ("tower-http stack", allocs_per_request(&mut theirs, case, n)),
         ] {
             println!("| {} | {name} | {c:.1} | {b:.0} |", case.name());

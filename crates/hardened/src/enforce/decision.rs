@@ -842,7 +842,9 @@ mod tests {
                 format!("{} ({}): {reason}", r.status(), r.code())
             );
         }
-        assert!(matches!(cases[8].0.reason(), Cow::Borrowed(_)));
+        let fixed = Rejection::fixed(RejectionKind::HostDuplicate, "a", "b");
+        assert!(matches!(fixed.reason(), Cow::Borrowed("a")));
+        assert!(matches!(fixed.fix(), Cow::Borrowed("b")));
     }
 
     #[test]
