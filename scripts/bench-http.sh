@@ -17,7 +17,8 @@
 #            it), and the upstream hit directly. Loaded in rotation (A B C D A B C D ...).
 #   latency  p50/p99/p99.9 at a fixed request rate (oha -q RATE --latency-correction) for
 #            direct, nginx, HAProxy, Caddy and the gateway; RATE is BENCH_HTTP_LATENCY_FRACTION
-#            (0.55) of nginx's median req/s from the gateway part (or BENCH_HTTP_RATE).
+#            (0.55; a list such as "0.3 0.55" runs each) of nginx's median req/s from the
+#            gateway part, or BENCH_HTTP_RATE (req/s, a list too).
 #   bodies   large bodies through the gateway and nginx with their defaults (both buffer
 #            request and response bodies; limits raised to fit): a 64 MiB POST and a
 #            64 MiB GET (MiB/s, proxy CPU per MiB), and the latency a buffered 1 MiB
@@ -87,7 +88,8 @@ gw_targets=5
 planned=0
 has_mode app && planned=$((planned + app_targets * (ROUNDS * SECS + 1)))
 has_mode gateway && planned=$((planned + gw_targets * (ROUNDS * SECS + 1)))
-has_mode latency && planned=$((planned + 5 * (LAT_SECS + 1)))
+n_rates=$(wc -w <<<"${LAT_RATE:-$LAT_FRACTION}")
+has_mode latency && planned=$((planned + 5 * (n_rates * LAT_SECS + 1)))
 if [ "$planned" -gt "$BUDGET" ]; then
   echo "bench-http: ${ROUNDS} rounds of ${SECS} s make ${planned} s of load; the budget is ${BUDGET} s (BENCH_HTTP_BUDGET)" >&2
   exit 2
@@ -562,39 +564,55 @@ oha_rate() { # port, rate, seconds
 }
 
 if has_mode latency && [ -n "$OHA" ]; then
-  rate=$LAT_RATE
-  if [ -z "$rate" ]; then
+  if [ -n "$LAT_RATE" ]; then
+    rates=$LAT_RATE
+  else
     if [ -n "${runs[nginx]:-}" ]; then
-      rate=$(awk -v m="$(bl_median <<<"${runs[nginx]}")" -v f="$LAT_FRACTION" 'BEGIN {printf "%d", m * f}')
+      nginx_max=$(bl_median <<<"${runs[nginx]}")
     else
       # No gateway part in this run: nginx's max from one short wrk run.
       res=$(load $P_NGX 3)
-      rate=$(awk -v m="${res%% *}" -v f="$LAT_FRACTION" 'BEGIN {printf "%d", m * f}')
+      nginx_max=${res%% *}
     fi
+    rates=""
+    for f in $LAT_FRACTION; do
+      rates+=" $(awk -v m="$nginx_max" -v f="$f" 'BEGIN {printf "%d", m * f}')"
+    done
   fi
-  echo "== latency: oha -c$CONNS -q $rate --latency-correction, ${LAT_SECS} s per target ($(machine_line))"
-  declare -A lat=()
-  for t in "${lat_list[@]}"; do
+  for t in "${lat_list[@]}"; do # warm-up
     "$OHA" --no-tui --worker-threads 1 -c "$CONNS" -z 1s -H "Host: $HOST" "http://127.0.0.1:${t##*:}/" >/dev/null 2>&1 || true
   done
-  for t in "${lat_list[@]}"; do
-    IFS=: read -r label server port <<<"$t"
-    before=$(bl_cpu_ticks "$server")
-    lat[$label]=$(oha_rate "$port" "$rate" "$LAT_SECS")
-    read -r p50 p99 p999 ach <<<"${lat[$label]}"
-    printf '  %-24s p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms  (%.0f req/s)\n' "$label" "$p50" "$p99" "$p999" "$ach"
+  declare -A lat=()
+  for rate in $rates; do
+    echo "== latency: oha -c$CONNS -q $rate --latency-correction, ${LAT_SECS} s per target ($(machine_line))"
+    for t in "${lat_list[@]}"; do
+      IFS=: read -r label server port <<<"$t"
+      lat[$rate-$label]=$(oha_rate "$port" "$rate" "$LAT_SECS")
+      read -r p50 p99 p999 ach <<<"${lat[$rate-$label]}"
+      printf '  %-24s p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms  (%.0f req/s)\n' "$label" "$p50" "$p99" "$p999" "$ach"
+    done
   done
   {
-    echo "### Latency at a fixed rate ($rate req/s, $LAT_FRACTION × nginx's median max)"
+    echo "### Latency at a fixed rate"
     echo
-    echo "oha -c$CONNS -q $rate --latency-correction -z ${LAT_SECS}s, one run per target; $(machine_line) at the end."
+    if [ -n "$LAT_RATE" ]; then
+      echo "Rates given (BENCH_HTTP_RATE=$LAT_RATE)."
+    else
+      echo "Rates: $LAT_FRACTION × nginx's median max req/s ($(printf '%.0f' "$nginx_max")) from this run."
+    fi
+    echo "oha -c$CONNS -q RATE --latency-correction -z ${LAT_SECS}s --worker-threads 1, one run per"
+    echo "target and rate; $(machine_line) at the end. A target that did not sustain the rate"
+    echo "(achieved < 97 %) queued: its percentiles then measure the queue."
     echo
-    echo "| target | p50 ms | p99 ms | p99.9 ms | achieved req/s |"
-    echo "|---|---:|---:|---:|---:|"
-    for t in "${lat_list[@]}"; do
-      l=${t%%:*}
-      read -r p50 p99 p999 ach <<<"${lat[$l]}"
-      printf '| %s | %.3f | %.3f | %.3f | %.0f |\n' "$l" "$p50" "$p99" "$p999" "$ach"
+    echo "| rate req/s | target | p50 ms | p99 ms | p99.9 ms | achieved req/s | sustained |"
+    echo "|---:|---|---:|---:|---:|---:|---|"
+    for rate in $rates; do
+      for t in "${lat_list[@]}"; do
+        l=${t%%:*}
+        read -r p50 p99 p999 ach <<<"${lat[$rate-$l]}"
+        printf '| %s | %s | %.3f | %.3f | %.3f | %.0f | %s |\n' "$rate" "$l" "$p50" "$p99" "$p999" "$ach" \
+          "$(awk -v a="$ach" -v r="$rate" 'BEGIN {print (a >= 0.97 * r ? "yes" : "**no**")}')"
+      done
     done
     echo
   } >>"$summary"

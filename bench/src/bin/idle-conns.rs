@@ -21,7 +21,11 @@ const MAX_RESPONSE: usize = 64 * 1024;
 
 /// Does one request on `stream` and reads the whole response (`Content-Length` bodies).
 fn request(stream: &mut TcpStream, host: &str) -> Result<(), String> {
-    write!(stream, "GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    // One write: a request split over several segments would wait for ACKs (Nagle).
+    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    stream
+        .write_all(req.as_bytes())
+        .map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 4096];
     loop {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
     let mut open = Vec::with_capacity(n);
     for i in 0..n {
         let result = TcpStream::connect_timeout(&addr, TIMEOUT).and_then(|s| {
+            s.set_nodelay(true)?;
             s.set_read_timeout(Some(TIMEOUT))?;
             s.set_write_timeout(Some(TIMEOUT))?;
             Ok(s)
