@@ -315,6 +315,20 @@ impl Pair {
     }
 }
 
+/// Writes `s` as `{:?}` does, without the formatting machinery when nothing needs
+/// escaping (printable ASCII other than `"` and `\\`, which `{:?}` writes as is).
+fn write_quoted(f: &mut dyn fmt::Write, s: &str) -> fmt::Result {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        f.write_char('"')?;
+        f.write_str(s)?;
+        f.write_char('"')
+    } else {
+        write!(f, "{s:?}")
+    }
+}
+
 /// The fix for a cross-site request whose origin is `origin` (written `prefix` then
 /// `origin`).
 fn write_frontend_fix(f: &mut dyn fmt::Write, prefix: &str, origin: &str) -> fmt::Result {
@@ -444,19 +458,20 @@ impl Rejection {
         match &self.detail {
             Detail::Fixed { reason, .. } => f.write_str(reason),
             Detail::HostNotAllowed { host, .. } => {
-                write!(f, "Invalid HTTP_HOST header: {:?}", host.first())
+                f.write_str("Invalid HTTP_HOST header: ")?;
+                write_quoted(f, host.first())
             }
-            Detail::HostConflict(p) => write!(
-                f,
-                "Host header {:?} disagrees with the request target's authority {:?}",
-                p.first(),
-                p.second()
-            ),
-            Detail::HostMalformed(raw) => write!(
-                f,
-                "Invalid HTTP_HOST header: {:?}. The domain name provided is not valid according to RFC 1034/1035.",
-                &**raw
-            ),
+            Detail::HostConflict(p) => {
+                f.write_str("Host header ")?;
+                write_quoted(f, p.first())?;
+                f.write_str(" disagrees with the request target's authority ")?;
+                write_quoted(f, p.second())
+            }
+            Detail::HostMalformed(raw) => {
+                f.write_str("Invalid HTTP_HOST header: ")?;
+                write_quoted(f, raw)?;
+                f.write_str(". The domain name provided is not valid according to RFC 1034/1035.")
+            }
             Detail::CsrfOrigin { origin, .. } => write!(
                 f,
                 "Origin checking failed - {origin} does not match any trusted origins."
@@ -794,6 +809,11 @@ mod tests {
                 Rejection::host_not_allowed("10.0.0.5", "10.0.0.5", true),
                 "Invalid HTTP_HOST header: \"10.0.0.5\"",
                 "health checks by internal IP: export DOCKER=true (or set `docker: true`) so internal networks are allowed, or add `health_check_paths`; otherwise add 10.0.0.5 to security_domains",
+            ),
+            (
+                Rejection::host_not_allowed("a\"b\\c\td\u{e9}", "x", false),
+                "Invalid HTTP_HOST header: \"a\\\"b\\\\c\\td\u{e9}\"",
+                "add x to security_domains",
             ),
             (
                 Rejection::host_conflict("a.com", "b.com"),

@@ -415,7 +415,12 @@ fn rejection_body(r: &Rejection, verbose: bool) -> bytes::Bytes {
     }
 
     fn write_body(out: &mut dyn Write, r: &Rejection, verbose: bool) -> fmt::Result {
-        write!(out, "{}\n\n", r.status())?;
+        // As `StatusCode`'s `Display` writes it, without the formatting machinery.
+        let status = r.status();
+        out.write_str(status.as_str())?;
+        out.write_char(' ')?;
+        out.write_str(status.canonical_reason().unwrap_or("<unknown status code>"))?;
+        out.write_str("\n\n")?;
         r.write_reason(out)?;
         out.write_char('\n')?;
         if verbose {
