@@ -18,7 +18,8 @@
 #   latency  p50/p99/p99.9 at a fixed request rate (oha -q RATE --latency-correction) for
 #            direct, nginx, HAProxy, Caddy and the gateway; RATE is BENCH_HTTP_LATENCY_FRACTION
 #            (0.55; a list such as "0.3 0.55" runs each) of nginx's median req/s from the
-#            gateway part, or BENCH_HTTP_RATE (req/s, a list too).
+#            gateway part, or BENCH_HTTP_RATE (req/s, a list too); 3 rounds of 3 s per
+#            target in rotation (BENCH_HTTP_LATENCY_ROUNDS, BENCH_HTTP_LATENCY_SECONDS).
 #   bodies   large bodies through the gateway and nginx with their defaults (both buffer
 #            request and response bodies; limits raised to fit): a 64 MiB POST and a
 #            64 MiB GET (MiB/s, proxy CPU per MiB), and the latency a buffered 1 MiB
@@ -61,7 +62,8 @@ BUDGET="${BENCH_HTTP_BUDGET:-180}"
 APP_DOMAINS=100
 GW_DOMAINS=3
 SCALE_DOMAINS="${BENCH_HTTP_SCALE_DOMAINS:-10000}"
-LAT_SECS="${BENCH_HTTP_LATENCY_SECONDS:-5}"
+LAT_SECS="${BENCH_HTTP_LATENCY_SECONDS:-3}"
+LAT_ROUNDS="${BENCH_HTTP_LATENCY_ROUNDS:-3}"
 LAT_FRACTION="${BENCH_HTTP_LATENCY_FRACTION:-0.55}"
 LAT_RATE="${BENCH_HTTP_RATE:-}"
 BODY_MIB="${BENCH_HTTP_BODY_MIB:-64}"
@@ -89,7 +91,7 @@ planned=0
 has_mode app && planned=$((planned + app_targets * (ROUNDS * SECS + 1)))
 has_mode gateway && planned=$((planned + gw_targets * (ROUNDS * SECS + 1)))
 n_rates=$(wc -w <<<"${LAT_RATE:-$LAT_FRACTION}")
-has_mode latency && planned=$((planned + 5 * (n_rates * LAT_SECS + 1)))
+has_mode latency && planned=$((planned + 5 * (n_rates * LAT_ROUNDS * LAT_SECS + 1)))
 if [ "$planned" -gt "$BUDGET" ]; then
   echo "bench-http: ${ROUNDS} rounds of ${SECS} s make ${planned} s of load; the budget is ${BUDGET} s (BENCH_HTTP_BUDGET)" >&2
   exit 2
@@ -584,14 +586,22 @@ if has_mode latency && [ -n "$OHA" ]; then
   done
   declare -A lat=()
   for rate in $rates; do
-    echo "== latency: oha -c$CONNS -q $rate --latency-correction, ${LAT_SECS} s per target ($(machine_line))"
-    for t in "${lat_list[@]}"; do
-      IFS=: read -r label server port <<<"$t"
-      lat[$rate-$label]=$(oha_rate "$port" "$rate" "$LAT_SECS")
-      read -r p50 p99 p999 ach <<<"${lat[$rate-$label]}"
-      printf '  %-24s p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms  (%.0f req/s)\n' "$label" "$p50" "$p99" "$p999" "$ach"
+    echo "== latency: oha -c$CONNS -q $rate --latency-correction, $LAT_ROUNDS rounds of ${LAT_SECS} s in rotation ($(machine_line))"
+    for r in $(seq 1 "$LAT_ROUNDS"); do
+      for t in "${lat_list[@]}"; do
+        IFS=: read -r label server port <<<"$t"
+        res=$(oha_rate "$port" "$rate" "$LAT_SECS")
+        read -r p50 p99 p999 ach <<<"$res"
+        lat[$rate-$label-p50]="${lat[$rate-$label-p50]:-} $p50"
+        lat[$rate-$label-p99]="${lat[$rate-$label-p99]:-} $p99"
+        lat[$rate-$label-p999]="${lat[$rate-$label-p999]:-} $p999"
+        lat[$rate-$label-ach]="${lat[$rate-$label-ach]:-} $ach"
+        printf '  round %d  %-24s p50 %8.3f ms  p99 %8.3f ms  p99.9 %8.3f ms  (%.0f req/s)\n' \
+          "$r" "$label" "$p50" "$p99" "$p999" "$ach"
+      done
     done
   done
+  lat_cell() { printf '%.3f (%s)' "$(bl_median <<<"${lat[$1]}")" "$(bl_range %.3f <<<"${lat[$1]}")"; }
   {
     echo "### Latency at a fixed rate"
     echo
@@ -600,17 +610,19 @@ if has_mode latency && [ -n "$OHA" ]; then
     else
       echo "Rates: $LAT_FRACTION × nginx's median max req/s ($(printf '%.0f' "$nginx_max")) from this run."
     fi
-    echo "oha -c$CONNS -q RATE --latency-correction -z ${LAT_SECS}s --worker-threads 1, one run per"
-    echo "target and rate; $(machine_line) at the end. A target that did not sustain the rate"
-    echo "(achieved < 97 %) queued: its percentiles then measure the queue."
+    echo "oha -c$CONNS -q RATE --latency-correction -z ${LAT_SECS}s --worker-threads 1, $LAT_ROUNDS rounds"
+    echo "in rotation per rate; medians over rounds (min–max); $(machine_line) at the end. A target"
+    echo "that did not sustain the rate (median achieved < 97 %) queued: its percentiles then"
+    echo "measure the queue."
     echo
     echo "| rate req/s | target | p50 ms | p99 ms | p99.9 ms | achieved req/s | sustained |"
     echo "|---:|---|---:|---:|---:|---:|---|"
     for rate in $rates; do
       for t in "${lat_list[@]}"; do
         l=${t%%:*}
-        read -r p50 p99 p999 ach <<<"${lat[$rate-$l]}"
-        printf '| %s | %s | %.3f | %.3f | %.3f | %.0f | %s |\n' "$rate" "$l" "$p50" "$p99" "$p999" "$ach" \
+        ach=$(bl_median <<<"${lat[$rate-$l-ach]}")
+        printf '| %s | %s | %s | %s | %s | %.0f | %s |\n' "$rate" "$l" "$(lat_cell "$rate-$l-p50")" \
+          "$(lat_cell "$rate-$l-p99")" "$(lat_cell "$rate-$l-p999")" "$ach" \
           "$(awk -v a="$ach" -v r="$rate" 'BEGIN {print (a >= 0.97 * r ? "yes" : "**no**")}')"
       done
     done
