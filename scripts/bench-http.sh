@@ -67,8 +67,8 @@ LAT_ROUNDS="${BENCH_HTTP_LATENCY_ROUNDS:-3}"
 LAT_FRACTION="${BENCH_HTTP_LATENCY_FRACTION:-0.55}"
 LAT_RATE="${BENCH_HTTP_RATE:-}"
 BODY_MIB="${BENCH_HTTP_BODY_MIB:-64}"
-BODY_ROUNDS="${BENCH_HTTP_BODY_ROUNDS:-3}"
-SMALL_BODY_N="${BENCH_HTTP_SMALL_BODY_REQUESTS:-200}"
+BODY_ROUNDS="${BENCH_HTTP_BODY_ROUNDS:-5}"
+SMALL_BODY_N="${BENCH_HTTP_SMALL_BODY_REQUESTS:-100}"
 IDLE_COUNTS="${BENCH_HTTP_IDLE_COUNTS:-10 1000 10000}"
 HOST="app1.example.com"
 BAD_HOST="evil.example.org"
@@ -707,20 +707,24 @@ if has_mode bodies; then
     done
   done
 
-  # The latency a buffered 1 MiB request body adds: sequential POSTs on one connection.
+  # The latency a buffered 1 MiB request body adds: sequential POSTs on one connection,
+  # SMALL_BODY_N per target and round, BODY_ROUNDS rounds in rotation.
   declare -A small=()
   if [ -n "$OHA" ]; then
-    echo "== bodies: 1 MiB POST, oha -c1 -n $SMALL_BODY_N (sequential, keep-alive)"
-    for t in "${body_list[@]}"; do
-      IFS=: read -r label server port <<<"$t"
-      json=$("$OHA" --no-tui --output-format json --worker-threads 1 -c 1 -n "$SMALL_BODY_N" \
-        -m POST -D "$tmp/1m.bin" -T application/octet-stream -H "Host: $HOST" \
-        "http://127.0.0.1:$port/upload" 2>/dev/null) || bl_die "oha failed on 127.0.0.1:$port"
-      jq -e '.statusCodeDistribution | keys | all(. == "200")' >/dev/null <<<"$json" ||
-        bl_die "non-200 answers posting 1 MiB to 127.0.0.1:$port"
-      small[$label]=$(jq -r '[.latencyPercentiles.p50, .latencyPercentiles.p99] | map(. * 1000) | "\(.[0]) \(.[1])"' <<<"$json")
-      read -r p50 p99 <<<"${small[$label]}"
-      printf '  %-28s p50 %7.3f ms  p99 %7.3f ms\n' "$label" "$p50" "$p99"
+    echo "== bodies: 1 MiB POST, oha -c1 -n $SMALL_BODY_N (sequential, keep-alive), $BODY_ROUNDS rounds in rotation"
+    for r in $(seq 1 "$BODY_ROUNDS"); do
+      for t in "${body_list[@]}"; do
+        IFS=: read -r label server port <<<"$t"
+        json=$("$OHA" --no-tui --output-format json --worker-threads 1 -c 1 -n "$SMALL_BODY_N" \
+          -m POST -D "$tmp/1m.bin" -T application/octet-stream -H "Host: $HOST" \
+          "http://127.0.0.1:$port/upload" 2>/dev/null) || bl_die "oha failed on 127.0.0.1:$port"
+        jq -e '.statusCodeDistribution | keys | all(. == "200")' >/dev/null <<<"$json" ||
+          bl_die "non-200 answers posting 1 MiB to 127.0.0.1:$port"
+        read -r p50 p99 <<<"$(jq -r '"\(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p99 * 1000)"' <<<"$json")"
+        small[$label-p50]="${small[$label-p50]:-} $p50"
+        small[$label-p99]="${small[$label-p99]:-} $p99"
+        printf '  round %d  %-28s p50 %7.3f ms  p99 %7.3f ms\n' "$r" "$label" "$p50" "$p99"
+      done
     done
   fi
   {
@@ -751,20 +755,23 @@ if has_mode bodies; then
     if [ -n "$OHA" ]; then
       echo "### A 1 MiB request body: added latency of buffering"
       echo
-      echo "oha -c1 -n $SMALL_BODY_N, POST of 1 MiB on one keep-alive connection; the upstream reads it all."
+      echo "oha -c1 -n $SMALL_BODY_N, POST of 1 MiB on one keep-alive connection (the upstream reads it"
+      echo "all), $BODY_ROUNDS rounds in rotation; medians over rounds (min–max)."
       echo
       echo "| target | p50 ms | p99 ms | p50 − direct ms |"
       echo "|---|---:|---:|---:|"
-      read -r d50 _ <<<"${small[upstream-direct]}"
+      d50=$(bl_median <<<"${small[upstream-direct-p50]}")
       for t in "${body_list[@]}"; do
         l=${t%%:*}
-        read -r p50 p99 <<<"${small[$l]}"
-        printf '| %s | %.3f | %.3f | %.3f |\n' "$l" "$p50" "$p99" "$(awk -v a="$p50" -v b="$d50" 'BEGIN {print a - b}')"
+        p50=$(bl_median <<<"${small[$l-p50]}")
+        printf '| %s | %.3f (%s) | %.3f (%s) | %.3f |\n' "$l" "$p50" "$(bl_range %.3f <<<"${small[$l-p50]}")" \
+          "$(bl_median <<<"${small[$l-p99]}")" "$(bl_range %.3f <<<"${small[$l-p99]}")" \
+          "$(awk -v a="$p50" -v b="$d50" 'BEGIN {print a - b}')"
       done
-      read -r on _ <<<"${small[hardened-serve]}"
-      read -r off _ <<<"${small[hardened-serve-unbuffered]}"
+      on=$(bl_median <<<"${small[hardened-serve-p50]}")
+      off=$(bl_median <<<"${small[hardened-serve-unbuffered-p50]}")
       echo
-      printf 'Buffering adds %.3f ms at p50 to a 1 MiB request body (gateway buffering on − off).\n' \
+      printf 'Buffering adds %.3f ms at p50 to a 1 MiB request body (gateway buffering on − off, medians).\n' \
         "$(awk -v a="$on" -v b="$off" 'BEGIN {print a - b}')"
       echo
     fi
