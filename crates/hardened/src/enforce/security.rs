@@ -358,14 +358,8 @@ impl Security {
         // headers, HSTS, CORS), so the map is allocated once instead of grown.
         head.headers = HeaderMap::with_capacity(12);
         head.extensions.insert(verdict);
-        head.headers.insert(
-            header::CONTENT_LENGTH,
-            if len == 0 {
-                HeaderValue::from_static("0")
-            } else {
-                HeaderValue::from(len)
-            },
-        );
+        head.headers
+            .insert(header::CONTENT_LENGTH, content_length(len));
         let body = match answer {
             Answer::Reject(r) => {
                 if facts.grpc {
@@ -397,6 +391,26 @@ impl Security {
         };
         Some(http::Response::from_parts(head, body))
     }
+}
+
+/// A `Content-Length` value in one allocation (`HeaderValue::from(usize)` takes two),
+/// none for an empty body.
+fn content_length(len: usize) -> HeaderValue {
+    if len == 0 {
+        return HeaderValue::from_static("0");
+    }
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut n = len;
+    while n > 0 && start > 0 {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            *d = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        }
+        n /= 10;
+    }
+    HeaderValue::from_bytes(digits.get(start..).unwrap_or_default())
+        .unwrap_or_else(|_| HeaderValue::from(len))
 }
 
 /// The text body of a rejection: the status line, the reason and, when `verbose`, the
@@ -444,6 +458,13 @@ mod tests {
     use super::super::decision::{Rejection, Verdict};
     use super::super::testing::{request, security};
     use crate::config::Config;
+
+    #[test]
+    fn content_length_digits() {
+        for n in [0, 1, 9, 10, 62, 1234, usize::MAX] {
+            assert_eq!(super::content_length(n), http::HeaderValue::from(n), "{n}");
+        }
+    }
 
     #[test]
     fn answers_carry_their_verdict() {
