@@ -15,7 +15,8 @@ use ipnet::IpNet;
 use super::node::{Node, Value};
 use super::problem::{Problem, ProblemKind};
 use super::{
-    Config, DockerMode, Environment, ReportOnly, Secret, TrustedProxies, parse_bool, url_origin,
+    Config, DockerMode, Environment, OriginRegex, ReportOnly, Secret, TrustedProxies, parse_bool,
+    url_origin,
 };
 use crate::domain;
 pub(crate) use suggest::{ENVIRONMENT_FIX, edit_distance};
@@ -207,8 +208,11 @@ impl Typer {
                         .into_iter()
                         .enumerate()
                     {
-                        match regex::Regex::new(&s) {
-                            Ok(_) => cfg.cors_allowed_origin_regexes.push(s),
+                        match OriginRegex::new(&s) {
+                            Ok(re) => {
+                                cfg.cors_allowed_origin_regexes.push(s);
+                                cfg.compiled_origin_regexes.push(re);
+                            }
                             Err(e) => self.problem(
                                 ProblemKind::InvalidRegex,
                                 &item,
