@@ -6,7 +6,6 @@
 //! Only 127.0.0.1 is used; every wait is bounded; every task is stopped or aborted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,11 +18,13 @@ use hardened::config::load::Loader;
 use hardened::probe::RuntimeProbe;
 use hardened_gateway::reload::{ReloadResult, Reloaded};
 use hardened_gateway::{Gateway, GatewayOptions, Metrics, Policy, Reloader, parse_upstream};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
+
+use crate::common::{Running, Upstream, shared, text, upstream};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -31,62 +32,13 @@ const ONLY_A: &str = "environment: development\nsecurity_domains: [a.test]\n";
 const A_AND_B: &str = "environment: development\nsecurity_domains: [a.test, b.test]\n";
 
 /// An upstream answering `ok` to everything; aborted when dropped.
-struct Upstream {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+async fn ok_upstream() -> Upstream {
+    upstream(|_req| async { text("ok") }).await
 }
 
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn upstream() -> Upstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = hyper::service::service_fn(|_req| async {
-                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("ok"))))
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
-        }
-    });
-    Upstream { addr, task }
-}
-
-/// A gateway serving in a task; stopped and aborted when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task.abort();
-    }
-}
-
+/// `gateway` on 127.0.0.1; stopped and aborted when dropped.
 async fn start(gateway: Gateway) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    Running {
-        addr,
-        stop: Some(stop),
-        task,
-    }
+    Running::serve(gateway).await
 }
 
 fn load(path: &Path) -> Result<Security, hardened::config::ConfigErrors> {
@@ -125,7 +77,8 @@ async fn status(client: &Client<HttpConnector, Empty<Bytes>>, addr: SocketAddr, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_reloads_under_load_drop_no_request() {
-    let up = upstream().await;
+    let _shared = shared().await;
+    let up = ok_upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, ONLY_A).unwrap();
@@ -202,7 +155,8 @@ async fn twenty_reloads_under_load_drop_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_config_keeps_the_policy_in_force() {
-    let up = upstream().await;
+    let _shared = shared().await;
+    let up = ok_upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, A_AND_B).unwrap();
@@ -257,7 +211,8 @@ fn configmap_version(dir: &Path, version: &str, text: &str) {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configmap_symlink_swap_is_picked_up() {
-    let up = upstream().await;
+    let _shared = shared().await;
+    let up = ok_upstream().await;
     let dir = tempfile::tempdir().unwrap();
     configmap_version(dir.path(), "2026_01_01_v1", ONLY_A);
     let path = dir.path().join("config.yaml");
@@ -336,35 +291,21 @@ fn restart_only_changes_are_reported_not_applied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_finishes_under_its_policy() {
+    let _shared = shared().await;
     // An upstream that answers only when told to.
     let (release, released) = tokio::sync::watch::channel(false);
     let (reached_tx, mut reached) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up_addr = listener.local_addr().unwrap();
     let r = released;
-    let up_task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let r = r.clone();
-            let reached_tx = reached_tx.clone();
-            let svc = hyper::service::service_fn(move |_req| {
-                let r = r.clone();
-                let _ = reached_tx.send(());
-                async move {
-                    let mut r = r;
-                    let _ = r.wait_for(|go| *go).await;
-                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("late"))))
-                }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
+    let _up = upstream(move |_req| {
+        let mut r = r.clone();
+        let _ = reached_tx.send(());
+        async move {
+            let _ = r.wait_for(|go| *go).await;
+            text("late")
         }
-    });
-    let _up = Upstream {
-        addr: up_addr,
-        task: up_task,
-    };
+    })
+    .await;
+    let up_addr = _up.addr;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, A_AND_B).unwrap();

@@ -4,7 +4,6 @@
 //! 127.0.0.1, with a small in-process upstream; every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,13 +12,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
 use http::Response;
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use tokio::sync::oneshot;
+
+use crate::common::{Running, Upstream, security, shared, upstream};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -27,107 +24,54 @@ const CONFIG: &str = "environment: production\n\
                       security_domains: [example.com, https://app.example.com]\n\
                       health_check_paths: [/healthz]\n";
 
-fn security() -> Security {
-    security_of(CONFIG)
-}
-
-fn security_of(config: &str) -> Security {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let loaded = Loader::new().file(&path).load().unwrap();
-    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
-}
-
 /// An upstream that answers every request with CORS headers for any origin, as a
 /// careless application does; counts requests.
-struct Upstream {
+struct Careless {
     addr: SocketAddr,
     hits: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
+    _upstream: Upstream,
 }
 
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn upstream() -> Upstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+async fn careless_upstream() -> Careless {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
-    let task = tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            let h = h.clone();
-            conns.spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<_>| {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    let origin = req
-                        .headers()
-                        .get("origin")
-                        .cloned()
-                        .unwrap_or(http::HeaderValue::from_static("*"));
-                    async move {
-                        let resp = Response::builder()
-                            .header("access-control-allow-origin", origin)
-                            .header("access-control-allow-credentials", "true")
-                            .header("access-control-expose-headers", "x-secret")
-                            .body(Full::new(Bytes::from("upstream")))
-                            .unwrap();
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    let up = upstream(move |req| {
+        h.fetch_add(1, Ordering::SeqCst);
+        let origin = req
+            .headers()
+            .get("origin")
+            .cloned()
+            .unwrap_or(http::HeaderValue::from_static("*"));
+        async move {
+            Response::builder()
+                .header("access-control-allow-origin", origin)
+                .header("access-control-allow-credentials", "true")
+                .header("access-control-expose-headers", "x-secret")
+                .body(Full::new(Bytes::from("upstream")))
+                .unwrap()
         }
-    });
-    Upstream { addr, hits, task }
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(up: SocketAddr) -> Running {
-        Running::start_with(up, security()).await
-    }
-
-    async fn start_with(up: SocketAddr, security: Security) -> Running {
-        let options = GatewayOptions::default().with_upstream_timeout(TIMEOUT);
-        let gateway = Gateway::new(
-            security,
-            parse_upstream(&format!("http://{up}")).unwrap(),
-            options,
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            stop: Some(stop),
-            task,
-        }
+    })
+    .await;
+    Careless {
+        addr: up.addr,
+        hits,
+        _upstream: up,
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
+/// A gateway with the policy of [`CONFIG`] in front of `up`.
+async fn start(up: SocketAddr) -> Running {
+    start_with(up, security(Some(CONFIG))).await
+}
+
+async fn start_with(up: SocketAddr, security: Security) -> Running {
+    let options = GatewayOptions::default().with_upstream_timeout(TIMEOUT);
+    let gateway = Gateway::new(
+        security,
+        parse_upstream(&format!("http://{up}")).unwrap(),
+        options,
+    );
+    Running::serve(gateway).await
 }
 
 /// The status and lowercased header lines of the answer to `request` (sent as is).
@@ -163,8 +107,9 @@ async fn exchange(addr: SocketAddr, request: &'static [u8]) -> (u16, Vec<(String
 /// target, is refused there too and never forwarded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_check_paths_keep_host_syntax_checks() {
-    let up = upstream().await;
-    let gw = Running::start(up.addr).await;
+    let _shared = shared().await;
+    let up = careless_upstream().await;
+    let gw = start(up.addr).await;
     let (status, _) = exchange(
         gw.addr,
         b"GET /healthz HTTP/1.1\r\nHost: 10.1.2.3:8000\r\nConnection: close\r\n\r\n",
@@ -193,8 +138,9 @@ async fn health_check_paths_keep_host_syntax_checks() {
 /// origin (with credentials) is not believed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_cors_headers_never_reach_a_foreign_origin() {
-    let up = upstream().await;
-    let gw = Running::start(up.addr).await;
+    let _shared = shared().await;
+    let up = careless_upstream().await;
+    let gw = start(up.addr).await;
     for request in [
         &b"GET / HTTP/1.1\r\nHost: example.com\r\nOrigin: https://evil.com\r\nConnection: close\r\n\r\n"[..],
         &b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"[..],
@@ -267,9 +213,10 @@ fn logs() -> &'static Captured {
 /// escaped, never raw.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejection_log_escapes_request_text() {
+    let _shared = shared().await;
     let logs = logs();
-    let up = upstream().await;
-    let gw = Running::start(up.addr).await;
+    let up = careless_upstream().await;
+    let gw = start(up.addr).await;
     // A cross-site POST whose Origin carries U+009B (CSI) and U+202E (RTL override),
     // and a foreign Host with U+202E.
     let (status, _) = exchange(
@@ -306,12 +253,13 @@ async fn rejection_log_escapes_request_text() {
 /// through, and a CSP `{nonce}` is a fresh nonce per response, never the placeholder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_only_and_csp_nonces_apply_through_the_gateway() {
-    let up = upstream().await;
+    let _shared = shared().await;
+    let up = careless_upstream().await;
     let config = "environment: production\n\
                   security_domains: [example.com]\n\
                   report_only: [host]\n\
                   headers:\n  content_security_policy: \"script-src 'nonce-{nonce}'\"\n";
-    let gw = Running::start_with(up.addr, security_of(config)).await;
+    let gw = start_with(up.addr, security(Some(config))).await;
     let (status, _) = exchange(
         gw.addr,
         b"GET / HTTP/1.1\r\nHost: evil.com\r\nConnection: close\r\n\r\n",

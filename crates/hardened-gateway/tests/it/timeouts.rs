@@ -8,93 +8,36 @@
 //! test ends, and every upstream's accept task (with its connections) is aborted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
+
+use crate::common::{Running, Upstream, security, shared, text, upstream};
 
 /// The longest any single wait may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A [`Gateway`] serving in a task of this test's runtime; stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(upstream: SocketAddr, options: GatewayOptions) -> Running {
-        let loaded = Loader::new().load().unwrap();
-        let security = Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap();
-        let upstream = parse_upstream(&format!("http://{upstream}")).unwrap();
-        let gateway = Gateway::new(security, upstream, options);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
+/// A gateway on 127.0.0.1 in front of `upstream`, with the development defaults.
+async fn start(upstream: SocketAddr, options: GatewayOptions) -> Running {
+    let upstream = parse_upstream(&format!("http://{upstream}")).unwrap();
+    Running::serve(Gateway::new(security(None), upstream, options)).await
 }
 
 /// An upstream on 127.0.0.1: `/slow` answers after 2 s, anything else at once.
-struct Upstream {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn upstream() -> Upstream {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let mut connections = tokio::task::JoinSet::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = hyper::service::service_fn(
-                |req: http::Request<hyper::body::Incoming>| async move {
-                    if req.uri().path() == "/slow" {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("hello"))))
-                },
-            );
-            connections.spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
+async fn slow_upstream() -> Upstream {
+    upstream(|req| async move {
+        if req.uri().path() == "/slow" {
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
-    });
-    Upstream { addr, task }
+        text("hello")
+    })
+    .await
 }
 
 /// Short timeouts: 1 s to send the first head, 1 s idle.
@@ -143,8 +86,9 @@ async fn get_on(s: &mut TcpStream, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_sending_nothing_is_closed_after_the_header_read_timeout() {
-    let up = upstream().await;
-    let gw = Running::start(up.addr, short().with_idle_timeout(Duration::from_secs(60))).await;
+    let _shared = shared().await;
+    let up = slow_upstream().await;
+    let gw = start(up.addr, short().with_idle_timeout(Duration::from_secs(60))).await;
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     let (waited, got) = wait_closed(&mut s).await;
     assert!(got.is_empty());
@@ -156,8 +100,9 @@ async fn a_connection_sending_nothing_is_closed_after_the_header_read_timeout() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_an_http2_preface_is_closed_after_the_header_read_timeout() {
-    let up = upstream().await;
-    let gw = Running::start(up.addr, short().with_idle_timeout(Duration::from_secs(60))).await;
+    let _shared = shared().await;
+    let up = slow_upstream().await;
+    let gw = start(up.addr, short().with_idle_timeout(Duration::from_secs(60))).await;
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
     let (waited, _) = wait_closed(&mut s).await;
@@ -169,8 +114,9 @@ async fn half_an_http2_preface_is_closed_after_the_header_read_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_connection_with_no_stream_is_closed_after_the_idle_timeout() {
-    let up = upstream().await;
-    let gw = Running::start(
+    let _shared = shared().await;
+    let up = slow_upstream().await;
+    let gw = start(
         up.addr,
         short().with_header_read_timeout(Duration::from_secs(60)),
     )
@@ -208,8 +154,9 @@ async fn an_http2_connection_with_no_stream_is_closed_after_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_http1_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let up = upstream().await;
-    let gw = Running::start(
+    let _shared = shared().await;
+    let up = slow_upstream().await;
+    let gw = start(
         up.addr,
         short().with_header_read_timeout(Duration::from_secs(60)),
     )
@@ -230,8 +177,9 @@ async fn an_idle_http1_keep_alive_connection_is_closed_after_the_idle_timeout() 
 /// another request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_running_request_is_not_cut() {
-    let up = upstream().await;
-    let gw = Running::start(up.addr, short()).await;
+    let _shared = shared().await;
+    let up = slow_upstream().await;
+    let gw = start(up.addr, short()).await;
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     let answer = get_on(&mut s, "/slow").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -243,8 +191,9 @@ async fn a_long_running_request_is_not_cut() {
 /// all closed after the header-read timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_silent_connections_neither_block_others_nor_stay_open() {
-    let up = upstream().await;
-    let gw = Running::start(up.addr, short().with_idle_timeout(Duration::from_secs(60))).await;
+    let _shared = shared().await;
+    let up = slow_upstream().await;
+    let gw = start(up.addr, short().with_idle_timeout(Duration::from_secs(60))).await;
     let mut silent = Vec::new();
     for _ in 0..200 {
         silent.push(TcpStream::connect(gw.addr).await.unwrap());

@@ -18,9 +18,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, UpstreamError, parse_upstream};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::{Body, Frame};
@@ -30,7 +27,9 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc};
+
+use crate::common::{Running, free_port, security, shared};
 
 /// The longest any single exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -40,79 +39,18 @@ type BoxBody = UnsyncBoxBody<Bytes, BoxError>;
 
 // ---------------------------------------------------------------- the gateway
 
-/// A [`Gateway`] serving in a task of this test's runtime; aborted when dropped.
-struct Running {
-    addr: SocketAddr,
-    /// The upstream as the gateway reports it.
-    upstream: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+/// A gateway on 127.0.0.1:0 in front of `upstream` with the default options; the
+/// policy of `config` (YAML text), or the built-in development defaults.
+async fn start(config: Option<&str>, upstream: &str) -> Running {
+    start_with(config, upstream, GatewayOptions::default()).await
 }
 
-/// The policy of `config` (YAML text), or the built-in development defaults.
-fn security(config: Option<&str>) -> Security {
-    let loaded = match config {
-        Some(text) => {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("config.yaml");
-            std::fs::write(&path, text).unwrap();
-            Loader::new().file(&path).load().unwrap()
-        }
-        None => Loader::new().load().unwrap(),
-    };
-    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
+async fn start_with(config: Option<&str>, upstream: &str, options: GatewayOptions) -> Running {
+    Running::serve(gateway(config, upstream, options)).await
 }
 
-impl Running {
-    /// A gateway on 127.0.0.1:0 with the default options.
-    async fn start(config: Option<&str>, upstream: &str) -> Running {
-        Running::start_with(config, upstream, GatewayOptions::default()).await
-    }
-
-    async fn start_with(config: Option<&str>, upstream: &str, options: GatewayOptions) -> Running {
-        let gateway = Gateway::new(security(config), parse_upstream(upstream).unwrap(), options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let upstream = gateway.upstream().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            upstream,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Completes the gateway's shutdown future.
-    fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    /// Waits up to `limit` for `serve` to return: how long it took.
-    async fn wait_exit(&mut self, limit: Duration) -> Duration {
-        let start = Instant::now();
-        match tokio::time::timeout(limit, &mut self.task).await {
-            Ok(r) => r.unwrap(),
-            Err(_) => panic!("still running {limit:?} after the request to stop"),
-        }
-        start.elapsed()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown();
-        self.task.abort();
-    }
+fn gateway(config: Option<&str>, upstream: &str, options: GatewayOptions) -> Gateway {
+    Gateway::new(security(config), parse_upstream(upstream).unwrap(), options)
 }
 
 // ---------------------------------------------------------------- client
@@ -304,27 +242,23 @@ async fn upstream() -> Upstream {
     }
 }
 
-/// A port on 127.0.0.1 with nothing listening (bound, then released).
-fn closed_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
 // ---------------------------------------------------------------- gateway
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_streams_request_and_response_bodies() {
+    let _shared = shared().await;
     let up = upstream().await;
     let upstream_url = format!("http://{}", up.addr);
     // Request bodies stream when request buffering is off; responses are passed on as
     // they arrive even when buffered.
-    let srv = Running::start_with(
+    let gateway = gateway(
         None,
         &upstream_url,
         GatewayOptions::default().with_request_buffering(false),
-    )
-    .await;
-    assert_eq!(srv.upstream, format!("{upstream_url}/"));
+    );
+    // The upstream as the gateway reports it.
+    assert_eq!(gateway.upstream().to_string(), format!("{upstream_url}/"));
+    let srv = Running::serve(gateway).await;
 
     // 4 MiB uploaded in 64 KiB chunks, in lock step: each chunk must come back through
     // the gateway before the next is sent, so neither direction is buffered whole.
@@ -408,8 +342,9 @@ async fn gateway_streams_request_and_response_bodies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_headers_from_a_trusted_peer() {
+    let _shared = shared().await;
     let up = upstream().await;
-    let srv = Running::start(None, &format!("http://{}", up.addr)).await;
+    let srv = start(None, &format!("http://{}", up.addr)).await;
     let r = send(
         &srv.url("/headers?q=1"),
         "POST",
@@ -454,11 +389,12 @@ async fn gateway_headers_from_a_trusted_peer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_headers_from_an_untrusted_peer() {
+    let _shared = shared().await;
     let up = upstream().await;
     let config = "environment: production\n\
                   security_domains: [example.com]\n\
                   trusted_proxies: [10.9.9.9/32]\n";
-    let srv = Running::start(Some(config), &format!("http://{}", up.addr)).await;
+    let srv = start(Some(config), &format!("http://{}", up.addr)).await;
     let r = send(
         &srv.url("/headers"),
         "GET",
@@ -498,9 +434,10 @@ async fn gateway_headers_from_an_untrusted_peer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_in_production_enforces_before_forwarding() {
+    let _shared = shared().await;
     let up = upstream().await;
     let config = "environment: production\nsecurity_domains: [example.com]\n";
-    let srv = Running::start(Some(config), &format!("http://{}", up.addr)).await;
+    let srv = start(Some(config), &format!("http://{}", up.addr)).await;
     let before = up.hits.load(Ordering::SeqCst);
     for (method, headers, want) in [
         ("GET", &[("host", "evil.com")][..], 400),
@@ -564,8 +501,9 @@ async fn gateway_in_production_enforces_before_forwarding() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_upstream_down_is_502() {
-    let down = closed_port();
-    let srv = Running::start(None, &format!("http://{down}")).await;
+    let _shared = shared().await;
+    let down = free_port();
+    let srv = start(None, &format!("http://{down}")).await;
     let start = Instant::now();
     let r = send(&srv.url("/"), "GET", &[]).await;
     assert_eq!(r.status, 502, "{}", r.body);
@@ -586,8 +524,9 @@ async fn gateway_upstream_down_is_502() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_upstream_silent_is_504_after_the_timeout() {
+    let _shared = shared().await;
     let up = upstream().await;
-    let srv = Running::start_with(
+    let srv = start_with(
         None,
         &format!("http://{}", up.addr),
         GatewayOptions::default().with_upstream_timeout(Duration::from_secs(1)),
@@ -610,8 +549,9 @@ async fn gateway_upstream_silent_is_504_after_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_accepts_http2_clients() {
+    let _shared = shared().await;
     let up = upstream().await;
-    let srv = Running::start(None, &format!("http://{}", up.addr)).await;
+    let srv = start(None, &format!("http://{}", up.addr)).await;
     let stream = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
     let (mut send_req, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
@@ -645,8 +585,9 @@ async fn gateway_accepts_http2_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_upstream_base_path() {
+    let _shared = shared().await;
     let up = upstream().await;
-    let srv = Running::start(None, &format!("http://{}/base/", up.addr)).await;
+    let srv = start(None, &format!("http://{}/base/", up.addr)).await;
     let r = send(&srv.url("/x/y?q=1"), "GET", &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, "upstream /base/x/y");
@@ -657,8 +598,9 @@ async fn gateway_upstream_base_path() {
 /// lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_keeps_every_forwarded_for_line() {
+    let _shared = shared().await;
     let up = upstream().await;
-    let srv = Running::start(None, &format!("http://{}", up.addr)).await;
+    let srv = start(None, &format!("http://{}", up.addr)).await;
     let r = send(
         &srv.url("/headers"),
         "GET",
@@ -678,10 +620,11 @@ async fn gateway_keeps_every_forwarded_for_line() {
 /// `header_read_timeout` instead of holding a connection forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incomplete_request_head_is_timed_out() {
+    let _shared = shared().await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let srv = Running::start_with(
+    let srv = start_with(
         None,
-        &format!("http://{}", closed_port()),
+        &format!("http://{}", free_port()),
         GatewayOptions::default().with_header_read_timeout(Duration::from_secs(2)),
     )
     .await;
@@ -698,8 +641,9 @@ async fn incomplete_request_head_is_timed_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_returns_promptly_and_releases_the_port() {
+    let _shared = shared().await;
     let up = upstream().await;
-    let mut srv = Running::start(None, &format!("http://{}", up.addr)).await;
+    let mut srv = start(None, &format!("http://{}", up.addr)).await;
     // An idle keep-alive connection must not hold the shutdown up.
     let c = client();
     let req = Request::get(srv.url("/")).body(empty()).unwrap();
@@ -718,9 +662,10 @@ async fn shutdown_returns_promptly_and_releases_the_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_an_in_flight_response_finish() {
+    let _shared = shared().await;
     let up = upstream().await;
     let upstream_url = format!("http://{}", up.addr);
-    let mut srv = Running::start(None, &upstream_url).await;
+    let mut srv = start(None, &upstream_url).await;
     let req = Request::get(srv.url("/slow")).body(empty()).unwrap();
     let resp = tokio::time::timeout(TIMEOUT, client().request(req))
         .await

@@ -5,77 +5,40 @@
 //! Only 127.0.0.1 is used; every wait is bounded; every task is stopped or aborted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Admin, Gateway, GatewayOptions, Metrics, parse_upstream};
 use http::HeaderMap;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::sync::oneshot;
+use hyper_util::rt::TokioExecutor;
+
+use crate::common::{Running, Upstream, free_port, security, shared, text, upstream};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A task aborted (after its stop signal) when dropped.
-struct Task {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task.abort();
-    }
-}
-
 /// An upstream answering `ok` with the `X-Request-Id` it received in `x-seen-id`.
-async fn upstream() -> (SocketAddr, Task) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = hyper::service::service_fn(
-                |req: http::Request<hyper::body::Incoming>| async move {
-                    let mut resp = hyper::Response::new(Full::new(Bytes::from("ok")));
-                    if let Some(v) = req.headers().get("x-request-id") {
-                        resp.headers_mut().insert("x-seen-id", v.clone());
-                    }
-                    Ok::<_, Infallible>(resp)
-                },
-            );
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
+async fn id_upstream() -> (SocketAddr, Upstream) {
+    let up = upstream(|req| async move {
+        let mut resp = text("ok");
+        if let Some(v) = req.headers().get("x-request-id") {
+            resp.headers_mut().insert("x-seen-id", v.clone());
         }
-    });
-    (addr, Task { stop: None, task })
-}
-
-fn security(text: &str) -> Security {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(&path, text).unwrap();
-    let loaded = Loader::new().file(&path).load().unwrap();
-    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
+        resp
+    })
+    .await;
+    (up.addr, up)
 }
 
 /// A gateway with metrics in front of `upstream`, and its admin listener.
-async fn start(config: &str, upstream: SocketAddr) -> (SocketAddr, SocketAddr, Task, Task) {
+async fn start(config: &str, upstream: SocketAddr) -> (SocketAddr, SocketAddr, Running, Running) {
     let metrics = Arc::new(Metrics::new());
     let gateway = Gateway::new(
-        security(config),
+        security(Some(config)),
         parse_upstream(&format!("http://{upstream}")).unwrap(),
         GatewayOptions::default().with_connect_timeout(Duration::from_secs(2)),
     )
@@ -86,30 +49,20 @@ async fn start(config: &str, upstream: SocketAddr) -> (SocketAddr, SocketAddr, T
         metrics,
         Some(upstream.to_string()),
     );
+    let gw = Running::serve(gateway).await;
+    let ad = serve_admin(admin).await;
+    (gw.addr, ad.addr, gw, ad)
+}
+
+/// `admin` on 127.0.0.1:0.
+async fn serve_admin(admin: Admin) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let gw = tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_addr = admin_listener.local_addr().unwrap();
-    let (astop, astopped) = oneshot::channel::<()>();
-    let ad = tokio::spawn(admin.serve(admin_listener, async {
-        let _ = astopped.await;
-    }));
-    (
-        addr,
-        admin_addr,
-        Task {
-            stop: Some(stop),
-            task: gw,
-        },
-        Task {
-            stop: Some(astop),
-            task: ad,
-        },
-    )
+    Running::spawn(addr, |stopped| {
+        admin.serve(listener, async {
+            let _ = stopped.await;
+        })
+    })
 }
 
 async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, HeaderMap, String) {
@@ -129,19 +82,12 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, He
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// A port on 127.0.0.1 with nothing listening (bound, then released).
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 const CONFIG: &str = "environment: development\nsecurity_domains: [a.test]\n";
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
-    let (up, _up_task) = upstream().await;
+    let _shared = shared().await;
+    let (up, _up_task) = id_upstream().await;
     let (gw, admin, _g, _a) = start(CONFIG, up).await;
 
     assert_eq!(get(admin, "/healthz", &[]).await.0, 200);
@@ -177,6 +123,7 @@ async fn health_readiness_and_metrics() {
 
 #[tokio::test]
 async fn not_ready_and_counted_when_the_upstream_is_down() {
+    let _shared = shared().await;
     let down = free_port();
     let (gw, admin, _g, _a) = start(CONFIG, down).await;
     assert_eq!(get(admin, "/healthz", &[]).await.0, 200);
@@ -196,7 +143,8 @@ async fn not_ready_and_counted_when_the_upstream_is_down() {
 
 #[tokio::test]
 async fn request_ids_are_made_passed_on_and_returned() {
-    let (up, _up_task) = upstream().await;
+    let _shared = shared().await;
+    let (up, _up_task) = id_upstream().await;
     let (gw, _, _g, _a) = start(CONFIG, up).await;
 
     // None given: one is made, the upstream sees it, the client gets it back.
@@ -234,7 +182,8 @@ async fn request_ids_are_made_passed_on_and_returned() {
 
 #[tokio::test]
 async fn request_ids_from_untrusted_peers_are_replaced() {
-    let (up, _up_task) = upstream().await;
+    let _shared = shared().await;
+    let (up, _up_task) = id_upstream().await;
     let (gw, _, _g, _a) = start(
         "environment: development\nsecurity_domains: [a.test]\ntrusted_proxies: []\n",
         up,
@@ -252,19 +201,12 @@ async fn request_ids_from_untrusted_peers_are_replaced() {
 
 #[tokio::test]
 async fn not_ready_once_draining() {
-    let (up, _up_task) = upstream().await;
-    let policy = hardened_gateway::Policy::new(security(CONFIG));
+    let _shared = shared().await;
+    let (up, _up_task) = id_upstream().await;
+    let policy = hardened_gateway::Policy::new(security(Some(CONFIG)));
     let admin = Admin::new(policy, Arc::new(Metrics::new()), Some(up.to_string()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(admin.clone().serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let _task = Task {
-        stop: Some(stop),
-        task,
-    };
+    let _task = serve_admin(admin.clone()).await;
+    let addr = _task.addr;
     assert_eq!(get(addr, "/readyz", &[]).await.0, 200);
     admin.draining();
     let (status, _, body) = get(addr, "/readyz", &[]).await;
@@ -276,28 +218,17 @@ async fn not_ready_once_draining() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_at_the_connection_cap_are_counted() {
+    let _shared = shared().await;
     // An upstream that never answers holds the gateway's only upstream connection.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = listener.local_addr().unwrap();
-    let up_task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = hyper::service::service_fn(|_req| async {
-                std::future::pending::<()>().await;
-                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new())))
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
-        }
-    });
-    let _up = Task {
-        stop: None,
-        task: up_task,
-    };
+    let _up = upstream(|_req| async {
+        std::future::pending::<()>().await;
+        text(Bytes::new())
+    })
+    .await;
+    let up = _up.addr;
     let metrics = Arc::new(Metrics::new());
     let gateway = Gateway::new(
-        security(CONFIG),
+        security(Some(CONFIG)),
         parse_upstream(&format!("http://{up}")).unwrap(),
         GatewayOptions::default()
             .with_upstream_max_connections(1)
@@ -305,16 +236,8 @@ async fn refusals_at_the_connection_cap_are_counted() {
             .with_upstream_timeout(Duration::from_secs(5)),
     )
     .with_metrics(metrics.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let _gw = Task {
-        stop: Some(stop),
-        task,
-    };
+    let _gw = Running::serve(gateway).await;
+    let addr = _gw.addr;
     let hanging = tokio::spawn(async move { get(addr, "/", &[("host", "a.test")]).await.0 });
     // Once the first request holds the connection, the next one is refused at once.
     let start = std::time::Instant::now();

@@ -20,19 +20,15 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame};
@@ -40,11 +36,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
-/// The memory tests measure this process's RSS: they run alone (write), the other tests
-/// together (read).
-static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+use crate::common::{EXCLUSIVE, Proc, Running, fixture, free_port, security, shared, venv_python};
 
 /// The longest any single exchange or start-up may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,63 +49,11 @@ const PROMPT: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------- gunicorn
 
-/// A child process in its own process group, killed with its group when dropped.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // The group (gunicorn's master and workers): its id is the child's.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn venv_python() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let repo = manifest.ancestors().nth(2).unwrap().to_path_buf();
-    let venv = match std::env::var_os("HARDENED_VENV") {
-        Some(v) if !v.is_empty() => {
-            let v = PathBuf::from(v);
-            if v.is_absolute() { v } else { repo.join(v) }
-        }
-        _ => repo.join(".venv"),
-    };
-    let python = venv.join("bin").join("python");
-    assert!(
-        python.exists(),
-        "no venv with gunicorn at {}: run scripts/django-venv.sh (or point HARDENED_VENV at one)",
-        venv.display()
-    );
-    python
-}
-
 /// tests/wsgi_app/slow_app.py under gunicorn, two sync workers, on 127.0.0.1.
 fn gunicorn() -> (Proc, SocketAddr) {
     let python = venv_python();
     let addr = free_port();
-    let app_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("wsgi_app");
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("gunicorn.log");
-    let out = std::fs::File::create(&log).unwrap();
+    let app_dir = fixture("wsgi_app");
     let mut cmd = Command::new(&python);
     cmd.args([
         "-m",
@@ -129,37 +70,20 @@ fn gunicorn() -> (Proc, SocketAddr) {
     .arg("--chdir")
     .arg(&app_dir)
     .arg("slow_app:application")
-    .env("PYTHONDONTWRITEBYTECODE", "1")
-    .stdin(Stdio::null())
-    .stdout(out.try_clone().unwrap())
-    .stderr(out)
-    .process_group(0);
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start gunicorn ({cmd:?}): {e}"));
-    let mut proc = Proc {
-        child,
-        log,
-        _dir: dir,
-    };
+    .env("PYTHONDONTWRITEBYTECODE", "1");
+    let mut proc = Proc::spawn("gunicorn", cmd, tempfile::tempdir().unwrap());
     let start = Instant::now();
     // Both workers up: two requests answered at once.
     loop {
-        if let Ok(Some(status)) = proc.child.try_wait() {
-            panic!(
-                "gunicorn exited ({status}):\n{}",
-                std::fs::read_to_string(&proc.log).unwrap_or_default()
-            );
+        if let Some(status) = proc.exited() {
+            panic!("gunicorn exited ({status}):\n{}", proc.log());
         }
         assert!(
             start.elapsed() < TIMEOUT,
             "gunicorn not serving on {addr} after {TIMEOUT:?}:\n{}",
-            std::fs::read_to_string(&proc.log).unwrap_or_default()
+            proc.log()
         );
-        let booted = std::fs::read_to_string(&proc.log)
-            .unwrap_or_default()
-            .matches("Booting worker")
-            .count();
+        let booted = proc.log().matches("Booting worker").count();
         if booted >= 2 && std::net::TcpStream::connect(addr).is_ok() {
             break;
         }
@@ -215,48 +139,17 @@ async fn counting_proxy(target: SocketAddr) -> Counter {
 
 // ---------------------------------------------------------------- the gateway
 
-/// A [`Gateway`] serving in a task of this test's runtime; stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
-}
-
-fn security() -> Security {
-    let loaded = Loader::new().load().unwrap();
-    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
-}
-
 fn options() -> GatewayOptions {
     GatewayOptions::default().with_upstream_timeout(TIMEOUT)
 }
 
 async fn gateway(upstream: SocketAddr, options: GatewayOptions) -> Running {
     let gateway = Gateway::new(
-        security(),
+        security(None),
         parse_upstream(&format!("http://{upstream}")).unwrap(),
         options,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    Running {
-        addr,
-        stop: Some(stop),
-        task,
-    }
+    Running::serve(gateway).await
 }
 
 // ---------------------------------------------------------------- raw clients
@@ -445,7 +338,7 @@ async fn h2_fan_out(addr: SocketAddr, n: usize) -> H2 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_request_bodies_never_reach_the_workers() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options()).await;
@@ -460,7 +353,7 @@ async fn stalled_request_bodies_never_reach_the_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_request_buffering_stalled_bodies_do_hold_the_workers() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     // The control of the test above: the scenario really blocks a streaming proxy.
     let (_gunicorn, up) = gunicorn();
     let gw = gateway(up, options().with_request_buffering(false)).await;
@@ -473,7 +366,7 @@ async fn without_request_buffering_stalled_bodies_do_hold_the_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_never_read_a_large_response_do_not_hold_the_workers() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path())).await;
@@ -493,7 +386,7 @@ async fn clients_that_never_read_a_large_response_do_not_hold_the_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connection() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options()).await;
@@ -506,7 +399,7 @@ async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connect
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_marked_unbuffered_stream_their_bodies() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -530,7 +423,7 @@ async fn paths_marked_unbuffered_stream_their_bodies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_request_buffering_one_http2_connection_uses_at_most_its_share() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -563,7 +456,7 @@ async fn without_request_buffering_one_http2_connection_uses_at_most_its_share()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_global_cap_a_request_waits_then_gets_503() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -642,7 +535,7 @@ async fn stream_timings(addr: SocketAddr, path: &str) -> (http::HeaderMap, Durat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_sent_events_arrive_before_the_upstream_has_finished() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let gw = gateway(up, options()).await;
     // The app sends an event, sleeps 4 s, sends another: the first must not wait.
@@ -664,7 +557,7 @@ async fn server_sent_events_arrive_before_the_upstream_has_finished() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413_without_the_upstream() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options().with_client_max_body_size(1 << 20)).await;
@@ -726,7 +619,7 @@ async fn bodies_over_the_limit_are_413_without_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_means_no_body_limit() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let gw = gateway(up, options().with_client_max_body_size(0)).await;
     let body = vec![b'z'; 12 << 20];
@@ -756,7 +649,7 @@ async fn zero_means_no_body_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_is_408_without_the_upstream() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(
@@ -780,7 +673,7 @@ async fn a_stalled_body_is_408_without_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporary_files_are_never_named_and_never_outlive_the_request() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path())).await;
@@ -806,7 +699,7 @@ async fn temporary_files_are_never_named_and_never_outlive_the_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unusable_temp_dir_is_507_for_large_bodies_only() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(up, options().with_temp_dir(temp.path().join("missing"))).await;
@@ -858,7 +751,7 @@ async fn an_unusable_temp_dir_is_507_for_large_bodies_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
-    let _shared = EXCLUSIVE.read().await;
+    let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let temp = tempfile::tempdir().unwrap();
     let gw = gateway(

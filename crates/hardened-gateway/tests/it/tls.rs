@@ -7,26 +7,23 @@
 //! Every wait is bounded; every gateway is stopped when its test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, Tls, TlsError, parse_upstream};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 use tokio_rustls::client::TlsStream;
+
+use crate::common::{Running, Upstream, security, shared, text, upstream};
 
 /// The longest any single exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -96,79 +93,28 @@ fn replace_file(path: &Path, text: &[u8]) {
 // ---------------------------------------------------------------- servers
 
 /// The policy of `config` (YAML text).
-fn security(config: &str) -> Security {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let loaded = Loader::new().file(&path).load().unwrap();
-    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
-}
-
 const PRODUCTION: &str = "environment: production\nsecurity_domains: [example.com]\n";
 
 /// An upstream answering every request with `proto=<X-Forwarded-Proto> path=<path>`.
-async fn upstream() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc =
-                hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let proto = req
-                        .headers()
-                        .get("x-forwarded-proto")
-                        .map(|v| v.to_str().unwrap_or("?").to_owned())
-                        .unwrap_or_default();
-                    let body = format!("proto={proto} path={}", req.uri().path());
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
-                });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
-        }
-    });
-    (url, task)
-}
-
-/// A gateway serving in a task; stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(gateway: Gateway) -> Running {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Running::on(gateway, listener)
-    }
-
-    fn on(gateway: Gateway, listener: TcpListener) -> Running {
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
+async fn proto_upstream() -> (String, Upstream) {
+    let up = upstream(|req| async move {
+        let proto = req
+            .headers()
+            .get("x-forwarded-proto")
+            .map(|v| v.to_str().unwrap_or("?").to_owned())
+            .unwrap_or_default();
+        text(format!("proto={proto} path={}", req.uri().path()))
+    })
+    .await;
+    (up.url(), up)
 }
 
 fn gateway(config: &str, upstream: &str, options: GatewayOptions) -> Gateway {
-    Gateway::new(security(config), parse_upstream(upstream).unwrap(), options)
+    Gateway::new(
+        security(Some(config)),
+        parse_upstream(upstream).unwrap(),
+        options,
+    )
 }
 
 // ---------------------------------------------------------------- client
@@ -239,12 +185,13 @@ async fn h1_get(
 
 #[tokio::test]
 async fn http1_and_http2_by_alpn_are_secure() {
+    let _shared = shared().await;
     let pki = Pki::new();
     let leaf = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
     let tls = Tls::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
-    let (up, up_task) = upstream().await;
+    let (up, up_task) = proto_upstream().await;
     let gw =
-        Running::start(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
+        Running::serve(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
 
     // HTTP/1.1, TLS 1.3.
     let io = connect(gw.addr, pki.roots(), &[b"http/1.1"], ALL)
@@ -302,7 +249,7 @@ async fn http1_and_http2_by_alpn_are_secure() {
     assert_eq!(io.get_ref().1.alpn_protocol(), None);
     let (resp, _) = h1_get(&mut h1(io).await, "example.com", "/").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    up_task.abort();
+    drop(up_task);
 }
 
 /// A TLS 1.1 ClientHello (no extensions): the server must refuse it.
@@ -323,12 +270,13 @@ fn tls11_client_hello() -> Vec<u8> {
 
 #[tokio::test]
 async fn tls_1_1_is_refused() {
+    let _shared = shared().await;
     let pki = Pki::new();
     let leaf = pki.leaf(&rcgen::PKCS_ED25519);
     let tls = Tls::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
-    let (up, up_task) = upstream().await;
+    let (up, up_task) = proto_upstream().await;
     let gw =
-        Running::start(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
+        Running::serve(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
 
     let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
     tcp.write_all(&tls11_client_hello()).await.unwrap();
@@ -343,11 +291,12 @@ async fn tls_1_1_is_refused() {
     assert_eq!(answer.first(), Some(&0x15), "{answer:?}");
     assert_eq!(answer.get(5), Some(&2), "{answer:?}");
     assert!(matches!(answer.last(), Some(40 | 70)), "{answer:?}");
-    up_task.abort();
+    drop(up_task);
 }
 
 #[tokio::test]
 async fn every_key_kind_serves() {
+    let _shared = shared().await;
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let mut leaves = vec![
@@ -376,14 +325,14 @@ async fn every_key_kind_serves() {
         }
         _ => eprintln!("openssl not available: RSA not tried"),
     }
-    let (up, up_task) = upstream().await;
+    let (up, up_task) = proto_upstream().await;
     for (kind, leaf) in &leaves {
         let sub = dir.path().join(kind);
         std::fs::create_dir(&sub).unwrap();
         let (cert, key) = write_leaf(&sub, leaf);
         let tls = Tls::from_pem_files(&cert, &key).unwrap();
         let gw =
-            Running::start(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
+            Running::serve(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
         for versions in [
             &[&rustls::version::TLS13][..],
             &[&rustls::version::TLS12][..],
@@ -396,11 +345,12 @@ async fn every_key_kind_serves() {
             assert_eq!(resp.status(), StatusCode::OK, "{kind}");
         }
     }
-    up_task.abort();
+    drop(up_task);
 }
 
 #[tokio::test]
 async fn refused_certificates_say_why_and_never_show_the_key() {
+    let _shared = shared().await;
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let a = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
@@ -461,6 +411,7 @@ async fn refused_certificates_say_why_and_never_show_the_key() {
 
 #[tokio::test]
 async fn plain_listener_redirects_to_the_tls_port_and_serves_health_checks() {
+    let _shared = shared().await;
     // The guide's direct SSL mode: ssl_redirect on, a TLS listener and a plain one.
     let config = "environment: production\n\
                   security_domains: [example.com]\n\
@@ -469,12 +420,12 @@ async fn plain_listener_redirects_to_the_tls_port_and_serves_health_checks() {
     let pki = Pki::new();
     let leaf = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
     let tls = Tls::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
-    let (up, up_task) = upstream().await;
+    let (up, up_task) = proto_upstream().await;
     let base = gateway(config, &up, GatewayOptions::default());
     let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_port = tls_listener.local_addr().unwrap().port();
     let secure = Running::on(base.clone().with_tls(tls), tls_listener);
-    let plain = Running::start(base.with_https_redirect_port(tls_port)).await;
+    let plain = Running::serve(base.with_https_redirect_port(tls_port)).await;
 
     let tcp = TcpStream::connect(plain.addr).await.unwrap();
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
@@ -529,7 +480,7 @@ async fn plain_listener_redirects_to_the_tls_port_and_serves_health_checks() {
     assert_eq!(body, "proto=https path=/a");
 
     // Redirects to port 443 leave the port out.
-    let plain443 = Running::start(
+    let plain443 = Running::serve(
         gateway(config, &up, GatewayOptions::default()).with_https_redirect_port(443),
     )
     .await;
@@ -543,7 +494,7 @@ async fn plain_listener_redirects_to_the_tls_port_and_serves_health_checks() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["location"], "https://example.com/x");
-    up_task.abort();
+    drop(up_task);
 }
 
 fn req_host(host: &str, path: &str) -> Request<Empty<Bytes>> {
@@ -555,12 +506,13 @@ fn req_host(host: &str, path: &str) -> Request<Empty<Bytes>> {
 
 #[tokio::test]
 async fn handshake_must_finish_within_the_header_read_timeout() {
+    let _shared = shared().await;
     let pki = Pki::new();
     let leaf = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
     let tls = Tls::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
-    let (up, up_task) = upstream().await;
+    let (up, up_task) = proto_upstream().await;
     let options = GatewayOptions::default().with_header_read_timeout(Duration::from_millis(300));
-    let gw = Running::start(gateway(PRODUCTION, &up, options).with_tls(tls)).await;
+    let gw = Running::serve(gateway(PRODUCTION, &up, options).with_tls(tls)).await;
 
     // Silent, and a ClientHello cut in the middle: both closed near the deadline.
     let hello = tls11_client_hello();
@@ -583,7 +535,7 @@ async fn handshake_must_finish_within_the_header_read_timeout() {
         .unwrap();
     let (resp, _) = h1_get(&mut h1(io).await, "example.com", "/").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    up_task.abort();
+    drop(up_task);
 }
 
 /// Waits until a new handshake is served `want` (bounded).
@@ -606,6 +558,7 @@ async fn wait_for_cert(addr: SocketAddr, pki: &Pki, want: &CertificateDer<'stati
 
 #[tokio::test]
 async fn certificate_reloads_on_file_change_keeping_open_connections() {
+    let _shared = shared().await;
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let a = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
@@ -613,9 +566,9 @@ async fn certificate_reloads_on_file_change_keeping_open_connections() {
     let (cert, key) = write_leaf(dir.path(), &a);
     let tls = Tls::from_pem_files(&cert, &key).unwrap();
     let watcher = tokio::spawn(tls.clone().watch(Duration::from_millis(50)));
-    let (up, up_task) = upstream().await;
+    let (up, up_task) = proto_upstream().await;
     let gw =
-        Running::start(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls.clone()))
+        Running::serve(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls.clone()))
             .await;
 
     let io = connect(gw.addr, pki.roots(), &[b"http/1.1"], ALL)
@@ -652,12 +605,13 @@ async fn certificate_reloads_on_file_change_keeping_open_connections() {
     wait_for_cert(gw.addr, &pki, &a.der).await;
     assert_eq!(h1_get(&mut open, "example.com", "/4").await.0.status(), 200);
     watcher.abort();
-    up_task.abort();
+    drop(up_task);
 }
 
 #[cfg(unix)]
 #[tokio::test]
 async fn certificate_reloads_when_a_symlink_is_swapped() {
+    let _shared = shared().await;
     // Kubernetes mounts Secrets as `tls.crt -> ..data/tls.crt`, `..data -> ..<stamp>`,
     // and swaps `..data` atomically.
     let pki = Pki::new();
@@ -693,6 +647,7 @@ async fn certificate_reloads_when_a_symlink_is_swapped() {
 
 #[tokio::test]
 async fn websockets_pass_over_tls() {
+    let _shared = shared().await;
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -718,7 +673,7 @@ async fn websockets_pass_over_tls() {
     let leaf = pki.leaf(&rcgen::PKCS_ECDSA_P256_SHA256);
     let tls = Tls::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
     let gw =
-        Running::start(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
+        Running::serve(gateway(PRODUCTION, &up, GatewayOptions::default()).with_tls(tls)).await;
 
     // WebSockets ride HTTP/1.1: a client offering only that.
     let io = connect(gw.addr, pki.roots(), &[b"http/1.1"], ALL)

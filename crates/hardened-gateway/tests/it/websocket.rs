@@ -17,62 +17,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
 use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::{Running, security, shared};
 
 /// The longest any single exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------- the gateway
 
-/// A [`Gateway`] serving in a task of this test's runtime; stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+/// A gateway on 127.0.0.1 in front of `upstream`, with the development defaults.
+async fn start(upstream: SocketAddr, options: GatewayOptions) -> Running {
+    let upstream = parse_upstream(&format!("http://{upstream}")).unwrap();
+    Running::serve(Gateway::new(security(None), upstream, options)).await
 }
 
-impl Running {
-    async fn start(upstream: SocketAddr, options: GatewayOptions) -> Running {
-        let loaded = Loader::new().load().unwrap();
-        let security = Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap();
-        let upstream = parse_upstream(&format!("http://{upstream}")).unwrap();
-        let gateway = Gateway::new(security, upstream, options);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("ws://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
+/// `ws://<gateway><path>`.
+fn ws_url(gw: &Running, path: &str) -> String {
+    format!("ws://{}{path}", gw.addr)
 }
 
 fn options() -> GatewayOptions {
@@ -186,9 +156,10 @@ async fn next(ws: &mut Ws) -> Option<Result<Message, WsError>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_and_binary_messages_echo() {
+    let _shared = shared().await;
     let up = ws_upstream(None).await;
-    let gw = Running::start(up.addr, options()).await;
-    let mut ws = connect(&gw.url("/socket?room=1"), &[]).await.unwrap();
+    let gw = start(up.addr, options()).await;
+    let mut ws = connect(&ws_url(&gw, "/socket?room=1"), &[]).await.unwrap();
     ws.send(Message::text("hello")).await.unwrap();
     assert_eq!(
         next(&mut ws).await.unwrap().unwrap(),
@@ -207,9 +178,10 @@ async fn text_and_binary_messages_echo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_message_passes() {
+    let _shared = shared().await;
     let up = ws_upstream(None).await;
-    let gw = Running::start(up.addr, options()).await;
-    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    let gw = start(up.addr, options()).await;
+    let mut ws = connect(&ws_url(&gw, "/"), &[]).await.unwrap();
     let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
     ws.send(Message::binary(big.clone())).await.unwrap();
     match next(&mut ws).await.unwrap().unwrap() {
@@ -220,9 +192,10 @@ async fn a_large_message_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_closing_closes_the_upstream_side() {
+    let _shared = shared().await;
     let mut up = ws_upstream(None).await;
-    let gw = Running::start(up.addr, options()).await;
-    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    let gw = start(up.addr, options()).await;
+    let mut ws = connect(&ws_url(&gw, "/"), &[]).await.unwrap();
     ws.send(Message::text("x")).await.unwrap();
     next(&mut ws).await.unwrap().unwrap();
     ws.close(None).await.unwrap();
@@ -239,9 +212,10 @@ async fn the_client_closing_closes_the_upstream_side() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upstream_closing_closes_the_client_side() {
+    let _shared = shared().await;
     let mut up = ws_upstream(None).await;
-    let gw = Running::start(up.addr, options()).await;
-    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    let gw = start(up.addr, options()).await;
+    let mut ws = connect(&ws_url(&gw, "/"), &[]).await.unwrap();
     ws.send(Message::text("bye")).await.unwrap();
     assert!(matches!(next(&mut ws).await, Some(Ok(Message::Close(_)))));
     // tungstenite answers the close; then the connection ends on both sides.
@@ -254,13 +228,14 @@ async fn the_upstream_closing_closes_the_client_side() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_tunnel_is_closed_after_the_websocket_idle_timeout() {
+    let _shared = shared().await;
     let mut up = ws_upstream(None).await;
-    let gw = Running::start(
+    let gw = start(
         up.addr,
         options().with_websocket_idle_timeout(Duration::from_secs(1)),
     )
     .await;
-    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    let mut ws = connect(&ws_url(&gw, "/"), &[]).await.unwrap();
     ws.send(Message::text("x")).await.unwrap();
     next(&mut ws).await.unwrap().unwrap();
     let idle_from = Instant::now();
@@ -282,15 +257,16 @@ async fn an_idle_tunnel_is_closed_after_the_websocket_idle_timeout() {
 /// not apply to them, only the tunnel's own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tunnel_outlives_the_http_idle_timeout() {
+    let _shared = shared().await;
     let up = ws_upstream(None).await;
-    let gw = Running::start(
+    let gw = start(
         up.addr,
         options()
             .with_idle_timeout(Duration::from_millis(500))
             .with_header_read_timeout(Duration::from_millis(500)),
     )
     .await;
-    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    let mut ws = connect(&ws_url(&gw, "/"), &[]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ws.send(Message::text("still here")).await.unwrap();
     assert_eq!(
@@ -301,9 +277,10 @@ async fn a_tunnel_outlives_the_http_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_handshake_reaches_the_client_as_such() {
+    let _shared = shared().await;
     let up = ws_upstream(Some(StatusCode::FORBIDDEN)).await;
-    let gw = Running::start(up.addr, options()).await;
-    match connect(&gw.url("/"), &[]).await {
+    let gw = start(up.addr, options()).await;
+    match connect(&ws_url(&gw, "/"), &[]).await {
         Err(WsError::Http(resp)) => {
             assert_eq!(resp.status(), StatusCode::FORBIDDEN);
             // The upstream's own body (tungstenite's client does not decode chunks).
@@ -318,6 +295,7 @@ async fn a_refused_handshake_reaches_the_client_as_such() {
 /// `Upgrade` and `Connection`, and the client a plain answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_upgrade_is_not_forwarded() {
+    let _shared = shared().await;
     use http_body_util::Full;
     // An HTTP upstream that answers with the Upgrade and Connection headers it saw.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -344,7 +322,7 @@ async fn h2c_upgrade_is_not_forwarded() {
             );
         }
     });
-    let gw = Running::start(addr, options()).await;
+    let gw = start(addr, options()).await;
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(
         b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\
@@ -367,25 +345,23 @@ async fn h2c_upgrade_is_not_forwarded() {
 /// `serve` returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_open_tunnels_after_the_drain_timeout() {
+    let _shared = shared().await;
     let mut up = ws_upstream(None).await;
-    let mut gw = Running::start(
+    let mut gw = start(
         up.addr,
         options().with_drain_timeout(Duration::from_secs(1)),
     )
     .await;
-    let mut ws = connect(&gw.url("/"), &[]).await.unwrap();
+    let mut ws = connect(&ws_url(&gw, "/"), &[]).await.unwrap();
     ws.send(Message::text("x")).await.unwrap();
     next(&mut ws).await.unwrap().unwrap();
-    let _ = gw.stop.take().unwrap().send(());
+    gw.shutdown();
     let asked = Instant::now();
     // Still open within the drain timeout.
     tokio::time::sleep(Duration::from_millis(300)).await;
     ws.send(Message::text("y")).await.unwrap();
     assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("y"));
-    tokio::time::timeout(TIMEOUT, &mut gw.task)
-        .await
-        .expect("serve did not return")
-        .unwrap();
+    gw.wait_exit(TIMEOUT).await;
     assert!(asked.elapsed() >= Duration::from_millis(900));
     match next(&mut ws).await {
         None | Some(Err(_)) => {}
@@ -398,9 +374,10 @@ async fn shutdown_closes_open_tunnels_after_the_drain_timeout() {
 /// request's own nor an allowed CORS origin) before the upstream sees a connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_origin_handshake_never_reaches_the_upstream() {
+    let _shared = shared().await;
     let up = ws_upstream(None).await;
-    let gw = Running::start(up.addr, options()).await;
-    match connect(&gw.url("/"), &[("origin", "https://evil.test")]).await {
+    let gw = start(up.addr, options()).await;
+    match connect(&ws_url(&gw, "/"), &[("origin", "https://evil.test")]).await {
         Err(WsError::Http(resp)) => assert_eq!(resp.status(), StatusCode::FORBIDDEN),
         other => panic!("expected 403, got {other:?}"),
     }

@@ -10,26 +10,24 @@
 //! guard is dropped (also on panic); every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use hardened::Security;
-use hardened::config::load::Loader;
-use hardened::probe::RuntimeProbe;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::sync::oneshot;
+
+use crate::common::{
+    Proc, Running, Upstream, fixture, free_port, security, shared, upstream, venv_python,
+};
 
 /// The longest any single exchange or start-up may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -41,51 +39,16 @@ const UNTRUSTED_LOOPBACK: &str = "environment: production\n\
 
 // ---------------------------------------------------------------- the gateway
 
-/// A [`Gateway`] serving in a task of this test's runtime; stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn security(config: Option<&str>) -> Security {
-    let loaded = match config {
-        Some(text) => {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("config.yaml");
-            std::fs::write(&path, text).unwrap();
-            Loader::new().file(&path).load().unwrap()
-        }
-        None => Loader::new().load().unwrap(),
-    };
-    Security::from_config(&loaded.config, &RuntimeProbe::none()).unwrap()
-}
-
-impl Running {
-    async fn start(config: Option<&str>, upstream: &str) -> Running {
-        let options = GatewayOptions::default().with_upstream_timeout(TIMEOUT);
-        let gateway = Gateway::new(security(config), parse_upstream(upstream).unwrap(), options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
+/// A gateway on 127.0.0.1 in front of `upstream`, with the policy of `config` (or the
+/// development defaults).
+async fn start(config: Option<&str>, upstream: &str) -> Running {
+    let options = GatewayOptions::default().with_upstream_timeout(TIMEOUT);
+    Running::serve(Gateway::new(
+        security(config),
+        parse_upstream(upstream).unwrap(),
+        options,
+    ))
+    .await
 }
 
 // ---------------------------------------------------------------- raw HTTP/1.1 client
@@ -190,107 +153,15 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- processes
 
-/// A child process in its own process group, killed with its group when dropped.
-struct Proc {
-    child: Child,
-    what: &'static str,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Proc {
-    fn spawn(what: &'static str, mut cmd: Command, dir: tempfile::TempDir) -> Proc {
-        let log = dir.path().join(format!("{what}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
-        cmd.stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what} ({cmd:?}): {e}"));
-        Proc {
-            child,
-            what,
-            log,
-            _dir: dir,
-        }
-    }
-
-    /// Waits until `addr` accepts connections.
-    fn wait_listening(&mut self, addr: SocketAddr) {
-        let start = Instant::now();
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "{} exited ({status}) before listening on {addr}:\n{}",
-                    self.what,
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-            }
-            assert!(
-                start.elapsed() < TIMEOUT,
-                "{} not listening on {addr} after {TIMEOUT:?}:\n{}",
-                self.what,
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // The group (gunicorn's master and worker): its id is the child's.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port on 127.0.0.1 with nothing listening (bound, then released).
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.ancestors().nth(2).unwrap().to_path_buf()
-}
-
 /// The Django test project (tests/django_app) under gunicorn, one worker, on 127.0.0.1.
 ///
 /// gunicorn runs with `--header-map dangerous`: header names with `_` are mapped onto the
 /// same `HTTP_*` variable as their `-` spelling, as gunicorn before 22, wsgiref, and
 /// other WSGI servers do. The gateway must not rely on its upstream to drop them.
 fn gunicorn() -> (Proc, SocketAddr) {
-    let repo = repo_root();
-    let venv = match std::env::var_os("HARDENED_VENV") {
-        Some(v) if !v.is_empty() => {
-            let v = PathBuf::from(v);
-            if v.is_absolute() { v } else { repo.join(v) }
-        }
-        _ => repo.join(".venv"),
-    };
-    let python = venv.join("bin").join("python");
-    assert!(
-        python.exists(),
-        "no Django venv at {}: run scripts/django-venv.sh (or point HARDENED_VENV at one)",
-        venv.display()
-    );
+    let python = venv_python();
     let addr = free_port();
-    let app_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("django_app");
+    let app_dir = fixture("django_app");
     let mut cmd = Command::new(&python);
     cmd.args(["-m", "gunicorn", "--workers", "1", "--bind"])
         .arg(addr.to_string())
@@ -299,7 +170,7 @@ fn gunicorn() -> (Proc, SocketAddr) {
         .arg("echo_app:application")
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let mut proc = Proc::spawn("gunicorn", cmd, tempfile::tempdir().unwrap());
-    proc.wait_listening(addr);
+    proc.wait_listening(addr, TIMEOUT);
     (proc, addr)
 }
 
@@ -351,7 +222,7 @@ fn nginx() -> (Proc, SocketAddr) {
     let mut cmd = Command::new(bin);
     cmd.arg("-p").arg(dir.path()).arg("-c").arg(&conf_path);
     let mut proc = Proc::spawn("nginx", cmd, dir);
-    proc.wait_listening(addr);
+    proc.wait_listening(addr, TIMEOUT);
     (proc, addr)
 }
 
@@ -361,16 +232,10 @@ fn nginx() -> (Proc, SocketAddr) {
 struct Recorder {
     addr: SocketAddr,
     hits: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
+    _upstream: Upstream,
 }
 
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn record(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn record(req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let mut headers = serde_json::Map::new();
     for name in parts.headers.keys() {
@@ -392,30 +257,22 @@ async fn record(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         "headers": headers,
         "body": body,
     });
-    Ok(Response::new(Full::new(Bytes::from(j.to_string()))))
+    Response::new(Full::new(Bytes::from(j.to_string())))
 }
 
 async fn recorder() -> Recorder {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
-    let task = tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            let h = h.clone();
-            conns.spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    record(req)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    Recorder { addr, hits, task }
+    let up = upstream(move |req| {
+        h.fetch_add(1, Ordering::SeqCst);
+        record(req)
+    })
+    .await;
+    Recorder {
+        addr: up.addr,
+        hits,
+        _upstream: up,
+    }
 }
 
 /// Runs a blocking exchange off the async runtime, bounded.
@@ -453,8 +310,9 @@ const CLIENT_IP_HEADERS: &[&str] = &[
 /// http and the gateway's own `X-Forwarded-For` only, whatever the client wrote.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn django_sees_no_forged_proxy_header_in_any_spelling() {
+    let _shared = shared().await;
     let (_gunicorn, django) = gunicorn();
-    let gw = Running::start(Some(UNTRUSTED_LOOPBACK), &format!("http://{django}")).await;
+    let gw = start(Some(UNTRUSTED_LOOPBACK), &format!("http://{django}")).await;
 
     let mut head = String::from("GET /whoami HTTP/1.1\r\nHost: example.com");
     // Underscore spellings first, so that they would win Django's first-value rule.
@@ -498,8 +356,9 @@ async fn django_sees_no_forged_proxy_header_in_any_spelling() {
 /// whoever sends them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxies_keep_client_ip_headers_but_not_underscores() {
+    let _shared = shared().await;
     let up = recorder().await;
-    let gw = Running::start(None, &format!("http://{}", up.addr)).await;
+    let gw = start(None, &format!("http://{}", up.addr)).await;
     let head = "GET /x HTTP/1.1\r\nHost: localhost\r\n\
                 CF-Connecting-IP: 203.0.113.7\r\n\
                 X_Forwarded_Proto: https\r\n\
@@ -523,6 +382,7 @@ async fn trusted_proxies_keep_client_ip_headers_but_not_underscores() {
 /// path `/public`: each is resolved inside it or refused with 400.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_upstream_is_never_reached_outside_its_base_path() {
+    let _shared = shared().await;
     let (_nginx, nginx_addr) = nginx();
     // Directly, nginx serves the internal location: the paths below would reach it.
     let direct = exchange_async(
@@ -533,7 +393,7 @@ async fn nginx_upstream_is_never_reached_outside_its_base_path() {
     .await;
     assert_eq!(direct.body, "INTERNAL /internal/secret\n");
 
-    let gw = Running::start(None, &format!("http://{nginx_addr}/public")).await;
+    let gw = start(None, &format!("http://{nginx_addr}/public")).await;
     let ok = exchange_async(
         gw.addr,
         "GET /a/./b/../c?q=1 HTTP/1.1\r\nHost: localhost".to_owned(),
@@ -591,8 +451,9 @@ async fn nginx_upstream_is_never_reached_outside_its_base_path() {
 /// as one `Cookie` line joined with `; ` (RFC 9113 §8.2.3): Django sees both cookies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_cookie_crumbs_are_one_cookie_header_for_django() {
+    let _shared = shared().await;
     let (_gunicorn, django) = gunicorn();
-    let gw = Running::start(None, &format!("http://{django}")).await;
+    let gw = start(None, &format!("http://{django}")).await;
     let stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let (mut send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
@@ -628,8 +489,9 @@ async fn http2_cookie_crumbs_are_one_cookie_header_for_django() {
 /// forwarded: the upstream would echo the request's credentials back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_is_405_and_not_forwarded() {
+    let _shared = shared().await;
     let up = recorder().await;
-    let gw = Running::start(None, &format!("http://{}", up.addr)).await;
+    let gw = start(None, &format!("http://{}", up.addr)).await;
     let r = exchange_async(
         gw.addr,
         "TRACE /x HTTP/1.1\r\nHost: localhost\r\nCookie: sessionid=secret".to_owned(),
@@ -651,8 +513,9 @@ async fn trace_is_405_and_not_forwarded() {
 /// gets the body at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expect_continue_is_not_forwarded() {
+    let _shared = shared().await;
     let up = recorder().await;
-    let gw = Running::start(None, &format!("http://{}", up.addr)).await;
+    let gw = start(None, &format!("http://{}", up.addr)).await;
     let r = exchange_async(
         gw.addr,
         "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue"
@@ -671,8 +534,9 @@ async fn expect_continue_is_not_forwarded() {
 /// stale `Content-Length`, and nothing smuggled after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_length_with_transfer_encoding_cannot_smuggle() {
+    let _shared = shared().await;
     let up = recorder().await;
-    let gw = Running::start(None, &format!("http://{}", up.addr)).await;
+    let gw = start(None, &format!("http://{}", up.addr)).await;
     let smuggled = b"5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let r = exchange_async(
         gw.addr,
@@ -702,8 +566,9 @@ async fn content_length_with_transfer_encoding_cannot_smuggle() {
 /// forwarded for the upstream to unfold its own way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folded_header_values_are_refused() {
+    let _shared = shared().await;
     let up = recorder().await;
-    let gw = Running::start(None, &format!("http://{}", up.addr)).await;
+    let gw = start(None, &format!("http://{}", up.addr)).await;
     let r = exchange_async(
         gw.addr,
         "GET /x HTTP/1.1\r\nHost: localhost\r\nX-Folded: a\r\n Transfer-Encoding: chunked"
