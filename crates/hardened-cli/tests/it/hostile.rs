@@ -33,15 +33,13 @@
     clippy::print_stdout
 )]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Served;
+use crate::common::Served;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -7,35 +7,12 @@
 //! Needs the pinned venv of `scripts/django-venv.sh` at `$HARDENED_VENV` or
 //! `<repo>/.venv`; `HARDENED_SKIP_DJANGO=1` skips the test.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::common::{repo_root, venv, venv_python};
 
 /// The corpus must stay at least this large.
 const MIN_COMPARED: u64 = 300;
-
-fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .nth(2)
-        .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
-}
-
-fn venv_python(repo: &Path) -> (PathBuf, PathBuf) {
-    let venv = match std::env::var_os("HARDENED_VENV") {
-        Some(v) if !v.is_empty() => {
-            let v = PathBuf::from(v);
-            if v.is_absolute() { v } else { repo.join(v) }
-        }
-        _ => repo.join(".venv"),
-    };
-    let python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    (venv, python)
-}
 
 /// `compared=N` from the harness's last line.
 fn compared(stdout: &str) -> Option<u64> {
@@ -56,7 +33,7 @@ fn django_conformance() {
         return;
     }
     let repo = repo_root();
-    let (venv, python) = venv_python(&repo);
+    let (venv, python) = (venv(), venv_python());
     assert!(
         python.exists(),
         "no Django venv at {}: run scripts/django-venv.sh (or point HARDENED_VENV at one; \

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hardened");
+use crate::common::{Run, command, run};
 
 /// The files `hardened init` may write.
 const FILES: [&str; 4] = [
@@ -20,37 +20,22 @@ const FILES: [&str; 4] = [
     ".gitignore",
 ];
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// `hardened <args>` in `dir`, with a clean environment, `DOCKER=false` and `vars`.
 fn hardened(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DOCKER", "false")
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    let mut c = command(dir, args);
+    c.envs(vars.iter().copied());
+    run(c)
 }
 
 /// Runs a command that must succeed; returns stdout.
 fn ok(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> String {
     let r = hardened(dir, args, vars);
     assert_eq!(
-        r.code, 0,
+        r.code,
+        Some(0),
         "hardened {args:?}\nstderr:\n{}\nstdout:\n{}",
-        r.stderr, r.stdout
+        r.stderr,
+        r.stdout
     );
     assert!(r.stderr.is_empty(), "stderr:\n{}", r.stderr);
     r.stdout
@@ -75,8 +60,11 @@ fn check_json(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (i32, Value) 
     let mut all = vec!["check", "--format", "json"];
     all.extend_from_slice(args);
     let r = hardened(dir, &all, vars);
-    assert!(r.code == 0 || r.code == 1, "stderr:\n{}", r.stderr);
-    (r.code, serde_json::from_str(&r.stdout).unwrap())
+    assert!(matches!(r.code, Some(0 | 1)), "stderr:\n{}", r.stderr);
+    (
+        r.code.unwrap_or(-1),
+        serde_json::from_str(&r.stdout).unwrap(),
+    )
 }
 
 fn finding_ids(report: &Value) -> Vec<String> {
@@ -197,7 +185,7 @@ fn init_twice_refuses_and_changes_nothing() {
     ok(d.path(), &["init"], &[]);
     let before: Vec<String> = FILES.iter().map(|f| read(d.path().join(f))).collect();
     let r = hardened(d.path(), &["init", "-d", "example.com"], &[]);
-    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.code, Some(2), "{}", r.stdout);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert!(
         r.stderr.contains("config.yaml already exists"),
@@ -214,7 +202,7 @@ fn a_bad_domain_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     for bad in ["https://user:hunter2@example.com", "*", "example.com/path"] {
         let r = hardened(d.path(), &["init", "-d", "example.com", "-d", bad], &[]);
-        assert_eq!(r.code, 2, "{bad}: {}", r.stdout);
+        assert_eq!(r.code, Some(2), "{bad}: {}", r.stdout);
         assert!(r.stderr.contains("security_domains"), "{}", r.stderr);
         assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "{bad}");
@@ -270,7 +258,7 @@ fn dotenv_is_private() {
 fn the_secret_key_is_fresh_and_never_printed() {
     let d = tempfile::tempdir().unwrap();
     let r = hardened(d.path(), &["init"], &[]);
-    assert_eq!(r.code, 0);
+    assert_eq!(r.code, Some(0));
     let key = secret_in(d.path());
     assert!(key.len() >= 50, "{} characters", key.len());
     assert!(!r.stdout.contains(&key) && !r.stderr.contains(&key));
@@ -350,7 +338,7 @@ fn dotenv_is_ignored_by_git() {
 fn init_output() {
     let d = tempfile::tempdir().unwrap();
     let out = ok(d.path(), &["init"], &[]);
-    insta::assert_snapshot!("init_here", out);
+    assert_named_snapshot!("init", "init_here", out);
 
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("project");
@@ -362,7 +350,11 @@ fn init_output() {
         &["init", "--dir", dir_str, "--domain", "example.com"],
         &[],
     );
-    insta::assert_snapshot!("init_dir_with_domain", out.replace(dir_str, "[DIR]"));
+    assert_named_snapshot!(
+        "init",
+        "init_dir_with_domain",
+        out.replace(dir_str, "[DIR]")
+    );
 }
 
 #[test]
@@ -373,13 +365,18 @@ fn generated_files() {
         &["init", "-d", "example.com", "-d", "https://api.example.com"],
         &[],
     );
-    insta::assert_snapshot!("config_yaml", read(d.path().join("config.yaml")));
-    insta::assert_snapshot!(
+    assert_named_snapshot!("init", "config_yaml", read(d.path().join("config.yaml")));
+    assert_named_snapshot!(
+        "init",
         "config_production_yaml",
         read(d.path().join("config.production.yaml"))
     );
     let key = secret_in(d.path());
-    insta::assert_snapshot!("dotenv", read(d.path().join(".env")).replace(&key, "[KEY]"));
+    assert_named_snapshot!(
+        "init",
+        "dotenv",
+        read(d.path().join(".env")).replace(&key, "[KEY]")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -425,7 +422,7 @@ fn completions_for_every_shell() {
         assert!(script.contains("init"), "{shell}");
     }
     let r = hardened(Path::new("."), &["completions", "tcsh"], &[]);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
 }
 
 #[test]

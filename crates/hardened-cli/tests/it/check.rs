@@ -7,36 +7,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hardened");
+use crate::common::{self, Run, command};
+
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
 const SECRET_KEY: &str = "Zq8-rV2!mX4@pL7#wN9$kD3%hF6^jB1&yC5*gE0(uA8)oR4_eI2+wO7";
 const DATABASE_URL: &str = "postgres://app:c7Vt!pQ2rL9wZx4mN8@db:5432/app";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `hardened check ARGS` in `dir` with only PATH, DOCKER=false and `env` set.
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("check")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DOCKER", "false");
+    let mut cmd = command(dir, &["check"]);
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    common::run(cmd)
 }
 
 /// Runs from the crate directory, so fixture paths in the output are stable.
@@ -79,7 +64,7 @@ fn finding_ids(v: &serde_json::Value) -> Vec<String> {
 
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
-        snapshot_path => "check-fixtures/snapshots",
+        snapshot_path => "../check-fixtures/snapshots",
         prepend_module_to_snapshot => false,
     }, {
         insta::assert_snapshot!(name, text);

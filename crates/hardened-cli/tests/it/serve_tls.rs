@@ -8,20 +8,16 @@
 //! its id when its test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
-
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Served, Upstream, command, text, upstream};
 use bytes::Bytes;
-use common::command;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
@@ -98,106 +94,17 @@ fn served_cert(
 
 // ---------------------------------------------------------------- processes
 
-/// A running `hardened serve`, killed by its id when dropped.
-struct Served {
-    child: Child,
-    /// The lines it printed before serving.
-    lines: Vec<String>,
-}
-
-impl Served {
-    /// Starts `hardened <args>` in `dir` and reads `lines` banner lines.
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)], lines: usize) -> Served {
-        let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
-        let mut child = command(dir, args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr))
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut served = Served {
-            child,
-            lines: Vec::new(),
-        };
-        for _ in 0..lines {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(l) => served.lines.push(l),
-                Err(_) => panic!(
-                    "no banner; stderr:\n{}",
-                    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
-                ),
-            }
-        }
-        served
-    }
-
-    /// The address of banner line `i`, after `hardened: listening on <scheme>://`.
-    fn addr(&self, i: usize, scheme: &str) -> SocketAddr {
-        let line = &self.lines[i];
-        line.strip_prefix(&format!("hardened: listening on {scheme}://"))
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected banner line: {line:?}"))
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("still running after {limit:?}")
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An upstream answering `proto=<X-Forwarded-Proto> path=<path>`.
-async fn upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                let proto = req
-                    .headers()
-                    .get("x-forwarded-proto")
-                    .map(|v| v.to_str().unwrap_or("?").to_owned())
-                    .unwrap_or_default();
-                let body = format!("proto={proto} path={}", req.uri().path());
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
-        }
-    });
-    (addr, task)
+async fn proto_upstream() -> Upstream {
+    upstream(|req: Request<Incoming>| async move {
+        let proto = req
+            .headers()
+            .get("x-forwarded-proto")
+            .map(|v| v.to_str().unwrap_or("?").to_owned())
+            .unwrap_or_default();
+        Ok::<_, Infallible>(text(format!("proto={proto} path={}", req.uri().path())))
+    })
+    .await
 }
 
 async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> Response<Bytes> {
@@ -225,7 +132,8 @@ async fn direct_ssl_mode_from_the_config_file() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let first = pki.write_leaf(dir.path());
-    let (up, up_task) = upstream().await;
+    let up_task = proto_upstream().await;
+    let up = up_task.addr;
     let config = format!(
         "environment: production\n\
          security_domains: [example.com]\n\
@@ -238,14 +146,14 @@ async fn direct_ssl_mode_from_the_config_file() {
            tls: {{cert: tls.crt, key: tls.key}}\n"
     );
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-    let mut srv = Served::start(dir.path(), &["serve"], &[], 3);
-    let tls_addr = srv.addr(0, "https");
+    let mut srv = Served::launch(dir.path(), &["serve"], &[], 3);
+    let tls_addr = srv.addr_of(0, "https");
     let plain = srv
         .lines
         .iter()
         .position(|l| l.starts_with("hardened: listening on http://"))
         .unwrap_or_else(|| panic!("no plain listener line: {:?}", srv.lines));
-    let plain_addr = srv.addr(plain, "http");
+    let plain_addr = srv.addr_of(plain, "http");
     assert!(
         srv.lines[0].ends_with(&format!("gateway to http://{up}/)")),
         "{:?}",
@@ -302,8 +210,8 @@ async fn direct_ssl_mode_from_the_config_file() {
     drop(send);
 
     srv.signal("-TERM");
-    assert_eq!(srv.wait_exit(Duration::from_secs(15)), Some(0));
-    up_task.abort();
+    assert_eq!(srv.wait_exit(Duration::from_secs(15)).0, Some(0));
+    drop(up_task);
 }
 
 #[test]
@@ -322,8 +230,12 @@ fn listen_address_flag_over_environment_over_file() {
         (&["serve", "--listen", "127.0.0.1:0"], &env, "127.0.0.1"),
     ];
     for (args, env, ip) in cases {
-        let srv = Served::start(dir.path(), args, env, 1);
-        assert_eq!(srv.addr(0, "http").ip().to_string(), ip, "{args:?} {env:?}");
+        let srv = Served::launch(dir.path(), args, env, 1);
+        assert_eq!(
+            srv.addr_of(0, "http").ip().to_string(),
+            ip,
+            "{args:?} {env:?}"
+        );
     }
 }
 

@@ -20,8 +20,10 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use crate::common::{Run, command};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -52,23 +54,15 @@ fn expectations(path: &Path) -> Expectations {
     e
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    timed_out: bool,
-}
-
-/// Runs `hardened ARGS` with an empty environment, killing it after [`DEADLINE`].
-fn hardened(args: &[&str], config: &Path) -> Run {
+/// Runs `hardened ARGS --config CONFIG` with an empty environment, killing it after
+/// [`DEADLINE`]: how it ended, and whether it was killed.
+fn hardened(args: &[&str], config: &Path) -> (Run, bool) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hardened"))
-        .args(args)
+    let mut cmd = command(dir.path(), args);
+    let mut child = cmd
         .arg("--config")
         .arg(config)
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env_remove("DOCKER")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -100,12 +94,12 @@ fn hardened(args: &[&str], config: &Path) -> Run {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Run {
+    let run = Run {
         code: status.code(),
         stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
-        timed_out,
-    }
+    };
+    (run, timed_out)
 }
 
 fn files() -> Vec<PathBuf> {
@@ -122,8 +116,8 @@ fn files() -> Vec<PathBuf> {
 fn check_file(path: &Path) -> Vec<String> {
     let e = expectations(path);
     let mut problems = Vec::new();
-    let show = hardened(&["show"], path);
-    if show.timed_out {
+    let (show, show_timed_out) = hardened(&["show"], path);
+    if show_timed_out {
         problems.push("show did not finish".to_owned());
     }
     if show.code != Some(2) {
@@ -147,8 +141,8 @@ fn check_file(path: &Path) -> Vec<String> {
         }
     }
 
-    let serve = hardened(&["serve", "--listen", "127.0.0.1:0"], path);
-    if serve.timed_out {
+    let (serve, serve_timed_out) = hardened(&["serve", "--listen", "127.0.0.1:0"], path);
+    if serve_timed_out {
         problems.push("serve started and kept running".to_owned());
     }
     if serve.code != Some(2) {

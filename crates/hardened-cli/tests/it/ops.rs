@@ -6,52 +6,24 @@
 //! by its id when its test ends); every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
-
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::{Served, Upstream, command, free_port, text, upstream};
 use bytes::Bytes;
-use common::{Served, command};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 const ONLY_A: &str = "environment: development\nsecurity_domains: [a.test]\n";
 const A_AND_B: &str = "environment: development\nsecurity_domains: [a.test, b.test]\n";
 
-/// An upstream answering `ok`; its accept task is aborted when dropped.
-struct Upstream {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn upstream() -> Upstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let svc = hyper::service::service_fn(|_req| async {
-                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("ok"))))
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
-        }
-    });
-    Upstream { addr, task }
+/// An upstream answering `ok`; aborted when dropped.
+async fn ok_upstream() -> Upstream {
+    upstream(|_req| async { Ok::<_, Infallible>(text("ok")) }).await
 }
 
 /// Status and body of `GET url` with this Host (none: the URL's).
@@ -71,14 +43,6 @@ async fn get(url: &str, host: Option<&str>) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// A port on 127.0.0.1 with nothing listening (bound, then released).
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// Waits (up to 10 s) until `Host: host` gets `want`.
 async fn wait_status(srv: &Served, host: &str, want: u16) {
     let start = Instant::now();
@@ -96,17 +60,9 @@ async fn wait_status(srv: &Served, host: &str, want: u16) {
     }
 }
 
-fn sighup(srv: &Served) {
-    let status = Command::new("kill")
-        .args(["-HUP", &srv.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_listener_json_logs_and_access_log() {
-    let up = upstream().await;
+    let up = ok_upstream().await;
     let admin = free_port();
     let cfg = tempfile::tempdir().unwrap();
     let path = cfg.path().join("config.yaml");
@@ -207,7 +163,7 @@ async fn admin_listener_json_logs_and_access_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_and_file_changes_reload_the_policy() {
-    let up = upstream().await;
+    let up = ok_upstream().await;
     let cfg = tempfile::tempdir().unwrap();
     let path = cfg.path().join("config.yaml");
     std::fs::write(&path, ONLY_A).unwrap();
@@ -224,7 +180,7 @@ async fn sighup_and_file_changes_reload_the_policy() {
 
     // SIGHUP.
     std::fs::write(&path, A_AND_B).unwrap();
-    sighup(&srv);
+    srv.signal("-HUP");
     wait_status(&srv, "b.test", 200).await;
 
     // A bad file: the policy in force stays, the problems are logged.
@@ -233,7 +189,7 @@ async fn sighup_and_file_changes_reload_the_policy() {
         "environment: development\nsecurity_domains: [a.test]\nnot_a_key: 1\n",
     )
     .unwrap();
-    sighup(&srv);
+    srv.signal("-HUP");
     let start = Instant::now();
     while !srv.stderr().contains("configuration reload failed") {
         assert!(
@@ -283,7 +239,7 @@ async fn healthcheck_probes_the_admin_listener() {
 /// a changed one is logged as needing a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_gateway_setting_is_reported_as_needing_a_restart() {
-    let up = upstream().await;
+    let up = ok_upstream().await;
     let cfg = tempfile::tempdir().unwrap();
     let path = cfg.path().join("config.yaml");
     std::fs::write(&path, format!("{ONLY_A}gateway:\n  idle_timeout: 75s\n")).unwrap();
@@ -298,7 +254,7 @@ async fn a_changed_gateway_setting_is_reported_as_needing_a_restart() {
     );
     assert_eq!(get(&srv.url("/"), Some("b.test")).await.0, 400);
     std::fs::write(&path, format!("{A_AND_B}gateway:\n  idle_timeout: 30s\n")).unwrap();
-    sighup(&srv);
+    srv.signal("-HUP");
     wait_status(&srv, "b.test", 200).await;
     let start = Instant::now();
     while !srv.stderr().contains("needs a restart") {

@@ -7,11 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hardened");
+use crate::common::{Run, command, run, venv};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,39 +39,20 @@ impl Dir {
 
     /// `hardened <args>` in this directory, with a clean environment and `DOCKER=false`.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .current_dir(self.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DOCKER", "false");
-        c
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut c: Command) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = c.output().unwrap();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8(stdout).unwrap(),
-        stderr: String::from_utf8(stderr).unwrap(),
+        command(self.path(), args)
     }
 }
 
 /// Runs a command that must succeed; returns stdout.
 fn ok(c: Command) -> String {
     let r = run(c);
-    assert_eq!(r.code, 0, "stderr:\n{}\nstdout:\n{}", r.stderr, r.stdout);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "stderr:\n{}\nstdout:\n{}",
+        r.stderr,
+        r.stdout
+    );
     assert!(r.stderr.is_empty(), "stderr:\n{}", r.stderr);
     r.stdout
 }
@@ -200,16 +181,18 @@ fn show_all_formats(d: &Dir, name: &str, extra_env: &[(&str, &str)]) {
     let from_json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(from_yaml, from_json, "{name}: YAML and JSON differ");
 
-    insta::assert_snapshot!(format!("show_table_{name}"), redact_table(&table));
-    insta::assert_snapshot!(
+    assert_named_snapshot!("cli", format!("show_table_{name}"), redact_table(&table));
+    assert_named_snapshot!(
+        "cli",
         format!("show_json_{name}"),
         collapse_loopback(&redact_json(&json))
     );
-    insta::assert_snapshot!(
+    assert_named_snapshot!(
+        "cli",
         format!("show_yaml_{name}"),
         collapse_loopback(&redact_yaml(&yaml))
     );
-    insta::assert_snapshot!(format!("show_django_{name}"), django);
+    assert_named_snapshot!("cli", format!("show_django_{name}"), django);
 }
 
 #[test]
@@ -522,7 +505,7 @@ fn bad(args: &[&str], fixture_name: Option<&str>) -> Run {
         None => Dir::empty(),
     };
     let r = run(d.cmd(args));
-    assert_eq!(r.code, 2, "{args:?}: stderr:\n{}", r.stderr);
+    assert_eq!(r.code, Some(2), "{args:?}: stderr:\n{}", r.stderr);
     assert!(r.stdout.is_empty(), "{args:?}: stdout:\n{}", r.stdout);
     r
 }
@@ -597,7 +580,7 @@ fn bad_configs_exit_2_with_every_problem() {
                 );
             }
             if format == "table" {
-                insta::assert_snapshot!(format!("bad_config_{name}"), r.stderr);
+                assert_named_snapshot!("cli", format!("bad_config_{name}"), r.stderr);
             }
         }
     }
@@ -615,7 +598,7 @@ fn bad_environment_variable_is_an_error() {
     let mut c = d.cmd(&["show"]);
     c.env("ENVIRONMENT", "qa");
     let r = run(c);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     assert!(r.stdout.is_empty());
     assert!(
         r.stderr.contains("environment variable ENVIRONMENT"),
@@ -804,14 +787,6 @@ fn env_follows_the_config_docker_setting() {
 }
 
 // ------------------------------------------------------------ Django import
-
-/// The venv made by `scripts/django-venv.sh`.
-fn django_venv() -> PathBuf {
-    match std::env::var_os("HARDENED_VENV") {
-        Some(v) => PathBuf::from(v),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    }
-}
 
 /// Configures Django with the generated settings, runs its system checks, compares
 /// every setting with `show --format json`, and checks hosts / CORS / CSRF decisions
@@ -1107,7 +1082,7 @@ fn django_imports_the_generated_settings() {
         eprintln!("SKIPPED django_imports_the_generated_settings: HARDENED_SKIP_DJANGO=1");
         return;
     }
-    let venv = django_venv();
+    let venv = venv();
     let python = venv.join("bin/python");
     assert!(
         python.exists(),
@@ -1344,8 +1319,8 @@ fn bad_config_messages_name_the_real_mistake() {
             c.env(k, v);
         }
         let r = run(c);
-        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
-        insta::assert_snapshot!(format!("message_{name}"), r.stderr);
+        assert_eq!(r.code, Some(2), "{name}: {}", r.stderr);
+        assert_named_snapshot!("cli", format!("message_{name}"), r.stderr);
     }
 }
 
@@ -1353,7 +1328,7 @@ fn bad_config_messages_name_the_real_mistake() {
 fn upstream_with_another_scheme_names_the_scheme() {
     let d = Dir::empty();
     let r = run(d.cmd(&["serve", "--upstream", "ftp://x"]));
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     insta::assert_snapshot!(r.stderr, @r#"error: --upstream "ftp://x": the scheme "ftp" is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"#);
 }
 
@@ -1371,7 +1346,7 @@ fn a_common_password_as_secret_key_is_named_and_located_in_dotenv() {
     )
     .unwrap();
     let r = run(d.cmd(&["check", "--format", "json"]));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(!r.stdout.contains("password123"));
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     let found: Vec<(String, String)> = v["findings"]
@@ -1470,7 +1445,7 @@ fn production_by_default_without_domains_says_why_and_how_to_develop() {
     let d = Dir::empty();
     std::fs::write(d.path().join("config.yaml"), "secret_key: x\n").unwrap();
     let r = run(d.cmd(&["show"]));
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     insta::assert_snapshot!(r.stderr, @r"
     error: `security_domains` = []: production needs at least one security domain; without one no request could be served (no environment set and debug is not true → production, secure by default)
       fix: add your domains: security_domains: [example.com, api.example.com]; or, to develop locally, write `environment: development` (or `debug: true`)
@@ -1483,7 +1458,7 @@ fn production_by_default_without_domains_says_why_and_how_to_develop() {
 fn explain_exits_1_on_a_rejection_and_shows_only_the_layers_headers() {
     let d = Dir::empty();
     let allowed = run(d.cmd(&["explain", "--url", "http://localhost/login"]));
-    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert_eq!(allowed.code, Some(0), "{}", allowed.stderr);
     assert!(
         allowed.stdout.contains("verdict:  allow (200 OK)"),
         "{}",
@@ -1512,7 +1487,7 @@ fn explain_exits_1_on_a_rejection_and_shows_only_the_layers_headers() {
         "-H",
         "Origin: https://evil.com",
     ]));
-    assert_eq!(rejected.code, 1, "{}", rejected.stderr);
+    assert_eq!(rejected.code, Some(1), "{}", rejected.stderr);
     assert!(
         rejected.stdout.contains("verdict:  reject (403 Forbidden)"),
         "{}",
@@ -1534,7 +1509,7 @@ fn explain_says_why_localhost_is_refused_in_default_production() {
     )
     .unwrap();
     let r = run(d.cmd(&["explain", "--url", "http://localhost:8000/"]));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(
         r.stdout.contains("note:     production because no environment set and debug is not true → production, secure by default: loopback hosts are allowed in development and test only; to develop locally, write `environment: development` (or `debug: true`)"),
         "{}",

@@ -8,22 +8,20 @@
 //! bounded, and every started process is killed by its id when its test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::{Served as Hardened, Upstream, command, upstream, workdir};
 use bytes::Bytes;
-use common::{Served as Hardened, command, workdir};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 
 /// The longest any single exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -91,18 +89,7 @@ async fn send(url: &str, method: &str, headers: &[(&str, &str)]) -> Resp {
 // ---------------------------------------------------------------- upstream
 
 /// A small upstream on 127.0.0.1:0: `/hang` never answers, any other path is answered
-/// "upstream PATH". Its accept task is aborted when dropped.
-struct Upstream {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
+/// "upstream PATH". Aborted when dropped.
 async fn upstream_handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     if path == "/hang" {
@@ -113,25 +100,8 @@ async fn upstream_handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>
     )))))
 }
 
-async fn upstream() -> Upstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        hyper::service::service_fn(upstream_handle),
-                    )
-                    .await;
-            });
-        }
-    });
-    Upstream { addr, task }
+async fn hang_upstream() -> Upstream {
+    upstream(upstream_handle).await
 }
 
 // ---------------------------------------------------------------- demo app
@@ -367,7 +337,7 @@ async fn sigterm_exits_0_gracefully() {
 /// `--upstream-timeout` reaches the gateway (504 after 1 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_mode_smoke() {
-    let up = upstream().await;
+    let up = hang_upstream().await;
     let upstream_url = format!("http://{}", up.addr);
     let srv = Hardened::start(
         None,
@@ -473,7 +443,7 @@ fn buffering_flags_are_validated() {
 /// answered 413 by the gateway; `0` lifts the limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_body_size_flag() {
-    let up = upstream().await;
+    let up = hang_upstream().await;
     let upstream_url = format!("http://{}", up.addr);
     let post = |url: String, body: &'static str| async move {
         let req = Request::post(url)
@@ -517,7 +487,7 @@ async fn gateway_body_size_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_buffering_keys_from_the_file_apply_and_flags_win() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let up = upstream().await;
+    let up = hang_upstream().await;
     let upstream_url = format!("http://{}", up.addr);
     let config = "debug: true\ngateway:\n  client_max_body_size: 1k\n";
     async fn post(addr: SocketAddr) -> String {

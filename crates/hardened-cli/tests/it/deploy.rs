@@ -9,33 +9,18 @@
 //! needed: the Dockerfile is read, not built.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
+use crate::common::{self, repo_root, venv, venv_python};
 
+/// The venv's Python, which must exist.
 fn python() -> PathBuf {
-    let repo = repo_root();
-    let venv = match std::env::var_os("HARDENED_VENV") {
-        Some(v) if !v.is_empty() => {
-            let v = PathBuf::from(v);
-            if v.is_absolute() { v } else { repo.join(v) }
-        }
-        _ => repo.join(".venv"),
-    };
-    let python = venv.join("bin").join("python");
+    let python = venv_python();
     assert!(
         python.exists(),
         "no venv at {}: run scripts/django-venv.sh (or point HARDENED_VENV at one)",
-        venv.display()
+        venv().display()
     );
     python
 }

@@ -17,21 +17,19 @@
     clippy::print_stdout
 )]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::{Served, Upstream, upstream};
 use bytes::Bytes;
-use common::Served;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const CLIENTS: usize = 32;
 const SLOW_LORIS: usize = 16;
@@ -72,25 +70,8 @@ fn rand_ms() -> u64 {
     (x ^ (x >> 15)).wrapping_mul(0x2c1b_3c6d) >> 40
 }
 
-async fn start_upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        hyper::service::service_fn(upstream_handle),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
+async fn start_upstream() -> Upstream {
+    upstream(upstream_handle).await
 }
 
 // ---------------------------------------------------------------- gateway
@@ -409,7 +390,8 @@ async fn gateway_soak() {
         .unwrap_or(30)
         .clamp(10, 55);
     let warmup = Duration::from_secs(5);
-    let upstream = start_upstream().await;
+    let up = start_upstream().await;
+    let upstream = up.addr;
     let gw = start_gateway(upstream);
     let pid = gw.child.id();
     let rss_start = rss_kib(pid);
