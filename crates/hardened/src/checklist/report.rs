@@ -120,7 +120,7 @@ impl fmt::Display for Location {
 /// One thing wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// The rule's stable id (see [`RULES`]).
+    /// The rule's stable id (see [`RULES`](super::RULES)).
     pub id: RuleId,
     /// How serious it is.
     pub severity: Severity,

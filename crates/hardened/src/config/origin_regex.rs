@@ -102,6 +102,7 @@ pub(crate) struct CompiledRegexes(Vec<OriginRegex>);
 
 impl CompiledRegexes {
     /// Keeps the compiled form of a pattern.
+    #[cfg(feature = "config-file")]
     pub(crate) fn push(&mut self, re: OriginRegex) {
         self.0.push(re);
     }
