@@ -58,6 +58,10 @@ pub(crate) struct Args {
     /// peer, request id.
     #[arg(long)]
     access_log: bool,
+    /// Worker threads, each with its own event loop accepting on --listen, as nginx's
+    /// worker processes [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
     #[command(flatten)]
     buffering: BufferingArgs,
     #[command(flatten)]
@@ -367,7 +371,13 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         Some(u) => Some(parse_upstream(u)?),
         None => None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // With several workers (threads with their own event loops) serving the listeners,
+    // one thread is plenty for the rest: signals, reloads, the admin listener.
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if settings.options.workers > 1 {
+        rt.worker_threads(1);
+    }
+    let rt = rt
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
@@ -473,22 +483,26 @@ impl Settings {
     fn new(args: &Args, file: &GatewayConfig) -> Result<Settings, CliError> {
         let secs = |flag: Option<u64>| flag.map(|s| Duration::from_secs(s.max(1)));
         let defaults = GatewayOptions::default();
-        let options = GatewayOptions::default()
-            .with_upstream_timeout(
-                secs(args.upstream_timeout)
-                    .or(file.upstream_timeout)
-                    .unwrap_or(defaults.upstream_timeout),
-            )
-            .with_header_read_timeout(
-                secs(args.header_read_timeout)
-                    .or(file.header_read_timeout)
-                    .unwrap_or(defaults.header_read_timeout),
-            )
-            .with_idle_timeout(
-                secs(args.idle_timeout)
-                    .or(file.idle_timeout)
-                    .unwrap_or(defaults.idle_timeout),
-            );
+        let options =
+            GatewayOptions::default()
+                .with_upstream_timeout(
+                    secs(args.upstream_timeout)
+                        .or(file.upstream_timeout)
+                        .unwrap_or(defaults.upstream_timeout),
+                )
+                .with_header_read_timeout(
+                    secs(args.header_read_timeout)
+                        .or(file.header_read_timeout)
+                        .unwrap_or(defaults.header_read_timeout),
+                )
+                .with_idle_timeout(
+                    secs(args.idle_timeout)
+                        .or(file.idle_timeout)
+                        .unwrap_or(defaults.idle_timeout),
+                )
+                .with_workers(args.workers.map(usize::from).unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, usize::from)
+                }));
         let tls = match (&args.tls.tls_cert, &args.tls.tls_key, &file.tls) {
             (Some(c), Some(k), _) => Some((c.clone(), k.clone(), "--tls-cert/--tls-key")),
             (None, None, Some(t)) => Some((t.cert.clone(), t.key.clone(), "gateway.tls")),

@@ -113,6 +113,7 @@ mod target;
 mod timeout;
 pub mod tls;
 mod websocket;
+mod workers;
 
 use std::fmt;
 use std::future::Future;
@@ -260,6 +261,14 @@ pub struct GatewayOptions {
     /// How long a request may wait for an upstream connection (under either cap) before
     /// it is answered 503 (default 10 s).
     pub upstream_queue_timeout: Duration,
+    /// Worker threads (default 1). With `1`, [`Gateway::serve`] and [`Server::serve`]
+    /// run in the caller's runtime. With more, each worker is a thread of its own with a
+    /// single-threaded runtime and its own accept loop on the same listening socket, as
+    /// nginx's worker processes: a connection, its requests and its upstream connections
+    /// stay on the thread that accepted it (no task woken across threads). The idle
+    /// upstream connections are still shared by every client. `hardened serve` uses one
+    /// per core.
+    pub workers: usize,
 }
 
 impl Default for GatewayOptions {
@@ -286,11 +295,19 @@ impl Default for GatewayOptions {
             upstream_max_connections_per_client: 8,
             upstream_queue_size: 1024,
             upstream_queue_timeout: Duration::from_secs(10),
+            workers: 1,
         }
     }
 }
 
 impl GatewayOptions {
+    /// Sets [`workers`](Self::workers) (at least 1).
+    #[must_use]
+    pub fn with_workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
     /// Sets [`upstream_timeout`](Self::upstream_timeout).
     #[must_use]
     pub fn with_upstream_timeout(mut self, timeout: Duration) -> Self {
@@ -654,9 +671,27 @@ impl Gateway {
             shutdown.await;
             tunnels.shutdown();
         };
-        self.server
-            .serve_with(listener, move |_peer| proxy.connection(), shutdown)
+        let workers = self.server.options().workers;
+        if workers > 1 {
+            let server = self.server;
+            workers::serve(
+                listener,
+                workers,
+                |_| {
+                    let server = server.clone();
+                    let proxy = proxy.clone();
+                    move |listener, stop| {
+                        server.serve_with(listener, move |peer| proxy.connection(peer), stop)
+                    }
+                },
+                shutdown,
+            )
             .await;
+        } else {
+            self.server
+                .serve_with(listener, move |peer| proxy.connection(peer), shutdown)
+                .await;
+        }
         // Upgraded connections (WebSockets) get the same drain timeout.
         tunnels.closed().await;
     }
