@@ -103,6 +103,9 @@
 pub mod admin;
 mod buffer;
 mod forward;
+// The task-less upstream client, wired into the pool next.
+#[allow(dead_code)]
+mod h1;
 pub mod metrics;
 mod observe;
 mod pool;
@@ -133,6 +136,10 @@ pub use observe::GatewayBody;
 pub use reload::{Policy, Reloader};
 pub use server::Server;
 pub use tls::{Tls, TlsError};
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use h1::fuzz::h1_response as fuzz_h1_response;
 
 /// A boxed error, as carried by [`BoxBody`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
