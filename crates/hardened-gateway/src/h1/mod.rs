@@ -45,6 +45,9 @@ mod encode;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod fuzz;
 mod parse;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests;
 
 // The pool names these once it uses this client.
 #[allow(unused_imports)]
