@@ -106,6 +106,9 @@
 pub mod admin;
 mod buffer;
 mod forward;
+// The task-less upstream client, wired into the pool next.
+#[allow(dead_code)]
+mod h1;
 pub mod metrics;
 mod observe;
 mod options;
@@ -136,6 +139,10 @@ pub use reload::{Policy, Reloader};
 pub use server::Server;
 pub use tls::{Tls, TlsError};
 pub use upstream::{Upstream, UpstreamError, parse_upstream};
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use h1::fuzz::h1_response as fuzz_h1_response;
 
 /// A boxed error, as carried by [`BoxBody`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
