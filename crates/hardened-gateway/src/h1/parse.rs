@@ -75,8 +75,11 @@ pub(crate) fn parse_head(
         }
         // A complete head contains "\n\r\n" or "\n\n": until one arrives, httparse could
         // only say "partial" (or find an error, which can wait for the end of the head).
+        // The first look at a response goes straight to httparse (it usually arrives
+        // whole in one read); later looks at a head arriving in pieces search only the
+        // new bytes for the blank line, so a slow head is not parsed again and again.
         let from = scan.searched.saturating_sub(2);
-        if !at_eof && !has_blank_line(buf.get(from..).unwrap_or_default()) {
+        if !at_eof && scan.searched > 0 && !has_blank_line(buf.get(from..).unwrap_or_default()) {
             scan.searched = buf.len();
             return too_large(buf, limits).map(|()| None);
         }
