@@ -28,6 +28,14 @@ use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
 use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
+/// What the policy in front of the proxy found when it admitted a request: the policy
+/// in force when the request arrived, and whether the request is secure.
+#[derive(Clone)]
+pub(crate) struct Admitted {
+    pub(crate) security: Security,
+    pub(crate) secure: bool,
+}
+
 /// The methods the gateway answers `Allow` with.
 fn allow() -> HeaderValue {
     HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
@@ -316,9 +324,13 @@ impl Proxy {
         }
         // The policy in force when the request arrived (see `observe`), else the
         // gateway's first one.
-        let current = parts.extensions.remove::<Security>();
-        let security = current.as_ref().unwrap_or(&self.security);
-        let secure = security.is_secure(&parts);
+        let admitted = parts.extensions.remove::<Admitted>();
+        let security = admitted.as_ref().map_or(&self.security, |a| &a.security);
+        // As the policy judged it on admission (computed once per request).
+        let secure = match &admitted {
+            Some(a) => a.secure,
+            None => security.is_secure(&parts),
+        };
         let peer = hardened::peer_ip(&parts);
         let trusted = security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
