@@ -21,13 +21,12 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::buffer::{self, BodyError, BodyLimits, RequestBody, ResponseBuffering};
+use crate::buffer::{
+    self, BodyError, BodyLimits, RequestBody, ResponseBuffering, X_ACCEL_BUFFERING,
+};
 use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
 use crate::{BoxBody, GatewayOptions, Upstream, scrub, target};
-
-/// The upstream's instruction not to buffer a response.
-const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// The methods the gateway answers `Allow` with.
 fn allow() -> HeaderValue {
@@ -56,6 +55,9 @@ pub(crate) struct ProxyService {
     proxy: Arc<Proxy>,
     /// This client connection's share of the upstream connections.
     client: ClientSlots,
+    /// The client's address as `X-Forwarded-For` names it, formatted once per
+    /// connection.
+    peer: Option<HeaderValue>,
 }
 
 impl tower::Service<Request<Incoming>> for ProxyService {
@@ -70,7 +72,8 @@ impl tower::Service<Request<Incoming>> for ProxyService {
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let proxy = self.proxy.clone();
         let client = self.client.clone();
-        Box::pin(async move { Ok(proxy.forward(req, &client).await) })
+        let peer = self.peer.clone();
+        Box::pin(async move { Ok(proxy.forward(req, &client, peer).await) })
     }
 }
 
@@ -88,7 +91,17 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+/// `X-Forwarded-For`.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names (most messages have none of these) instead of a hashed
+    // lookup per hop-by-hop name.
+    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
+        return;
+    }
     // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
     // be able to make the gateway drop the Host it validated.
     if headers.contains_key(header::CONNECTION) {
@@ -232,11 +245,13 @@ impl Proxy {
         &self.tunnels
     }
 
-    /// The proxy for a new client connection (with no upstream connection yet).
-    pub(crate) fn connection(self: &Arc<Self>) -> ProxyService {
+    /// The proxy for a new client connection from `peer` (with no upstream connection
+    /// yet).
+    pub(crate) fn connection(self: &Arc<Self>, peer: std::net::SocketAddr) -> ProxyService {
         ProxyService {
             proxy: self.clone(),
             client: self.pool.client(),
+            peer: HeaderValue::try_from(peer.ip().to_canonical().to_string()).ok(),
         }
     }
 
@@ -264,7 +279,12 @@ impl Proxy {
 
     /// Forwards one request the policy allowed and returns the upstream's answer (or
     /// the gateway's own: 400, 405, 408, 413, 502, 503, 504, 507).
-    async fn forward(&self, req: Request<Incoming>, client: &ClientSlots) -> Response<BoxBody> {
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientSlots,
+        connection_peer: Option<HeaderValue>,
+    ) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; TRACE would echo the
         // request, cookies and credentials included, back to a script (cross-site
@@ -320,25 +340,31 @@ impl Proxy {
         // upstream gets the body at once, as from nginx.
         headers.remove(header::EXPECT);
         join_cookies(headers);
-        let peer_ip = peer
-            .map(|p| p.to_canonical().to_string())
-            .unwrap_or_default();
         // Every X-Forwarded-For line a trusted proxy sent, in order, then the peer.
-        let mut xff = String::new();
-        if trusted {
-            for v in headers.get_all("x-forwarded-for") {
-                if let Ok(v) = v.to_str() {
-                    xff.push_str(v);
-                    xff.push_str(", ");
-                }
-            }
-        }
-        xff.push_str(&peer_ip);
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            headers.insert("x-forwarded-for", v);
-        }
+        // The connection's peer (formatted when it was accepted) is the request's.
+        let peer_ip = connection_peer.or_else(|| {
+            peer.and_then(|p| HeaderValue::try_from(p.to_canonical().to_string()).ok())
+        });
+        let prior: Vec<&str> = if trusted {
+            headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let xff = if prior.is_empty() {
+            peer_ip.unwrap_or_else(|| HeaderValue::from_static(""))
+        } else {
+            let mut joined = prior.join(", ");
+            joined.push_str(", ");
+            joined.push_str(peer_ip.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""));
+            HeaderValue::try_from(joined).unwrap_or_else(|_| HeaderValue::from_static(""))
+        };
+        headers.insert(X_FORWARDED_FOR, xff);
         headers.insert(
-            "x-forwarded-proto",
+            X_FORWARDED_PROTO,
             HeaderValue::from_static(if secure { "https" } else { "http" }),
         );
         if !headers.contains_key(header::HOST)

@@ -104,10 +104,12 @@ impl<B> std::fmt::Debug for Pool<B> {
 }
 
 struct Shared<B> {
-    /// Idle connections, the most recently used last.
-    idle: Vec<SendRequest<B>>,
+    /// Idle connections of each worker (see `workers`), the most recently used last:
+    /// a connection is driven by a task of the worker that opened it, so a request
+    /// takes one of its own worker's first and another's only when it has none.
+    idle: Vec<Vec<SendRequest<B>>>,
     /// Requests waiting for a connection to be handed over, oldest first.
-    waiters: VecDeque<oneshot::Sender<SendRequest<B>>>,
+    waiters: VecDeque<oneshot::Sender<(SendRequest<B>, usize)>>,
 }
 
 /// The caps of one client connection.
@@ -124,9 +126,11 @@ impl Drop for Waiting<'_> {
 
 /// What a lease has: a connection to reuse, a permit to open one, or a connection in use.
 enum Slot<B> {
-    Idle(SendRequest<B>),
+    /// An idle connection and the worker it belongs to.
+    Idle(SendRequest<B>, usize),
     Fresh(OwnedSemaphorePermit),
-    Busy(SendRequest<B>),
+    /// A connection in use and the worker it belongs to.
+    Busy(SendRequest<B>, usize),
     Empty,
 }
 
@@ -158,7 +162,7 @@ where
             open: Arc::new(Semaphore::new(max)),
             waiting: AtomicUsize::new(0),
             shared: Mutex::new(Shared {
-                idle: Vec::new(),
+                idle: (0..options.workers.max(1)).map(|_| Vec::new()).collect(),
                 waiters: VecDeque::new(),
             }),
         }
@@ -181,11 +185,19 @@ where
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// An idle connection that is still open.
-    fn take_idle(shared: &mut Shared<B>) -> Option<SendRequest<B>> {
-        while let Some(c) = shared.idle.pop() {
-            if !c.is_closed() {
-                return Some(c);
+    /// An idle connection that is still open, the calling worker's own if it has one,
+    /// and the worker it belongs to.
+    fn take_idle(shared: &mut Shared<B>) -> Option<(SendRequest<B>, usize)> {
+        let own = crate::workers::current();
+        let n = shared.idle.len();
+        for k in 0..n {
+            let w = (own + k) % n.max(1);
+            if let Some(list) = shared.idle.get_mut(w) {
+                while let Some(c) = list.pop() {
+                    if !c.is_closed() {
+                        return Some((c, w));
+                    }
+                }
             }
         }
         None
@@ -221,8 +233,8 @@ where
     }
 
     async fn slot(&self, start: Instant, deadline: Instant) -> Result<Slot<B>, Refused> {
-        if let Some(c) = Self::take_idle(&mut self.lock()) {
-            return Ok(Slot::Idle(c));
+        if let Some((c, w)) = Self::take_idle(&mut self.lock()) {
+            return Ok(Slot::Idle(c, w));
         }
         if let Ok(p) = self.open.clone().try_acquire_owned() {
             return Ok(Slot::Fresh(p));
@@ -239,8 +251,8 @@ where
         let (tx, mut rx) = oneshot::channel();
         {
             let mut s = self.lock();
-            if let Some(c) = Self::take_idle(&mut s) {
-                return Ok(Slot::Idle(c));
+            if let Some((c, w)) = Self::take_idle(&mut s) {
+                return Ok(Slot::Idle(c, w));
             }
             if s.waiters.len() >= self.queue_size.max(16) {
                 s.waiters.retain(|w| !w.is_closed());
@@ -249,7 +261,7 @@ where
         }
         let permit = tokio::select! {
             biased;
-            handed = &mut rx => return handed.map(Slot::Idle).map_err(|_| Refused::Timeout {
+            handed = &mut rx => return handed.map(|(c, w)| Slot::Idle(c, w)).map_err(|_| Refused::Timeout {
                 limit: self.max,
                 waited: start.elapsed(),
             }),
@@ -258,8 +270,8 @@ where
         };
         // A connection may have been handed over meanwhile: take it rather than lose it.
         rx.close();
-        if let Ok(c) = rx.try_recv() {
-            return Ok(Slot::Idle(c));
+        if let Ok((c, w)) = rx.try_recv() {
+            return Ok(Slot::Idle(c, w));
         }
         permit.map(Slot::Fresh).ok_or(Refused::Timeout {
             limit: self.max,
@@ -309,15 +321,20 @@ where
 
     /// Returns a connection whose exchange is complete: to the oldest waiting request,
     /// else to the idle list.
-    fn put(&self, mut conn: SendRequest<B>) {
+    fn put(&self, conn: SendRequest<B>, worker: usize) {
         let mut s = self.lock();
+        let mut conn = (conn, worker);
         while let Some(w) = s.waiters.pop_front() {
             match w.send(conn) {
                 Ok(()) => return,
                 Err(back) => conn = back,
             }
         }
-        s.idle.push(conn);
+        let (conn, worker) = conn;
+        let last = s.idle.len().saturating_sub(1);
+        if let Some(list) = s.idle.get_mut(worker.min(last)) {
+            list.push(conn);
+        }
     }
 }
 
@@ -335,10 +352,10 @@ where
         mut req: Request<B>,
     ) -> Result<Response<Incoming>, SendError> {
         for attempt in 0..2 {
-            let mut sender = match std::mem::replace(&mut self.slot, Slot::Empty) {
-                Slot::Idle(mut s) => {
+            let (mut sender, worker) = match std::mem::replace(&mut self.slot, Slot::Empty) {
+                Slot::Idle(mut s, w) => {
                     if s.ready().await.is_ok() {
-                        s
+                        (s, w)
                     } else {
                         drop(s);
                         self.fresh().await?
@@ -347,13 +364,13 @@ where
                 Slot::Fresh(p) => {
                     let mut s = self.pool.connect(p).await?;
                     s.ready().await.map_err(SendError::Http)?;
-                    s
+                    (s, crate::workers::current())
                 }
-                Slot::Busy(_) | Slot::Empty => self.fresh().await?,
+                Slot::Busy(..) | Slot::Empty => self.fresh().await?,
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => {
-                    self.slot = Slot::Busy(sender);
+                    self.slot = Slot::Busy(sender, worker);
                     return Ok(resp);
                 }
                 Err(mut e) => match e.take_message() {
@@ -368,20 +385,20 @@ where
     }
 
     /// A new connection, replacing one that closed (its permit is freed as it goes).
-    async fn fresh(&self) -> Result<SendRequest<B>, SendError> {
+    async fn fresh(&self) -> Result<(SendRequest<B>, usize), SendError> {
         let permit = self.pool.permit().await.map_err(SendError::Refused)?;
         let mut s = self.pool.connect(permit).await?;
         s.ready().await.map_err(SendError::Http)?;
-        Ok(s)
+        Ok((s, crate::workers::current()))
     }
 
     /// The response has been read completely: the connection may serve the next
     /// request, of any client.
     pub(crate) fn release(mut self) {
-        if let Slot::Busy(s) = std::mem::replace(&mut self.slot, Slot::Empty)
+        if let Slot::Busy(s, worker) = std::mem::replace(&mut self.slot, Slot::Empty)
             && !s.is_closed()
         {
-            self.pool.put(s);
+            self.pool.put(s, worker);
         }
     }
 }

@@ -37,6 +37,10 @@ impl ResponseBuffering {
 
 /// Whether a response must stream rather than be buffered: protocol switches, server-sent
 /// events, and what the upstream marks `X-Accel-Buffering: no`.
+/// The upstream's instruction not to buffer a response.
+pub(crate) const X_ACCEL_BUFFERING: http::HeaderName =
+    http::HeaderName::from_static("x-accel-buffering");
+
 pub(crate) fn must_stream(status: http::StatusCode, headers: &HeaderMap) -> bool {
     status == http::StatusCode::SWITCHING_PROTOCOLS
         || headers
@@ -48,7 +52,7 @@ pub(crate) fn must_stream(status: http::StatusCode, headers: &HeaderMap) -> bool
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
             })
         || headers
-            .get("x-accel-buffering")
+            .get(X_ACCEL_BUFFERING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"no"))
 }
 
