@@ -52,6 +52,7 @@ mod tests;
 // The pool names these once it uses this client.
 #[allow(unused_imports)]
 pub(crate) use body::{OnReusable, ResponseBody};
+#[allow(unused_imports)]
 pub(crate) use conn::Conn;
 
 use crate::BoxError;
