@@ -26,7 +26,7 @@ use crate::buffer::{
 };
 use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
-use crate::{BoxBody, GatewayOptions, Upstream, scrub, target};
+use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
 /// The methods the gateway answers `Allow` with.
 fn allow() -> HeaderValue {
@@ -42,7 +42,7 @@ pub(crate) struct Proxy {
     /// HTTP/1.1 upgrades (WebSockets).
     tunnels: Arc<crate::websocket::Tunnels>,
     /// The upstream connections, shared by every client.
-    pool: Arc<Pool<RequestBody>>,
+    pool: Arc<Pool>,
     /// Request body buffering and limits.
     bodies: BodyLimits,
     /// Response buffering.
@@ -144,22 +144,38 @@ fn join_cookies(headers: &mut HeaderMap) {
 }
 
 /// Whether forwarding failed because the client's own request body was broken (a bad
-/// chunk size, a truncated chunk): hyper reports the body stream's error as a "user"
-/// error. That is the client's fault (400), not the upstream's (502).
+/// chunk size, a truncated chunk, fewer bytes than its `Content-Length`). That is the
+/// client's fault (400), not the upstream's (502).
 fn client_body_failed(e: &SendError) -> bool {
     match e {
+        SendError::Upstream(h1::Error::RequestBody(_) | h1::Error::RequestBodyLength) => true,
+        // hyper reports the body stream's error as a "user" error.
         SendError::Http(h) => error_chain_has_user_error(h),
-        SendError::Connect(_) | SendError::Refused(_) => false,
+        _ => false,
     }
+}
+
+fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && h.is_user()
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The limit a streamed request body broke while it was being forwarded, if that is
 /// why forwarding failed.
 fn streamed_body_refused(e: &SendError) -> Option<&BodyError> {
-    let SendError::Http(h) = e else {
-        return None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = match e {
+        SendError::Upstream(h1::Error::RequestBody(b)) => Some(b.as_ref()),
+        SendError::Http(h) => Some(h),
+        _ => None,
     };
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(h);
     while let Some(err) = cur {
         if let Some(b) = err.downcast_ref::<BodyError>() {
             return Some(b);
@@ -188,19 +204,6 @@ fn body_refused(e: &BodyError, version: Version) -> Response<BoxBody> {
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
-}
-
-fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(h) = err.downcast_ref::<hyper::Error>()
-            && h.is_user()
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// Marks the gateway's own answer to an upstream failure, for the metrics.
@@ -412,8 +415,9 @@ impl Proxy {
         } else {
             RequestBody::Streamed(buffer::Streamed::new(body, &self.bodies))
         };
+        let streamed = matches!(body, RequestBody::Streamed(_));
         let upstream_req = Request::from_parts(parts, body);
-        let mut lease = match self.pool.acquire(client).await {
+        let lease = match self.pool.acquire(client).await {
             Ok(lease) => lease,
             Err(refused) => {
                 tracing::warn!(upstream = %self.upstream, reason = %refused, "no upstream connection");
@@ -424,7 +428,14 @@ impl Proxy {
             }
         };
         let sent = std::time::Instant::now();
-        match tokio::time::timeout(self.upstream_timeout, lease.send(upstream_req)).await {
+        let sending = async {
+            if streamed {
+                lease.send_streaming(upstream_req).await
+            } else {
+                lease.send(upstream_req).await
+            }
+        };
+        match tokio::time::timeout(self.upstream_timeout, sending).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
                 with_failure(
@@ -474,11 +485,12 @@ impl Proxy {
                     !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);
                 // An instruction to the gateway, as nginx keeps it from the client.
                 parts.headers.remove(X_ACCEL_BUFFERING);
-                let release: buffer::OnComplete = Box::new(move || lease.release());
+                // The body gives its upstream connection back to the pool itself, once
+                // it has been read to its end (see `pool`).
                 let body = if stream {
-                    buffer::ReleaseOnEnd::new(body, release).boxed_unsync()
+                    body.map_err(Into::into).boxed_unsync()
                 } else {
-                    match buffer::buffer_response(body, release, &self.responses).await {
+                    match buffer::buffer_response(body, Box::new(|| {}), &self.responses).await {
                         Ok(b) => b,
                         Err(e) => {
                             tracing::warn!(upstream = %self.upstream, error = %e, "upstream response failed");

@@ -80,6 +80,9 @@
 //! - `buffer`: request bodies read completely first (memory, then an unlinked temporary
 //!   file; size limit, timeout between reads), responses read from the upstream as fast
 //!   as it sends them and fed to the client at its pace, the client send timeout;
+//! - `h1`: the HTTP/1.1 upstream client: an owned connection polled by the request
+//!   that uses it (no task, no channel), strict framing, limits on what the upstream
+//!   sends;
 //! - `pool`: the upstream connections: a keep-alive pool shared by every client, capped
 //!   globally and per client connection, with a bounded queue;
 //! - `scrub`: request headers the upstream must not see as the client wrote them:
@@ -106,8 +109,6 @@
 pub mod admin;
 mod buffer;
 mod forward;
-// The task-less upstream client, wired into the pool next.
-#[allow(dead_code)]
 mod h1;
 pub mod metrics;
 mod observe;

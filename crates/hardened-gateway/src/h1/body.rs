@@ -108,6 +108,7 @@ where
         }
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// The connection, if the response has been read from it completely and it may serve
     /// another request (the body may still hold its last frame, which stays readable).
     pub(crate) fn take_conn(&mut self) -> Option<Conn<IO>> {

@@ -79,11 +79,6 @@ impl Chunked {
         }
     }
 
-    /// The body is complete.
-    pub(crate) fn is_end(&self) -> bool {
-        self.state == State::End
-    }
-
     /// Decodes from `buf` (consuming what it decodes) until it has data, the end of the
     /// body, or needs more bytes.
     pub(crate) fn decode(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Decoded, Error> {

@@ -87,6 +87,7 @@ where
         }
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// The transport.
     pub(crate) fn get_ref(&self) -> &IO {
         &self.io

@@ -75,8 +75,11 @@ pub(crate) fn parse_head(
         }
         // A complete head contains "\n\r\n" or "\n\n": until one arrives, httparse could
         // only say "partial" (or find an error, which can wait for the end of the head).
+        // The first look at a response goes straight to httparse (it usually arrives
+        // whole in one read); later looks at a head arriving in pieces search only the
+        // new bytes for the blank line, so a slow head is not parsed again and again.
         let from = scan.searched.saturating_sub(2);
-        if !at_eof && !has_blank_line(buf.get(from..).unwrap_or_default()) {
+        if !at_eof && scan.searched > 0 && !has_blank_line(buf.get(from..).unwrap_or_default()) {
             scan.searched = buf.len();
             return too_large(buf, limits).map(|()| None);
         }
@@ -126,6 +129,13 @@ enum Parsed {
     Final(Head),
 }
 
+/// Framing headers found in a head.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    transfer_encoding: bool,
+    content_length: bool,
+}
+
 /// Where one header sits in the head: its name, and its value's byte range.
 struct Field {
     name: HeaderName,
@@ -171,6 +181,9 @@ fn parse_one(buf: &mut BytesMut, method: &Method, limits: &Limits) -> Result<Par
     };
     // HTTP/1.0 is never kept (not even with `Connection: keep-alive`).
     let mut keep_alive = version == Version::HTTP_11;
+    // Whether framing headers are present, noted on the way (no lookups afterwards for
+    // the common response that has only `Content-Length`).
+    let mut seen = Seen::default();
     let mut fields = Vec::with_capacity(res.headers.len());
     for h in res.headers.iter() {
         let name =
@@ -178,6 +191,8 @@ fn parse_one(buf: &mut BytesMut, method: &Method, limits: &Limits) -> Result<Par
         if name == CONNECTION && has_token(h.value, "close") {
             keep_alive = false;
         }
+        seen.transfer_encoding |= name == TRANSFER_ENCODING;
+        seen.content_length |= name == CONTENT_LENGTH;
         let start = h.value.as_ptr().addr().wrapping_sub(base);
         fields.push(Field {
             name,
@@ -200,7 +215,7 @@ fn parse_one(buf: &mut BytesMut, method: &Method, limits: &Limits) -> Result<Par
             .try_append(f.name, value)
             .map_err(|_| Error::Invalid("too many headers"))?;
     }
-    let framing = framing(status, version, method, &headers)?;
+    let framing = framing(status, version, method, &headers, seen)?;
     Ok(Parsed::Final(Head {
         status,
         version,
@@ -218,6 +233,7 @@ fn framing(
     version: Version,
     method: &Method,
     headers: &HeaderMap,
+    seen: Seen,
 ) -> Result<Framing, Error> {
     if status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
@@ -228,13 +244,13 @@ fn framing(
     if *method == Method::CONNECT && status.is_success() {
         return Err(Error::Upgrade);
     }
-    if headers.contains_key(TRANSFER_ENCODING) {
+    if seen.transfer_encoding {
         if version == Version::HTTP_10 {
             return Err(Error::Invalid("transfer-encoding in an HTTP/1.0 response"));
         }
         // Request-smuggling defence (RFC 9112 §6.3 item 3: "ought to be handled as an
         // error"): never choose between the two.
-        if headers.contains_key(CONTENT_LENGTH) {
+        if seen.content_length {
             return Err(Error::Invalid(
                 "both transfer-encoding and content-length in a response",
             ));
@@ -245,7 +261,7 @@ fn framing(
             Framing::Eof
         });
     }
-    if headers.contains_key(CONTENT_LENGTH) {
+    if seen.content_length {
         return match content_length(headers) {
             Some(0) => Ok(Framing::Empty),
             Some(n) if n <= MAX_LENGTH => Ok(Framing::Length(n)),
