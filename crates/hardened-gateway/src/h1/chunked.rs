@@ -241,13 +241,15 @@ fn trailers(section: &[u8], lines: usize) -> Result<HeaderMap, Error> {
     let mut slots = vec![httparse::EMPTY_HEADER; lines.max(1)];
     match httparse::parse_headers(section, &mut slots) {
         Ok(httparse::Status::Complete((_, fields))) => {
-            let mut map = HeaderMap::with_capacity(fields.len());
+            let mut map = HeaderMap::try_with_capacity(fields.len())
+                .map_err(|_| Error::Chunked("too many trailers"))?;
             for f in fields {
                 let name = HeaderName::from_bytes(f.name.as_bytes())
                     .map_err(|_| Error::Chunked("trailer name"))?;
                 let value = HeaderValue::from_bytes(f.value)
                     .map_err(|_| Error::Chunked("trailer value"))?;
-                map.append(name, value);
+                map.try_append(name, value)
+                    .map_err(|_| Error::Chunked("too many trailers"))?;
             }
             Ok(map)
         }

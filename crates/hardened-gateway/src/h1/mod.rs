@@ -49,9 +49,7 @@ mod parse;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests;
 
-// The pool names these once it uses this client.
-#[allow(unused_imports)]
-pub(crate) use body::{OnReusable, ResponseBody};
+pub(crate) use body::ResponseBody;
 pub(crate) use conn::Conn;
 
 use crate::BoxError;

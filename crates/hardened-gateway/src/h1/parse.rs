@@ -201,7 +201,8 @@ fn parse_one(buf: &mut BytesMut, method: &Method, limits: &Limits) -> Result<Par
         });
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(fields.len() + EXTRA_HEADERS);
+    let mut headers = HeaderMap::try_with_capacity(fields.len() + EXTRA_HEADERS)
+        .map_err(|_| Error::Invalid("too many headers"))?;
     for f in fields {
         let value = if f.start <= f.end && f.end <= head.len() {
             head.slice(f.start..f.end)
@@ -210,7 +211,9 @@ fn parse_one(buf: &mut BytesMut, method: &Method, limits: &Limits) -> Result<Par
         };
         let value =
             HeaderValue::from_maybe_shared(value).map_err(|_| Error::Invalid("header value"))?;
-        headers.append(f.name, value);
+        headers
+            .try_append(f.name, value)
+            .map_err(|_| Error::Invalid("too many headers"))?;
     }
     let framing = framing(status, version, method, &headers, seen)?;
     Ok(Parsed::Final(Head {
