@@ -63,7 +63,7 @@ pub(crate) struct Args {
     #[arg(long)]
     access_log: bool,
     /// Worker threads, each with its own event loop accepting on --listen, as nginx's
-    /// worker processes [default: one per core].
+    /// worker processes [default: one per core; config: gateway.workers].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
     #[command(flatten)]
@@ -196,6 +196,8 @@ async fn serve(
         })?),
         None => None,
     };
+    // Before anyone can be told the server is up.
+    let signals = ShutdownSignal::install();
     writeln!(
         out,
         "hardened: listening on {}://{local} ({}, {})",
@@ -260,7 +262,7 @@ async fn serve(
     // shutdown for every listener.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.recv().await;
         if let Some(a) = &admin {
             a.draining();
         }
@@ -355,24 +357,56 @@ async fn reload_tls(tls: Tls) {
     watch.await;
 }
 
-/// Completes on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-c and SIGTERM, listened for from the moment [`ShutdownSignal::install`]
+/// returns: a signal that comes before anything awaits it is kept, never the default
+/// action (which would kill the process without draining).
+struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers. Also installs the SIGHUP one, so a SIGHUP sent before the
+    /// reloader listens is not fatal either.
+    fn install() -> ShutdownSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            // Registration fails only when the OS refuses a signal handler; the
+            // default action then stays, as without this.
+            let listen = |kind: SignalKind| signal(kind).ok();
+            drop(listen(SignalKind::hangup()));
+            ShutdownSignal {
+                term: listen(SignalKind::terminate()),
+                interrupt: listen(SignalKind::interrupt()),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        #[cfg(not(unix))]
+        ShutdownSignal {}
+    }
+
+    /// Completes on the first ctrl-c or SIGTERM.
+    async fn recv(self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.term) => {}
+                () = next(self.interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

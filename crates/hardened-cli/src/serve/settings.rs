@@ -312,6 +312,7 @@ pub(super) fn restart_only(g: &GatewayConfig) -> Vec<(String, String)> {
         "upstream_queue_size",
         format!("{:?}", g.upstream_queue_size),
     );
+    push("workers", format!("{:?}", g.workers));
     push(
         "upstream_queue_timeout",
         format!("{:?}", g.upstream_queue_timeout),
@@ -342,26 +343,26 @@ impl Settings {
     pub(super) fn new(args: &Args, file: &GatewayConfig) -> Result<Settings, CliError> {
         let secs = |flag: Option<u64>| flag.map(|s| Duration::from_secs(s.max(1)));
         let defaults = GatewayOptions::default();
-        let options =
-            GatewayOptions::default()
-                .with_upstream_timeout(
-                    secs(args.upstream_timeout)
-                        .or(file.upstream_timeout)
-                        .unwrap_or(defaults.upstream_timeout),
-                )
-                .with_header_read_timeout(
-                    secs(args.header_read_timeout)
-                        .or(file.header_read_timeout)
-                        .unwrap_or(defaults.header_read_timeout),
-                )
-                .with_idle_timeout(
-                    secs(args.idle_timeout)
-                        .or(file.idle_timeout)
-                        .unwrap_or(defaults.idle_timeout),
-                )
-                .with_workers(args.workers.map(usize::from).unwrap_or_else(|| {
-                    std::thread::available_parallelism().map_or(1, usize::from)
-                }));
+        let options = GatewayOptions::default()
+            .with_upstream_timeout(
+                secs(args.upstream_timeout)
+                    .or(file.upstream_timeout)
+                    .unwrap_or(defaults.upstream_timeout),
+            )
+            .with_header_read_timeout(
+                secs(args.header_read_timeout)
+                    .or(file.header_read_timeout)
+                    .unwrap_or(defaults.header_read_timeout),
+            )
+            .with_idle_timeout(
+                secs(args.idle_timeout)
+                    .or(file.idle_timeout)
+                    .unwrap_or(defaults.idle_timeout),
+            )
+            .with_workers(match args.workers.map(u64::from).or(file.workers) {
+                Some(n) => usize::try_from(n).unwrap_or(1),
+                None => std::thread::available_parallelism().map_or(1, usize::from),
+            });
         let tls = match (&args.tls.tls_cert, &args.tls.tls_key, &file.tls) {
             (Some(c), Some(k), _) => Some((c.clone(), k.clone(), "--tls-cert/--tls-key")),
             (None, None, Some(t)) => Some((t.cert.clone(), t.key.clone(), "gateway.tls")),

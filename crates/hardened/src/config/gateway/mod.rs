@@ -81,6 +81,8 @@ pub struct GatewayConfig {
     pub upstream_queue_size: Option<u64>,
     /// Longest wait for an upstream connection (503 after).
     pub upstream_queue_timeout: Option<Duration>,
+    /// Worker threads, each with its own event loop (1 to 1024; default one per core).
+    pub workers: Option<u64>,
 }
 
 /// The certificate and key files of direct TLS (PEM). Only the paths are kept: the key
@@ -216,6 +218,7 @@ const KEYS: &[&str] = &[
     "upstream_max_connections_per_client",
     "upstream_queue_size",
     "upstream_queue_timeout",
+    "workers",
 ];
 
 /// The keys of `gateway.tls:`.

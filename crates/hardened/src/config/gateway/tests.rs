@@ -286,4 +286,32 @@ mod buffering {
         }
         assert_eq!(got.len(), want.len(), "{got:?}");
     }
+
+    #[test]
+    fn workers_typed_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "debug: true\ngateway:\n  workers: 4\n").unwrap();
+        let g = Loader::new().file(&path).load().unwrap().config.gateway;
+        assert_eq!(g.workers, Some(4));
+        let g = Loader::new()
+            .file(&path)
+            .env([("HARDENED_GATEWAY_WORKERS", "2")])
+            .load()
+            .unwrap()
+            .config
+            .gateway;
+        assert_eq!(g.workers, Some(2));
+        for bad in ["0", "-1", "many", "1025"] {
+            std::fs::write(&path, format!("debug: true\ngateway:\n  workers: {bad}\n")).unwrap();
+            let problems = Loader::new().file(&path).load().unwrap_err().0;
+            let got: Vec<(ProblemKind, &str)> =
+                problems.iter().map(|p| (p.kind(), p.key())).collect();
+            assert_eq!(
+                got,
+                [(ProblemKind::InvalidSize, "gateway.workers")],
+                "workers: {bad}"
+            );
+        }
+    }
 }

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The most worker threads `gateway.workers` may ask for.
+const MAX_WORKERS: u64 = 1024;
+
 use super::{GatewayConfig, GatewayTls, KEYS, LogFormat, TLS_KEYS, parse_bytes, parse_duration};
 use crate::config::node::{Node, Value};
 use crate::config::problem::{Problem, ProblemKind};
@@ -439,6 +442,19 @@ impl Typer {
                 }
                 "upstream_queue_timeout" => {
                     g.upstream_queue_timeout = self.gateway_duration(v, &path);
+                }
+                "workers" => {
+                    g.workers = self.gateway_number(v, &path, false, 1);
+                    if g.workers.is_some_and(|n| n > MAX_WORKERS) {
+                        g.workers = None;
+                        self.gateway_problem(
+                            ProblemKind::InvalidSize,
+                            v,
+                            &path,
+                            format!("must be at most {MAX_WORKERS}"),
+                            "give the number of cores, or leave it out for one worker per core",
+                        );
+                    }
                 }
                 _ => self.gateway_unknown(kn, &k, &path, KEYS),
             }
