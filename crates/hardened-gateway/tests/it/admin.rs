@@ -219,10 +219,15 @@ async fn not_ready_once_draining() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_at_the_connection_cap_are_counted() {
     let _shared = shared().await;
-    // An upstream that never answers holds the gateway's only upstream connection.
-    let _up = upstream(|_req| async {
-        std::future::pending::<()>().await;
-        text(Bytes::new())
+    // An upstream that never answers holds the gateway's only upstream connection; it
+    // reports each request it receives.
+    let (reached, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let _up = upstream(move |_req| {
+        let _ = reached.send(());
+        async {
+            std::future::pending::<()>().await;
+            text(Bytes::new())
+        }
     })
     .await;
     let up = _up.addr;
@@ -239,7 +244,11 @@ async fn refusals_at_the_connection_cap_are_counted() {
     let _gw = Running::serve(gateway).await;
     let addr = _gw.addr;
     let hanging = tokio::spawn(async move { get(addr, "/", &[("host", "a.test")]).await.0 });
-    // Once the first request holds the connection, the next one is refused at once.
+    // Once the first request holds the connection (it has reached the upstream), the
+    // next one is refused at once.
+    tokio::time::timeout(TIMEOUT, arrivals.recv())
+        .await
+        .expect("the first request never reached the upstream");
     let start = std::time::Instant::now();
     loop {
         let (status, _, _) = get(addr, "/", &[("host", "a.test")]).await;
