@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A bounded soak of the `hardened serve` gateway (crates/hardened-cli/tests/soak.rs):
+# A bounded soak of the `hardened serve` gateway (crates/hardened-cli/tests/it/soak.rs):
 # 32 keep-alive clients mixing good and hostile requests, raw hostile connections and
 # slow-loris connections against a production gateway and a local upstream, on
 # 127.0.0.1 only. Fails on any wrong verdict, any dropped good request, or resident
@@ -10,4 +10,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOAK_SECONDS="${SOAK_SECONDS:-30}"
-cargo test -p hardened-cli --test soak -- --ignored --nocapture --test-threads=1
+cargo test -p hardened-cli --test integration soak:: -- --ignored --nocapture --test-threads=1

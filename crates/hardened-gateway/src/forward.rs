@@ -21,13 +21,20 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::buffer::{self, BodyError, BodyLimits, RequestBody, ResponseBuffering};
+use crate::buffer::{
+    self, BodyError, BodyLimits, RequestBody, ResponseBuffering, X_ACCEL_BUFFERING,
+};
 use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
-use crate::{BoxBody, GatewayOptions, Upstream, scrub, target};
+use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
-/// The upstream's instruction not to buffer a response.
-const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+/// What the policy in front of the proxy found when it admitted a request: the policy
+/// in force when the request arrived, and whether the request is secure.
+#[derive(Clone)]
+pub(crate) struct Admitted {
+    pub(crate) security: Security,
+    pub(crate) secure: bool,
+}
 
 /// The methods the gateway answers `Allow` with.
 fn allow() -> HeaderValue {
@@ -43,7 +50,7 @@ pub(crate) struct Proxy {
     /// HTTP/1.1 upgrades (WebSockets).
     tunnels: Arc<crate::websocket::Tunnels>,
     /// The upstream connections, shared by every client.
-    pool: Arc<Pool<RequestBody>>,
+    pool: Arc<Pool>,
     /// Request body buffering and limits.
     bodies: BodyLimits,
     /// Response buffering.
@@ -56,6 +63,9 @@ pub(crate) struct ProxyService {
     proxy: Arc<Proxy>,
     /// This client connection's share of the upstream connections.
     client: ClientSlots,
+    /// The client's address as `X-Forwarded-For` names it, formatted once per
+    /// connection.
+    peer: Option<HeaderValue>,
 }
 
 impl tower::Service<Request<Incoming>> for ProxyService {
@@ -70,7 +80,8 @@ impl tower::Service<Request<Incoming>> for ProxyService {
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let proxy = self.proxy.clone();
         let client = self.client.clone();
-        Box::pin(async move { Ok(proxy.forward(req, &client).await) })
+        let peer = self.peer.clone();
+        Box::pin(async move { Ok(proxy.forward(req, &client, peer).await) })
     }
 }
 
@@ -88,7 +99,17 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+/// `X-Forwarded-For`.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names (most messages have none of these) instead of a hashed
+    // lookup per hop-by-hop name.
+    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
+        return;
+    }
     // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
     // be able to make the gateway drop the Host it validated.
     if headers.contains_key(header::CONNECTION) {
@@ -131,22 +152,38 @@ fn join_cookies(headers: &mut HeaderMap) {
 }
 
 /// Whether forwarding failed because the client's own request body was broken (a bad
-/// chunk size, a truncated chunk): hyper reports the body stream's error as a "user"
-/// error. That is the client's fault (400), not the upstream's (502).
+/// chunk size, a truncated chunk, fewer bytes than its `Content-Length`). That is the
+/// client's fault (400), not the upstream's (502).
 fn client_body_failed(e: &SendError) -> bool {
     match e {
+        SendError::Upstream(h1::Error::RequestBody(_) | h1::Error::RequestBodyLength) => true,
+        // hyper reports the body stream's error as a "user" error.
         SendError::Http(h) => error_chain_has_user_error(h),
-        SendError::Connect(_) | SendError::Refused(_) => false,
+        _ => false,
     }
+}
+
+fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && h.is_user()
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The limit a streamed request body broke while it was being forwarded, if that is
 /// why forwarding failed.
 fn streamed_body_refused(e: &SendError) -> Option<&BodyError> {
-    let SendError::Http(h) = e else {
-        return None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = match e {
+        SendError::Upstream(h1::Error::RequestBody(b)) => Some(b.as_ref()),
+        SendError::Http(h) => Some(h),
+        _ => None,
     };
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(h);
     while let Some(err) = cur {
         if let Some(b) = err.downcast_ref::<BodyError>() {
             return Some(b);
@@ -175,19 +212,6 @@ fn body_refused(e: &BodyError, version: Version) -> Response<BoxBody> {
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
-}
-
-fn error_chain_has_user_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(h) = err.downcast_ref::<hyper::Error>()
-            && h.is_user()
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// Marks the gateway's own answer to an upstream failure, for the metrics.
@@ -232,11 +256,13 @@ impl Proxy {
         &self.tunnels
     }
 
-    /// The proxy for a new client connection (with no upstream connection yet).
-    pub(crate) fn connection(self: &Arc<Self>) -> ProxyService {
+    /// The proxy for a new client connection from `peer` (with no upstream connection
+    /// yet).
+    pub(crate) fn connection(self: &Arc<Self>, peer: std::net::SocketAddr) -> ProxyService {
         ProxyService {
             proxy: self.clone(),
             client: self.pool.client(),
+            peer: HeaderValue::try_from(peer.ip().to_canonical().to_string()).ok(),
         }
     }
 
@@ -264,7 +290,12 @@ impl Proxy {
 
     /// Forwards one request the policy allowed and returns the upstream's answer (or
     /// the gateway's own: 400, 405, 408, 413, 502, 503, 504, 507).
-    async fn forward(&self, req: Request<Incoming>, client: &ClientSlots) -> Response<BoxBody> {
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientSlots,
+        connection_peer: Option<HeaderValue>,
+    ) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; TRACE would echo the
         // request, cookies and credentials included, back to a script (cross-site
@@ -293,9 +324,13 @@ impl Proxy {
         }
         // The policy in force when the request arrived (see `observe`), else the
         // gateway's first one.
-        let current = parts.extensions.remove::<Security>();
-        let security = current.as_ref().unwrap_or(&self.security);
-        let secure = security.is_secure(&parts);
+        let admitted = parts.extensions.remove::<Admitted>();
+        let security = admitted.as_ref().map_or(&self.security, |a| &a.security);
+        // As the policy judged it on admission (computed once per request).
+        let secure = match &admitted {
+            Some(a) => a.secure,
+            None => security.is_secure(&parts),
+        };
         let peer = hardened::peer_ip(&parts);
         let trusted = security.trusts_proxy(peer);
         let original_authority = parts.uri.authority().cloned();
@@ -320,25 +355,31 @@ impl Proxy {
         // upstream gets the body at once, as from nginx.
         headers.remove(header::EXPECT);
         join_cookies(headers);
-        let peer_ip = peer
-            .map(|p| p.to_canonical().to_string())
-            .unwrap_or_default();
         // Every X-Forwarded-For line a trusted proxy sent, in order, then the peer.
-        let mut xff = String::new();
-        if trusted {
-            for v in headers.get_all("x-forwarded-for") {
-                if let Ok(v) = v.to_str() {
-                    xff.push_str(v);
-                    xff.push_str(", ");
-                }
-            }
-        }
-        xff.push_str(&peer_ip);
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            headers.insert("x-forwarded-for", v);
-        }
+        // The connection's peer (formatted when it was accepted) is the request's.
+        let peer_ip = connection_peer.or_else(|| {
+            peer.and_then(|p| HeaderValue::try_from(p.to_canonical().to_string()).ok())
+        });
+        let prior: Vec<&str> = if trusted {
+            headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let xff = if prior.is_empty() {
+            peer_ip.unwrap_or_else(|| HeaderValue::from_static(""))
+        } else {
+            let mut joined = prior.join(", ");
+            joined.push_str(", ");
+            joined.push_str(peer_ip.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""));
+            HeaderValue::try_from(joined).unwrap_or_else(|_| HeaderValue::from_static(""))
+        };
+        headers.insert(X_FORWARDED_FOR, xff);
         headers.insert(
-            "x-forwarded-proto",
+            X_FORWARDED_PROTO,
             HeaderValue::from_static(if secure { "https" } else { "http" }),
         );
         if !headers.contains_key(header::HOST)
@@ -386,8 +427,9 @@ impl Proxy {
         } else {
             RequestBody::Streamed(buffer::Streamed::new(body, &self.bodies))
         };
+        let streamed = matches!(body, RequestBody::Streamed(_));
         let upstream_req = Request::from_parts(parts, body);
-        let mut lease = match self.pool.acquire(client).await {
+        let lease = match self.pool.acquire(client).await {
             Ok(lease) => lease,
             Err(refused) => {
                 tracing::warn!(upstream = %self.upstream, reason = %refused, "no upstream connection");
@@ -398,7 +440,14 @@ impl Proxy {
             }
         };
         let sent = std::time::Instant::now();
-        match tokio::time::timeout(self.upstream_timeout, lease.send(upstream_req)).await {
+        let sending = async {
+            if streamed {
+                lease.send_streaming(upstream_req).await
+            } else {
+                lease.send(upstream_req).await
+            }
+        };
+        match tokio::time::timeout(self.upstream_timeout, sending).await {
             Err(_) => {
                 tracing::warn!(upstream = %self.upstream, "upstream timed out");
                 with_failure(
@@ -448,11 +497,12 @@ impl Proxy {
                     !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);
                 // An instruction to the gateway, as nginx keeps it from the client.
                 parts.headers.remove(X_ACCEL_BUFFERING);
-                let release: buffer::OnComplete = Box::new(move || lease.release());
+                // The body gives its upstream connection back to the pool itself, once
+                // it has been read to its end (see `pool`).
                 let body = if stream {
-                    buffer::ReleaseOnEnd::new(body, release).boxed_unsync()
+                    body.map_err(Into::into).boxed_unsync()
                 } else {
-                    match buffer::buffer_response(body, release, &self.responses).await {
+                    match buffer::buffer_response(body, Box::new(|| {}), &self.responses).await {
                         Ok(b) => b,
                         Err(e) => {
                             tracing::warn!(upstream = %self.upstream, error = %e, "upstream response failed");

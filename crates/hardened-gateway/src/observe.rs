@@ -195,7 +195,10 @@ where
         match security.admit(&mut parts, Checks::ALL) {
             Decision::Pass(facts) => {
                 // The proxy judges forwarded headers with the same policy.
-                parts.extensions.insert(security.clone());
+                parts.extensions.insert(crate::forward::Admitted {
+                    security: security.clone(),
+                    secure: facts.secure(),
+                });
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 let observe = self.observe.clone();
                 Box::pin(async move {

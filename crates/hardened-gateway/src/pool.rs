@@ -2,26 +2,33 @@
 //! client, a cap on open connections (idle ones included), a cap per client connection,
 //! and a bounded queue with a timeout for requests waiting at either cap.
 //!
-//! Kept cheap: one semaphore permit per open connection, held by the task that drives
-//! it (so a connection counts until its socket is really gone); one permit of the
-//! client's own semaphore per request in flight; the idle list is a short
-//! `Mutex<Vec<..>>` (last in, first out: the most recently used connection is the one
-//! most likely still open). A connection goes back to the list only once its response
-//! has been read completely, so a request never waits behind another client's response.
+//! Kept cheap: each connection is an [`h1::Conn`] polled by the request that uses it (no
+//! task, no channel) and carries one semaphore permit in its transport (so it counts
+//! until its socket is really gone); one permit of the client's own semaphore per
+//! request in flight, held until the response has been read from the upstream; the
+//! idle lists are short `Vec`s under one `Mutex` (last in, first out: the most recently
+//! used connection is the one most likely still open). A connection goes back only once
+//! its response has been read completely, so a request never waits behind another
+//! client's response.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
+use crate::h1;
 use crate::{BoxError, GatewayOptions, Upstream};
 
 /// Why a request got no upstream connection (503).
@@ -62,6 +69,9 @@ pub(crate) enum SendError {
     /// Connecting to the upstream failed.
     Connect(std::io::Error),
     /// The exchange with the upstream failed.
+    Upstream(h1::Error),
+    /// The exchange with the upstream failed (a request streamed on a connection of its
+    /// own, see [`Lease::send_streaming`]).
     Http(hyper::Error),
     /// No connection could be had (while replacing one that had closed).
     Refused(Refused),
@@ -71,14 +81,112 @@ impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendError::Connect(e) => write!(f, "connect: {e}"),
+            SendError::Upstream(e) => write!(f, "{e}"),
             SendError::Http(e) => write!(f, "{e}"),
             SendError::Refused(e) => write!(f, "{e}"),
         }
     }
 }
 
+/// An upstream connection's transport: the socket and its place under the global cap,
+/// freed when the socket closes.
+#[derive(Debug)]
+pub(crate) struct Counted {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// One upstream connection.
+pub(crate) type Conn = h1::Conn<Counted>;
+
+/// The body of an upstream response.
+#[derive(Debug)]
+// The large variant is the one nearly every response takes: boxing it would cost an
+// allocation per request to save memory on the rare streamed upload.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum UpstreamBody {
+    /// From a pooled connection, which it gives back once read to its end (see
+    /// [`Lease::send`]).
+    Pooled(h1::ResponseBody<Counted>),
+    /// From a connection of its own, closed after it (see [`Lease::send_streaming`]);
+    /// holds the client's place until it is done.
+    Own {
+        body: Incoming,
+        _client: OwnedSemaphorePermit,
+    },
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            UpstreamBody::Pooled(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            UpstreamBody::Own { body, .. } => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Pooled(b) => b.is_end_stream(),
+            UpstreamBody::Own { body, .. } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            UpstreamBody::Pooled(b) => b.size_hint(),
+            UpstreamBody::Own { body, .. } => body.size_hint(),
+        }
+    }
+}
+
 /// The upstream connections of a gateway.
-pub(crate) struct Pool<B> {
+pub(crate) struct Pool {
     addr: String,
     connect_timeout: Duration,
     max: usize,
@@ -89,10 +197,10 @@ pub(crate) struct Pool<B> {
     open: Arc<Semaphore>,
     /// Requests waiting in the queue.
     waiting: AtomicUsize,
-    shared: Mutex<Shared<B>>,
+    shared: Mutex<Shared>,
 }
 
-impl<B> std::fmt::Debug for Pool<B> {
+impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
             .field("addr", &self.addr)
@@ -103,11 +211,13 @@ impl<B> std::fmt::Debug for Pool<B> {
     }
 }
 
-struct Shared<B> {
-    /// Idle connections, the most recently used last.
-    idle: Vec<SendRequest<B>>,
+struct Shared {
+    /// Idle connections of each worker (see `workers`), the most recently used last:
+    /// a connection is driven by a task of the worker that opened it, so a request
+    /// takes one of its own worker's first and another's only when it has none.
+    idle: Vec<Vec<Conn>>,
     /// Requests waiting for a connection to be handed over, oldest first.
-    waiters: VecDeque<oneshot::Sender<SendRequest<B>>>,
+    waiters: VecDeque<oneshot::Sender<(Conn, usize)>>,
 }
 
 /// The caps of one client connection.
@@ -123,30 +233,23 @@ impl Drop for Waiting<'_> {
 }
 
 /// What a lease has: a connection to reuse, a permit to open one, or a connection in use.
-enum Slot<B> {
-    Idle(SendRequest<B>),
+enum Slot {
+    /// An idle connection and the worker it belongs to.
+    Idle(Conn, usize),
     Fresh(OwnedSemaphorePermit),
-    Busy(SendRequest<B>),
-    Empty,
 }
 
-/// The right to use one upstream connection for one request, under both caps.
-/// [`release`](Self::release) it once the response has been read completely, so the
-/// connection serves the next request; dropped otherwise, the connection closes.
-pub(crate) struct Lease<B> {
-    pool: Arc<Pool<B>>,
-    slot: Slot<B>,
-    _client: OwnedSemaphorePermit,
+/// The right to use one upstream connection for one request, under both caps: spent
+/// by [`send`](Self::send).
+pub(crate) struct Lease {
+    pool: Arc<Pool>,
+    slot: Slot,
+    client: OwnedSemaphorePermit,
 }
 
-impl<B> Pool<B>
-where
-    B: Body + Send + Unpin + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+impl Pool {
     /// The pool of a gateway to `upstream`.
-    pub(crate) fn new(upstream: &Upstream, options: &GatewayOptions) -> Pool<B> {
+    pub(crate) fn new(upstream: &Upstream, options: &GatewayOptions) -> Pool {
         let max = options.upstream_max_connections.max(1);
         Pool {
             addr: upstream.addr().to_owned(),
@@ -158,7 +261,7 @@ where
             open: Arc::new(Semaphore::new(max)),
             waiting: AtomicUsize::new(0),
             shared: Mutex::new(Shared {
-                idle: Vec::new(),
+                idle: (0..options.workers.max(1)).map(|_| Vec::new()).collect(),
                 waiters: VecDeque::new(),
             }),
         }
@@ -175,17 +278,22 @@ where
         self.max.saturating_sub(self.open.available_permits())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Shared<B>> {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
         self.shared
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// An idle connection that is still open.
-    fn take_idle(shared: &mut Shared<B>) -> Option<SendRequest<B>> {
-        while let Some(c) = shared.idle.pop() {
-            if !c.is_closed() {
-                return Some(c);
+    /// An idle connection, the calling worker's own if it has one, and the worker it
+    /// belongs to. Whether the upstream has closed it meanwhile is found out when it is
+    /// used (see [`Lease::send`]).
+    fn take_idle(shared: &mut Shared) -> Option<(Conn, usize)> {
+        let own = crate::workers::current();
+        let n = shared.idle.len();
+        for k in 0..n {
+            let w = (own + k) % n.max(1);
+            if let Some(c) = shared.idle.get_mut(w).and_then(Vec::pop) {
+                return Some((c, w));
             }
         }
         None
@@ -193,10 +301,7 @@ where
 
     /// Waits (under both caps, at most the queue timeout) for a connection or the right
     /// to open one.
-    pub(crate) async fn acquire(
-        self: &Arc<Self>,
-        client: &ClientSlots,
-    ) -> Result<Lease<B>, Refused> {
+    pub(crate) async fn acquire(self: &Arc<Self>, client: &ClientSlots) -> Result<Lease, Refused> {
         let start = Instant::now();
         let deadline = start + self.queue_timeout;
         let client_permit = match client.clone().try_acquire_owned() {
@@ -216,13 +321,13 @@ where
         Ok(Lease {
             pool: self.clone(),
             slot,
-            _client: client_permit,
+            client: client_permit,
         })
     }
 
-    async fn slot(&self, start: Instant, deadline: Instant) -> Result<Slot<B>, Refused> {
-        if let Some(c) = Self::take_idle(&mut self.lock()) {
-            return Ok(Slot::Idle(c));
+    async fn slot(&self, start: Instant, deadline: Instant) -> Result<Slot, Refused> {
+        if let Some((c, w)) = Self::take_idle(&mut self.lock()) {
+            return Ok(Slot::Idle(c, w));
         }
         if let Ok(p) = self.open.clone().try_acquire_owned() {
             return Ok(Slot::Fresh(p));
@@ -239,8 +344,8 @@ where
         let (tx, mut rx) = oneshot::channel();
         {
             let mut s = self.lock();
-            if let Some(c) = Self::take_idle(&mut s) {
-                return Ok(Slot::Idle(c));
+            if let Some((c, w)) = Self::take_idle(&mut s) {
+                return Ok(Slot::Idle(c, w));
             }
             if s.waiters.len() >= self.queue_size.max(16) {
                 s.waiters.retain(|w| !w.is_closed());
@@ -249,7 +354,7 @@ where
         }
         let permit = tokio::select! {
             biased;
-            handed = &mut rx => return handed.map(Slot::Idle).map_err(|_| Refused::Timeout {
+            handed = &mut rx => return handed.map(|(c, w)| Slot::Idle(c, w)).map_err(|_| Refused::Timeout {
                 limit: self.max,
                 waited: start.elapsed(),
             }),
@@ -258,8 +363,8 @@ where
         };
         // A connection may have been handed over meanwhile: take it rather than lose it.
         rx.close();
-        if let Ok(c) = rx.try_recv() {
-            return Ok(Slot::Idle(c));
+        if let Ok((c, w)) = rx.try_recv() {
+            return Ok(Slot::Idle(c, w));
         }
         permit.map(Slot::Fresh).ok_or(Refused::Timeout {
             limit: self.max,
@@ -282,107 +387,134 @@ where
         }
     }
 
-    /// A new upstream connection, driven by its own task, which holds `permit` until
-    /// the connection is gone.
-    async fn connect(&self, permit: OwnedSemaphorePermit) -> Result<SendRequest<B>, SendError> {
-        let stream = tokio::time::timeout(
-            self.connect_timeout,
-            tokio::net::TcpStream::connect(self.addr.as_str()),
-        )
-        .await
-        .map_err(|_| SendError::Connect(std::io::ErrorKind::TimedOut.into()))?
-        .map_err(SendError::Connect)?;
+    /// A new connection to the upstream, counted under `permit` until its socket closes.
+    async fn dial(&self, permit: OwnedSemaphorePermit) -> Result<Counted, SendError> {
+        let stream =
+            tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr.as_str()))
+                .await
+                .map_err(|_| SendError::Connect(std::io::ErrorKind::TimedOut.into()))?
+                .map_err(SendError::Connect)?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::Builder::new()
-            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(SendError::Http)?;
-        tokio::spawn(async move {
-            let _permit = permit;
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Counted {
+            stream,
+            _permit: permit,
+        })
+    }
+
+    /// A new pooled upstream connection.
+    async fn connect(&self, permit: OwnedSemaphorePermit) -> Result<Conn, SendError> {
+        Ok(h1::Conn::new(
+            self.dial(permit).await?,
+            h1::Limits {
+                max_head: crate::buffer::CONNECTION_BUFFER,
+                ..h1::Limits::default()
+            },
+        ))
     }
 
     /// Returns a connection whose exchange is complete: to the oldest waiting request,
-    /// else to the idle list.
-    fn put(&self, mut conn: SendRequest<B>) {
+    /// else to the idle list of the worker it belongs to.
+    fn put(&self, conn: Conn, worker: usize) {
         let mut s = self.lock();
+        let mut conn = (conn, worker);
         while let Some(w) = s.waiters.pop_front() {
             match w.send(conn) {
                 Ok(()) => return,
                 Err(back) => conn = back,
             }
         }
-        s.idle.push(conn);
+        let (conn, worker) = conn;
+        let last = s.idle.len().saturating_sub(1);
+        if let Some(list) = s.idle.get_mut(worker.min(last)) {
+            list.push(conn);
+        }
     }
 }
 
-impl<B> Lease<B>
-where
-    B: Body + Send + Unpin + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    /// Sends `req` on the leased connection (or a new one). A request the connection
-    /// could not take (it closed while idle) is retried once on a fresh connection; a
-    /// request already sent is never retried.
-    pub(crate) async fn send(
-        &mut self,
-        mut req: Request<B>,
-    ) -> Result<Response<Incoming>, SendError> {
-        for attempt in 0..2 {
-            let mut sender = match std::mem::replace(&mut self.slot, Slot::Empty) {
-                Slot::Idle(mut s) => {
-                    if s.ready().await.is_ok() {
-                        s
-                    } else {
-                        drop(s);
-                        self.fresh().await?
-                    }
+impl Lease {
+    /// Sends `req` on the leased connection (or a new one) and returns the response
+    /// once its head has arrived. A request the connection could not take (the upstream
+    /// had closed it while idle) is sent again on a fresh connection; a request of which
+    /// anything was written is never sent again.
+    ///
+    /// The lease goes with the response body: when the body has been read to its end,
+    /// the connection returns to the pool (if it may serve another request) and this
+    /// client's place is freed; a body dropped before its end closes the connection.
+    pub(crate) async fn send<B>(self, req: Request<B>) -> Result<Response<UpstreamBody>, SendError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: Into<BoxError>,
+    {
+        let Lease { pool, slot, client } = self;
+        let (mut conn, mut worker) = match slot {
+            Slot::Idle(c, w) => (c, w),
+            Slot::Fresh(p) => (pool.connect(p).await?, crate::workers::current()),
+        };
+        let mut req = req;
+        let mut fresh = false;
+        loop {
+            match conn.send(req).await {
+                Ok(mut resp) => {
+                    let pool = pool.clone();
+                    resp.body_mut().on_reusable(Box::new(move |conn| {
+                        // This client's place first, so a request of its own waiting
+                        // at its cap can take the connection.
+                        drop(client);
+                        pool.put(conn, worker);
+                    }));
+                    return Ok(resp.map(UpstreamBody::Pooled));
                 }
-                Slot::Fresh(p) => {
-                    let mut s = self.pool.connect(p).await?;
-                    s.ready().await.map_err(SendError::Http)?;
-                    s
+                // Nothing of it was written: the idle connection had been closed.
+                Err((e, Some(back))) if !fresh => {
+                    tracing::debug!(error = %e, "idle upstream connection closed; opening another");
+                    req = back;
+                    let permit = pool.permit().await.map_err(SendError::Refused)?;
+                    conn = pool.connect(permit).await?;
+                    worker = crate::workers::current();
+                    fresh = true;
                 }
-                Slot::Busy(_) | Slot::Empty => self.fresh().await?,
-            };
-            match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    self.slot = Slot::Busy(sender);
-                    return Ok(resp);
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if attempt == 0 => req = unsent,
-                    _ => return Err(SendError::Http(e.into_error())),
-                },
+                Err((e, _)) => return Err(SendError::Upstream(e)),
             }
         }
-        Err(SendError::Connect(
-            std::io::ErrorKind::ConnectionReset.into(),
-        ))
     }
 
-    /// A new connection, replacing one that closed (its permit is freed as it goes).
-    async fn fresh(&self) -> Result<SendRequest<B>, SendError> {
-        let permit = self.pool.permit().await.map_err(SendError::Refused)?;
-        let mut s = self.pool.connect(permit).await?;
-        s.ready().await.map_err(SendError::Http)?;
-        Ok(s)
-    }
-
-    /// The response has been read completely: the connection may serve the next
-    /// request, of any client.
-    pub(crate) fn release(mut self) {
-        if let Slot::Busy(s) = std::mem::replace(&mut self.slot, Slot::Empty)
-            && !s.is_closed()
-        {
-            self.pool.put(s);
-        }
+    /// Sends `req`, whose body streams from the client as it arrives, on a new
+    /// connection of its own that is closed after the response: the upstream may answer
+    /// (and stream its answer) while the request body is still coming, both directions
+    /// at once, which hyper's client connection does. Under the same caps as pooled
+    /// connections (an idle connection taken for it is closed to make room).
+    pub(crate) async fn send_streaming<B>(
+        self,
+        req: Request<B>,
+    ) -> Result<Response<UpstreamBody>, SendError>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let Lease { pool, slot, client } = self;
+        let permit = match slot {
+            Slot::Fresh(p) => p,
+            Slot::Idle(conn, _) => {
+                drop(conn);
+                pool.permit().await.map_err(SendError::Refused)?
+            }
+        };
+        let io = pool.dial(permit).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(SendError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        let resp = sender.send_request(req).await.map_err(SendError::Http)?;
+        Ok(resp.map(|body| UpstreamBody::Own {
+            body,
+            _client: client,
+        }))
     }
 }
 

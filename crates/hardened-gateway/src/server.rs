@@ -100,6 +100,11 @@ impl Server {
         &self.policy
     }
 
+    /// Its options.
+    pub fn options(&self) -> &GatewayOptions {
+        &self.options
+    }
+
     /// Records requests, rejections, upstream failures, durations and open connections
     /// in `metrics`.
     #[must_use]
@@ -149,11 +154,29 @@ impl Server {
         B::Error: Into<BoxError>,
         F: Future<Output = ()>,
     {
-        self.serve_with(listener, move |_peer| service.clone(), shutdown)
+        if self.options.workers > 1 {
+            let workers = self.options.workers;
+            crate::workers::serve(
+                listener,
+                workers,
+                |_| {
+                    let server = self.clone();
+                    let service = service.clone();
+                    move |listener, stop| {
+                        server.serve_with(listener, move |_peer| service.clone(), stop)
+                    }
+                },
+                shutdown,
+            )
             .await;
+        } else {
+            self.serve_with(listener, move |_peer| service.clone(), shutdown)
+                .await;
+        }
     }
 
-    /// Like [`serve`](Self::serve), with a service made per connection:
+    /// Like [`serve`](Self::serve) (in the caller's runtime, whatever
+    /// [`GatewayOptions::workers`] says), with a service made per connection:
     /// `make_service(peer)` is called once for each accepted connection, and the service
     /// it returns (cloned per request) answers every request on that connection. Use it
     /// to keep state per client connection.

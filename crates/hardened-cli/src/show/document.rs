@@ -1,7 +1,7 @@
 //! The JSON and YAML document: Django's settings, then hardened's own rules (also those
 //! Django cannot express) in a nested `hardened` object.
 
-use hardened::config::Environment;
+use hardened::config::{Environment, OriginRegex};
 use hardened::domain::Origin;
 use hardened::policy::{ProxyTrust, SubdomainPattern};
 use serde::Serialize;
@@ -83,7 +83,7 @@ struct RichCors<'a> {
     origins: &'a [Origin],
     subdomains: &'a [SubdomainPattern],
     loopback_any_port: Option<LoopbackAnyPort>,
-    origin_regexes: &'a [String],
+    origin_regexes: &'a [OriginRegex],
 }
 
 /// The development CORS loopback rule.

@@ -421,7 +421,7 @@ fn cors_regexes(p: &Policy) -> Vec<String> {
     if cors.loopback_any_port {
         v.push(LOOPBACK_ANY_PORT_REGEX.to_owned());
     }
-    v.extend(cors.origin_regexes.iter().map(|r| anchored(r)));
+    v.extend(cors.origin_regexes.iter().map(|r| anchored(r.as_str())));
     v
 }
 

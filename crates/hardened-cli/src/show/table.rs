@@ -84,7 +84,13 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
             "-".to_owned()
         },
     )?;
-    t.list("origin regexes", &p.cors.origin_regexes)?;
+    let regexes: Vec<String> = p
+        .cors
+        .origin_regexes
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    t.list("origin regexes", &regexes)?;
     t.row("credentials", yes_no(p.cors.allow_credentials))?;
     t.row("allow headers", &p.cors.allow_headers.join(", "))?;
     t.row("allow methods", &p.cors.allow_methods.join(", "))?;

@@ -10,8 +10,8 @@
 //!   a limit (beyond which the upstream is read only as fast as the client reads: the rest
 //!   streams), and the upstream connection is released as soon as the upstream is done.
 //!   The client is fed at its own pace from [`SpoolBody`]; a client that stops reading is
-//!   given up on after the send timeout. Responses that must stream pass through
-//!   [`ReleaseOnEnd`].
+//!   given up on after the send timeout. Responses that must stream pass through as
+//!   they come.
 //!
 //! Temporary files are made by `tempfile::tempfile_in`: mode 0600, unlinked at once (on
 //! Linux never named at all), closed when the request or response is done. They are

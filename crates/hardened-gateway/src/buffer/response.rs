@@ -1,5 +1,5 @@
 //! Responses: read from the upstream as fast as it sends them ([`buffer_response`]),
-//! fed to the client at its own pace ([`SpoolBody`]), or streamed ([`ReleaseOnEnd`]).
+//! fed to the client at its own pace ([`SpoolBody`]), or passed through as it comes (streamed).
 
 use super::*;
 
@@ -37,6 +37,10 @@ impl ResponseBuffering {
 
 /// Whether a response must stream rather than be buffered: protocol switches, server-sent
 /// events, and what the upstream marks `X-Accel-Buffering: no`.
+/// The upstream's instruction not to buffer a response.
+pub(crate) const X_ACCEL_BUFFERING: http::HeaderName =
+    http::HeaderName::from_static("x-accel-buffering");
+
 pub(crate) fn must_stream(status: http::StatusCode, headers: &HeaderMap) -> bool {
     status == http::StatusCode::SWITCHING_PROTOCOLS
         || headers
@@ -48,65 +52,12 @@ pub(crate) fn must_stream(status: http::StatusCode, headers: &HeaderMap) -> bool
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
             })
         || headers
-            .get("x-accel-buffering")
+            .get(X_ACCEL_BUFFERING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"no"))
 }
 
 /// What to do when the upstream's part of a response is done: release its connection.
 pub(crate) type OnComplete = Box<dyn FnOnce() + Send>;
-
-/// A response body passed through unbuffered, calling `on_end` once the upstream has
-/// sent all of it (so its connection can be reused), and dropping it otherwise.
-pub(crate) struct ReleaseOnEnd<B> {
-    inner: B,
-    on_end: Option<OnComplete>,
-}
-
-impl<B> ReleaseOnEnd<B> {
-    pub(crate) fn new(inner: B, on_end: OnComplete) -> ReleaseOnEnd<B> {
-        ReleaseOnEnd {
-            inner,
-            on_end: Some(on_end),
-        }
-    }
-}
-
-impl<B> Body for ReleaseOnEnd<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let polled = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        let ended = match &polled {
-            None => true,
-            Some(Ok(f)) => f.is_trailers() || this.inner.is_end_stream(),
-            Some(Err(_)) => {
-                this.on_end = None;
-                false
-            }
-        };
-        if ended && let Some(f) = this.on_end.take() {
-            f();
-        }
-        Poll::Ready(polled.map(|r| r.map_err(Into::into)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 /// A response body that arrived whole: its chunks (usually one, kept without
 /// allocating) and trailers.

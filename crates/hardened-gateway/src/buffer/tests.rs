@@ -625,25 +625,3 @@ async fn trailers_and_errors_reach_the_client() {
     assert!(read_all(body).await.is_err());
     assert!(!released.load(Ordering::SeqCst));
 }
-
-#[tokio::test]
-async fn a_streamed_response_releases_at_its_end() {
-    let (tx, body, _) = chan(None, 4);
-    let (done, released) = flag();
-    let mut body = ReleaseOnEnd::new(body, done);
-    send(&tx, "data: 1\n\n").await;
-    let f = tokio::time::timeout(LIMIT, body.frame())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(f.unwrap().into_data().unwrap(), "data: 1\n\n");
-    assert!(!released.load(Ordering::SeqCst));
-    drop(tx);
-    assert!(
-        tokio::time::timeout(LIMIT, body.frame())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(released.load(Ordering::SeqCst));
-}

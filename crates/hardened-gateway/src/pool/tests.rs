@@ -2,7 +2,10 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use tokio::sync::Notify;
 
 use super::*;
@@ -10,7 +13,8 @@ use crate::parse_upstream;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// A loopback upstream: counts accepted connections; `/hold` answers once released.
+/// A loopback upstream: counts accepted connections; `/hold` answers once released;
+/// `/partial` sends part of its body, then nothing more.
 struct Up {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
@@ -42,7 +46,24 @@ async fn upstream(keep_alive: bool) -> Up {
                         if req.uri().path() == "/hold" {
                             r.notified().await;
                         }
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+                        if req.uri().path() == "/partial" {
+                            let (tx, rx) = tokio::sync::mpsc::channel::<
+                                Result<http_body::Frame<Bytes>, Infallible>,
+                            >(1);
+                            tokio::spawn(async move {
+                                let _ = tx.send(Ok(http_body::Frame::data(Bytes::from("a")))).await;
+                                std::future::pending::<()>().await;
+                            });
+                            let stream = tokio_stream_from(rx);
+                            return Ok::<_, Infallible>(Response::new(
+                                StreamBody::new(stream).boxed_unsync(),
+                            ));
+                        }
+                        Ok::<_, Infallible>(Response::new(
+                            Full::new(Bytes::from("ok"))
+                                .map_err(|e| match e {})
+                                .boxed_unsync(),
+                        ))
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -60,7 +81,14 @@ async fn upstream(keep_alive: bool) -> Up {
     }
 }
 
-fn pool(up: &Up, options: GatewayOptions) -> Arc<Pool<Empty<Bytes>>> {
+/// The frames of `rx` as a stream.
+fn tokio_stream_from<T>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn pool(up: &Up, options: GatewayOptions) -> Arc<Pool> {
     let upstream = parse_upstream(&format!("http://{}", up.addr)).unwrap();
     Arc::new(Pool::new(&upstream, &options))
 }
@@ -72,12 +100,11 @@ fn get(path: &str) -> Request<Empty<Bytes>> {
         .unwrap()
 }
 
-/// Sends `path` on a new lease and reads the answer; releases the lease.
-async fn exchange(pool: &Arc<Pool<Empty<Bytes>>>, client: &ClientSlots, path: &str) -> String {
-    let mut lease = pool.acquire(client).await.unwrap();
+/// Sends `path` on a new lease and reads the answer (which gives the connection back).
+async fn exchange(pool: &Arc<Pool>, client: &ClientSlots, path: &str) -> String {
+    let lease = pool.acquire(client).await.unwrap();
     let resp = lease.send(get(path)).await.unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    lease.release();
     String::from_utf8_lossy(&body).into_owned()
 }
 
@@ -138,12 +165,11 @@ async fn the_global_cap_queues_then_hands_over_a_released_connection() {
     let mut held = Vec::new();
     for _ in 0..2 {
         let c = pool.client();
-        let mut lease = pool.acquire(&c).await.unwrap();
+        let lease = pool.acquire(&c).await.unwrap();
         let p = pool.clone();
         held.push(tokio::spawn(async move {
             let resp = lease.send(get("/hold")).await.unwrap();
             resp.into_body().collect().await.unwrap();
-            lease.release();
             drop(p);
         }));
     }
@@ -234,13 +260,14 @@ async fn one_client_cannot_use_more_than_its_share() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_dropped_mid_response_does_not_return_its_connection() {
+async fn a_response_dropped_before_its_end_does_not_return_its_connection() {
     let up = upstream(true).await;
     let pool = pool(&up, GatewayOptions::default());
     let c = pool.client();
-    let mut lease = pool.acquire(&c).await.unwrap();
-    let resp = lease.send(get("/")).await.unwrap();
-    drop(lease);
+    let lease = pool.acquire(&c).await.unwrap();
+    let mut resp = lease.send(get("/partial")).await.unwrap();
+    let first = resp.body_mut().frame().await.unwrap().unwrap();
+    assert_eq!(first.into_data().unwrap(), "a");
     drop(resp);
     assert_eq!(exchange(&pool, &c, "/").await, "ok");
     assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
@@ -253,13 +280,13 @@ async fn connect_failures_free_their_place() {
         l.local_addr().unwrap()
     };
     let upstream = parse_upstream(&format!("http://{port}")).unwrap();
-    let pool: Arc<Pool<Empty<Bytes>>> = Arc::new(Pool::new(
+    let pool: Arc<Pool> = Arc::new(Pool::new(
         &upstream,
         &GatewayOptions::default().with_upstream_max_connections(1),
     ));
     let c = pool.client();
     for _ in 0..3 {
-        let mut lease = pool.acquire(&c).await.unwrap();
+        let lease = pool.acquire(&c).await.unwrap();
         let err = lease.send(get("/")).await.unwrap_err();
         assert!(matches!(err, SendError::Connect(_)), "{err}");
     }

@@ -1,4 +1,4 @@
-"""A plain WSGI application for the gateway's slow-client tests (tests/slow_clients.rs),
+"""A plain WSGI application for the gateway's slow-client tests (tests/it/slow_clients.rs),
 served by gunicorn with two sync workers: each worker serves one request at a time, so a
 proxy that lets slow clients hold them blocks everyone else.
 

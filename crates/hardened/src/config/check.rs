@@ -5,8 +5,8 @@
 //! applies them to the fields of any `Config`, so `Security::from_config` refuses
 //! `csrf_exempt_paths.push("hooks/{id}".into())` as a file would.
 
-use super::Config;
 use super::problem::{Problem, ProblemKind};
+use super::{Config, OriginRegex};
 
 /// What is wrong with a path pattern (`health_check_paths`, `csrf_exempt_paths`), and
 /// the fix; `None` when it is fine.
@@ -24,8 +24,12 @@ pub(crate) fn path_problem(s: &str) -> Option<(&'static str, &'static str)> {
 /// Every problem of the string-typed fields of a configuration, wherever it was built:
 /// path patterns, CORS header names and methods, origin regexes, the session cookie
 /// name. A configuration read by the loader has none left (the typer reported and
-/// dropped them).
-pub(crate) fn code_problems(cfg: &Config) -> Vec<Problem> {
+/// dropped them). `regexes` are the origin regexes compiled
+/// ([`origin_regexes`](super::origin_regexes)).
+pub(crate) fn code_problems(
+    cfg: &Config,
+    regexes: &[Result<OriginRegex, regex::Error>],
+) -> Vec<Problem> {
     let mut out = Vec::new();
     let at = |key: &str| cfg.sources.get(key).cloned();
     for (key, paths) in [
@@ -75,8 +79,13 @@ pub(crate) fn code_problems(cfg: &Config) -> Vec<Problem> {
             );
         }
     }
-    for (i, s) in cfg.cors_allowed_origin_regexes.iter().enumerate() {
-        if let Err(e) = regex::Regex::new(s) {
+    for (i, (s, re)) in cfg
+        .cors_allowed_origin_regexes
+        .iter()
+        .zip(regexes)
+        .enumerate()
+    {
+        if let Err(e) = re {
             out.push(
                 Problem::new(
                     ProblemKind::InvalidRegex,
@@ -115,7 +124,7 @@ mod tests {
         cfg.csrf_exempt_paths.push("/api/*".into());
         cfg.csrf_exempt_paths.push("hooks/{id}".into());
         cfg.cors_allow_methods.push("NOT A METHOD".into());
-        let problems = super::code_problems(&cfg);
+        let problems = super::code_problems(&cfg, &crate::config::origin_regexes(&cfg));
         let got: Vec<(ProblemKind, &str)> = problems.iter().map(|p| (p.kind(), p.key())).collect();
         assert_eq!(
             got,

@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod load;
 #[cfg(feature = "config-file")]
 pub(crate) mod node;
+mod origin_regex;
 mod problem;
 mod secret;
 #[cfg(feature = "config-file")]
@@ -34,6 +35,8 @@ use serde::Serialize;
 use crate::domain::{self, DomainEntry, Origin};
 pub(crate) use check::code_problems;
 pub use gateway::{GatewayConfig, GatewayTls, LogFormat};
+pub use origin_regex::OriginRegex;
+pub(crate) use origin_regex::{CompiledRegexes, origin_regexes};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
 pub use secret::Secret;
 #[cfg(feature = "config-file")]
@@ -354,6 +357,8 @@ pub struct Config {
     pub cors_expose_headers: Vec<String>,
     /// Extra CORS origin regexes (matched against the whole `Origin` value).
     pub cors_allowed_origin_regexes: Vec<String>,
+    /// The compiled forms of the patterns the loader read (see [`origin_regexes`]).
+    pub(crate) compiled_origin_regexes: CompiledRegexes,
     /// The API's public URL; its origin joins the domains.
     pub api_url: Option<Origin>,
     /// The site's public URL; its origin joins the domains.
@@ -420,6 +425,7 @@ impl Default for Config {
             cors_preflight_max_age: 86400,
             cors_expose_headers: Vec::new(),
             cors_allowed_origin_regexes: Vec::new(),
+            compiled_origin_regexes: CompiledRegexes::default(),
             api_url: None,
             site_url: None,
             service_urls: Vec::new(),

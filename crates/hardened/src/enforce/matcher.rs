@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use crate::config::OriginRegex;
 use crate::domain::{Origin, Scheme};
 use crate::policy::{CorsRules, CsrfRules, HostRules, SubdomainPattern};
 
@@ -243,7 +244,7 @@ pub(crate) struct OriginMatcher {
     exact: HashSet<Box<str>>,
     subdomains: SubdomainSet,
     loopback: LoopbackRule,
-    regexes: Option<regex::RegexSet>,
+    regexes: Vec<OriginRegex>,
     /// `host[:port]` of each exact origin (CSRF Referer check).
     netlocs: HashSet<Box<str>>,
     /// `domain[:port]` of each subdomain pattern (CSRF Referer check).
@@ -251,28 +252,22 @@ pub(crate) struct OriginMatcher {
 }
 
 impl OriginMatcher {
-    pub(crate) fn cors(rules: &CorsRules) -> Result<OriginMatcher, regex::Error> {
-        let regexes = if rules.origin_regexes.is_empty() {
-            None
-        } else {
-            // Whole-value match: django-cors-headers uses `re.match` (anchored at the
-            // start only), which lets `https://app\.example\.com` also match
-            // `https://app.example.com.evil.net`. We anchor both ends.
-            Some(regex::RegexSet::new(
-                rules.origin_regexes.iter().map(|r| format!("^(?:{r})$")),
-            )?)
-        };
-        Ok(OriginMatcher {
+    pub(crate) fn cors(rules: &CorsRules) -> OriginMatcher {
+        OriginMatcher {
             exact: rules.origins.iter().map(|o| o.to_string().into()).collect(),
             subdomains: SubdomainSet::new(&rules.subdomains),
             loopback: LoopbackRule {
                 any_port: rules.loopback_any_port,
                 ..LoopbackRule::default()
             },
-            regexes,
+            // Compiled once, by validation: the policy's own. Whole-value match:
+            // django-cors-headers uses `re.match` (anchored at the start only), which
+            // lets `https://app\.example\.com` also match
+            // `https://app.example.com.evil.net`. The regexes anchor both ends.
+            regexes: rules.origin_regexes.clone(),
             netlocs: HashSet::default(),
             subdomain_netlocs: HashSet::default(),
-        })
+        }
     }
 
     pub(crate) fn csrf(rules: &CsrfRules) -> OriginMatcher {
@@ -288,7 +283,7 @@ impl OriginMatcher {
                 ranges: rules.loopback_port_ranges.clone(),
                 ports: rules.loopback_ports.clone(),
             },
-            regexes: None,
+            regexes: Vec::new(),
             netlocs: rules
                 .trusted_origins
                 .iter()
@@ -312,9 +307,7 @@ impl OriginMatcher {
         if self.exact.contains(value) {
             return true;
         }
-        if let Some(re) = &self.regexes
-            && re.is_match(value)
-        {
+        if self.regexes.iter().any(|re| re.is_match(value)) {
             return true;
         }
         if let Some(parts) = OriginParts::parse_canonical(value) {

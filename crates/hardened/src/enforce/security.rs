@@ -19,7 +19,7 @@ use super::matcher::{OriginMatcher, PathSet};
 use super::request::{MethodClass, RequestHead};
 use super::tls::TlsCheck;
 use super::websocket;
-use crate::config::{Config, ConfigErrors, Problem, ProblemKind, ReportOnly};
+use crate::config::{Config, ConfigErrors, ReportOnly};
 use crate::policy::{self, CookieRules, Policy, ProxySslHeader, ProxyTrust};
 use crate::probe::RuntimeProbe;
 
@@ -64,21 +64,12 @@ impl Security {
     /// Compiles a policy.
     ///
     /// # Errors
-    /// An invalid user regex or header value, naming the key.
+    /// An invalid header value, naming the key (the origin regexes of a policy are
+    /// compiled already).
     pub fn new(policy: Policy) -> Result<Security, ConfigErrors> {
         let mut problems = Vec::new();
-        let cors = match OriginMatcher::cors(&policy.cors) {
-            Ok(m) => m,
-            Err(e) => {
-                problems.push(Problem::new(
-                    ProblemKind::InvalidRegex,
-                    "cors_allowed_origin_regexes",
-                    format!("invalid regex: {e}"),
-                    "fix the regular expression",
-                ));
-                OriginMatcher::default()
-            }
-        };
+        // The policy's origin regexes are compiled already (by validation).
+        let cors = OriginMatcher::cors(&policy.cors);
         let mut hv = |key: &str, s: &str| match header_value(key, s) {
             Ok(v) => Some(v),
             Err(p) => {

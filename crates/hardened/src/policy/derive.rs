@@ -4,7 +4,7 @@
 //! headers) is decided here, once; the enforcement, `hardened show` and the checklist
 //! read the result.
 
-use crate::config::{Config, Environment, HeaderOverride, TrustedProxies};
+use crate::config::{Config, Environment, HeaderOverride, OriginRegex, TrustedProxies};
 use crate::domain::{DomainEntry, Host, Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
@@ -22,14 +22,30 @@ const LOOPBACK_HOSTS: [&str; 4] = ["localhost", ".localhost", "127.0.0.1", "[::1
 /// Derives the policy of a validated configuration. Pure and infallible: the same
 /// inputs always give the same policy.
 pub fn derive_valid(cfg: &Valid<'_>, probe: &RuntimeProbe) -> Policy {
-    derive_as(cfg.config(), cfg.config().environment, probe)
+    let c = cfg.config();
+    derive_with(c, c.environment, probe, cfg.origin_regexes().to_vec())
 }
 
 /// The settings `cfg` would have in `environment`, whether or not it is valid there.
 ///
 /// The checklist judges a configuration as a production deployment with this, and
-/// judges invalid configurations too (every problem is reported, not only the first).
+/// judges invalid configurations too (every problem is reported, not only the first):
+/// an origin regex that does not compile is left out.
 pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeProbe) -> Policy {
+    let regexes = crate::config::origin_regexes(cfg)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    derive_with(cfg, environment, probe, regexes)
+}
+
+/// The settings `cfg` has in `environment`, its origin regexes compiled as `regexes`.
+fn derive_with(
+    cfg: &Config,
+    environment: Environment,
+    probe: &RuntimeProbe,
+    regexes: Vec<OriginRegex>,
+) -> Policy {
     let strict = environment.is_strict();
     let container = cfg.docker.in_container(probe);
     let origins = cfg.origins();
@@ -178,7 +194,7 @@ pub(crate) fn derive_as(cfg: &Config, environment: Environment, probe: &RuntimeP
             origins: cors_origins.into_vec(),
             subdomains: cors_subdomains.into_vec(),
             loopback_any_port: !strict,
-            origin_regexes: cfg.cors_allowed_origin_regexes.clone(),
+            origin_regexes: regexes,
             allow_credentials: true,
             allow_headers: cfg.cors_allow_headers.clone(),
             allow_methods: cfg.cors_allow_methods.clone(),

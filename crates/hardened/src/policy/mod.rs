@@ -34,7 +34,7 @@ use http::HeaderName;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Serialize, Serializer};
 
-use crate::config::{Config, ConfigErrors, DockerMode, Environment, ReportOnly};
+use crate::config::{Config, ConfigErrors, DockerMode, Environment, OriginRegex, ReportOnly};
 use crate::domain::{Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
@@ -328,8 +328,8 @@ pub struct CorsRules {
     pub subdomains: Vec<SubdomainPattern>,
     /// Loopback origins allowed on any port (development).
     pub loopback_any_port: bool,
-    /// User-supplied origin regexes.
-    pub origin_regexes: Vec<String>,
+    /// User-supplied origin regexes, compiled.
+    pub origin_regexes: Vec<OriginRegex>,
     /// `Access-Control-Allow-Credentials: true` for allowed origins.
     pub allow_credentials: bool,
     /// Headers a preflight may request.

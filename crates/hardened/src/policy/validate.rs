@@ -3,18 +3,26 @@
 //! A [`Valid`] configuration is what [`derive_valid`](super::derive_valid) takes, so
 //! derivation itself cannot fail.
 
-use crate::config::{Config, ConfigErrors, Problem, ProblemKind};
+use crate::config::{Config, ConfigErrors, OriginRegex, Problem, ProblemKind};
 use crate::domain::DomainEntry;
 
 /// A configuration that passed [`validate`]: safe to run, so derivation over it is
-/// infallible.
-#[derive(Clone, Copy, Debug)]
-pub struct Valid<'a>(&'a Config);
+/// infallible. It holds the CORS origin regexes compiled, as the policy will.
+#[derive(Clone, Debug)]
+pub struct Valid<'a> {
+    cfg: &'a Config,
+    origin_regexes: Vec<OriginRegex>,
+}
 
 impl<'a> Valid<'a> {
     /// The configuration.
     pub fn config(&self) -> &'a Config {
-        self.0
+        self.cfg
+    }
+
+    /// The compiled `cors_allowed_origin_regexes`, in order.
+    pub fn origin_regexes(&self) -> &[OriginRegex] {
+        &self.origin_regexes
     }
 }
 
@@ -36,9 +44,12 @@ impl<'a> Valid<'a> {
 /// `csrf_exempt_paths`/`health_check_paths` pattern matching every path, outside
 /// development.
 pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
-    let problems = problems(cfg);
+    let (problems, origin_regexes) = checked(cfg);
     if problems.is_empty() {
-        Ok(Valid(cfg))
+        Ok(Valid {
+            cfg,
+            origin_regexes,
+        })
     } else {
         Err(ConfigErrors(problems))
     }
@@ -68,13 +79,9 @@ pub(crate) const FOREIGN_PATHS: [&str; 5] = [
 ];
 
 /// The first foreign origin a CORS origin regex admits, read as the matcher reads it
-/// (anchored at both ends, decision 39); `None` for a narrow or invalid regex.
-pub(crate) fn regex_admits_foreign(re: &str) -> Option<&'static str> {
-    let compiled = regex::Regex::new(&format!("^(?:{re})$")).ok()?;
-    FOREIGN_ORIGINS
-        .iter()
-        .copied()
-        .find(|o| compiled.is_match(o))
+/// (anchored at both ends, decision 39); `None` for a narrow regex.
+pub(crate) fn regex_admits_foreign(re: &OriginRegex) -> Option<&'static str> {
+    FOREIGN_ORIGINS.iter().copied().find(|o| re.is_match(o))
 }
 
 /// The first foreign path a path pattern matches, as the enforcement matches it.
@@ -84,14 +91,20 @@ pub(crate) fn path_matches_foreign(pattern: &str) -> Option<&'static str> {
     FOREIGN_PATHS.iter().copied().find(|p| set.matches(p))
 }
 
-/// The catch-all settings of `cfg`: `(key, value, what it matched, fix)`.
-pub(crate) fn catch_alls(cfg: &Config) -> Vec<(String, String, &'static str, &'static str)> {
+/// The catch-all settings of `cfg`, whose origin regexes compiled are `regexes`:
+/// `(key, value, what it matched, fix)`.
+fn catch_alls(
+    cfg: &Config,
+    regexes: &[Result<OriginRegex, regex::Error>],
+) -> Vec<(String, String, &'static str, &'static str)> {
     let mut out = Vec::new();
-    for (i, re) in cfg.cors_allowed_origin_regexes.iter().enumerate() {
-        if let Some(o) = regex_admits_foreign(re) {
+    for (i, re) in regexes.iter().enumerate() {
+        if let Ok(re) = re
+            && let Some(o) = regex_admits_foreign(re)
+        {
             out.push((
                 format!("cors_allowed_origin_regexes[{i}]"),
-                re.clone(),
+                re.as_str().to_owned(),
                 o,
                 CORS_REGEX_FIX,
             ));
@@ -124,6 +137,12 @@ pub(crate) const HEALTH_FIX: &str =
 /// development, and values a file could not hold (a path pattern without `/`, an
 /// invalid header name, ...).
 pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
+    checked(cfg).0
+}
+
+/// [`problems`], and the CORS origin regexes that compiled, each compiled once.
+fn checked(cfg: &Config) -> (Vec<Problem>, Vec<OriginRegex>) {
+    let regexes = crate::config::origin_regexes(cfg);
     let mut out = Vec::new();
     // Lists set in code skip the file's typer: the same token rules hold (the methods
     // and allowed headers in `config::code_problems`, below).
@@ -146,7 +165,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     }
     let src = cfg.sources.get("security_domains").cloned();
     if cfg.environment.is_strict() {
-        for (key, value, matched, fix) in catch_alls(cfg) {
+        for (key, value, matched, fix) in catch_alls(cfg, &regexes) {
             let top = key.split('[').next().unwrap_or(&key).to_owned();
             out.push(
                 Problem::new(
@@ -195,8 +214,8 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
         }
     }
     // The checks a file's values pass, for a `Config` built in code too.
-    out.extend(crate::config::code_problems(cfg));
-    out
+    out.extend(crate::config::code_problems(cfg, &regexes));
+    (out, regexes.into_iter().filter_map(Result::ok).collect())
 }
 
 #[cfg(test)]
@@ -247,7 +266,10 @@ mod tests {
             ("(", false),
         ];
         for (re, any) in table {
-            assert_eq!(regex_admits_foreign(re).is_some(), *any, "{re}");
+            let admits = OriginRegex::new(re)
+                .ok()
+                .and_then(|re| regex_admits_foreign(&re));
+            assert_eq!(admits.is_some(), *any, "{re}");
         }
     }
 

@@ -148,13 +148,16 @@ pub(super) fn domains_ip_literal(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
 
 pub(super) fn cors_regex_any(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
-    for re in &cx.cfg.cors_allowed_origin_regexes {
+    for re in &cx.policy.cors.origin_regexes {
         // Anchored: the narrowest reading. Matching a foreign origin even so means the
         // regex is too broad however it is applied.
         if let Some(o) = regex_admits_foreign(re) {
             hits.push(hit(
                 cx.severity(),
-                format!("cors_allowed_origin_regexes entry {re:?} matches any origin, e.g. {o}"),
+                format!(
+                    "cors_allowed_origin_regexes entry {:?} matches any origin, e.g. {o}",
+                    re.as_str()
+                ),
                 CORS_REGEX_FIX,
                 cx.loc("cors_allowed_origin_regexes"),
             ));

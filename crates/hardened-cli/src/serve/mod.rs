@@ -1,0 +1,412 @@
+//! `hardened serve`: the security stack over HTTP, in front of an upstream service
+//! (gateway) or of the built-in demo app. The serving itself is `hardened_gateway`'s.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hardened::Security;
+use hardened_gateway::reload::Reloaded;
+use hardened_gateway::{
+    Admin, Gateway, GatewayOptions, Metrics, Policy, Reloader, Server, Tls, Upstream,
+};
+
+use crate::ConfigArg;
+use crate::common::{self, CliError};
+use crate::demo;
+use crate::logging::{self, LogFormat};
+
+mod settings;
+
+pub(crate) use settings::DEFAULT_LISTEN;
+use settings::{BufferingArgs, Settings, parse_upstream, restart_only};
+
+/// Arguments of `hardened serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Address to listen on (HTTPS with --tls-cert) [default: 127.0.0.1:8000; config:
+    /// gateway.listen].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Forward allowed requests to this service (gateway mode), e.g. http://127.0.0.1:9000
+    /// [config: gateway.upstream].
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Seconds to wait for the upstream's response headers before answering 504
+    /// [default: 30; config: gateway.upstream_timeout].
+    #[arg(long, value_name = "SECS")]
+    upstream_timeout: Option<u64>,
+    /// Seconds a client may take to send its request head, TLS handshake included, from
+    /// accept (slow-loris protection) [default: 30; config: gateway.header_read_timeout].
+    #[arg(long, value_name = "SECS")]
+    header_read_timeout: Option<u64>,
+    /// Seconds a connection with no request in flight stays open [default: 75; config:
+    /// gateway.idle_timeout].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
+    /// Serve /healthz, /readyz and /metrics on this address (off by default; never on
+    /// --listen), e.g. 127.0.0.1:9901.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Log format on stderr: text (no colours unless stderr is a terminal) or json (one
+    /// object per line).
+    /// [default: text; config: gateway.log_format]
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log one line per request: method, path, status, bytes, duration, upstream time,
+    /// peer, request id.
+    #[arg(long)]
+    access_log: bool,
+    /// Worker threads, each with its own event loop accepting on --listen, as nginx's
+    /// worker processes [default: one per core; config: gateway.workers].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
+    #[command(flatten)]
+    buffering: BufferingArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// Direct TLS (see `hardened_gateway::Tls`).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Direct TLS")]
+struct TlsArgs {
+    /// Serve HTTPS on --listen with this PEM certificate chain (leaf first); reloaded on
+    /// SIGHUP and when the file changes [config: gateway.tls.cert].
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (RSA, ECDSA or Ed25519) [config:
+    /// gateway.tls.key].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Also listen for plain HTTP here: with `ssl_redirect: true` it answers 301 to the
+    /// https URL (health-check paths are served) [config: gateway.listen_http].
+    #[arg(long, value_name = "ADDR")]
+    listen_http: Option<SocketAddr>,
+}
+
+/// Runs `hardened serve`.
+pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let loaded = common::load_strict(args.config.config.as_deref())?;
+    let probe = common::probe_machine();
+    let security = Security::from_config(&loaded.config, &probe)?;
+    let settings = Settings::new(args, &loaded.config.gateway)?;
+    if settings.admin_listen == Some(settings.listen) && settings.listen.port() != 0 {
+        return Err(CliError::Message(format!(
+            "--admin-listen {}: the admin listener needs an address of its own, not --listen's",
+            settings.listen
+        )));
+    }
+    // Reloads read the same files (and overlay and .env beside them) with the same
+    // runtime probe.
+    let config_path = args.config.config.clone();
+    let watch_dir = config_path
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let load = move || -> Result<Reloaded, hardened::config::ConfigErrors> {
+        let loaded = common::loader(config_path.as_deref()).load()?;
+        Ok(Reloaded {
+            security: Security::from_config(&loaded.config, &probe)?,
+            // The `gateway:` settings shape listeners, timeouts and buffers that are
+            // set up once: a change is reported as needing a restart, never applied.
+            restart_only: restart_only(&loaded.config.gateway),
+        })
+    };
+    let initial_restart_only = restart_only(&loaded.config.gateway);
+    let upstream = match &settings.upstream {
+        Some(u) => Some(parse_upstream(u)?),
+        None => None,
+    };
+    // With several workers (threads with their own event loops) serving the listeners,
+    // one thread is plenty for the rest: signals, reloads, the admin listener.
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if settings.options.workers > 1 {
+        rt.worker_threads(1);
+    }
+    let rt = rt
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;
+    let options = settings.options.clone();
+    let reason = loaded.environment_reason().to_string();
+    rt.block_on(serve(
+        security,
+        &reason,
+        &settings,
+        upstream,
+        options,
+        out,
+        ReloadFrom {
+            load: Box::new(load),
+            watch_dir,
+            initial_restart_only,
+        },
+    ))
+}
+
+/// Where reloads read the configuration from.
+struct ReloadFrom {
+    load: Box<dyn Fn() -> Result<Reloaded, hardened::config::ConfigErrors> + Send + Sync>,
+    watch_dir: std::path::PathBuf,
+    /// The `gateway:` settings the process started with.
+    initial_restart_only: Vec<(String, String)>,
+}
+
+async fn serve(
+    security: Security,
+    reason: &str,
+    settings: &Settings,
+    upstream: Option<Upstream>,
+    options: GatewayOptions,
+    out: &mut dyn Write,
+    reload: ReloadFrom,
+) -> Result<ExitCode, CliError> {
+    let tls = match &settings.tls {
+        Some((cert, key, named)) => Some(
+            Tls::from_pem_files(cert, key)
+                .map_err(|e| CliError::Message(format!("{named}: {e}")))?,
+        ),
+        None => None,
+    };
+    let listener = bind(settings.listen, "--listen").await?;
+    let plain = match settings.listen_http {
+        Some(addr) => Some(bind(addr, "--listen-http").await?),
+        None => None,
+    };
+    let local = listener.local_addr()?;
+    let admin_listener = match settings.admin_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            CliError::Message(format!(
+                "cannot listen on {addr} (--admin-listen): {e}; choose another address"
+            ))
+        })?),
+        None => None,
+    };
+    // Before anyone can be told the server is up.
+    let signals = ShutdownSignal::install();
+    writeln!(
+        out,
+        "hardened: listening on {}://{local} ({}, {})",
+        if tls.is_some() { "https" } else { "http" },
+        security.policy().environment,
+        match &upstream {
+            Some(u) => format!("gateway to {u}"),
+            None => "demo app".to_owned(),
+        }
+    )?;
+    writeln!(
+        out,
+        "hardened: {} because {reason}",
+        security.policy().environment
+    )?;
+    if let Some(p) = &plain {
+        writeln!(
+            out,
+            "hardened: listening on http://{} (plain HTTP beside https port {})",
+            p.local_addr()?,
+            local.port()
+        )?;
+    }
+    if let Some(a) = &admin_listener {
+        writeln!(
+            out,
+            "hardened: admin on http://{} (/healthz, /readyz, /metrics)",
+            a.local_addr()?
+        )?;
+    }
+    out.flush()?;
+    logging::init(settings.log_format, settings.access_log);
+    let access_log = settings.access_log;
+
+    let policy = Policy::new(security);
+    let metrics = admin_listener.as_ref().map(|_| Arc::new(Metrics::new()));
+    let mut reloader = Reloader::new(policy.clone(), reload.initial_restart_only, reload.load)
+        .watch_dir(reload.watch_dir);
+    if let Some(m) = &metrics {
+        reloader = reloader.with_metrics(m.clone());
+    }
+    let (stop_side, stopped_side) = tokio::sync::watch::channel(());
+    let side_shutdown = move || {
+        let mut rx = stopped_side.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    };
+    let mut side = tokio::task::JoinSet::new();
+    side.spawn(reloader.run(side_shutdown()));
+    let mut admin = None;
+    if let (Some(listener), Some(m)) = (admin_listener, &metrics) {
+        let a = Admin::new(
+            policy.clone(),
+            m.clone(),
+            upstream.as_ref().map(|u| u.addr().to_owned()),
+        );
+        side.spawn(a.clone().serve(listener, side_shutdown()));
+        admin = Some(a);
+    }
+    // Not ready from the moment shutdown begins, while open requests drain. One
+    // shutdown for every listener.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signals.recv().await;
+        if let Some(a) = &admin {
+            a.draining();
+        }
+        let _ = stop.send(true);
+    });
+    let shutdown = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let tls_reload = tls.clone().map(|t| tokio::spawn(reload_tls(t)));
+
+    let https_port = local.port();
+    match upstream {
+        Some(u) => {
+            let mut gateway = Gateway::with_policy(policy, u, options).with_access_log(access_log);
+            if let Some(m) = metrics {
+                gateway = gateway.with_metrics(m);
+            }
+            let main = match &tls {
+                Some(t) => gateway.clone().with_tls(t.clone()),
+                None => gateway.clone(),
+            };
+            let plain = plain.map(|p| {
+                gateway
+                    .with_https_redirect_port(https_port)
+                    .serve(p, shutdown())
+            });
+            tokio::join!(main.serve(listener, shutdown()), maybe(plain));
+        }
+        None => {
+            // The demo app shows the policy it was started with.
+            let app = demo::service(policy.current());
+            let mut server = Server::with_policy(policy, options).with_access_log(access_log);
+            if let Some(m) = metrics {
+                server = server.with_metrics(m);
+            }
+            let main = match &tls {
+                Some(t) => server.clone().with_tls(t.clone()),
+                None => server.clone(),
+            };
+            let plain = plain.map(|p| {
+                server
+                    .with_https_redirect_port(https_port)
+                    .serve(p, app.clone(), shutdown())
+            });
+            tokio::join!(main.serve(listener, app, shutdown()), maybe(plain));
+        }
+    }
+    if let Some(r) = tls_reload {
+        r.abort();
+    }
+    let _ = stop_side.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while side.join_next().await.is_some() {}
+    })
+    .await;
+    side.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "the port is taken; stop the other process or choose another with {flag} 127.0.0.1:PORT"
+            )
+        } else {
+            format!("check the address given to {flag}")
+        };
+        CliError::Message(format!("cannot listen on {addr}: {e}; {hint}"))
+    })
+}
+
+/// Runs `f` when there is one.
+async fn maybe<F: std::future::Future<Output = ()>>(f: Option<F>) {
+    if let Some(f) = f {
+        f.await;
+    }
+}
+
+/// Reloads the certificate on SIGHUP and when its files change; a refused one is
+/// logged and the served one kept.
+async fn reload_tls(tls: Tls) {
+    let watch = tls
+        .clone()
+        .watch(hardened_gateway::tls::DEFAULT_WATCH_INTERVAL);
+    #[cfg(unix)]
+    tokio::join!(watch, tls.reload_on_sighup());
+    #[cfg(not(unix))]
+    watch.await;
+}
+
+/// Ctrl-c and SIGTERM, listened for from the moment [`ShutdownSignal::install`]
+/// returns: a signal that comes before anything awaits it is kept, never the default
+/// action (which would kill the process without draining).
+struct ShutdownSignal {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers. Also installs the SIGHUP one, so a SIGHUP sent before the
+    /// reloader listens is not fatal either.
+    fn install() -> ShutdownSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            // Registration fails only when the OS refuses a signal handler; the
+            // default action then stays, as without this.
+            let listen = |kind: SignalKind| signal(kind).ok();
+            drop(listen(SignalKind::hangup()));
+            ShutdownSignal {
+                term: listen(SignalKind::terminate()),
+                interrupt: listen(SignalKind::interrupt()),
+            }
+        }
+        #[cfg(not(unix))]
+        ShutdownSignal {}
+    }
+
+    /// Completes on the first ctrl-c or SIGTERM.
+    async fn recv(self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.term) => {}
+                () = next(self.interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Conformance against real Django: runs `conformance/run.py`, which sends a seeded
+//! corpus of requests through `hardened explain --batch` and through a real Django 5.2 +
+//! django-cors-headers stack configured by `hardened show --format django`, and fails on
+//! any difference that no named, documented exclusion explains (see
+//! `conformance/README.md` and `docs/conformance-divergences.md`).
+//!
+//! Needs the pinned venv of `scripts/django-venv.sh` at `$HARDENED_VENV` or
+//! `<repo>/.venv`; `HARDENED_SKIP_DJANGO=1` skips the test.
+
+use std::process::Command;
+
+use crate::common::{repo_root, venv, venv_python};
+
+/// The corpus must stay at least this large.
+const MIN_COMPARED: u64 = 300;
+
+/// `compared=N` from the harness's last line.
+fn compared(stdout: &str) -> Option<u64> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("conformance: "))?;
+    let field = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("compared="))?;
+    field.parse().ok()
+}
+
+#[test]
+fn django_conformance() {
+    if std::env::var("HARDENED_SKIP_DJANGO").is_ok_and(|v| v == "1") {
+        eprintln!("django_conformance: SKIPPED (HARDENED_SKIP_DJANGO=1)");
+        return;
+    }
+    let repo = repo_root();
+    let (venv, python) = (venv(), venv_python());
+    assert!(
+        python.exists(),
+        "no Django venv at {}: run scripts/django-venv.sh (or point HARDENED_VENV at one; \
+         HARDENED_SKIP_DJANGO=1 skips this test)",
+        venv.display()
+    );
+    let mut cmd = Command::new(&python);
+    cmd.arg(repo.join("conformance").join("run.py"))
+        .arg("--hardened")
+        .arg(env!("CARGO_BIN_EXE_hardened"))
+        .current_dir(&repo)
+        // Nothing from the developer's environment may change the configs
+        // (SECURITY_DOMAINS, DEBUG, ...), and this machine's container probe must not
+        // leak in: DOCKER=false.
+        .env_clear()
+        .env("DOCKER", "false");
+    for key in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "conformance/run.py failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let n = compared(&stdout)
+        .unwrap_or_else(|| panic!("no `conformance: compared=N` line in:\n{stdout}"));
+    assert!(
+        n >= MIN_COMPARED,
+        "only {n} requests compared, expected at least {MIN_COMPARED}"
+    );
+}

@@ -1,0 +1,26 @@
+//! The integration tests of the `hardened` binary, one test binary (one link) for all,
+//! with what they share in `common`:
+//!
+//! - `cli`: `show`, `env`, `secret-key`, `explain`, the Django settings and messages;
+//! - `check`, `init`, `bad_config`: the checklist, project setup and broken configs;
+//! - `serve`, `serve_tls`, `ops`, `hostile`: `hardened serve` over loopback (demo app,
+//!   gateway, direct TLS, admin listener and reload, hostile requests);
+//! - `deploy`: the deployment files;
+//! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
+//! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#[macro_use]
+mod common;
+
+mod bad_config;
+mod check;
+mod cli;
+mod conformance;
+mod deploy;
+mod hostile;
+mod init;
+mod ops;
+mod serve;
+mod serve_tls;
+mod soak;

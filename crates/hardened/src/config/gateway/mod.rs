@@ -1,0 +1,226 @@
+//! The `gateway:` section: how `hardened serve` listens, forwards and terminates TLS.
+//!
+//! Every field is optional: an unset field takes the command-line flag's default. The
+//! values are typed and checked here (addresses, URLs, durations, readable certificate
+//! files); the serving itself belongs to the `hardened-gateway` crate.
+//!
+//! ```yaml
+//! gateway:
+//!   listen: 0.0.0.0:8443
+//!   upstream: http://127.0.0.1:9000
+//!   upstream_timeout: 30s
+//!   tls: { cert: /etc/tls/tls.crt, key: /etc/tls/tls.key }
+//!   listen_http: 0.0.0.0:8080
+//! ```
+//!
+//! Each key can be set from the environment as `HARDENED_GATEWAY_` and the key in
+//! capitals (`HARDENED_GATEWAY_LISTEN`, `HARDENED_GATEWAY_TLS_CERT`, ...).
+
+#[cfg(feature = "config-file")]
+mod env;
+#[cfg(test)]
+mod tests;
+#[cfg(feature = "config-file")]
+mod typing;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The typed `gateway:` section. `None` everywhere means "the `serve` default".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// The address to listen on (the TLS listener when `tls` is set).
+    pub listen: Option<SocketAddr>,
+    /// The upstream service, an absolute `http://` URL.
+    pub upstream: Option<String>,
+    /// How long the upstream may take to send its response headers (504 after).
+    pub upstream_timeout: Option<Duration>,
+    /// How long a new connection may take to send its first request head (TLS
+    /// handshake included), from accept.
+    pub header_read_timeout: Option<Duration>,
+    /// How long a connection with no request in flight stays open.
+    pub idle_timeout: Option<Duration>,
+    /// Direct TLS: the certificate chain and key files.
+    pub tls: Option<GatewayTls>,
+    /// A plain HTTP listener beside the TLS one (redirects to https when
+    /// `ssl_redirect` is on, serves health checks).
+    pub listen_http: Option<SocketAddr>,
+    /// The admin listener (health and readiness probes, metrics).
+    pub admin_listen: Option<SocketAddr>,
+    /// The log line format.
+    pub log_format: Option<LogFormat>,
+    /// Read request bodies completely before forwarding (`false`: stream them).
+    pub request_buffering: Option<bool>,
+    /// Path patterns whose request bodies stream to the upstream (`/upload`,
+    /// `/upload/*`, `/u/{id}/file`).
+    pub unbuffered_request_paths: Option<Vec<String>>,
+    /// Largest request body in bytes; larger ones are answered 413 (0 = unlimited).
+    pub client_max_body_size: Option<u64>,
+    /// Request body bytes kept in memory before a temporary file takes the rest.
+    pub client_body_buffer_size: Option<u64>,
+    /// Longest pause of a client sending a request body (408 after).
+    pub client_body_timeout: Option<Duration>,
+    /// Read responses from the upstream as fast as it sends them (`false`: stream them).
+    pub response_buffering: Option<bool>,
+    /// Response bytes kept in memory before a temporary file takes the rest.
+    pub response_buffer_size: Option<u64>,
+    /// Largest temporary file of one response, bytes (0 = no temporary files).
+    pub max_temp_file_size: Option<u64>,
+    /// Longest stall of a client reading a response before it is cut off.
+    pub send_timeout: Option<Duration>,
+    /// Directory of the temporary files.
+    pub temp_dir: Option<PathBuf>,
+    /// Most upstream connections open at once.
+    pub upstream_max_connections: Option<u64>,
+    /// Most upstream connections one client connection may use at once.
+    pub upstream_max_connections_per_client: Option<u64>,
+    /// Most requests waiting for an upstream connection (0 = none wait).
+    pub upstream_queue_size: Option<u64>,
+    /// Longest wait for an upstream connection (503 after).
+    pub upstream_queue_timeout: Option<Duration>,
+    /// Worker threads, each with its own event loop (1 to 1024; default one per core).
+    pub workers: Option<u64>,
+}
+
+/// The certificate and key files of direct TLS (PEM). Only the paths are kept: the key
+/// is read by the server, never by the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GatewayTls {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl GatewayTls {
+    /// The two files.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> GatewayTls {
+        GatewayTls {
+            cert: cert.into(),
+            key: key.into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// Parses `text` or `json` (case-insensitive).
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses a duration: whole seconds (`30`), or a number with a unit: `ms`, `s`, `m`,
+/// `h` (`250ms`, `30s`, `5m`, `1h`). `None` for anything else (negative numbers
+/// included).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "s" => n.checked_mul(1000)?,
+        "ms" => n,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// Parses a number of bytes: digits with an optional `k`, `m` or `g` suffix (KiB, MiB,
+/// GiB; case-insensitive). `None` for anything else, or on overflow.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (t.get(..i)?, 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (t.get(..i)?, 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i)?, 30),
+        _ => (t, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// A duration as [`parse_duration`] reads it back: `30s`, `250ms`, `5m`, `1h`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(3_600_000) && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(feature = "config-file")]
+pub(crate) use env::env_overrides;
+
+/// The keys of `gateway:`.
+#[cfg(feature = "config-file")]
+const KEYS: &[&str] = &[
+    "listen",
+    "upstream",
+    "upstream_timeout",
+    "header_read_timeout",
+    "idle_timeout",
+    "tls",
+    "listen_http",
+    "admin_listen",
+    "log_format",
+    "request_buffering",
+    "unbuffered_request_paths",
+    "client_max_body_size",
+    "client_body_buffer_size",
+    "client_body_timeout",
+    "response_buffering",
+    "response_buffer_size",
+    "max_temp_file_size",
+    "send_timeout",
+    "temp_dir",
+    "upstream_max_connections",
+    "upstream_max_connections_per_client",
+    "upstream_queue_size",
+    "upstream_queue_timeout",
+    "workers",
+];
+
+/// The keys of `gateway.tls:`.
+#[cfg(feature = "config-file")]
+const TLS_KEYS: &[&str] = &["cert", "key"];
