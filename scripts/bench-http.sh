@@ -663,8 +663,11 @@ if has_mode bodies; then
   body_list=("upstream-direct:upstream:$P_UP" "hardened-serve:gateway:$P_GW"
     "hardened-serve-unbuffered:unbuffered:$P_GW2" "nginx:nginx:$P_NGX")
   if [ -n "$BASELINE" ]; then
+    # An older binary may predate the body size limit (and buffering).
+    limit=()
+    "$BASELINE" serve --help 2>/dev/null | grep -q -- --client-max-body-size && limit=(--client-max-body-size 0)
     bl_start baseline env HARDENED_LOG=error "$BASELINE" serve --config "$tmp/gateway.yaml" \
-      --listen "127.0.0.1:$P_BASE" --upstream "http://127.0.0.1:$P_UP" --client-max-body-size 0
+      --listen "127.0.0.1:$P_BASE" --upstream "http://127.0.0.1:$P_UP" "${limit[@]}"
     bl_wait_port $P_BASE baseline
     body_list+=("baseline-serve:baseline:$P_BASE")
   fi
