@@ -27,6 +27,7 @@ mod grpc;
 mod headers;
 mod host;
 mod matcher;
+mod rejection;
 mod request;
 mod security;
 #[cfg(test)]
