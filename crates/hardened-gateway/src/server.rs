@@ -295,6 +295,10 @@ impl Server {
                         drive(conn, |c| c.graceful_shutdown(), deadline, stopped).await;
                         drop(open);
                     });
+                    // Let the new connection (and other work) run before accepting the
+                    // next one: with worker threads sharing the listener, a worker that
+                    // accepted a burst of connections alone would hold them all.
+                    tokio::task::yield_now().await;
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 () = &mut shutdown => break,
