@@ -234,9 +234,10 @@ impl SecurityHeaders {
     /// Adds every header the response lacks; `nonce` fills the CSP placeholders (a
     /// fresh one is drawn when the caller has none).
     pub(crate) fn apply(&self, headers: &mut HeaderMap, nonce: Option<&CspNonce>) {
+        // One hashed lookup per header (an `entry`), not a lookup and then an insert.
         for (name, value) in self.fixed.iter() {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
+            if let http::header::Entry::Vacant(slot) = headers.entry(name) {
+                slot.insert(value.clone());
             }
         }
         if self.nonced.is_empty() {
@@ -251,10 +252,10 @@ impl SecurityHeaders {
             }
         };
         for t in self.nonced.iter() {
-            if !headers.contains_key(&t.name)
+            if let http::header::Entry::Vacant(slot) = headers.entry(&t.name)
                 && let Some(v) = t.render(nonce)
             {
-                headers.insert(t.name.clone(), v);
+                slot.insert(v);
             }
         }
     }
