@@ -392,14 +392,8 @@ impl Proxy {
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
         if let Some(upgrade) = upgrade {
-            let addr = self.upstream.addr();
-            return upgrade
-                .forward(
-                    &self.tunnels,
-                    addr,
-                    Request::from_parts(parts, body),
-                    client_version,
-                )
+            return self
+                .handshake(upgrade, parts, body, client, origin, security, client_version)
                 .await;
         }
         // The body: none (nothing to do), read completely before the upstream is
@@ -431,13 +425,7 @@ impl Proxy {
         let upstream_req = Request::from_parts(parts, body);
         let lease = match self.pool.acquire(client).await {
             Ok(lease) => lease,
-            Err(refused) => {
-                tracing::warn!(upstream = %self.upstream, reason = %refused, "no upstream connection");
-                let mut resp = text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return with_failure(resp, UpstreamFailure::Refused);
-            }
+            Err(refused) => return self.no_connection(&refused),
         };
         let sent = std::time::Instant::now();
         let sending = async {
@@ -448,16 +436,7 @@ impl Proxy {
             }
         };
         match tokio::time::timeout(self.upstream_timeout, sending).await {
-            Err(_) => {
-                tracing::warn!(upstream = %self.upstream, "upstream timed out");
-                with_failure(
-                    text_response(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "the upstream service did not answer in time",
-                    ),
-                    UpstreamFailure::Timeout,
-                )
-            }
+            Err(_) => self.timed_out(),
             Ok(Err(e)) => {
                 if let Some(refused) = streamed_body_refused(&e) {
                     return body_refused(refused, client_version);
@@ -466,58 +445,152 @@ impl Proxy {
                     tracing::warn!(error = %e, "malformed request body");
                     return text_response(StatusCode::BAD_REQUEST, "the request body is malformed");
                 }
-                tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
-                if let SendError::Refused(refused) = &e {
-                    let mut resp =
-                        text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
-                    resp.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                    return with_failure(resp, UpstreamFailure::Refused);
-                }
-                let kind = match e {
-                    SendError::Connect(_) => UpstreamFailure::Connect,
-                    _ => UpstreamFailure::Protocol,
-                };
-                with_failure(
-                    text_response(
-                        StatusCode::BAD_GATEWAY,
-                        "the upstream service is unavailable",
-                    ),
-                    kind,
-                )
+                self.failed(&e)
             }
             Ok(Ok(resp)) => {
-                let (mut parts, body) = resp.into_parts();
-                parts.extensions.insert(UpstreamTime(sent.elapsed()));
-                strip_hop_by_hop(&mut parts.headers);
-                scrub::strip_foreign_cors(&mut parts.headers, origin.as_ref(), security);
-                // Answer in the client's protocol version, not the upstream's.
-                parts.version = client_version;
-                let stream =
-                    !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);
-                // An instruction to the gateway, as nginx keeps it from the client.
-                parts.headers.remove(X_ACCEL_BUFFERING);
-                // The body gives its upstream connection back to the pool itself, once
-                // it has been read to its end (see `pool`).
-                let body = if stream {
-                    body.map_err(Into::into).boxed_unsync()
-                } else {
-                    match buffer::buffer_response(body, Box::new(|| {}), &self.responses).await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            tracing::warn!(upstream = %self.upstream, error = %e, "upstream response failed");
-                            return with_failure(
-                                text_response(
-                                    StatusCode::BAD_GATEWAY,
-                                    "the upstream service is unavailable",
-                                ),
-                                UpstreamFailure::Protocol,
-                            );
-                        }
-                    }
-                };
-                Response::from_parts(parts, body)
+                self.respond(resp, sent, origin.as_ref(), security, client_version)
+                    .await
             }
         }
+    }
+
+    /// Forwards an upgrade handshake (see `websocket`): an ordinary request until the
+    /// upstream answers `101` — no body, the pool's caps, the upstream timeout, and
+    /// every other answer treated like any response (buffered, CORS headers judged).
+    #[allow(clippy::too_many_arguments)]
+    async fn handshake(
+        &self,
+        upgrade: crate::websocket::Upgrade,
+        mut parts: http::request::Parts,
+        body: Incoming,
+        client: &ClientSlots,
+        origin: Option<HeaderValue>,
+        security: &Security,
+        client_version: Version,
+    ) -> Response<BoxBody> {
+        // A handshake has no body (RFC 6455 §4.1; an upgrade's request is complete
+        // before the protocol switches): one that is too large is refused as any
+        // request's would be, any other is refused unread, so that neither its bytes
+        // nor a stalled body ever reach or hold an upstream connection.
+        if !body.is_end_stream() {
+            if self.bodies.too_large(body.size_hint().lower()) {
+                return body_refused(
+                    &BodyError::TooLarge {
+                        limit: self.bodies.max,
+                    },
+                    client_version,
+                );
+            }
+            tracing::info!("upgrade request with a body refused");
+            let mut resp = text_response(
+                StatusCode::BAD_REQUEST,
+                "an upgrade request (WebSocket handshake) has no body; send it without one",
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return resp;
+        }
+        upgrade.restore(&mut parts.headers);
+        let lease = match self.pool.acquire(client).await {
+            Ok(lease) => lease,
+            Err(refused) => return self.no_connection(&refused),
+        };
+        let sent = std::time::Instant::now();
+        let req = Request::from_parts(parts, http_body_util::Empty::new());
+        match tokio::time::timeout(self.upstream_timeout, lease.send_upgrade(req)).await {
+            Err(_) => self.timed_out(),
+            Ok(Err(e)) => self.failed(&e),
+            Ok(Ok((resp, Some(upstream)))) => {
+                let (mut head, _empty) = resp.into_parts();
+                head.extensions.insert(UpstreamTime(sent.elapsed()));
+                upgrade.switch(&self.tunnels, head, upstream, client_version)
+            }
+            Ok(Ok((resp, None))) => {
+                self.respond(resp, sent, origin.as_ref(), security, client_version)
+                    .await
+            }
+        }
+    }
+
+    /// The answer when no upstream connection could be had: 503, retry in a second.
+    fn no_connection(&self, refused: &crate::pool::Refused) -> Response<BoxBody> {
+        tracing::warn!(upstream = %self.upstream, reason = %refused, "no upstream connection");
+        let mut resp = text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        with_failure(resp, UpstreamFailure::Refused)
+    }
+
+    /// The answer when the upstream did not answer within the upstream timeout: 504.
+    fn timed_out(&self) -> Response<BoxBody> {
+        tracing::warn!(upstream = %self.upstream, "upstream timed out");
+        with_failure(
+            text_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the upstream service did not answer in time",
+            ),
+            UpstreamFailure::Timeout,
+        )
+    }
+
+    /// The answer when the exchange with the upstream failed: 503 or 502.
+    fn failed(&self, e: &SendError) -> Response<BoxBody> {
+        tracing::warn!(upstream = %self.upstream, error = %e, "upstream failed");
+        if let SendError::Refused(refused) = e {
+            return self.no_connection(refused);
+        }
+        let kind = match e {
+            SendError::Connect(_) => UpstreamFailure::Connect,
+            _ => UpstreamFailure::Protocol,
+        };
+        with_failure(
+            text_response(
+                StatusCode::BAD_GATEWAY,
+                "the upstream service is unavailable",
+            ),
+            kind,
+        )
+    }
+
+    /// The upstream's answer as the client gets it: hop-by-hop headers and CORS
+    /// headers the policy did not grant removed, in the client's protocol version, read
+    /// whole first unless it must stream (see `buffer`).
+    async fn respond(
+        &self,
+        resp: Response<crate::pool::UpstreamBody>,
+        sent: std::time::Instant,
+        origin: Option<&HeaderValue>,
+        security: &Security,
+        client_version: Version,
+    ) -> Response<BoxBody> {
+        let (mut parts, body) = resp.into_parts();
+        parts.extensions.insert(UpstreamTime(sent.elapsed()));
+        strip_hop_by_hop(&mut parts.headers);
+        scrub::strip_foreign_cors(&mut parts.headers, origin, security);
+        // Answer in the client's protocol version, not the upstream's.
+        parts.version = client_version;
+        let stream = !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);
+        // An instruction to the gateway, as nginx keeps it from the client.
+        parts.headers.remove(X_ACCEL_BUFFERING);
+        // The body gives its upstream connection back to the pool itself, once it has
+        // been read to its end (see `pool`).
+        let body = if stream {
+            body.map_err(Into::into).boxed_unsync()
+        } else {
+            match buffer::buffer_response(body, Box::new(|| {}), &self.responses).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(upstream = %self.upstream, error = %e, "upstream response failed");
+                    return with_failure(
+                        text_response(
+                            StatusCode::BAD_GATEWAY,
+                            "the upstream service is unavailable",
+                        ),
+                        UpstreamFailure::Protocol,
+                    );
+                }
+            }
+        };
+        Response::from_parts(parts, body)
     }
 }

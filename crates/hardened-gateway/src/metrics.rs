@@ -100,7 +100,7 @@ pub struct UpstreamTime(pub Duration);
 
 /// The rejection kinds known when the metrics are created; their series exist (at 0)
 /// from the start. A kind added later gets its series on first use.
-const KNOWN_REJECTIONS: [RejectionKind; 11] = [
+const KNOWN_REJECTIONS: [RejectionKind; 13] = [
     RejectionKind::HostNotAllowed,
     RejectionKind::HostMalformed,
     RejectionKind::HostDuplicate,
@@ -112,6 +112,8 @@ const KNOWN_REJECTIONS: [RejectionKind; 11] = [
     RejectionKind::CsrfMalformedReferer,
     RejectionKind::CsrfInsecureReferer,
     RejectionKind::CsrfBadReferer,
+    RejectionKind::WebsocketBadOrigin,
+    RejectionKind::WebsocketCrossSite,
 ];
 
 type Labels = Vec<(&'static str, &'static str)>;
@@ -122,7 +124,7 @@ type Labels = Vec<(&'static str, &'static str)>;
 /// | metric | labels |
 /// | --- | --- |
 /// | `hardened_requests_total` | `outcome`: `allow`, `preflight`, `redirect`, `reject`, `upstream_error` |
-/// | `hardened_rejections_total` | `check` (`host`, `csrf`), `code` (`host-not-allowed`, ...) |
+/// | `hardened_rejections_total` | `check` (`host`, `csrf`, `websocket`), `code` (`host-not-allowed`, ...) |
 /// | `hardened_upstream_errors_total` | `kind`: `connect`, `timeout`, `protocol`, `refused` |
 /// | `hardened_request_duration_seconds` | histogram, accept of the head to the end of the response body |
 /// | `hardened_open_connections` | client connections open now |
@@ -133,7 +135,7 @@ pub struct Metrics {
     registry: Registry,
     requests: [Counter; 5],
     rejections: Family<Labels, Counter>,
-    known_rejections: [(RejectionKind, Counter); 11],
+    known_rejections: [(RejectionKind, Counter); KNOWN_REJECTIONS.len()],
     upstream_errors: [Counter; 4],
     duration: Arc<DurationHistogram>,
     open_connections: Gauge,

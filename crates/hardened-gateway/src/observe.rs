@@ -166,10 +166,18 @@ where
         let (mut parts, body) = req.into_parts();
         let peer = parts.extensions.get::<PeerAddr>().map(|p| p.0);
 
-        // A trusted proxy's valid id is kept; any other is replaced.
-        let request_id = match parts.headers.get(&X_REQUEST_ID) {
+        // A trusted proxy's valid id is kept; any other is replaced. Of several lines
+        // only the first is kept, and only if it is valid: a WSGI server would join
+        // them all into one value, the unchecked ones included.
+        let mut ids = parts.headers.get_all(&X_REQUEST_ID).iter();
+        let (first, more) = (ids.next(), ids.next().is_some());
+        let request_id = match first {
             Some(v) if valid_request_id(v) && security.trusts_proxy(peer.map(|p| p.ip())) => {
-                v.clone()
+                let v = v.clone();
+                if more {
+                    parts.headers.insert(X_REQUEST_ID, v.clone());
+                }
+                v
             }
             _ => {
                 let v = new_request_id();

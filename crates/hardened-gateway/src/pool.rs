@@ -491,15 +491,7 @@ impl Lease {
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
     {
-        let Lease { pool, slot, client } = self;
-        let permit = match slot {
-            Slot::Fresh(p) => p,
-            Slot::Idle(conn, _) => {
-                drop(conn);
-                pool.permit().await.map_err(SendError::Refused)?
-            }
-        };
-        let io = pool.dial(permit).await?;
+        let (io, client) = self.own_connection().await?;
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(crate::buffer::CONNECTION_BUFFER)
             .handshake(TokioIo::new(io))
@@ -515,6 +507,59 @@ impl Lease {
             body,
             _client: client,
         }))
+    }
+
+    /// Sends the upgrade handshake `req` (it has no body) on a new connection of its
+    /// own, under the same caps as pooled connections. When the upstream switches
+    /// protocols, the connection comes back with the `101` for the tunnel, and counts
+    /// under the global cap until the tunnel has closed; any other answer is an
+    /// ordinary response, on a connection closed after it.
+    pub(crate) async fn send_upgrade(
+        self,
+        req: Request<http_body_util::Empty<Bytes>>,
+    ) -> Result<(Response<UpstreamBody>, Option<hyper::upgrade::Upgraded>), SendError> {
+        let (io, client) = self.own_connection().await?;
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(SendError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream upgrade connection ended with an error");
+            }
+        });
+        let mut resp = sender.send_request(req).await.map_err(SendError::Http)?;
+        let upgraded = if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            Some(
+                hyper::upgrade::on(&mut resp)
+                    .await
+                    .map_err(SendError::Http)?,
+            )
+        } else {
+            None
+        };
+        Ok((
+            resp.map(|body| UpstreamBody::Own {
+                body,
+                _client: client,
+            }),
+            upgraded,
+        ))
+    }
+
+    /// A new connection of the lease's own, outside the idle lists (an idle connection
+    /// taken for it is closed to make room), and the client's place.
+    async fn own_connection(self) -> Result<(Counted, OwnedSemaphorePermit), SendError> {
+        let Lease { pool, slot, client } = self;
+        let permit = match slot {
+            Slot::Fresh(p) => p,
+            Slot::Idle(conn, _) => {
+                drop(conn);
+                pool.permit().await.map_err(SendError::Refused)?
+            }
+        };
+        Ok((pool.dial(permit).await?, client))
     }
 }
 

@@ -234,8 +234,13 @@ impl Tls {
         tick.tick().await;
         loop {
             tick.tick().await;
-            if self.changed() {
-                self.reload_logged("the files changed");
+            let tls = self.clone();
+            // File system calls block: off the runtime's threads.
+            let changed = tokio::task::spawn_blocking(move || tls.changed())
+                .await
+                .unwrap_or(false);
+            if changed {
+                self.reload_logged_blocking("the files changed").await;
             }
         }
     }
@@ -249,12 +254,21 @@ impl Tls {
         match signal(SignalKind::hangup()) {
             Ok(mut hup) => {
                 while hup.recv().await.is_some() {
-                    self.reload_logged("SIGHUP");
+                    self.reload_logged_blocking("SIGHUP").await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP"),
         }
         std::future::pending::<()>().await;
+    }
+
+    /// [`reload_logged`](Self::reload_logged) on a blocking thread: reading and parsing
+    /// the files must not stall the connections of the runtime's thread.
+    async fn reload_logged_blocking(&self, why: &'static str) {
+        let tls = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || tls.reload_logged(why)).await {
+            tracing::error!(error = %e, "TLS certificate reload did not finish");
+        }
     }
 
     /// [`reload`](Self::reload), logging the outcome; `why` says what asked for it.

@@ -1,11 +1,15 @@
-//! HTTP/1.1 upgrades (WebSockets, and any other protocol but `h2c`) the policy allowed:
-//! the handshake goes to the upstream on a fresh connection of its own; when the
-//! upstream switches protocols, so does the client's connection, and bytes are copied
-//! both ways until either side closes or the tunnel is idle for
-//! [`GatewayOptions::websocket_idle_timeout`].
+//! HTTP/1.1 upgrades (WebSockets, and any other protocol but `h2c`) the policy allowed.
+//! A handshake is an ordinary request until the upstream answers `101`: the same body
+//! limits (it may have no body), the same caps on upstream connections (see `pool`:
+//! its connection is one of the pool's, of its own, and counts until the tunnel
+//! closes), the same timeout and the same response buffering for any other answer
+//! (see `forward`). When the upstream switches protocols, so does the client's
+//! connection, and bytes are copied both ways until either side closes or the tunnel
+//! is idle for [`GatewayOptions::websocket_idle_timeout`].
 //!
-//! Only `GET` requests over HTTP/1.1 with `Connection: upgrade` and one `Upgrade` header
-//! qualify. `Upgrade: h2c` never does: a cleartext HTTP/2 connection to the upstream,
+//! What qualifies is decided by the library's [`hardened::Upgrade`], the same reading
+//! the policy's WebSocket Origin check used: `GET` over HTTP/1.1 with `Connection:
+//! upgrade` and one well-formed `Upgrade` header. `Upgrade: h2c` never does: a cleartext HTTP/2 connection to the upstream,
 //! opened by the client past the policy, would smuggle every later request by it. HTTP/2
 //! extended CONNECT (RFC 8441) is refused like any CONNECT.
 
@@ -17,9 +21,8 @@ use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -30,11 +33,9 @@ use crate::forward::{strip_hop_by_hop, text_response};
 use crate::{BoxBody, BoxError, GatewayOptions};
 
 /// The tunnels of one gateway: their settings, how many are open, and the shutdown
-/// signal. The count is where a cap on open tunnels would go.
+/// signal. Their upstream connections count against the pool's cap (see `pool`).
 #[derive(Debug)]
 pub(crate) struct Tunnels {
-    connect_timeout: Duration,
-    upstream_timeout: Duration,
     idle_timeout: Duration,
     drain_timeout: Duration,
     open: AtomicUsize,
@@ -45,8 +46,6 @@ pub(crate) struct Tunnels {
 impl Tunnels {
     pub(crate) fn new(options: &GatewayOptions) -> Arc<Tunnels> {
         Arc::new(Tunnels {
-            connect_timeout: options.connect_timeout,
-            upstream_timeout: options.upstream_timeout,
             idle_timeout: options.websocket_idle_timeout,
             drain_timeout: options.drain_timeout,
             open: AtomicUsize::new(0),
@@ -96,117 +95,50 @@ pub(crate) struct Upgrade {
     protocol: HeaderValue,
 }
 
-/// Whether a comma-separated header has `token` (case-insensitive) in any of its lines.
-fn has_token(parts: &Parts, name: header::HeaderName, token: &str) -> bool {
-    parts
-        .headers
-        .get_all(name)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-}
-
-/// The upgrade `parts` asks for, if it qualifies: `GET`, HTTP/1.1, `Connection:
-/// upgrade`, one `Upgrade` header that does not name `h2c`. Anything else is forwarded
-/// as a plain request (its `Upgrade` removed as hop-by-hop).
+/// The upgrade `parts` asks for, if it may be tunnelled: the library's one reading of
+/// `Connection` and `Upgrade` ([`hardened::Upgrade::tunnel`]), which is also what the
+/// policy's WebSocket Origin check judged. Anything else is forwarded as a plain
+/// request (its `Upgrade` removed as hop-by-hop).
 pub(crate) fn take(parts: &mut Parts) -> Option<Upgrade> {
-    if parts.method != Method::GET
-        || parts.version != Version::HTTP_11
-        || !has_token(parts, header::CONNECTION, "upgrade")
-        || has_token(parts, header::UPGRADE, "h2c")
-    {
+    if !hardened::Upgrade::parse(parts).is_some_and(|u| u.tunnel()) {
         return None;
     }
-    let mut values = parts.headers.get_all(header::UPGRADE).iter();
-    let protocol = match (values.next(), values.next()) {
-        (Some(v), None) if !v.as_bytes().trim_ascii().is_empty() => v.clone(),
-        _ => return None,
-    };
+    let protocol = parts.headers.get(header::UPGRADE)?.clone();
     let client = parts.extensions.remove::<OnUpgrade>()?;
     Some(Upgrade { client, protocol })
 }
 
 impl Upgrade {
-    /// Sends the handshake `req` (already scrubbed like any request) to the upstream at
-    /// `addr` on a fresh connection. A `101` answer is passed to the client and the two
-    /// connections are joined; any other answer is returned as a plain response.
-    pub(crate) async fn forward(
+    /// Puts the upgrade back on the handshake `headers` (already scrubbed like any
+    /// request's): `Connection: upgrade` and the client's `Upgrade`.
+    pub(crate) fn restore(&self, headers: &mut http::HeaderMap) {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, self.protocol.clone());
+    }
+
+    /// Joins the client's connection with the upstream's once the upstream answered
+    /// `101` (`parts`, its head, `upstream`, its connection): the 101 for the client, or
+    /// a 502 when the upstream switched without naming a protocol, or to `h2c`.
+    pub(crate) fn switch(
         self,
         tunnels: &Arc<Tunnels>,
-        addr: &str,
-        mut req: Request<Incoming>,
+        mut parts: http::response::Parts,
+        upstream: hyper::upgrade::Upgraded,
         client_version: Version,
     ) -> Response<BoxBody> {
-        let headers = req.headers_mut();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, self.protocol);
-        let exchange = async {
-            let stream = tokio::time::timeout(
-                tunnels.connect_timeout,
-                tokio::net::TcpStream::connect(addr),
-            )
-            .await
-            .map_err(|_| BoxError::from("connect: timed out"))??;
-            let _ = stream.set_nodelay(true);
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.with_upgrades().await {
-                    tracing::debug!(error = %e, "upstream upgrade connection ended with an error");
-                }
-            });
-            let mut resp = sender.send_request(req).await?;
-            let upstream = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                Some(hyper::upgrade::on(&mut resp).await?)
-            } else {
-                None
-            };
-            Ok::<_, BoxError>((resp, upstream))
-        };
-        let (resp, upstream) = match tokio::time::timeout(tunnels.upstream_timeout, exchange).await
-        {
-            Err(_) => {
-                tracing::warn!(addr, "upstream timed out (upgrade)");
-                return text_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "the upstream service did not answer in time",
-                );
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(addr, error = %e, "upstream failed (upgrade)");
-                return text_response(
-                    StatusCode::BAD_GATEWAY,
-                    "the upstream service is unavailable",
-                );
-            }
-            Ok(Ok(x)) => x,
-        };
-        let (mut parts, body) = resp.into_parts();
         let upstream_protocol = parts.headers.get(header::UPGRADE).cloned();
         strip_hop_by_hop(&mut parts.headers);
         parts.version = client_version;
         // The upstream may only switch to a protocol the gateway forwards: never h2c.
-        let upstream_protocol = upstream_protocol.filter(|p| {
+        let Some(protocol) = upstream_protocol.filter(|p| {
             !p.as_bytes()
                 .split(|b| *b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"))
-        });
-        let (Some(upstream), Some(protocol)) = (upstream, upstream_protocol) else {
-            if parts.status == StatusCode::SWITCHING_PROTOCOLS {
-                tracing::warn!(
-                    addr,
-                    "upstream switched protocols without an Upgrade header, or to h2c"
-                );
-                return text_response(
-                    StatusCode::BAD_GATEWAY,
-                    "the upstream service is unavailable",
-                );
-            }
-            // Not switching: a plain answer (403, 426, ...) on a connection of its own,
-            // which closes when the body is done.
-            return Response::from_parts(
-                parts,
-                body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+        }) else {
+            tracing::warn!("upstream switched protocols without an Upgrade header, or to h2c");
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                "the upstream service is unavailable",
             );
         };
         parts

@@ -80,8 +80,8 @@ pub mod probe;
 pub mod service;
 
 pub use enforce::{
-    Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection, Verdict,
-    peer_ip,
+    Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection, Upgrade,
+    Verdict, peer_ip,
 };
 pub use service::{SecurityBody, SecurityLayer, SecurityService};
 

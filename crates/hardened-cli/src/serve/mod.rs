@@ -117,8 +117,35 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         })
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf();
+    // The file the gateway started from must still be there on a reload: without
+    // `--config`, a `config.yaml` found at start is required from then on, so that
+    // moving it away is a failed reload (the running policy stays), never a fall back
+    // to the built-in development defaults.
+    let config_path = config_path.or_else(|| {
+        let default = std::path::PathBuf::from("config.yaml");
+        loaded.files.contains(&default).then_some(default)
+    });
+    let environment = loaded.config.environment;
     let load = move || -> Result<Reloaded, hardened::config::ConfigErrors> {
         let loaded = common::loader(config_path.as_deref()).load()?;
+        // A running gateway never changes environment (production to development
+        // would drop HSTS, Secure cookies and the strict CORS list at once, whatever
+        // the cause: a moved file, an edited `environment:`, a changed variable).
+        if loaded.config.environment != environment {
+            return Err(hardened::config::ConfigErrors(vec![
+                hardened::config::Problem::new(
+                    hardened::config::ProblemKind::EnvironmentChanged,
+                    "environment",
+                    format!(
+                        "the configuration now runs in {} but the gateway runs in {}; an environment change is not applied by a reload",
+                        loaded.config.environment.as_str(),
+                        environment.as_str()
+                    ),
+                    "restart the gateway to change its environment, or restore the environment in the configuration",
+                )
+                .with_value(loaded.config.environment.as_str()),
+            ]));
+        }
         Ok(Reloaded {
             security: Security::from_config(&loaded.config, &probe)?,
             // The `gateway:` settings shape listeners, timeouts and buffers that are

@@ -13,7 +13,7 @@
 //!   given up on after the send timeout. Responses that must stream pass through as
 //!   they come.
 //!
-//! Temporary files are made by `tempfile::tempfile_in`: mode 0600, unlinked at once (on
+//! Temporary files are opened with `O_TMPFILE` and mode 0600 whatever the umask, unlinked at once (on
 //! Linux never named at all), closed when the request or response is done. They are
 //! written and read with positional I/O on the runtime's threads, as nginx does without
 //! its thread pools: these are page-cache copies of at most 32 KiB (reads) or one received frame (writes) at a time.
@@ -112,9 +112,35 @@ fn is_ambiguous_path(path: &str) -> bool {
 
 // ---------------------------------------------------------------- temporary files
 
-/// A new anonymous temporary file in `dir`: mode 0600, already unlinked.
+/// A new anonymous temporary file in `dir`: mode 0600 whatever the umask, already
+/// unlinked (`O_TMPFILE` where the file system has it: never named at all).
+///
+/// Written here rather than with `tempfile::tempfile_in`, which opens `O_TMPFILE`
+/// without a mode, so that the file gets `0666 & !umask` (0644 under umask 022): a
+/// file that is later linked into the directory, or opened through `/proc`, must not
+/// be readable by other users, as request bodies hold credentials.
 fn temp_file(dir: &Path) -> std::io::Result<File> {
-    tempfile::tempfile_in(dir)
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir)
+        {
+            Ok(f) => return Ok(f),
+            // The three "not supported here" answers to O_TMPFILE: a named file, then.
+            Err(e) if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::ENOENT)
+            ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Created 0600 (tempfile's named files are), then unlinked at once.
+    Ok(tempfile::Builder::new().tempfile_in(dir)?.into_file())
 }
 
 #[cfg(unix)]

@@ -77,6 +77,9 @@ pub enum ProblemKind {
     /// A size or count that is not a whole number, is negative, or is zero where zero
     /// makes no sense (`invalid-size`).
     InvalidSize,
+    /// A reload whose environment is not the running one's, e.g. production to
+    /// development: applied only by a restart (`environment-changed`).
+    EnvironmentChanged,
 }
 
 impl ProblemKind {
@@ -110,6 +113,7 @@ impl ProblemKind {
             ProblemKind::InvalidDuration => "invalid-duration",
             ProblemKind::MissingValue => "missing-value",
             ProblemKind::InvalidSize => "invalid-size",
+            ProblemKind::EnvironmentChanged => "environment-changed",
         }
     }
 
@@ -338,7 +342,7 @@ mod tests {
     use super::ProblemKind as K;
 
     /// Every kind, to check the codes.
-    const ALL: [K; 22] = [
+    const ALL: [K; 23] = [
         K::UnknownKey,
         K::NonStringKey,
         K::WrongType,
@@ -361,6 +365,7 @@ mod tests {
         K::UnreadableFile,
         K::InvalidYaml,
         K::InvalidDotenv,
+        K::EnvironmentChanged,
     ];
 
     #[test]

@@ -128,15 +128,49 @@ pub(crate) enum HostError<'a> {
     Malformed(&'a str),
 }
 
-/// An `Upgrade` request (e.g. a WebSocket handshake), parsed but not checked.
+/// How a request asks to switch protocols (an HTTP/1.1 `Upgrade`, e.g. a WebSocket
+/// handshake), parsed but not checked: the one reading of `Connection` and `Upgrade`
+/// that both the WebSocket Origin check and a proxy's tunnel use, so that nothing is
+/// tunnelled that the check did not judge.
+///
+/// Any request with an `Upgrade` header is an upgrade request to the checks, however
+/// its value is spelled; only a [well-formed](Upgrade::tunnel) one may be tunnelled.
+///
+/// ```
+/// let req = http::Request::get("/ws")
+///     .header("host", "example.com")
+///     .header("connection", "keep-alive, Upgrade")
+///     .header("upgrade", "websocket")
+///     .body(())?;
+/// let (parts, ()) = req.into_parts();
+/// let up = hardened::Upgrade::parse(&parts).expect("an upgrade request");
+/// assert!(up.is_websocket() && up.tunnel());
+/// // An empty list element, a second line or non-ASCII: judged, never tunnelled.
+/// let req = http::Request::get("/ws")
+///     .header("connection", "upgrade")
+///     .header("upgrade", ",websocket")
+///     .body(())?;
+/// let (parts, ()) = req.into_parts();
+/// assert!(!hardened::Upgrade::parse(&parts).expect("still an upgrade request").tunnel());
+/// # Ok::<(), http::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Upgrade<'a> {
     protocol: &'a str,
     connection_upgrade: bool,
+    well_formed: bool,
+    h2c: bool,
+    get_http11: bool,
 }
 
 impl<'a> Upgrade<'a> {
-    /// The first protocol of the `Upgrade` header, e.g. `websocket`, as sent.
+    /// The upgrade `parts` asks for: `Some` whenever it has an `Upgrade` header.
+    pub fn parse(parts: &'a request::Parts) -> Option<Upgrade<'a>> {
+        parse_upgrade(parts)
+    }
+
+    /// The first protocol of the `Upgrade` header, e.g. `websocket`, as sent (empty
+    /// when the header is not a well-formed protocol list).
     pub fn protocol(&self) -> &'a str {
         self.protocol
     }
@@ -149,6 +183,32 @@ impl<'a> Upgrade<'a> {
     /// Whether a `Connection` header lists `upgrade`, as the handshake requires.
     pub fn connection_upgrade(&self) -> bool {
         self.connection_upgrade
+    }
+
+    /// Whether a proxy may tunnel this request once the upstream switches protocols:
+    /// a `GET` over HTTP/1.1 with `Connection: upgrade` and exactly one `Upgrade` line
+    /// that is a list of protocol tokens (`name` or `name/version`, no empty
+    /// elements), none of them `h2c` (a cleartext HTTP/2 connection opened past the
+    /// policy would carry every later request unchecked). Anything else is forwarded,
+    /// if at all, as a plain request without its `Upgrade`.
+    pub fn tunnel(&self) -> bool {
+        self.get_http11 && self.connection_upgrade && self.well_formed && !self.h2c
+    }
+}
+
+/// Whether `s` is an RFC 9110 token.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+/// Whether `s` is an upgrade protocol: `name` or `name/version` (RFC 9110 §7.8).
+fn is_protocol(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((name, version)) => is_token(name) && is_token(version),
+        None => is_token(s),
     }
 }
 
@@ -266,12 +326,37 @@ fn is_grpc(parts: &request::Parts) -> bool {
     })
 }
 
-/// The first token of `Upgrade`, and whether `Connection` lists `upgrade`.
+/// The `Upgrade` request of `parts`, when it has an `Upgrade` header at all (see
+/// [`Upgrade`]).
 fn parse_upgrade(parts: &request::Parts) -> Option<Upgrade<'_>> {
-    let value = parts.headers.get(header::UPGRADE)?.to_str().ok()?;
-    let protocol = value.split(',').next().unwrap_or("").trim();
-    if protocol.is_empty() {
-        return None;
+    let mut lines = parts.headers.get_all(header::UPGRADE).iter();
+    let first = lines.next()?;
+    let single = lines.next().is_none();
+    let value = first.to_str().ok();
+    let mut well_formed = single && value.is_some();
+    let mut h2c = false;
+    let mut protocol = "";
+    for element in value.unwrap_or("").split(',') {
+        let element = element.trim_matches([' ', '\t']);
+        if !is_protocol(element) {
+            well_formed = false;
+            continue;
+        }
+        if protocol.is_empty() {
+            protocol = element;
+        }
+        let name = element.split_once('/').map_or(element, |(n, _)| n);
+        h2c |= name.eq_ignore_ascii_case("h2c");
+    }
+    // Every line is looked at for `h2c`, whatever the first one says.
+    for other in parts.headers.get_all(header::UPGRADE).iter().skip(1) {
+        h2c |= other
+            .as_bytes()
+            .split(|b| *b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+    }
+    if !well_formed {
+        protocol = "";
     }
     let connection_upgrade = parts.headers.get_all(header::CONNECTION).iter().any(|v| {
         v.as_bytes()
@@ -281,6 +366,9 @@ fn parse_upgrade(parts: &request::Parts) -> Option<Upgrade<'_>> {
     Some(Upgrade {
         protocol,
         connection_upgrade,
+        well_formed,
+        h2c,
+        get_http11: parts.method == Method::GET && parts.version == http::Version::HTTP_11,
     })
 }
 
@@ -414,6 +502,39 @@ mod tests {
         let p = parts("GET", "/", &[("upgrade", "h2c")]);
         let up = RequestHead::new(&p, false).upgrade();
         assert!(up.is_some_and(|u| u.protocol() == "h2c" && !u.connection_upgrade()));
+        // (Upgrade lines, protocol, tunnel): one reading for the check and the tunnel.
+        let upgrades: &[(&[&[u8]], &str, bool)] = &[
+            (&[b"websocket"], "websocket", true),
+            (&[b"WebSocket, foo/1.0"], "WebSocket", true),
+            (&[b"websocket "], "websocket", true),
+            (&[b",websocket"], "", false),
+            (&[b"websocket,"], "", false),
+            (&[b"web socket"], "", false),
+            (&[b"websocket", b"websocket"], "", false),
+            (&[b"h2c"], "h2c", false),
+            (&[b"websocket, h2c"], "websocket", false),
+            (&[b"websocket", b"h2c"], "", false),
+            (&[b"/1"], "", false),
+            (&[b"websocket\xff"], "", false),
+            (&[b"\xe2\x80\x8bwebsocket"], "", false),
+            (&[b""], "", false),
+        ];
+        for (lines, protocol, tunnel) in upgrades {
+            let mut p = parts("GET", "/", &[("connection", "upgrade")]);
+            for line in *lines {
+                let v = HeaderValue::from_bytes(line).expect("a header value");
+                p.headers.append(header::UPGRADE, v);
+            }
+            let up = Upgrade::parse(&p).expect("an Upgrade header is an upgrade request");
+            assert_eq!(up.protocol(), *protocol, "{lines:?}");
+            assert_eq!(up.tunnel(), *tunnel, "{lines:?}");
+        }
+        // Not GET, or without `Connection: upgrade`: judged, not tunnelled.
+        let p = parts("POST", "/", &[("connection", "upgrade"), ("upgrade", "websocket")]);
+        assert!(Upgrade::parse(&p).is_some_and(|u| !u.tunnel()));
+        let p = parts("GET", "/", &[("upgrade", "websocket")]);
+        assert!(Upgrade::parse(&p).is_some_and(|u| !u.tunnel()));
+        assert!(Upgrade::parse(&parts("GET", "/", &[("connection", "upgrade")])).is_none());
         let cases: &[(&str, bool)] = &[
             ("application/grpc", true),
             ("application/grpc+proto", true),

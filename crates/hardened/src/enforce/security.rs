@@ -252,7 +252,11 @@ impl Security {
         // malformed or conflicting Host is refused on them too.
         if checks.host() && host.is_none() && (!health || head.host().is_none()) {
             let answer = Answer::Reject(inner.host.rejection(head));
-            if !report.host {
+            // Report-only relaxes the allow-list only: a request without exactly one
+            // well-formed Host (duplicate, missing, malformed, or an HTTP/2
+            // `:authority` that disagrees) is refused in every mode, as on health-check
+            // paths — an upstream would read such a Host its own way.
+            if !report.host || head.host().is_none() {
                 return Decision::Answer(answer, facts);
             }
             facts.reported.push(answer);
