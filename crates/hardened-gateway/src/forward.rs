@@ -393,7 +393,15 @@ impl Proxy {
         parts.version = Version::HTTP_11;
         if let Some(upgrade) = upgrade {
             return self
-                .handshake(upgrade, parts, body, client, origin, security, client_version)
+                .handshake(
+                    upgrade,
+                    parts,
+                    body,
+                    client,
+                    origin,
+                    security,
+                    client_version,
+                )
                 .await;
         }
         // The body: none (nothing to do), read completely before the upstream is

@@ -108,10 +108,22 @@ impl Served {
     /// Starts `hardened <args>` in `dir` (stderr to `dir/stderr.log`) and waits for
     /// `lines` lines on its stdout, the first naming the address it listens on.
     pub(crate) fn launch(dir: &Path, args: &[&str], env: &[(&str, &str)], lines: usize) -> Served {
+        let mut c = command(dir, args);
+        c.envs(env.iter().copied());
+        Served::launch_command(c, dir, args, lines)
+    }
+
+    /// [`launch`](Self::launch) of a command made by the caller (e.g. `hardened` run
+    /// by a shell that sets the umask first, then `exec`s it: the same process).
+    pub(crate) fn launch_command(
+        mut c: Command,
+        dir: &Path,
+        args: &[&str],
+        lines: usize,
+    ) -> Served {
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = command(dir, args)
-            .envs(env.iter().copied())
+        let mut child = c
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))

@@ -3,7 +3,7 @@
 //!
 //! - `cli`: `show`, `env`, `secret-key`, `explain`, the Django settings and messages;
 //! - `check`, `init`, `bad_config`: the checklist, project setup and broken configs;
-//! - `serve`, `serve_tls`, `ops`, `hostile`: `hardened serve` over loopback (demo app,
+//! - `serve`, `serve_tls`, `ops`, `hostile`, `hardening`: `hardened serve` over loopback (demo app,
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `deploy`: the deployment files;
 //! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
@@ -18,6 +18,7 @@ mod check;
 mod cli;
 mod conformance;
 mod deploy;
+mod hardening;
 mod hostile;
 mod init;
 mod ops;

@@ -132,10 +132,11 @@ fn temp_file(dir: &Path) -> std::io::Result<File> {
         {
             Ok(f) => return Ok(f),
             // The three "not supported here" answers to O_TMPFILE: a named file, then.
-            Err(e) if matches!(
-                e.raw_os_error(),
-                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::ENOENT)
-            ) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::ENOENT)
+                ) => {}
             Err(e) => return Err(e),
         }
     }

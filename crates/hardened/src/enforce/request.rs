@@ -199,9 +199,8 @@ impl<'a> Upgrade<'a> {
 /// Whether `s` is an RFC 9110 token.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether `s` is an upgrade protocol: `name` or `name/version` (RFC 9110 §7.8).
@@ -530,7 +529,11 @@ mod tests {
             assert_eq!(up.tunnel(), *tunnel, "{lines:?}");
         }
         // Not GET, or without `Connection: upgrade`: judged, not tunnelled.
-        let p = parts("POST", "/", &[("connection", "upgrade"), ("upgrade", "websocket")]);
+        let p = parts(
+            "POST",
+            "/",
+            &[("connection", "upgrade"), ("upgrade", "websocket")],
+        );
         assert!(Upgrade::parse(&p).is_some_and(|u| !u.tunnel()));
         let p = parts("GET", "/", &[("upgrade", "websocket")]);
         assert!(Upgrade::parse(&p).is_some_and(|u| !u.tunnel()));
