@@ -12,7 +12,8 @@
 # 127.0.0.1 only; every process this script starts is stopped by its id. Prints
 # requests/s of each run, the medians and the ratios (hardened ÷ nginx), and each
 # server's CPU time per request (user + system, from /proc; wrk and the upstream
-# excluded); with BENCH_TLS_OUT=FILE also writes a markdown summary.
+# excluded); with BENCH_TLS_OUT=FILE also writes a markdown summary. Then runs
+# scripts/testssl.sh against the same binary.
 #
 #   scripts/bench-tls.sh
 #   BENCH_TLS_SECONDS=5 BENCH_TLS_ROUNDS=3 BENCH_TLS_CONNECTIONS=32 scripts/bench-tls.sh
@@ -240,3 +241,8 @@ cat "$summary"
 if [ -n "$OUT" ]; then
   cp "$summary" "$OUT"
 fi
+
+# What a TLS scanner makes of the same gateway (protocols, suites, vulnerabilities).
+echo
+echo "== testssl.sh against the gateway's direct TLS"
+HARDENED_BIN="$BIN/hardened" scripts/testssl.sh
