@@ -521,10 +521,12 @@ mod tests {
         for (lines, protocol, tunnel) in upgrades {
             let mut p = parts("GET", "/", &[("connection", "upgrade")]);
             for line in *lines {
-                let v = HeaderValue::from_bytes(line).expect("a header value");
+                let v = HeaderValue::from_bytes(line).unwrap_or_else(|e| panic!("{e}"));
                 p.headers.append(header::UPGRADE, v);
             }
-            let up = Upgrade::parse(&p).expect("an Upgrade header is an upgrade request");
+            let Some(up) = Upgrade::parse(&p) else {
+                panic!("an Upgrade header is an upgrade request: {lines:?}")
+            };
             assert_eq!(up.protocol(), *protocol, "{lines:?}");
             assert_eq!(up.tunnel(), *tunnel, "{lines:?}");
         }

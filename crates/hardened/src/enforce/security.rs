@@ -61,13 +61,26 @@ struct Inner {
 pub struct Security(Arc<Inner>);
 
 impl Security {
-    /// Compiles a policy.
+    /// Compiles a policy, after the same refusals as [`Security::from_config`]: a
+    /// policy changed in code after its derivation gets no way around them.
+    ///
+    /// ```
+    /// use hardened::{config::Config, policy::derive, probe::RuntimeProbe, Security};
+    ///
+    /// let mut policy = derive(&Config::production(["example.com"])?, &RuntimeProbe::none())?;
+    /// policy.csrf.exempt_paths = vec!["/*".into()];
+    /// let errs = Security::new(policy).unwrap_err();
+    /// assert_eq!(errs.0[0].kind().code(), "catch-all");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// An invalid header value, naming the key (the origin regexes of a policy are
-    /// compiled already).
+    /// What [`validate`](crate::policy::validate) refuses in a configuration, as far as
+    /// a policy still shows it (`*` hosts or a catch-all pattern in production or
+    /// staging, a path pattern that is not a path, an internal network wider than
+    /// `/8`), and an invalid header value, naming the key.
     pub fn new(policy: Policy) -> Result<Security, ConfigErrors> {
-        let mut problems = Vec::new();
+        let mut problems = crate::policy::validate::policy_problems(&policy);
         // The policy's origin regexes are compiled already (by validation).
         let cors = OriginMatcher::cors(&policy.cors);
         let mut hv = |key: &str, s: &str| match header_value(key, s) {

@@ -108,6 +108,7 @@ impl Serialize for SubdomainPattern {
 
 /// Host rules (Django's `ALLOWED_HOSTS`, plus real CIDR ranges).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct HostRules {
     /// `*`: any host (development only).
     pub any: bool,
@@ -321,6 +322,7 @@ impl Serialize for ProxySslHeader {
 
 /// CORS rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CorsRules {
     /// Exactly allowed origins.
     pub origins: Vec<Origin>,
@@ -346,6 +348,7 @@ pub struct CorsRules {
 
 /// CSRF rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CsrfRules {
     /// Exactly trusted origins.
     pub trusted_origins: Vec<Origin>,
@@ -361,6 +364,7 @@ pub struct CsrfRules {
 
 /// HSTS header settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Hsts {
     /// `max-age`.
     pub seconds: u64,
@@ -404,6 +408,7 @@ impl Serialize for ProxyTrust {
 
 /// TLS rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TlsRules {
     /// Redirect plain-HTTP requests to https with 301.
     pub ssl_redirect: bool,
@@ -417,6 +422,7 @@ pub struct TlsRules {
 
 /// Cookie rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CookieRules {
     /// Add `Secure` to every `Set-Cookie`.
     pub secure: bool,
@@ -434,6 +440,7 @@ pub struct CookieRules {
 
 /// Security response headers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct HeaderRules {
     /// `X-Content-Type-Options: nosniff`.
     pub content_type_nosniff: bool,
@@ -464,6 +471,7 @@ pub struct HeaderRules {
 
 /// What the runtime looked like when the policy was derived.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RuntimeSummary {
     /// Container rules are on.
     pub container: bool,

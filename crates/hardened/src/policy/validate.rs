@@ -124,6 +124,104 @@ fn catch_alls(
     out
 }
 
+/// Every problem of a [`Policy`](super::Policy) that [`validate`] refuses in the
+/// configuration it came from: the refusals of a strict environment (`*` hosts, a
+/// catch-all CORS regex, CSRF exemption or health-check pattern), path patterns that
+/// are not paths, internal networks wider than `/8` (IPv4) or `/7` (IPv6). A policy
+/// derived from a valid configuration has none; one changed in code after derivation
+/// (`policy.csrf.exempt_paths = vec!["/*".into()]`) is refused by
+/// [`Security::new`](crate::Security::new) as its configuration would have been.
+pub(crate) fn policy_problems(policy: &super::Policy) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let env = policy.environment;
+    let paths = [
+        (
+            "csrf_exempt_paths",
+            &policy.csrf.exempt_paths,
+            CSRF_EXEMPT_FIX,
+        ),
+        ("health_check_paths", &policy.health_check_paths, HEALTH_FIX),
+    ];
+    for (key, list, fix) in paths {
+        for (i, p) in list.iter().enumerate() {
+            if !p.starts_with('/') || p.contains(['?', '#', ' ']) {
+                out.push(
+                    Problem::new(
+                        ProblemKind::InvalidPath,
+                        format!("{key}[{i}]"),
+                        "not a path pattern (it must start with `/` and hold no query, fragment or space)",
+                        "write a path such as `/healthz`, `/api/*` or `/hooks/{id}`",
+                    )
+                    .with_value(format!("{p:?}")),
+                );
+            } else if env.is_strict()
+                && let Some(m) = path_matches_foreign(p)
+            {
+                out.push(catch_all(env, format!("{key}[{i}]"), p, m, fix));
+            }
+        }
+    }
+    if env.is_strict() {
+        for (i, re) in policy.cors.origin_regexes.iter().enumerate() {
+            if let Some(o) = regex_admits_foreign(re) {
+                out.push(catch_all(
+                    env,
+                    format!("cors_allowed_origin_regexes[{i}]"),
+                    re.as_str(),
+                    o,
+                    CORS_REGEX_FIX,
+                ));
+            }
+        }
+        if policy.hosts.any {
+            out.push(
+                Problem::new(
+                    ProblemKind::WildcardDomain,
+                    "security_domains",
+                    format!("the wildcard `*` is not allowed in {env}"),
+                    "list your real domains, e.g. security_domains: [example.com]; `*` is for development only",
+                )
+                .with_value("\"*\""),
+            );
+        }
+    }
+    for (i, net) in policy.internal_networks.iter().enumerate() {
+        let too_wide = match net {
+            ipnet::IpNet::V4(n) => n.prefix_len() < 8,
+            ipnet::IpNet::V6(n) => n.prefix_len() < 7,
+        };
+        if too_wide {
+            out.push(
+                Problem::new(
+                    ProblemKind::NetworkTooWide,
+                    format!("internal_networks[{i}]"),
+                    "wider than /8 (IPv4) or /7 (IPv6): it covers public addresses",
+                    "list your private networks, e.g. 10.0.0.0/8 or 172.16.0.0/12",
+                )
+                .with_value(net.to_string()),
+            );
+        }
+    }
+    out
+}
+
+/// A `catch-all` problem: `key` = `value` matched `matched`.
+fn catch_all(
+    env: crate::config::Environment,
+    key: String,
+    value: &str,
+    matched: &str,
+    fix: &'static str,
+) -> Problem {
+    Problem::new(
+        ProblemKind::CatchAll,
+        key,
+        format!("matches anything (e.g. {matched:?}), which is not allowed in {env}"),
+        fix,
+    )
+    .with_value(format!("{value:?}"))
+}
+
 /// The fix for a CORS regex that admits any origin.
 pub(crate) const CORS_REGEX_FIX: &str = "restrict it to your own domains, e.g. `https://[a-z0-9-]+\\.example\\.com`, or list them in security_domains (`.example.com` covers subdomains)";
 /// The fix for a CSRF exemption that covers every path.
@@ -223,6 +321,61 @@ fn checked(cfg: &Config) -> (Vec<Problem>, Vec<OriginRegex>) {
 mod tests {
     use super::*;
     use crate::config::Environment;
+
+    /// A policy changed in code after derivation meets the refusals of its
+    /// configuration in `Security::new`.
+    #[test]
+    fn policies_changed_in_code_are_validated_again() {
+        let probe = crate::probe::RuntimeProbe::none();
+        let prod =
+            || super::super::derive(&Config::production(["example.com"]).unwrap(), &probe).unwrap();
+        assert!(crate::Security::new(prod()).is_ok());
+        type Change = fn(&mut super::super::Policy);
+        let cases: &[(Change, &str, &str)] = &[
+            (
+                |p| p.csrf.exempt_paths = vec!["/*".into()],
+                "catch-all",
+                "csrf_exempt_paths[0]",
+            ),
+            (
+                |p| p.health_check_paths = vec!["/{page}".into()],
+                "catch-all",
+                "health_check_paths[0]",
+            ),
+            (
+                |p| p.hosts.any = true,
+                "wildcard-domain",
+                "security_domains",
+            ),
+            (
+                |p| p.cors.origin_regexes = vec![OriginRegex::new("https://.*").unwrap()],
+                "catch-all",
+                "cors_allowed_origin_regexes[0]",
+            ),
+            (
+                |p| p.csrf.exempt_paths = vec!["hooks".into()],
+                "invalid-path",
+                "csrf_exempt_paths[0]",
+            ),
+            (
+                |p| p.internal_networks = vec!["0.0.0.0/0".parse().unwrap()],
+                "network-too-wide",
+                "internal_networks[0]",
+            ),
+        ];
+        for (change, code, key) in cases {
+            let mut p = prod();
+            change(&mut p);
+            let errs = crate::Security::new(p).unwrap_err();
+            let first = errs.0.first().map(|p| (p.kind().code(), p.key()));
+            assert_eq!(first, Some((*code, *key)));
+        }
+        // Development allows what it allows from a file: `*` and catch-alls.
+        let mut dev = super::super::derive(&Config::development(), &probe).unwrap();
+        dev.hosts.any = true;
+        dev.csrf.exempt_paths = vec!["/*".into()];
+        assert!(crate::Security::new(dev).is_ok());
+    }
 
     #[test]
     fn cors_lists_set_in_code_are_validated() {
