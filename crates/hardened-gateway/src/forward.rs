@@ -29,11 +29,12 @@ use crate::pool::{ClientSlots, Pool, SendError};
 use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
 /// What the policy in front of the proxy found when it admitted a request: the policy
-/// in force when the request arrived, and whether the request is secure.
+/// in force when the request arrived, and its client (peer, trusted proxy, secure),
+/// computed once by the security layer.
 #[derive(Clone)]
 pub(crate) struct Admitted {
     pub(crate) security: Security,
-    pub(crate) secure: bool,
+    pub(crate) client: hardened::Client,
 }
 
 /// The methods the gateway answers `Allow` with.
@@ -46,7 +47,6 @@ fn allow() -> HeaderValue {
 pub(crate) struct Proxy {
     upstream: Upstream,
     upstream_timeout: Duration,
-    security: Security,
     /// HTTP/1.1 upgrades (WebSockets).
     tunnels: Arc<crate::websocket::Tunnels>,
     /// The upstream connections, shared by every client.
@@ -236,12 +236,11 @@ pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody>
 }
 
 impl Proxy {
-    pub(crate) fn new(security: Security, upstream: Upstream, options: &GatewayOptions) -> Proxy {
+    pub(crate) fn new(upstream: Upstream, options: &GatewayOptions) -> Proxy {
         Proxy {
             pool: Arc::new(Pool::new(&upstream, options)),
             upstream,
             upstream_timeout: options.upstream_timeout,
-            security,
             tunnels: crate::websocket::Tunnels::new(options),
             bodies: BodyLimits::new(options),
             responses: Arc::new(ResponseBuffering::new(options)),
@@ -322,17 +321,21 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        // The policy in force when the request arrived (see `observe`), else the
-        // gateway's first one.
-        let admitted = parts.extensions.remove::<Admitted>();
-        let security = admitted.as_ref().map_or(&self.security, |a| &a.security);
-        // As the policy judged it on admission (computed once per request).
-        let secure = match &admitted {
-            Some(a) => a.secure,
-            None => security.is_secure(&parts),
+        // The policy in force when the request arrived and what it found of the
+        // client, as the security layer in front decided (see `observe`).
+        let Some(Admitted {
+            security,
+            client: facts,
+        }) = parts.extensions.remove::<Admitted>()
+        else {
+            tracing::error!("a request reached the proxy without the security layer's decision");
+            return text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request was not admitted by the policy",
+            );
         };
-        let peer = hardened::peer_ip(&parts);
-        let trusted = security.trusts_proxy(peer);
+        let security = &security;
+        let (peer, trusted, secure) = (facts.peer(), facts.trusted_proxy(), facts.secure());
         let original_authority = parts.uri.authority().cloned();
         let buffer_body = self.bodies.buffers(parts.uri.path());
         // Kept to judge the upstream's own CORS headers (a refcount bump, when present).

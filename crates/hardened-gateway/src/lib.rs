@@ -134,7 +134,6 @@ use tokio::net::TcpListener;
 
 pub use admin::Admin;
 pub use metrics::Metrics;
-pub use observe::GatewayBody;
 pub use options::GatewayOptions;
 pub use reload::{Policy, Reloader};
 pub use server::Server;
@@ -187,7 +186,7 @@ impl Gateway {
     /// it (e.g. with a [`Reloader`]) and the next requests follow, while requests in
     /// flight finish under the one they started with.
     pub fn with_policy(policy: Policy, upstream: Upstream, options: GatewayOptions) -> Gateway {
-        let proxy = Arc::new(forward::Proxy::new(policy.current(), upstream, &options));
+        let proxy = Arc::new(forward::Proxy::new(upstream, &options));
         Gateway {
             server: Server::with_policy(policy, options),
             proxy,

@@ -36,7 +36,7 @@ mod tls;
 mod websocket;
 
 pub use decision::{
-    Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
+    Answer, Check, Checks, Client, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
 };
 pub use headers::{CspNonce, NONCE_PLACEHOLDER};
 pub(crate) use matcher::PathSet;
