@@ -117,6 +117,8 @@ pub struct Reloader {
     watch: Vec<PathBuf>,
     interval: Duration,
     restart_only: std::sync::Mutex<Vec<(String, String)>>,
+    /// SIGHUP, listened for since construction when that was inside a runtime.
+    hangup: Option<Hangup>,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -143,6 +145,11 @@ impl Reloader {
             watch: Vec::new(),
             interval: Duration::from_secs(2),
             restart_only: std::sync::Mutex::new(initial_restart_only),
+            // Listening from now on (inside a runtime): a SIGHUP sent between here and
+            // the first poll of `run` is kept, not lost.
+            hangup: tokio::runtime::Handle::try_current()
+                .is_ok()
+                .then(hangup_signal),
         }
     }
 
@@ -231,9 +238,10 @@ impl Reloader {
     where
         F: std::future::Future<Output = ()>,
     {
-        let this = Arc::new(self);
+        let mut this = self;
+        let mut hangup = this.hangup.take().unwrap_or_else(hangup_signal);
+        let this = Arc::new(this);
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut hangup = hangup_signal();
         let mut seen = this.fingerprint();
         let mut tick = tokio::time::interval(this.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
