@@ -485,6 +485,26 @@ mod tests {
     use super::super::testing::{request, security};
     use crate::config::Config;
 
+    /// The missing-peer warning fires once per policy, and never for a request with a
+    /// peer address.
+    #[test]
+    fn missing_peer_is_noticed_once() {
+        let sec = security(Config::production(["example.com"]));
+        let xfp = request("GET", "/", &[("host", "example.com"), ("x-forwarded-proto", "https")]);
+        let client = sec.client(&xfp);
+        assert!(sec.first_missing_peer(&xfp, &client));
+        assert!(!sec.first_missing_peer(&xfp, &client));
+        assert!(sec.saw_missing_peer());
+        let fresh = security(Config::production(["example.com"]));
+        let mut with_peer = request("GET", "/", &[("x-forwarded-proto", "https")]);
+        with_peer
+            .extensions
+            .insert(crate::PeerAddr(std::net::SocketAddr::from(([127, 0, 0, 1], 9))));
+        let client = fresh.client(&with_peer);
+        assert!(!fresh.first_missing_peer(&with_peer, &client));
+        assert!(!fresh.saw_missing_peer());
+    }
+
     #[test]
     fn content_length_digits() {
         for n in [0, 1, 9, 10, 62, 1234, usize::MAX] {
