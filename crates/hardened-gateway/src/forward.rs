@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use hardened::Security;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::buffer::{
@@ -26,6 +25,8 @@ use crate::buffer::{
 };
 use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
+use crate::reply::text_response;
+use crate::scrub::strip_hop_by_hop;
 use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
 /// What the policy in front of the proxy found when it admitted a request: the policy
@@ -85,49 +86,10 @@ impl tower::Service<Request<Incoming>> for ProxyService {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
-/// per request).
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
-];
-
 /// `X-Forwarded-For`.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Proto`.
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names (most messages have none of these) instead of a hashed
-    // lookup per hop-by-hop name.
-    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
-        return;
-    }
-    // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
-    // be able to make the gateway drop the Host it validated.
-    if headers.contains_key(header::CONNECTION) {
-        let listed: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
-            .filter(|n| *n != header::HOST)
-            .collect();
-        for name in listed {
-            headers.remove(name);
-        }
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
 
 /// Joins an HTTP/2 client's cookie crumbs (one `cookie` field per cookie) into the one
 /// `Cookie` line an HTTP/1.1 upstream expects, with `"; "` (RFC 9113 §8.2.3). WSGI
@@ -217,21 +179,6 @@ fn body_refused(e: &BodyError, version: Version) -> Response<BoxBody> {
 /// Marks the gateway's own answer to an upstream failure, for the metrics.
 fn with_failure(mut resp: Response<BoxBody>, kind: UpstreamFailure) -> Response<BoxBody> {
     resp.extensions_mut().insert(kind);
-    resp
-}
-
-/// The gateway's own short answer: the status line, then `text`.
-pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
-            .map_err(|e| match e {})
-            .boxed_unsync(),
-    );
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     resp
 }
 

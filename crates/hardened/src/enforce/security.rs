@@ -490,7 +490,11 @@ mod tests {
     #[test]
     fn missing_peer_is_noticed_once() {
         let sec = security(Config::production(["example.com"]));
-        let xfp = request("GET", "/", &[("host", "example.com"), ("x-forwarded-proto", "https")]);
+        let xfp = request(
+            "GET",
+            "/",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+        );
         let client = sec.client(&xfp);
         assert!(sec.first_missing_peer(&xfp, &client));
         assert!(!sec.first_missing_peer(&xfp, &client));
@@ -499,7 +503,10 @@ mod tests {
         let mut with_peer = request("GET", "/", &[("x-forwarded-proto", "https")]);
         with_peer
             .extensions
-            .insert(crate::PeerAddr(std::net::SocketAddr::from(([127, 0, 0, 1], 9))));
+            .insert(crate::PeerAddr(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                9,
+            ))));
         let client = fresh.client(&with_peer);
         assert!(!fresh.first_missing_peer(&with_peer, &client));
         assert!(!fresh.saw_missing_peer());

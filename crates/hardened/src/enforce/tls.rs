@@ -105,10 +105,12 @@ mod tests {
     /// A server with its own https listener points the redirect at that port.
     #[test]
     fn redirect_to_the_https_port() {
-        let sec = security(Config::production(["example.com", "10.0.0.1"]).map(|mut c| {
-            c.ssl_redirect = Some(true);
-            c
-        }));
+        let sec = security(
+            Config::production(["example.com", "10.0.0.1"]).map(|mut c| {
+                c.ssl_redirect = Some(true);
+                c
+            }),
+        );
         let cases = [
             ("example.com", "/a?b", 8443, "https://example.com:8443/a?b"),
             ("example.com:8080", "/a", 8443, "https://example.com:8443/a"),
