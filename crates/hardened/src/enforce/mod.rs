@@ -39,7 +39,7 @@ pub use decision::{
     Answer, Check, Checks, Client, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
 };
 pub use headers::{CspNonce, NONCE_PLACEHOLDER};
-pub(crate) use matcher::PathSet;
+pub use matcher::PathSet;
 pub use request::{
     CsrfExempt, MethodClass, PeerAddr, RequestHead, RequestHost, TlsConnection, Upgrade, peer_ip,
 };
