@@ -1077,17 +1077,17 @@ const DJANGO_CASES: &[DjangoCase] = &[
 ];
 
 #[test]
+#[cfg_attr(
+    hardened_skip_django,
+    ignore = "SKIPPED: HARDENED_SKIP_DJANGO=1 (real Django not run)"
+)]
 fn django_imports_the_generated_settings() {
-    if std::env::var_os("HARDENED_SKIP_DJANGO").is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED django_imports_the_generated_settings: HARDENED_SKIP_DJANGO=1");
-        return;
-    }
+    crate::common::refuse_django_skip_in_ci();
     let venv = venv();
     let python = venv.join("bin/python");
     assert!(
         python.exists(),
-        "no Python venv at {}: run scripts/django-venv.sh (or set HARDENED_VENV, \
-         or HARDENED_SKIP_DJANGO=1 to skip this test)",
+        "no Python venv at {}: run scripts/django-venv.sh (or set HARDENED_VENV)",
         venv.display()
     );
     let key = secret_key(&[]);

@@ -304,7 +304,8 @@ async fn every_key_kind_serves() {
         ("ecdsa-p384", pki.leaf(&rcgen::PKCS_ECDSA_P384_SHA384)),
         ("ed25519", pki.leaf(&rcgen::PKCS_ED25519)),
     ];
-    // ring cannot generate RSA keys: take one from openssl when it is installed.
+    // ring cannot generate RSA keys: openssl makes one (.ci/run installs it; without it
+    // the test fails).
     let rsa = dir.path().join("rsa.key");
     let made = std::process::Command::new("openssl")
         .args([
@@ -317,14 +318,15 @@ async fn every_key_kind_serves() {
         ])
         .arg(&rsa)
         .output();
-    match made {
-        Ok(out) if out.status.success() => {
-            let pem = std::fs::read_to_string(&rsa).unwrap();
-            let key = KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-            leaves.push(("rsa-2048", pki.leaf_with_key(key)));
-        }
-        _ => eprintln!("openssl not available: RSA not tried"),
-    }
+    let out = made.unwrap_or_else(|e| panic!("cannot run openssl (install it): {e}"));
+    assert!(
+        out.status.success(),
+        "openssl genpkey failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read_to_string(&rsa).unwrap();
+    let key = KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    leaves.push(("rsa-2048", pki.leaf_with_key(key)));
     let (up, up_task) = proto_upstream().await;
     for (kind, leaf) in &leaves {
         let sub = dir.path().join(kind);
