@@ -22,5 +22,6 @@ mod hostile;
 mod init;
 mod ops;
 mod serve;
+mod serve_claims;
 mod serve_tls;
 mod soak;
