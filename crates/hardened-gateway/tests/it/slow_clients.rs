@@ -421,12 +421,30 @@ async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connect
     let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
-    let gw = gateway(counter.addr, options()).await;
-    let _h2 = h2_fan_out(gw.addr, 300).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let gw = gateway(
+        counter.addr,
+        options().with_client_body_timeout(Duration::from_secs(2)),
+    )
+    .await;
+    let mut h2 = h2_fan_out(gw.addr, 300).await;
     let took = third_client(gw.addr).await;
     assert!(took < PROMPT, "the third client waited {took:?}");
-    assert_eq!(counter.accepted(), 1);
+    // Every stream ends in the gateway's 408: each was taken in and its body awaited
+    // (a forward would have connected to the counter before that answer).
+    for i in 0..300 {
+        let resp = tokio::time::timeout(TIMEOUT, h2.streams.join_next())
+            .await
+            .unwrap_or_else(|_| panic!("stream {i}: no answer in time"))
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT, "stream {i}");
+    }
+    assert_eq!(
+        counter.accepted(),
+        1,
+        "a stalled upload reached the upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
