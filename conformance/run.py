@@ -459,9 +459,14 @@ def main() -> int:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump(runs, f, indent=1, default=str)
     elapsed = time.monotonic() - started
+    # How many configs had their derived settings and their verdict mix checked (the
+    # Rust test wants every config in both).
+    checked = sum(1 for r in runs if r["config"] in expected.EXPECTED)
+    floored = sum(1 for r in runs if r["config"] in expected.FLOORS)
     print(f"conformance: compared={totals['compared']} matched={totals['matched']} "
           f"identical={totals['identical']} excluded={totals['excluded']} "
-          f"unexplained={totals['unexplained']} "
+          f"unexplained={totals['unexplained']} configs={len(runs)} "
+          f"settings_checked={checked} floors_checked={floored} "
           f"({elapsed:.1f}s)")
     return 1 if unexplained or undocumented or unused or wrong_settings or below_floor else 0
 
