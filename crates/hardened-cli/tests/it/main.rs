@@ -6,7 +6,7 @@
 //! - `serve`, `serve_tls`, `ops`, `hostile`, `hardening`: `hardened serve` over loopback (demo app,
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `deploy`: the deployment files;
-//! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
+//! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` marks it ignored, refused in CI);
 //! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -23,5 +23,6 @@ mod hostile;
 mod init;
 mod ops;
 mod serve;
+mod serve_claims;
 mod serve_tls;
 mod soak;
