@@ -647,6 +647,7 @@ async fn read(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::Url;
 

@@ -48,6 +48,12 @@ fn policy_headers(security: &Security) -> Vec<(&'static str, Option<String>)> {
     if let Some(c) = h.cross_origin_resource_policy {
         out.push(("cross-origin-resource-policy", Some(c.as_str().to_owned())));
     }
+    if let Some(c) = h.cross_origin_embedder_policy {
+        out.push(("cross-origin-embedder-policy", Some(c.as_str().to_owned())));
+    }
+    if let Some(x) = h.xss_protection {
+        out.push(("x-xss-protection", Some(x.as_str().to_owned())));
+    }
     if h.content_security_policy.is_some() {
         out.push(("content-security-policy", None));
     }
@@ -139,7 +145,7 @@ pub(crate) fn findings(
                 format!("HSTS is weaker than the policy's: {w}"),
                 Severity::High,
                 on_https(&https.resp, &["strict-transport-security"]),
-                fix_of("`hsts_seconds`, `hsts_include_subdomains`, `hsts_preload`"),
+                fix_of("`hsts: {seconds, include_subdomains, preload}`"),
             ));
         }
     }

@@ -1040,8 +1040,7 @@ fn referrer_test(r: &Retrieval, eq: &Equiv) -> TestResult {
     let policy = data
         .split(',')
         .map(|e| e.trim().to_lowercase())
-        .filter(|e| GOOD.contains(&e.as_str()) || BAD.contains(&e.as_str()))
-        .next_back()
+        .rfind(|e| GOOD.contains(&e.as_str()) || BAD.contains(&e.as_str()))
         .unwrap_or_default();
     if GOOD.contains(&policy.as_str()) {
         test(NAME, "referrer-policy-private", true)
@@ -1325,6 +1324,7 @@ fn corp_test(r: &Retrieval) -> TestResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod unit {
     use super::*;
 

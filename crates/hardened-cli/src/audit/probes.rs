@@ -261,8 +261,8 @@ impl Probe<'_> {
             }
         }
         let fix_cors = self.stack.fix(
-            "allow only the origins the site needs: `security_domains` derives them; remove \
-             extra entries from `cors_allowed_origins`/`cors_origin_regexes`",
+            "allow only the origins the site needs: `security_domains` derives them (list \
+             `https://` entries); drop loose `cors_allowed_origin_regexes`",
             "set CORS_ALLOWED_ORIGINS to the exact origins (django-cors-headers) and never \
              CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS",
             "answer Access-Control-Allow-Origin only for an allow-list of exact origins; \
@@ -328,7 +328,7 @@ impl Probe<'_> {
         let in_body = resp.text().contains("evil.test");
         let fix = self.stack.fix(
             "list the site's domains in `security_domains` (allowed hosts derive from it) and \
-             keep `allowed_hosts` free of `*`",
+             put `hardened serve` (or the layer) in front of every route",
             "set ALLOWED_HOSTS to the site's domains (never '*') and keep USE_X_FORWARDED_HOST \
              = False unless the proxy sets it",
             "answer only the site's own names: a default server that returns 400/444 for any \
@@ -454,12 +454,12 @@ impl Probe<'_> {
                 if (is_session || is_csrf) && !c.secure && https {
                     let fix = if is_session {
                         set(
-                            "`cookies.secure: true` (the production default)",
+                            "`secure_cookies: true` (the production default)",
                             "SESSION_COOKIE_SECURE = True",
                         )
                     } else {
                         set(
-                            "`cookies.secure: true` (the production default)",
+                            "`secure_cookies: true` (the production default)",
                             "CSRF_COOKIE_SECURE = True",
                         )
                     };
@@ -479,7 +479,7 @@ impl Probe<'_> {
                         evidence.clone(),
                         with_default(
                             set(
-                                "`cookies.session_name` names it, so the policy adds HttpOnly",
+                                "`session_cookie_name` names it, so the policy adds HttpOnly",
                                 "SESSION_COOKIE_HTTPONLY = True",
                             ),
                             "add `HttpOnly` to the Set-Cookie",
@@ -534,7 +534,7 @@ impl Probe<'_> {
         let request = format!("GET {}", https.url);
         let fix = self.stack.fix(
             "HSTS is sent on https in production: check `ssl_redirect`/the proxy header and \
-             `hsts_seconds` (31536000)",
+             `hsts.seconds` (31536000)",
             "SECURE_HSTS_SECONDS = 31536000 (with SECURE_HSTS_INCLUDE_SUBDOMAINS and \
              SECURE_HSTS_PRELOAD when every subdomain is on https)",
             "send `Strict-Transport-Security: max-age=31536000; includeSubDomains` on every \
@@ -592,7 +592,7 @@ impl Probe<'_> {
                     response: https.resp.describe(&["strict-transport-security"]),
                 },
                 self.stack.fix(
-                    "`hsts_seconds: 31536000`, `hsts_include_subdomains: true`, `hsts_preload: true` once every subdomain serves https",
+                    "`hsts: {seconds: 31536000, include_subdomains: true, preload: true}` once every subdomain serves https",
                     "SECURE_HSTS_SECONDS = 31536000, SECURE_HSTS_INCLUDE_SUBDOMAINS = True, SECURE_HSTS_PRELOAD = True once every subdomain serves https",
                     "`max-age=31536000; includeSubDomains; preload` on the base domain, once every subdomain serves https",
                 ),

@@ -76,11 +76,15 @@ pub(crate) struct Report {
     pub(crate) requests: Vec<String>,
 }
 
-/// Text from the site made safe for a terminal: control characters are escaped.
+/// Text from the site made safe for a terminal: control characters and bidirectional
+/// overrides are escaped (`\u{1b}`).
 pub(crate) fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        // Control characters, and the invisible ones that reorder or hide text.
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
             out.push(c);
@@ -246,4 +250,16 @@ pub(crate) fn sarif(r: &Report) -> Value {
             "results": results,
         }],
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    #[test]
+    fn untrusted_text_is_escaped() {
+        assert_eq!(
+            super::clean("a\u{1b}[31mb\u{202e}c\n"),
+            "a\\u{1b}[31mb\\u{202e}c\\u{a}"
+        );
+    }
 }

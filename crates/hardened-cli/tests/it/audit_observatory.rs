@@ -211,7 +211,7 @@ pub(crate) fn recommended_config(headers: bool) -> String {
         let new = match key {
             "security_domains" if top => {
                 skipping = true;
-                Some("security_domains: [localhost]")
+                Some("security_domains: [\"https://localhost\"]")
             }
             "site_url" if top => Some("site_url: https://localhost"),
             "api_url" if top => Some("api_url: https://localhost"),

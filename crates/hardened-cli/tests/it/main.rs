@@ -17,6 +17,7 @@
 #[macro_use]
 mod common;
 
+mod audit;
 mod audit_observatory;
 mod bad_config;
 mod check;

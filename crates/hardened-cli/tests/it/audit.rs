@@ -1,0 +1,792 @@
+//! `hardened audit` against a corpus of sites built here, each on 127.0.0.1:443/80 as
+//! `localhost` and graded by the real MDN HTTP Observatory as well
+//! (`audit_observatory`): the audit must agree with it on the score, the grade and
+//! every test's result and modifier, and produce the findings each site must produce
+//! (and none it must not).
+//!
+//! The sites: nginx with a careless configuration and nginx done right, `hardened
+//! serve` with the production defaults and with the recommended configuration, Django
+//! under gunicorn with `DEBUG = True` and with the settings of `hardened show --format
+//! django`, a site whose certificate expires in 5 days, and a site that writes any Host
+//! back into its pages. Peers come from the system (nginx) and the pinned venv
+//! (Django, gunicorn); a missing one fails the test. Every process is started in its own
+//! process group and killed with it, by id, when its guard is dropped.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::audit_observatory::{
+    Pki, login_app, observatory_scan, ports, recommended_config, recommended_env, serve_on_443,
+    summary,
+};
+use crate::common::{command, run, venv_python};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------- processes
+
+/// A peer process in its own process group, killed with its group when dropped.
+struct Proc {
+    child: Child,
+    what: &'static str,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(what: &'static str, mut cmd: Command, dir: &Path) -> Proc {
+        let log = dir.join(format!("{what}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what} ({cmd:?}): {e}"));
+        Proc { child, what, log }
+    }
+
+    /// Waits until 127.0.0.1:`port` accepts connections.
+    fn wait_listening(&mut self, port: u16) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let start = Instant::now();
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before listening on {addr}:\n{}",
+                    self.what,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "{} not listening on {addr}:\n{}",
+                self.what,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- auditing
+
+/// Runs `hardened audit URL --ca CA --format json <extra>`: its exit code and report.
+async fn audit(url: &str, ca: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["audit", url, "--format", "json", "--ca"];
+    let ca = ca.display().to_string();
+    args.push(&ca);
+    args.extend_from_slice(extra);
+    let mut cmd = command(dir.path(), &args);
+    cmd.envs(env.iter().copied());
+    let out = tokio::task::spawn_blocking(move || {
+        let out = run(cmd);
+        drop(dir);
+        out
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    (out.code, report)
+}
+
+/// The Observatory's verdict, off the async threads.
+async fn observatory(ca: &Path) -> Value {
+    let ca = ca.to_path_buf();
+    tokio::task::spawn_blocking(move || observatory_scan(&ca))
+        .await
+        .unwrap()
+}
+
+/// Asserts the audit's Observatory part equals the real Observatory's verdict.
+fn assert_agrees(site: &str, report: &Value, scan: &Value) {
+    let ours = &report["observatory"];
+    let theirs = summary(scan);
+    assert_eq!(
+        ours["algorithm_version"], scan["algorithmVersion"],
+        "{site}"
+    );
+    let tests = scan["tests"].as_object().unwrap();
+    assert_eq!(tests.len(), 10, "{site}: {theirs}");
+    for (name, t) in tests {
+        assert_eq!(
+            ours["tests"][name]["result"], t["result"],
+            "{site}: {name} differs from the Observatory: {theirs}\nours: {ours:#}"
+        );
+        assert_eq!(
+            ours["tests"][name]["score_modifier"], t["scoreModifier"],
+            "{site}: {name}"
+        );
+        assert_eq!(ours["tests"][name]["pass"], t["pass"], "{site}: {name}");
+    }
+    assert_eq!(ours["score"], scan["score"], "{site}: {theirs}");
+    assert_eq!(ours["grade"], scan["grade"], "{site}: {theirs}");
+}
+
+fn ids(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The severity of the first finding `id`.
+fn severity<'a>(report: &'a Value, id: &str) -> &'a str {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .and_then(|f| f["severity"].as_str())
+        .unwrap_or_else(|| panic!("no {id} in {report:#}"))
+}
+
+/// Audits `url`, compares with the Observatory, checks the findings: each of `must`
+/// is present, none of `must_not`. The report.
+async fn check_site(
+    site: &str,
+    url: &str,
+    pki: &Pki,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    must: &[&str],
+    must_not: &[&str],
+) -> (Option<i32>, Value) {
+    let (code, report) = audit(url, &pki.ca(), extra, env).await;
+    let scan = observatory(&pki.ca()).await;
+    eprintln!("{site}: {}\nfindings: {:?}", summary(&scan), ids(&report));
+    assert_agrees(site, &report, &scan);
+    let found = ids(&report);
+    for id in must {
+        assert!(
+            found.iter().any(|f| f == id),
+            "{site}: no {id} in {report:#}"
+        );
+    }
+    for id in must_not {
+        assert!(!found.iter().any(|f| f == id), "{site}: {id} in {report:#}");
+    }
+    (code, report)
+}
+
+/// No finding above `low`.
+fn at_most_low(site: &str, report: &Value) {
+    for f in report["findings"].as_array().unwrap() {
+        assert!(
+            matches!(f["severity"].as_str(), Some("low" | "info")),
+            "{site}: {f:#}"
+        );
+    }
+}
+
+const PEER_FINDINGS: &[&str] = &[
+    "cors-origin-reflected",
+    "cors-null-origin-allowed",
+    "host-header-trusted",
+    "django-debug-page",
+    "cookie-missing-secure",
+    "cookie-missing-httponly",
+    "cookie-missing-samesite",
+    "cookie-prefix-broken",
+    "hsts-missing",
+    "no-https-redirect",
+    "tls-certificate-expiring",
+    "tls-certificate-invalid",
+];
+
+// ---------------------------------------------------------------- hardened serve
+
+/// `hardened serve` with the production defaults (no CSP): B at most, and nothing the
+/// policy prevents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardened_serve_with_the_production_defaults() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let app = login_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = "environment: production\nsecurity_domains: [\"https://localhost\"]\n\
+                  ssl_redirect: true\nsecret_key: ${SECRET_KEY}\ndocker: false\n";
+    let env = recommended_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let served = serve_on_443(dir.path(), config, &pki, &app, &env);
+    let cfg = dir.path().join("config.yaml").display().to_string();
+    let (code, report) = check_site(
+        "hardened defaults",
+        "https://localhost/",
+        &pki,
+        &["--config", &cfg, "--csrf-probe", "/login"],
+        &env,
+        &[],
+        &[
+            PEER_FINDINGS,
+            &["policy-drift", "csrf-cross-site-post-accepted"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(
+        report["observatory"]["tests"]["content-security-policy"]["result"],
+        "csp-not-implemented"
+    );
+    assert!(
+        report["observatory"]["to_a_plus"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("content-security-policy")
+    );
+    // --min-grade turns the missing CSP into a failure.
+    let (code, _) = audit("https://localhost/", &pki.ca(), &["--min-grade", "A"], &[]).await;
+    assert_eq!(code, Some(1));
+    drop(served);
+}
+
+/// The guide's recommended production configuration with TLS: A+, no finding above
+/// low, no drift from its own configuration; the certificate verified, TLS 1.3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardened_serve_with_the_recommended_config_audits_a_plus() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let app = login_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = recommended_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let served = serve_on_443(dir.path(), &recommended_config(true), &pki, &app, &env);
+    let cfg = dir.path().join("config.yaml").display().to_string();
+    // The audit reads the configuration with the same environment.
+    let (code, report) = {
+        let mut c = command(
+            dir.path(),
+            &[
+                "audit",
+                "https://localhost/",
+                "--format",
+                "json",
+                "--min-grade",
+                "A+",
+                "--config",
+                &cfg,
+                "--ca",
+            ],
+        );
+        c.arg(pki.ca()).envs(env.iter().copied());
+        let out = tokio::task::spawn_blocking(move || run(c)).await.unwrap();
+        let report: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        (out.code, report)
+    };
+    let scan = observatory(&pki.ca()).await;
+    assert_agrees("hardened recommended", &report, &scan);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["observatory"]["grade"], "A+");
+    at_most_low("hardened recommended", &report);
+    assert!(
+        !ids(&report).contains(&"policy-drift".to_owned()),
+        "{report:#}"
+    );
+    assert_eq!(report["tls"]["verified"], true);
+    assert_eq!(report["tls"]["version"], "TLSv1_3");
+    assert!(report["tls"]["days_left"].as_i64().unwrap() > 300);
+
+    // Drift: the same site audited against a policy it does not serve (longer HSTS, a
+    // CORS origin the site refuses is fine, a header it does not send is not).
+    let strict = dir.path().join("strict.yaml");
+    std::fs::write(
+        &strict,
+        format!(
+            "{}\nhsts:\n  seconds: 126144000\n",
+            recommended_config(true).replace(
+                "  permissions_policy:",
+                "  cross_origin_embedder_policy: require-corp\n  permissions_policy:"
+            )
+        ),
+    )
+    .unwrap();
+    let mut c = command(
+        dir.path(),
+        &[
+            "audit",
+            "https://localhost/",
+            "--format",
+            "json",
+            "--config",
+        ],
+    );
+    c.arg(&strict)
+        .arg("--ca")
+        .arg(pki.ca())
+        .envs(env.iter().copied());
+    let out = tokio::task::spawn_blocking(move || run(c)).await.unwrap();
+    let drifted: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+    let titles: Vec<&str> = drifted["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "policy-drift")
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.iter().any(|t| t.contains("HSTS is weaker")),
+        "{titles:?}"
+    );
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("cross-origin-embedder-policy")),
+        "{titles:?}"
+    );
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    drop(served);
+}
+
+/// A certificate that expires in 5 days: still valid for the Observatory, a high
+/// finding for the audit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_expiring_in_five_days() {
+    let _ports = ports().await;
+    let pki = Pki::with_days_left(5);
+    let app = login_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = recommended_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let served = serve_on_443(dir.path(), &recommended_config(true), &pki, &app, &env);
+    let (code, report) = check_site(
+        "expiring certificate",
+        "https://localhost/",
+        &pki,
+        &[],
+        &[],
+        &["tls-certificate-expiring"],
+        &["tls-certificate-invalid", "hsts-missing"],
+    )
+    .await;
+    assert_eq!(code, Some(0));
+    assert_eq!(severity(&report, "tls-certificate-expiring"), "high");
+    assert_eq!(report["tls"]["days_left"], 5);
+
+    // A CA the audit is not told about: exit 2 with the reason; --insecure goes on and
+    // reports it.
+    let other = Pki::new();
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut c = command(dir2.path(), &["audit", "https://localhost/", "--ca"]);
+    c.arg(other.ca());
+    let out = tokio::task::spawn_blocking(move || run(c)).await.unwrap();
+    assert_eq!(out.code, Some(2), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("TLS verification of localhost failed"),
+        "{}",
+        out.stderr
+    );
+    let (code, report) = audit("https://localhost/", &other.ca(), &["--insecure"], &[]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(severity(&report, "tls-certificate-invalid"), "critical");
+    assert_eq!(
+        report["observatory"]["tests"]["strict-transport-security"]["result"],
+        "hsts-invalid-cert"
+    );
+    drop(served);
+}
+
+// ---------------------------------------------------------------- nginx
+
+fn nginx_bin() -> PathBuf {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("nginx not found at /usr/sbin/nginx: install it (apt-get install nginx)")
+}
+
+/// nginx, one process, with `servers` inside `http {}`.
+fn nginx(dir: &Path, servers: &str) -> Proc {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  \
+         proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
+         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  default_type text/html;\n\
+         {servers}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(nginx_bin());
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&path)
+        .arg("-e")
+        .arg(dir.join("error.log"));
+    let mut p = Proc::spawn("nginx", cmd, dir);
+    p.wait_listening(443);
+    p.wait_listening(80);
+    p
+}
+
+const PAGE: &str = "<!doctype html><html><head><title>Sign in</title>\
+                    <script src=\\\"/static/app.js\\\"></script></head><body></body></html>";
+
+/// nginx done carelessly: the page on http and https alike, the request's Origin
+/// echoed with credentials, a session cookie without flags, no HSTS, its version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_careless() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let servers = format!(
+        "  server {{\n    listen 127.0.0.1:80;\n    listen 127.0.0.1:443 ssl;\n    \
+         ssl_certificate {};\n    ssl_certificate_key {};\n    server_tokens on;\n    \
+         location / {{\n      add_header Access-Control-Allow-Origin $http_origin;\n      \
+         add_header Access-Control-Allow-Credentials true;\n      \
+         add_header Set-Cookie \"sessionid=abc123; Path=/\";\n      \
+         return 200 \"{PAGE}\";\n    }}\n  }}",
+        pki.cert().display(),
+        pki.key().display()
+    );
+    let _nginx = nginx(dir.path(), &servers);
+    let (code, report) = check_site(
+        "nginx careless",
+        "https://localhost/",
+        &pki,
+        &["--csrf-probe", "/login"],
+        &[],
+        &[
+            "cors-origin-reflected",
+            "cors-null-origin-allowed",
+            "hsts-missing",
+            "no-https-redirect",
+            "cookie-missing-secure",
+            "cookie-missing-httponly",
+            "cookie-missing-samesite",
+            "version-disclosed",
+            "host-header-trusted",
+            "csrf-cross-site-post-accepted",
+        ],
+        &[
+            "django-debug-page",
+            "tls-certificate-expiring",
+            "tls-certificate-invalid",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "critical findings exit 1");
+    assert_eq!(severity(&report, "cors-origin-reflected"), "critical");
+    assert_eq!(
+        report["observatory"]["tests"]["redirection"]["result"],
+        "redirection-missing"
+    );
+    // Every reflected origin is named, the look-alikes and the http downgrade included.
+    let title = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "cors-origin-reflected")
+        .unwrap()["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for o in [
+        "https://evil.test",
+        "https://localhost.evil.test",
+        "https://evillocalhost",
+        "http://localhost",
+    ] {
+        assert!(title.contains(o), "{title}");
+    }
+}
+
+/// nginx done right: http redirected to https on the same host, HSTS, CSP, flags on the
+/// cookie, other Hosts refused, no version: A+, nothing above low.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_done_right() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        pki.cert().display().to_string(),
+        pki.key().display().to_string(),
+    );
+    // add_header in a location drops the server's: the page's location repeats them.
+    let headers = "add_header Strict-Transport-Security \"max-age=63072000; includeSubDomains; preload\" always;\n    \
+         add_header Content-Security-Policy \"default-src 'none'; script-src 'self'; style-src 'self'; \
+         img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'\" always;\n    \
+         add_header X-Content-Type-Options nosniff always;\n    \
+         add_header X-Frame-Options DENY always;\n    \
+         add_header Referrer-Policy strict-origin-when-cross-origin always;\n    \
+         add_header Cross-Origin-Resource-Policy same-origin always;\n";
+    let servers = format!(
+        "  server_tokens off;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n\
+         server {{ listen 127.0.0.1:80 default_server; return 400; }}\n\
+         server {{ listen 127.0.0.1:443 ssl default_server; return 400; }}\n\
+         server {{ listen 127.0.0.1:80; server_name localhost; \
+           return 301 https://localhost$request_uri; }}\n\
+         server {{\n    listen 127.0.0.1:443 ssl;\n    server_name localhost;\n    {headers}\
+         location = / {{\n      {headers}\
+         add_header Set-Cookie \"sessionid=abc123; Path=/; Secure; HttpOnly; SameSite=Lax\";\n      \
+         return 200 \"{PAGE}\";\n    }}\n    \
+         location / {{ if ($request_method = POST) {{ return 403; }} return 404; }}\n  }}"
+    );
+    let _nginx = nginx(dir.path(), &servers);
+    let (code, report) = check_site(
+        "nginx right",
+        "https://localhost/",
+        &pki,
+        &["--csrf-probe", "/login"],
+        &[],
+        &["hsts-not-preload-eligible"],
+        &[
+            PEER_FINDINGS,
+            &["version-disclosed", "csrf-cross-site-post-accepted"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, Some(0));
+    assert_eq!(report["observatory"]["grade"], "A+");
+    at_most_low("nginx right", &report);
+}
+
+// ---------------------------------------------------------------- Django
+
+/// A Django project under gunicorn: `settings` appended to a minimal project; TLS on
+/// 443 (and plain HTTP on 80 with `http: true`).
+fn django(dir: &Path, pki: &Pki, settings: &str, http: bool) -> Vec<Proc> {
+    std::fs::write(
+        dir.join("audit_settings.py"),
+        format!(
+            "SECRET_KEY = 'audit-' + 'x' * 60\nROOT_URLCONF = 'audit_urls'\nUSE_TZ = True\n\
+             ALLOWED_HOSTS = []\nDATABASES = {{}}\n\
+             INSTALLED_APPS = ['django.contrib.sessions', 'corsheaders']\n\
+             SESSION_ENGINE = 'django.contrib.sessions.backends.signed_cookies'\n\
+             MIDDLEWARE = ['django.middleware.security.SecurityMiddleware', \
+             'corsheaders.middleware.CorsMiddleware', \
+             'django.contrib.sessions.middleware.SessionMiddleware', \
+             'django.middleware.common.CommonMiddleware', \
+             'django.middleware.csrf.CsrfViewMiddleware', \
+             'django.middleware.clickjacking.XFrameOptionsMiddleware']\n{settings}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("audit_urls.py"),
+        "from django.http import HttpResponse\nfrom django.middleware.csrf import get_token\n\
+         from django.urls import path\n\n\
+         def index(request):\n    request.session['seen'] = True\n    \
+         return HttpResponse('<!doctype html><html><head><title>Sign in</title></head><body>'\n        \
+         '<form method=post action=/login><input type=hidden name=csrfmiddlewaretoken value=%s>'\n        \
+         '</form></body></html>' % get_token(request))\n\n\
+         def login(request):\n    return HttpResponse('signed in')\n\n\
+         urlpatterns = [path('', index), path('login', login)]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("audit_wsgi.py"),
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'audit_settings')\n\
+         from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+    )
+    .unwrap();
+    let python = venv_python();
+    assert!(
+        python.exists(),
+        "no Django venv at {}: run scripts/django-venv.sh",
+        python.display()
+    );
+    let gunicorn = |bind: &str, tls: bool, what: &'static str| {
+        let mut cmd = Command::new(&python);
+        cmd.args([
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--bind",
+            bind,
+            "--chdir",
+        ])
+        .arg(dir);
+        if tls {
+            cmd.arg("--certfile")
+                .arg(pki.cert())
+                .arg("--keyfile")
+                .arg(pki.key());
+        }
+        cmd.arg("audit_wsgi:application").current_dir(dir);
+        Proc::spawn(what, cmd, dir)
+    };
+    let mut procs = vec![gunicorn("127.0.0.1:443", true, "gunicorn-tls")];
+    procs[0].wait_listening(443);
+    if http {
+        let mut p = gunicorn("127.0.0.1:80", false, "gunicorn-http");
+        p.wait_listening(80);
+        procs.push(p);
+    }
+    procs
+}
+
+/// Django with `DEBUG = True` under gunicorn (TLS only): its technical 404 page, cookies
+/// without Secure, no HSTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn django_with_debug_true() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let _django = django(dir.path(), &pki, "DEBUG = True\n", false);
+    let (code, report) = check_site(
+        "django DEBUG",
+        "https://localhost/",
+        &pki,
+        &[],
+        &[],
+        &["django-debug-page", "hsts-missing", "cookie-missing-secure"],
+        &[
+            "cors-origin-reflected",
+            "host-header-trusted",
+            "cookie-missing-httponly",
+            "no-https-redirect",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "no critical finding: {report:#}");
+    assert_eq!(severity(&report, "django-debug-page"), "high");
+    let fix = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "cookie-missing-secure")
+        .unwrap()["fix"]
+        .as_str()
+        .unwrap();
+    assert!(fix.contains("_COOKIE_SECURE = True"), "{fix}");
+}
+
+/// Django with the guide's production settings (`hardened show --format django`):
+/// redirect, HSTS, secure cookies, foreign Hosts refused; no finding above low except
+/// what Django cannot do (a CSP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn django_with_the_guides_production_settings() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = "environment: production\nsecurity_domains: [\"https://localhost\"]\n\
+               ssl_redirect: true\nsecret_key: ${SECRET_KEY}\ndocker: false\n";
+    std::fs::write(dir.path().join("config.yaml"), cfg).unwrap();
+    let env = recommended_env();
+    let mut show = command(dir.path(), &["show", "--format", "django"]);
+    show.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let out = run(show);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let _django = django(dir.path(), &pki, &out.stdout, true);
+    let (code, report) = check_site(
+        "django production",
+        "https://localhost/",
+        &pki,
+        &["--csrf-probe", "/login"],
+        &[],
+        &["hsts-not-preload-eligible"],
+        &[
+            PEER_FINDINGS,
+            &["csrf-cross-site-post-accepted", "version-disclosed"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{report:#}");
+    at_most_low("django production", &report);
+    assert_eq!(
+        report["observatory"]["tests"]["redirection"]["result"],
+        "redirection-to-https"
+    );
+    assert_eq!(
+        report["observatory"]["tests"]["strict-transport-security"]["result"],
+        "hsts-implemented-max-age-at-least-six-months"
+    );
+}
+
+// ---------------------------------------------------------------- a site trusting any Host
+
+/// A plain-HTTP site on 127.0.0.1:80 that writes the request's Host into its links:
+/// the password-reset poisoning case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_trusting_any_host() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:80")
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:80 (run as root): {e}"));
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                let host = req
+                    .headers()
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let body = format!(
+                    "<!doctype html><p>Reset your password: \
+                     <a href=\"http://{host}/reset?token=1\">link</a></p>"
+                );
+                let mut resp = Response::new(Full::new(Bytes::from(body)));
+                resp.headers_mut()
+                    .insert("content-type", http::HeaderValue::from_static("text/html"));
+                Ok::<_, Infallible>(resp)
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let (code, report) = check_site(
+        "any host",
+        "http://localhost/",
+        &pki,
+        &[],
+        &[],
+        &["host-header-trusted"],
+        &[
+            "cors-origin-reflected",
+            "hsts-missing",
+            "no-https-redirect",
+            "django-debug-page",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    assert_eq!(severity(&report, "host-header-trusted"), "critical");
+    assert_eq!(report["tls"], Value::Null);
+    task.abort();
+}
