@@ -790,3 +790,367 @@ async fn site_trusting_any_host() {
     assert_eq!(report["tls"], Value::Null);
     task.abort();
 }
+
+// ---------------------------------------------------------------- the Observatory's rules, one by one
+
+/// What the scripted site answers on https (and on http: a redirect to `http_location`,
+/// or the same page when `None`).
+#[derive(Clone, Default)]
+struct Variant {
+    name: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    body: &'static str,
+    http_location: Option<&'static str>,
+}
+
+fn variant(
+    name: &'static str,
+    headers: &[(&'static str, &'static str)],
+    body: &'static str,
+) -> Variant {
+    Variant {
+        name,
+        headers: headers.to_vec(),
+        body,
+        http_location: Some("https://localhost/"),
+    }
+}
+
+/// Serves the current variant on 127.0.0.1:443 (TLS, HTTP/1.1) and 127.0.0.1:80.
+async fn scripted_site(
+    pki: &Pki,
+    current: std::sync::Arc<std::sync::Mutex<Variant>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(pki.cert())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(pki.key()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let mut tasks = Vec::new();
+    for tls in [true, false] {
+        let port = if tls { 443 } else { 80 };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port} (run as root): {e}"));
+        let (acceptor, current) = (acceptor.clone(), current.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, current) = (acceptor.clone(), current.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let v = current.lock().unwrap().clone();
+                        async move {
+                            let mut resp = Response::new(Full::new(Bytes::from(v.body)));
+                            let h = resp.headers_mut();
+                            h.insert("content-type", http::HeaderValue::from_static("text/html"));
+                            match (tls, v.http_location) {
+                                (false, Some(loc)) => {
+                                    *resp.status_mut() = http::StatusCode::MOVED_PERMANENTLY;
+                                    resp.headers_mut()
+                                        .insert("location", http::HeaderValue::from_static(loc));
+                                }
+                                _ if req.uri().path() != "/" => {
+                                    *resp.status_mut() = http::StatusCode::NOT_FOUND;
+                                }
+                                _ => {
+                                    for (n, val) in &v.headers {
+                                        resp.headers_mut()
+                                            .append(*n, http::HeaderValue::from_static(val));
+                                    }
+                                }
+                            }
+                            Ok::<_, Infallible>(resp)
+                        }
+                    });
+                    let b = hyper::server::conn::http1::Builder::new();
+                    if tls {
+                        if let Ok(s) = acceptor.accept(stream).await {
+                            let _ = b.serve_connection(TokioIo::new(s), svc).await;
+                        }
+                    } else {
+                        let _ = b.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                });
+            }
+        }));
+    }
+    tasks
+}
+
+const HTML: &str = "<!doctype html><html><head><title>t</title></head><body></body></html>";
+
+/// Each rule of the Observatory's tests, one response at a time: the audit agrees with
+/// the package on every test's result, the score and the grade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agrees_with_the_observatory_rule_by_rule() {
+    let _ports = ports().await;
+    let pki = Pki::new();
+    let good: &[(&str, &str)] = &[
+        ("strict-transport-security", "max-age=31536000"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut h = good.to_vec();
+        h.extend_from_slice(extra);
+        h
+    };
+    let variants = vec![
+        variant(
+            "csp unsafe-inline",
+            &with(&[(
+                "content-security-policy",
+                "script-src 'self' 'unsafe-inline'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp nonce drops unsafe-inline",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'none'; script-src 'nonce-abc' 'unsafe-inline'; object-src 'none'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp strict-dynamic",
+            &with(&[(
+                "content-security-policy",
+                "script-src 'nonce-abc' 'strict-dynamic' https: 'unsafe-inline'; object-src 'none'; base-uri 'none'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp strict-dynamic without nonce",
+            &with(&[(
+                "content-security-policy",
+                "script-src 'strict-dynamic'; object-src 'none'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp report-only alone",
+            &with(&[("content-security-policy-report-only", "default-src 'none'")]),
+            HTML,
+        ),
+        variant(
+            "csp passive http",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'self'; img-src http://img.test; object-src 'none'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp active http",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'self'; connect-src http://api.test",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp unsafe-eval",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'self' 'unsafe-eval'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp style unsafe-inline",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp object-src open",
+            &with(&[("content-security-policy", "script-src 'self'")]),
+            HTML,
+        ),
+        variant(
+            "csp data: in scripts",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'none'; script-src data:",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp duplicate directive",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'none'; default-src 'self'",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp duplicate report-uri",
+            &with(&[(
+                "content-security-policy",
+                "default-src 'none'; report-uri /a; report-uri /b",
+            )]),
+            HTML,
+        ),
+        variant(
+            "csp two policies",
+            &with(&[
+                (
+                    "content-security-policy",
+                    "default-src 'self' https://a.test/",
+                ),
+                ("content-security-policy", "default-src 'none'"),
+            ]),
+            HTML,
+        ),
+        variant(
+            "csp in a meta tag",
+            &with(&[]),
+            "<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; frame-ancestors 'none'\"><meta name=referrer content=unsafe-url></head></html>",
+        ),
+        variant(
+            "hsts short, referrer list",
+            &[
+                ("strict-transport-security", "max-age=300"),
+                ("referrer-policy", "no-referrer, unsafe-url"),
+            ],
+            HTML,
+        ),
+        variant(
+            "hsts twice",
+            &[
+                ("strict-transport-security", "max-age=31536000"),
+                ("strict-transport-security", "max-age=1"),
+            ],
+            HTML,
+        ),
+        variant(
+            "hsts max-age not a number",
+            &[
+                ("strict-transport-security", "max-age=forever"),
+                ("x-frame-options", "ALLOW-FROM https://a.test"),
+            ],
+            HTML,
+        ),
+        variant(
+            "cookies samesite none without secure",
+            &with(&[
+                ("set-cookie", "pref=1; SameSite=None"),
+                ("set-cookie", "sessionid=2; Secure; HttpOnly; SameSite=Lax"),
+            ]),
+            HTML,
+        ),
+        variant(
+            "cookies invalid samesite",
+            &with(&[(
+                "set-cookie",
+                "sessionid=2; Secure; HttpOnly; SameSite=Sometimes",
+            )]),
+            HTML,
+        ),
+        variant(
+            "cookies csrf without samesite, broken prefix",
+            &with(&[
+                ("set-cookie", "csrftoken=t; Secure"),
+                (
+                    "set-cookie",
+                    "__Host-sid=1; Secure; Path=/; Domain=localhost",
+                ),
+            ]),
+            HTML,
+        ),
+        variant(
+            "cookies login without httponly",
+            &with(&[("set-cookie", "login=1; Secure; SameSite=Strict")]),
+            HTML,
+        ),
+        variant(
+            "sri external without integrity",
+            &with(&[]),
+            "<!doctype html><script src=\"https://cdn.example.net/a.js\"></script>",
+        ),
+        variant(
+            "sri external with integrity",
+            &with(&[]),
+            "<!doctype html><script src=\"https://cdn.example.net/a.js\" integrity=\"sha384-abc\" crossorigin=anonymous></script><script src=/b.js></script>",
+        ),
+        variant(
+            "sri external over http",
+            &with(&[]),
+            "<!doctype html><!-- <script src=http://x.test/no.js></script> --><script src=\"http://cdn.example.net/a.js\"></script>",
+        ),
+        variant(
+            "sri protocol-relative",
+            &with(&[]),
+            "<!doctype html><script src=\"//cdn.example.net/a.js\" integrity=\"sha384-abc\"></script>",
+        ),
+        variant(
+            "invalid xcto, xfo, corp, referrer",
+            &[
+                ("strict-transport-security", "max-age=31536000"),
+                ("x-content-type-options", "sniff"),
+                ("x-frame-options", "NEVER"),
+                ("cross-origin-resource-policy", "nobody"),
+                ("referrer-policy", "everywhere"),
+            ],
+            HTML,
+        ),
+        variant(
+            "cors public",
+            &with(&[("access-control-allow-origin", "*")]),
+            HTML,
+        ),
+        variant(
+            "cors reflected",
+            &with(&[
+                (
+                    "access-control-allow-origin",
+                    "https://http-observatory.security.mozilla.org",
+                ),
+                ("access-control-allow-credentials", "true"),
+            ]),
+            HTML,
+        ),
+        Variant {
+            http_location: None,
+            ..variant("no redirect", &with(&[]), HTML)
+        },
+        Variant {
+            http_location: Some("http://localhost/elsewhere"),
+            ..variant("http first", &with(&[]), HTML)
+        },
+        Variant {
+            http_location: Some("https://127.0.0.1/"),
+            ..variant("off host", &with(&[]), HTML)
+        },
+    ];
+    let current = std::sync::Arc::new(std::sync::Mutex::new(variants[0].clone()));
+    let tasks = scripted_site(&pki, current.clone()).await;
+    let mut grades = std::collections::BTreeSet::new();
+    for v in &variants {
+        *current.lock().unwrap() = v.clone();
+        let (_, report) = audit("https://localhost/", &pki.ca(), &[], &[]).await;
+        let scan = observatory(&pki.ca()).await;
+        assert_agrees(v.name, &report, &scan);
+        grades.insert(scan["grade"].as_str().unwrap().to_owned());
+    }
+    // The variants cover the range of grades, not one verdict.
+    assert!(grades.len() >= 5, "{grades:?}");
+    for t in tasks {
+        t.abort();
+    }
+}
