@@ -255,6 +255,21 @@ pub(crate) fn sarif(r: &Report) -> Value {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    /// The schema's finding ids are the ones the audit emits.
+    #[test]
+    fn schema_names_every_finding_id() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!("schema.json")).unwrap();
+        let ids: Vec<&str> = schema["properties"]["findings"]["items"]["properties"]["id"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = super::IDS.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, ours);
+        assert_eq!(schema["properties"]["schema"]["const"], super::SCHEMA);
+    }
+
     #[test]
     fn untrusted_text_is_escaped() {
         assert_eq!(

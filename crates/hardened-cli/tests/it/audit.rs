@@ -198,6 +198,78 @@ async fn check_site(
     (code, report)
 }
 
+/// Validates `report` against `src/audit/schema.json` with the venv's jsonschema.
+fn assert_valid_json(report: &Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.json");
+    std::fs::write(&file, report.to_string()).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/audit/schema.json");
+    let out = Command::new(venv_python())
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
+        ])
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the report does not validate against {}:\n{}",
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The same audit as text and as SARIF: the grade first and each finding with its fix;
+/// SARIF 2.1.0 whose results name rules the driver lists.
+async fn check_text_and_sarif(url: &str, pki: &Pki, extra: &[&str], report: &Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for format in ["text", "sarif"] {
+        let mut c = command(dir.path(), &["audit", url, "--format", format, "--ca"]);
+        c.arg(pki.ca()).args(extra);
+        outs.push(tokio::task::spawn_blocking(move || run(c)).await.unwrap());
+    }
+    let text = &outs[0].stdout;
+    let grade = text.find("Observatory grade:").expect(text);
+    let first_finding = text.find("  [").expect(text);
+    assert!(grade < first_finding, "{text}");
+    let n = report["findings"].as_array().unwrap().len();
+    assert_eq!(text.matches("      fix: ").count(), n, "{text}");
+    if report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["severity"] == "critical")
+    {
+        assert!(text.contains("\nCRITICAL ("), "{text}");
+    }
+    let sarif: Value = serde_json::from_str(&outs[1].stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let rules: Vec<&str> = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), n);
+    for r in results {
+        let i = usize::try_from(r["ruleIndex"].as_u64().unwrap()).unwrap();
+        assert_eq!(rules[i], r["ruleId"]);
+        assert!(matches!(
+            r["level"].as_str(),
+            Some("error" | "warning" | "note")
+        ));
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            url
+        );
+    }
+}
+
 /// No finding above `low`.
 fn at_most_low(site: &str, report: &Value) {
     for f in report["findings"].as_array().unwrap() {
@@ -501,6 +573,14 @@ async fn nginx_careless() {
     .await;
     assert_eq!(code, Some(1), "critical findings exit 1");
     assert_eq!(severity(&report, "cors-origin-reflected"), "critical");
+    assert_valid_json(&report);
+    check_text_and_sarif(
+        "https://localhost/",
+        &pki,
+        &["--csrf-probe", "/login"],
+        &report,
+    )
+    .await;
     assert_eq!(
         report["observatory"]["tests"]["redirection"]["result"],
         "redirection-missing"
@@ -677,6 +757,7 @@ async fn django_with_debug_true() {
     .await;
     assert_eq!(code, Some(0), "no critical finding: {report:#}");
     assert_eq!(severity(&report, "django-debug-page"), "high");
+    assert_valid_json(&report);
     let fix = report["findings"]
         .as_array()
         .unwrap()
