@@ -137,19 +137,13 @@ pub(crate) fn stack(r: &Retrieval, config: bool) -> Stack {
     if config {
         return Stack::Hardened;
     }
-    let hops = r.http.hops.iter().chain(r.https.hops.iter());
-    let mut django = false;
-    for h in hops {
-        for c in h.resp.all("set-cookie") {
-            let k = c.split('=').next().unwrap_or("").trim();
-            if k == "csrftoken" || k == "sessionid" {
-                django = true;
-            }
-        }
-        if h.resp.first("x-hardened-request-id").is_some() {
-            return Stack::Hardened;
-        }
-    }
+    // Django's CSRF cookie (`csrftoken`) is the tell; a `sessionid` alone is not.
+    let django = r.http.hops.iter().chain(r.https.hops.iter()).any(|h| {
+        h.resp
+            .all("set-cookie")
+            .iter()
+            .any(|c| c.split('=').next().unwrap_or("").trim() == "csrftoken")
+    });
     if django { Stack::Django } else { Stack::Other }
 }
 
@@ -287,9 +281,14 @@ impl Probe<'_> {
         }
         let foreign: Vec<&(String, bool, Evidence)> =
             reflected.iter().filter(|(o, _, _)| o != "null").collect();
+        let mut list: Vec<&str> = Vec::new();
+        for (o, _, _) in &foreign {
+            if !list.contains(&o.as_str()) {
+                list.push(o);
+            }
+        }
         if let Some((_, _, e)) = foreign.first() {
             let creds = foreign.iter().any(|(_, c, _)| *c);
-            let list: Vec<&str> = foreign.iter().map(|(o, _, _)| o.as_str()).collect();
             self.add(
                 "cors-origin-reflected",
                 if creds {
@@ -440,7 +439,7 @@ impl Probe<'_> {
                 seen.push(c.key.clone());
                 let evidence = Evidence {
                     request: format!("GET {}", hop.url),
-                    response: format!("{}; set-cookie: {raw}", hop.resp.status),
+                    response: format!("{} {}; set-cookie: {raw}", hop.resp.version, hop.resp.status),
                 };
                 let key = c.key.to_lowercase();
                 let is_csrf = key.contains("csrf") || key.contains("xsrf");
