@@ -439,7 +439,10 @@ impl Probe<'_> {
                 seen.push(c.key.clone());
                 let evidence = Evidence {
                     request: format!("GET {}", hop.url),
-                    response: format!("{} {}; set-cookie: {raw}", hop.resp.version, hop.resp.status),
+                    response: format!(
+                        "{} {}; set-cookie: {raw}",
+                        hop.resp.version, hop.resp.status
+                    ),
                 };
                 let key = c.key.to_lowercase();
                 let is_csrf = key.contains("csrf") || key.contains("xsrf");
