@@ -483,8 +483,9 @@ impl Client {
         headers.push((
             "user-agent".to_owned(),
             format!(
-                "hardened-audit/{} (+https://github.com/hardened-rs/hardened)",
-                env!("CARGO_PKG_VERSION")
+                "hardened-audit/{} (+{})",
+                env!("CARGO_PKG_VERSION"),
+                env!("CARGO_PKG_REPOSITORY")
             ),
         ));
         for (n, v) in self.headers.iter().chain(req.headers.iter()) {

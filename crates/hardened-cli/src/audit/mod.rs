@@ -24,7 +24,7 @@ use std::time::Duration;
 use client::{Client, Url};
 use observatory::{GRADES, Retrieval};
 use probes::{Probe, Severity};
-use report::{ObservatoryOut, Report, TlsOut};
+use report::{Chains, HopOut, ObservatoryOut, Report, TlsOut};
 
 use crate::common::{self, CliError};
 
@@ -288,10 +288,23 @@ async fn audit(
         verify_error: t.verify_error,
         name: t.name,
     });
+    let chain = |s: &observatory::Session| {
+        s.hops
+            .iter()
+            .map(|h| HopOut {
+                url: h.url.to_string(),
+                status: h.resp.status,
+            })
+            .collect()
+    };
     Ok(Report {
         schema: report::SCHEMA,
         url: url.to_string(),
         final_url,
+        chains: Chains {
+            http: chain(&r.http),
+            https: chain(&r.https),
+        },
         observatory,
         observatory_error,
         tls,

@@ -1,7 +1,7 @@
 //! The audit report: JSON (`hardened.audit/v1`), text and SARIF 2.1.0.
 //!
 //! JSON schema `hardened.audit/v1` (stable; fields are only ever added):
-//! `{schema, url, final_url, observatory: {algorithm_version, score, grade, tests:
+//! `{schema, url, final_url, chains: {http: [{url, status}], https: [..]}, observatory: {algorithm_version, score, grade, tests:
 //! {NAME: {result, score_modifier, pass}}, to_a_plus: [..]} | null, observatory_error,
 //! tls: {version, cipher, alpn, verified, verify_error, name, days_left} | null,
 //! findings: [{id, severity, title, evidence: {request, response}, fix}], notes: [..],
@@ -62,12 +62,28 @@ pub(crate) struct TlsOut {
     pub(crate) days_left: Option<i64>,
 }
 
+/// One response of a redirect chain.
+#[derive(Debug, Serialize)]
+pub(crate) struct HopOut {
+    pub(crate) url: String,
+    pub(crate) status: u16,
+}
+
+/// The redirect chains from `http://HOST/` and `https://HOST/` (empty when the scheme
+/// did not answer).
+#[derive(Debug, Serialize)]
+pub(crate) struct Chains {
+    pub(crate) http: Vec<HopOut>,
+    pub(crate) https: Vec<HopOut>,
+}
+
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     pub(crate) schema: &'static str,
     pub(crate) url: String,
     pub(crate) final_url: Option<String>,
+    pub(crate) chains: Chains,
     pub(crate) observatory: Option<ObservatoryOut>,
     pub(crate) observatory_error: Option<String>,
     pub(crate) tls: Option<TlsOut>,
@@ -108,6 +124,15 @@ pub(crate) fn text(r: &Report) -> String {
     let _ = writeln!(s, "hardened audit {}", clean(&r.url));
     if let Some(f) = &r.final_url {
         let _ = writeln!(s, "  graded page: {}", clean(f));
+    }
+    for (scheme, chain) in [("http", &r.chains.http), ("https", &r.chains.https)] {
+        if chain.len() > 1 {
+            let hops: Vec<String> = chain
+                .iter()
+                .map(|h| format!("{} {}", h.status, clean(&h.url)))
+                .collect();
+            let _ = writeln!(s, "  {scheme}:// chain: {}", hops.join(" -> "));
+        }
     }
     match (&r.observatory, &r.observatory_error) {
         (Some(o), _) => {

@@ -387,6 +387,9 @@ async fn hardened_serve_with_the_recommended_config_audits_a_plus() {
     );
     assert_eq!(report["tls"]["verified"], true);
     assert_eq!(report["tls"]["version"], "TLSv1_3");
+    assert_eq!(report["tls"]["alpn"], "h2");
+    assert_eq!(report["chains"]["http"][0]["status"], 301);
+    assert_eq!(report["chains"]["http"][1]["url"], "https://localhost/");
     assert!(report["tls"]["days_left"].as_i64().unwrap() > 300);
 
     // Drift: the same site audited against a policy it does not serve (longer HSTS, a
@@ -585,6 +588,50 @@ async fn nginx_careless() {
         report["observatory"]["tests"]["redirection"]["result"],
         "redirection-missing"
     );
+
+    // Against the policy it should serve: every departure is drift.
+    let cfg = dir.path().join("policy.yaml");
+    std::fs::write(
+        &cfg,
+        "environment: production\nsecurity_domains: [\"https://localhost\"]\n\
+         ssl_redirect: true\nsecret_key: ${SECRET_KEY}\ndocker: false\n",
+    )
+    .unwrap();
+    let env = recommended_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cfg = cfg.display().to_string();
+    let (_, drifted) = audit("https://localhost/", &pki.ca(), &["--config", &cfg], &env).await;
+    let titles: Vec<&str> = drifted["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "policy-drift")
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    for want in [
+        "allows the origin https://evil.test",
+        "allows the origin null",
+        "allows the origin http://localhost",
+        "Host: evil.test was answered 200",
+        "HSTS is weaker than the policy's: missing",
+        "the policy sets x-content-type-options",
+        "the policy sets x-frame-options",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(want)),
+            "{want}: {titles:#?}"
+        );
+    }
+    // With a configuration, fixes name its keys.
+    let fix = drifted["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "hsts-missing")
+        .unwrap()["fix"]
+        .as_str()
+        .unwrap();
+    assert!(fix.contains("hsts.seconds"), "{fix}");
     // Every reflected origin is named, the look-alikes and the http downgrade included.
     let title = report["findings"]
         .as_array()
@@ -1219,6 +1266,22 @@ async fn agrees_with_the_observatory_rule_by_rule() {
             ..variant("off host", &with(&[]), HTML)
         },
     ];
+    // Findings the audit must report beside the grade.
+    let must: &[(&str, &[&str])] = &[
+        (
+            "cookies csrf without samesite, broken prefix",
+            &["cookie-prefix-broken", "cookie-missing-samesite"],
+        ),
+        (
+            "cookies login without httponly",
+            &["cookie-missing-httponly"],
+        ),
+        ("hsts short, referrer list", &["hsts-not-preload-eligible"]),
+        ("hsts twice", &["hsts-not-preload-eligible"]),
+        ("no redirect", &["no-https-redirect"]),
+        ("http first", &["no-https-redirect"]),
+        ("off host", &["no-https-redirect"]),
+    ];
     let current = std::sync::Arc::new(std::sync::Mutex::new(variants[0].clone()));
     let tasks = scripted_site(&pki, current.clone()).await;
     let mut grades = std::collections::BTreeSet::new();
@@ -1227,11 +1290,57 @@ async fn agrees_with_the_observatory_rule_by_rule() {
         let (_, report) = audit("https://localhost/", &pki.ca(), &[], &[]).await;
         let scan = observatory(&pki.ca()).await;
         assert_agrees(v.name, &report, &scan);
+        let found = ids(&report);
+        for (_, ids) in must.iter().filter(|(n, _)| *n == v.name) {
+            for id in *ids {
+                assert!(
+                    found.iter().any(|f| f == id),
+                    "{}: no {id} in {report:#}",
+                    v.name
+                );
+            }
+        }
         grades.insert(scan["grade"].as_str().unwrap().to_owned());
     }
     // The variants cover the range of grades, not one verdict.
     assert!(grades.len() >= 5, "{grades:?}");
     for t in tasks {
         t.abort();
+    }
+}
+
+/// Bad arguments and unreachable sites exit 2 with the cause; nothing on stdout.
+#[test]
+fn usage_and_connection_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = crate::common::free_port();
+    let refused = format!("http://127.0.0.1:{}/", closed.port());
+    for (args, cause) in [
+        (
+            vec!["audit", "ftp://example.com/"],
+            "is not an http:// or https:// URL",
+        ),
+        (
+            vec!["audit", "https://localhost/", "--min-grade", "Z"],
+            "is not a grade",
+        ),
+        (
+            vec!["audit", "https://localhost/", "--resolve", "localhost:443"],
+            "HOST:PORT:ADDR",
+        ),
+        (
+            vec!["audit", "https://localhost/", "-H", "no colon"],
+            "is not `Name: value`",
+        ),
+        (
+            vec!["audit", "https://localhost/", "--ca", "missing.pem"],
+            "--ca missing.pem",
+        ),
+        (vec!["audit", &refused], "refused"),
+    ] {
+        let r = run(command(dir.path(), &args));
+        assert_eq!(r.code, Some(2), "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        assert!(r.stderr.contains(cause), "{args:?}: {}", r.stderr);
     }
 }
