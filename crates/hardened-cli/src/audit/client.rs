@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -632,11 +632,21 @@ async fn read(
             )
         })
         .collect();
-    // A body cut at the limit (or by the peer) still tells what the page says.
-    let body = match Limited::new(body, BODY_LIMIT).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
+    // The first 2 MiB; a body cut there (or by the peer) still tells what the page says.
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    while buf.len() < BODY_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = BODY_LIMIT - buf.len();
+                    buf.extend_from_slice(data.get(..room.min(data.len())).unwrap_or(&data));
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    let body = buf.freeze();
     let _ = req;
     Ok(Resp {
         status: parts.status.as_u16(),

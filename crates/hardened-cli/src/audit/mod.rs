@@ -262,6 +262,13 @@ async fn audit(
         p.tls(t, url);
     }
     let mut notes = Vec::new();
+    for (scheme, s) in [("http", &r.http), ("https", &r.https)] {
+        if let Some(e) = &s.error {
+            notes.push(format!(
+                "{scheme}:// gave no response ({e}); graded as the Observatory does without it"
+            ));
+        }
+    }
     if let Some(path) = &args.csrf_probe {
         progress("posting the CSRF probe");
         if let Some(n) = p.csrf(path).await {

@@ -134,11 +134,11 @@ impl Retrieval {
         self.session().response()
     }
 
-    /// Fetches what the Observatory fetches for `host` (ports 80 and 443 unless `url`
-    /// names another port for its scheme).
+    /// Fetches what the Observatory fetches for `url`'s host and path (ports 80 and 443
+    /// unless `url` names another port for its scheme).
     pub(crate) async fn fetch(client: &Client, url: &Url) -> Retrieval {
-        let mut http = url.with_scheme(false, "/");
-        let mut https = url.with_scheme(true, "/");
+        let mut http = url.with_scheme(false, &url.path);
+        let mut https = url.with_scheme(true, &url.path);
         if url.https {
             https.port = url.port;
         } else {
