@@ -440,8 +440,10 @@ impl Probe<'_> {
                 let evidence = Evidence {
                     request: format!("GET {}", hop.url),
                     response: format!(
-                        "{} {}; set-cookie: {raw}",
-                        hop.resp.version, hop.resp.status
+                        "{} {}; set-cookie: {}",
+                        hop.resp.version,
+                        hop.resp.status,
+                        redact_cookie(raw)
                     ),
                 };
                 let key = c.key.to_lowercase();
@@ -724,6 +726,21 @@ impl Probe<'_> {
     }
 }
 
+/// A Set-Cookie value with its value replaced by its length: the report shows the
+/// attributes, never a session id.
+pub(crate) fn redact_cookie(raw: &str) -> String {
+    let (pair, attrs) = raw.split_once(';').unwrap_or((raw, ""));
+    let pair = match pair.split_once('=') {
+        Some((name, value)) => format!("{}=<{} bytes>", name.trim(), value.trim().len()),
+        None => pair.trim().to_owned(),
+    };
+    if attrs.is_empty() {
+        pair
+    } else {
+        format!("{pair};{attrs}")
+    }
+}
+
 fn with_default(fix: String, default: &str) -> String {
     if fix.is_empty() {
         default.to_owned()
@@ -751,4 +768,16 @@ pub(crate) fn to_a_plus(tests: &[observatory::TestResult]) -> Vec<String> {
     bad.iter()
         .map(|t| format!("{}: {} ({})", t.name, t.result, t.modifier))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cookie_values_are_redacted() {
+        assert_eq!(
+            super::redact_cookie("sessionid=abc123; Path=/; Secure"),
+            "sessionid=<6 bytes>; Path=/; Secure"
+        );
+        assert_eq!(super::redact_cookie("a=b"), "a=<1 bytes>");
+    }
 }

@@ -232,6 +232,13 @@ async fn check_text_and_sarif(url: &str, pki: &Pki, extra: &[&str], report: &Val
         c.arg(pki.ca()).args(extra);
         outs.push(tokio::task::spawn_blocking(move || run(c)).await.unwrap());
     }
+    // The sites' session cookie value (`abc123`) is never shown.
+    for out in outs.iter().map(|o| &o.stdout).chain([&report.to_string()]) {
+        assert!(
+            !out.contains("abc123"),
+            "a cookie value in the report: {out}"
+        );
+    }
     let text = &outs[0].stdout;
     let grade = text.find("Observatory grade:").expect(text);
     let first_finding = text.find("  [").expect(text);
