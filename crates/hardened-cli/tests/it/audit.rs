@@ -1344,6 +1344,11 @@ fn usage_and_connection_errors_exit_2() {
             "--ca missing.pem",
         ),
         (vec!["audit", &refused], "refused"),
+        // RFC 6761: `.invalid` never resolves.
+        (
+            vec!["audit", "https://no-such-host.invalid/"],
+            "cannot resolve no-such-host.invalid",
+        ),
     ] {
         let r = run(command(dir.path(), &args));
         assert_eq!(r.code, Some(2), "{args:?}: {}{}", r.stdout, r.stderr);
