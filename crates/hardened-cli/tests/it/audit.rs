@@ -496,6 +496,14 @@ async fn certificate_expiring_in_five_days() {
         report["observatory"]["tests"]["strict-transport-security"]["result"],
         "hsts-invalid-cert"
     );
+    // The Observatory, not trusting that CA either, agrees.
+    let scan = observatory(&other.ca()).await;
+    assert_agrees("unverified certificate", &report, &scan);
+    // robots.txt's login cookie counts once the jar is shared.
+    assert_eq!(
+        scan["tests"]["cookies"]["result"],
+        "cookies-session-without-httponly-flag"
+    );
     drop(served);
 }
 

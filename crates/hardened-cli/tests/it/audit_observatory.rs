@@ -140,7 +140,7 @@ pub(crate) fn summary(scan: &Value) -> String {
 
 /// A login page the Observatory grades: a session cookie, an anti-CSRF cookie and a
 /// preference, none with flags (the policy adds what production needs), and a
-/// same-origin script.
+/// same-origin script; other paths answer 404 with one more cookie.
 pub(crate) async fn login_app() -> Upstream {
     upstream(|req: Request<Incoming>| async move {
         let mut resp = if req.uri().path() == "/" {
@@ -154,6 +154,12 @@ pub(crate) async fn login_app() -> Upstream {
         };
         if req.uri().path() != "/" {
             *resp.status_mut() = http::StatusCode::NOT_FOUND;
+            // Graded only when the scanner's second client shares the jar (after a
+            // certificate error): a login cookie scripts can read.
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("remember_login=1; Path=/"),
+            );
         }
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
