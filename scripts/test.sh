@@ -3,6 +3,7 @@
 #   1. builds (idempotently) the pinned Python venv with real Django + django-cors-headers,
 #   2. runs the Rust suite: unit, integration and doc tests, including the Django
 #      conformance corpus and the Django import test of `hardened show --format django`,
+#      and the grades of the real MDN HTTP Observatory (pinned npm package, `observatory/`),
 #   3. runs the real-browser suite (headless Chromium against the gateway on loopback),
 #   4. runs the fuzz smoke (each fuzz target for a few seconds) and the gateway soak.
 set -euo pipefail
@@ -25,6 +26,7 @@ skipped+=("the bounded soak inside cargo test (#[ignore]; scripts/soak.sh runs i
 
 scripts/django-venv.sh
 export HARDENED_VENV="${HARDENED_VENV:-$PWD/.venv}"
+scripts/observatory.sh
 
 cargo test --workspace --all-features --no-fail-fast
 ran+=("cargo test --workspace --all-features (unit, integration and doc tests)")
