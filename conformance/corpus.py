@@ -228,7 +228,8 @@ def _trusted_peer(profile: dict, peer: str) -> bool:
 
 def normalized_twin(req: dict, profile: dict) -> dict | None:
     """The request as hardened effectively sees it: Origin, Host and Referer normalized
-    (decision 29) and X-Forwarded-Proto from an untrusted peer removed (decision 25).
+    (decision 29), X-Forwarded-Proto from an untrusted peer removed (decision 25), and
+    with ssl_redirect the trusted proxy's scheme made the URL's (decision 42).
     `None` when that is the request itself. Django's answer to the twin is what an
     exclusion for those decisions compares hardened's answer with."""
     kinds: list[str] = []
@@ -240,11 +241,17 @@ def normalized_twin(req: dict, profile: dict) -> dict | None:
     secure = req["url"].startswith("https:")
     if xfp is not None and not drop_xfp and profile.get("proxy_header", True):
         secure = xfp.split(",", 1)[0].strip() == "https"
+    # With ssl_redirect the Django fragment believes no proxy header (decision 42); the
+    # twin carries the scheme hardened takes from a trusted proxy in its URL instead.
+    proxy_scheme = (profile.get("ssl_redirect") and xfp is not None and not drop_xfp
+                    and secure != req["url"].startswith("https:"))
+    if proxy_scheme:
+        kinds.append("proxy-scheme")
     canonical = False
     host = None
     for n, v in req["headers"]:
         low = n.lower()
-        if low == "x-forwarded-proto" and drop_xfp:
+        if low == "x-forwarded-proto" and (drop_xfp or proxy_scheme):
             continue
         if low == "origin":
             c = canonical_origin(v)
@@ -262,6 +269,8 @@ def normalized_twin(req: dict, profile: dict) -> dict | None:
     if not kinds:
         return None
     scheme, rest = req["url"].split("://", 1)
+    if proxy_scheme:
+        scheme = "https" if secure else "http"
     path = rest[rest.index("/"):] if "/" in rest else "/"
     url = f"{scheme}://{_authority(host or '', profile['primary'])}{path}"
     return {

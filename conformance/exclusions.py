@@ -104,6 +104,8 @@ def _twin_matches(kind: str):
         twin = ctx.twin(req)
         if twin is None or kind not in twin["request"].get("twin", []):
             return False
+        if kind != "proxy-scheme" and "proxy-scheme" in twin["request"]["twin"]:
+            return False  # a twin on another scheme answers another question
         return _canon(f, hd.get(f)) == _canon(f, twin["django"].get(f))
     return when
 
@@ -174,10 +176,19 @@ def _loopback_beyond_settings(f, req, dj, hd, ctx):
     return dj.get(f) is None and hd.get(f) is not None
 
 
+_PROXY_SCHEME_FIELDS = frozenset({"verdict", "status", "check", "location", "hsts",
+                                  "vary_origin"})
+
+
 def _ssl_redirect_proxy(f, req, dj, hd, ctx):
-    profile = _profile(req)
-    return (profile.get("ssl_redirect") and _header(req, "x-forwarded-proto") is not None
-            and req["peer"] in profile["trusted_peers"])
+    # Exactly one side redirects (the one that took the other scheme), and hardened
+    # answers what Django answers to the request on the scheme the trusted proxy named.
+    if (dj["verdict"] == "redirect") == (hd["verdict"] == "redirect"):
+        return False
+    redirect = dj if dj["verdict"] == "redirect" else hd
+    if redirect["status"] != 301 or not (redirect.get("location") or "").startswith("https://"):
+        return False
+    return _twin_matches("proxy-scheme")(f, req, dj, hd, ctx)
 
 
 def _api_client_without_cookie(f, req, dj, hd, ctx):
@@ -273,7 +284,8 @@ EXCLUSIONS: list[Exclusion] = [
         "Development trusts *.localhost and all of 127.0.0.0/8; the Django fragment "
         "lists localhost, 127.0.0.1 and [::1] only (narrower, never broader)."),
     Exclusion(
-        "ssl-redirect-proxy-header", "settings-approximation", "42", ALL, _ssl_redirect_proxy,
+        "ssl-redirect-proxy-header", "settings-approximation", "42", _PROXY_SCHEME_FIELDS,
+        _ssl_redirect_proxy,
         "With ssl_redirect: true, hardened still believes X-Forwarded-Proto from trusted "
         "proxies, while the Django fragment sets SECURE_PROXY_SSL_HEADER = None (Django "
         "cannot limit it to trusted peers)."),

@@ -41,6 +41,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 
 import corpus  # noqa: E402
 import exclusions  # noqa: E402
+import expected  # noqa: E402
 
 CONFIGS = HERE / "configs"
 DEFAULT_SEED = 20251124
@@ -177,6 +178,73 @@ def django_settings(hardened: str, config: Path, workdir: Path) -> Path:
     return path
 
 
+def _same(actual, want) -> bool:
+    if isinstance(want, set):
+        return isinstance(actual, (list, tuple)) and len(set(actual)) == len(actual) \
+            and set(actual) == want
+    return type(actual) is type(want) and actual == want
+
+
+def settings_errors(name: str, path: Path) -> list[str]:
+    """Where the Django fragment differs from the literal values in expected.py."""
+    import re
+
+    from django.utils.http import is_same_domain
+
+    want = expected.EXPECTED.get(name)
+    if want is None:
+        return [f"{name}: no expected settings in expected.py"]
+    ns: dict = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), ns)  # noqa: S102
+    errors = []
+    for key, value in want["exact"].items():
+        if key not in ns:
+            errors.append(f"{name}: {key} missing (expected {value!r})")
+        elif not _same(ns[key], value):
+            errors.append(f"{name}: {key} = {ns[key]!r}, expected {value!r}")
+
+    def cors(origin: str) -> bool:  # django-cors-headers' CorsMiddleware
+        return (origin in ns.get("CORS_ALLOWED_ORIGINS", [])
+                or any(re.match(p, origin) for p in ns.get("CORS_ALLOWED_ORIGIN_REGEXES", [])))
+
+    def csrf(origin: str) -> bool:  # CsrfViewMiddleware._origin_verified
+        trusted = ns.get("CSRF_TRUSTED_ORIGINS", [])
+        if origin in trusted:
+            return True
+        scheme, _, netloc = origin.partition("://")
+        return any(t.startswith(f"{scheme}://*.") and is_same_domain(netloc, t.split("://*", 1)[1])
+                   for t in trusted)
+
+    for key, test, should in (("cors_allowed", cors, True), ("cors_refused", cors, False),
+                              ("csrf_trusted", csrf, True), ("csrf_refused", csrf, False)):
+        for origin in want[key]:
+            if test(origin) != should:
+                errors.append(f"{name}: {key.split('_')[0].upper()} "
+                              f"{'refuses' if should else 'accepts'} {origin}")
+    return errors
+
+
+def verdict_mix(run: dict) -> tuple[dict[str, Counter], list[str]]:
+    """Per side, how many requests were allowed, rejected (by check), redirected and
+    answered as preflights; and where a count is below its floor in expected.py."""
+    floors = expected.FLOORS.get(run["config"])
+    if floors is None:
+        return {}, [f"{run['config']}: no verdict floors in expected.py"]
+    mix, errors = {}, []
+    for side in ("django", "hardened"):
+        c = Counter()
+        for res in run["results"]:
+            o = res[side]
+            c[o["verdict"] + (f"-{o['check']}" if o["verdict"] == "reject" else "")] += 1
+        mix[side] = c
+        for verdict, floor in floors.items():
+            n = c.get(verdict, 0)
+            if n < floor or (floor == 0 and n > 0):
+                errors.append(f"{run['config']}: {side} {verdict} {n}, expected "
+                              + ("none" if floor == 0 else f"at least {floor}"))
+    return mix, errors
+
+
 def run_hardened(hardened: str, config: Path, batch: Path, workdir: Path) -> list[dict]:
     proc = subprocess.run(
         [hardened, "explain", "--config", str(config), "--batch", str(batch)],
@@ -240,6 +308,7 @@ def run_config(args, config: Path, workdir: Path) -> dict:
             spec = {k: r[k] for k in ("method", "url", "headers", "peer")}
             f.write(json.dumps(spec) + "\n")
     settings = django_settings(args.hardened, config, workdir)
+    derived = settings_errors(name, settings)
     with ThreadPoolExecutor(max_workers=2) as pool:
         fut_h = pool.submit(run_hardened, args.hardened, config, batch, workdir)
         fut_d = pool.submit(run_django, settings, batch, workdir)
@@ -257,7 +326,7 @@ def run_config(args, config: Path, workdir: Path) -> dict:
     for res in results:
         res["diffs"], res["claimed"] = compare(res["request"], res["django"],
                                                res["hardened"], ctx)
-    return {"config": name, "results": results}
+    return {"config": name, "results": results, "settings_errors": derived}
 
 
 def show(value) -> str:
@@ -322,6 +391,8 @@ def main() -> int:
     field_by_exclusion: dict[str, Counter] = {}
     matrix: Counter = Counter()
     unexplained = []
+    below_floor: list[str] = []
+    wrong_settings = [e for run in runs for e in run["settings_errors"]]
     for run in runs:
         c = Counter()
         for res in run["results"]:
@@ -346,6 +417,10 @@ def main() -> int:
         print(f"  {run['config']:<18} compared {c['compared']:>4}  matched {c['matched']:>4} "
               f"(identical {c['identical']:>4})  excluded {c['excluded']:>4}  "
               f"unexplained {c['unexplained']:>3}")
+        mix, errors = verdict_mix(run)
+        below_floor += errors
+        for side, counts in mix.items():
+            print(f"    {side:<9} " + "  ".join(f"{v} {n}" for v, n in sorted(counts.items())))
     print("verdicts (django -> hardened): " + ", ".join(
         f"{d}->{h} {n}" for (d, h), n in sorted(matrix.items())))
     if args.verbose:
@@ -361,6 +436,17 @@ def main() -> int:
         where = f"{ex.kind}" + (f", decision {ex.decision}" if ex.decision else "")
         print(f"  {ex.name:<36} {core_claims.get(ex.name, 0):>4} / "
               f"{header_claims.get(ex.name, 0):>4}  [{where}]  {fields or 'unused'}")
+    # With every config selected, an exclusion that claims nothing is a divergence that
+    # is gone (or a predicate that no longer matches): either way it must go.
+    unused = [] if args.config else [ex.name for ex in exclusions.EXCLUSIONS
+                                     if ex.name not in field_by_exclusion]
+    for name in unused:
+        print(f"UNUSED EXCLUSION: `{name}` claims no field of any request: remove it or fix "
+              f"its condition")
+    for error in wrong_settings:
+        print(f"DERIVED SETTING DIFFERS FROM THE GUIDE: {error}")
+    for error in below_floor:
+        print(f"VERDICT MIX BELOW FLOOR: {error}")
     undocumented = undocumented_exclusions()
     for name in undocumented:
         print(f"UNDOCUMENTED EXCLUSION: `{name}` is in neither "
@@ -373,11 +459,16 @@ def main() -> int:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump(runs, f, indent=1, default=str)
     elapsed = time.monotonic() - started
+    # How many configs had their derived settings and their verdict mix checked (the
+    # Rust test wants every config in both).
+    checked = sum(1 for r in runs if r["config"] in expected.EXPECTED)
+    floored = sum(1 for r in runs if r["config"] in expected.FLOORS)
     print(f"conformance: compared={totals['compared']} matched={totals['matched']} "
           f"identical={totals['identical']} excluded={totals['excluded']} "
-          f"unexplained={totals['unexplained']} "
+          f"unexplained={totals['unexplained']} configs={len(runs)} "
+          f"settings_checked={checked} floors_checked={floored} "
           f"({elapsed:.1f}s)")
-    return 1 if unexplained or undocumented else 0
+    return 1 if unexplained or undocumented or unused or wrong_settings or below_floor else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! The `hardened` command: derive, show, check, explain and serve an environment-aware
 //! web security policy.
 
+mod audit;
 mod check;
 mod common;
 mod demo;
@@ -50,6 +51,9 @@ enum Command {
     Explain(explain::Args),
     /// Serve the policy over HTTP: a gateway in front of --upstream, or a demo app.
     Serve(serve::Args),
+    /// Grade a running site from outside: the MDN HTTP Observatory's tests and score,
+    /// CORS/Host/cookie/TLS probes, and drift from --config.
+    Audit(audit::Args),
     /// Print a new random secret key (50+ characters, OS CSPRNG).
     SecretKey(secret_key::Args),
     /// Print what the runtime probe detected (Docker, Kubernetes) and which signal fired.
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check::run(&a, &mut out),
         Command::Explain(a) => explain::run(&a, &mut out),
         Command::Serve(a) => serve::run(&a, &mut out),
+        Command::Audit(a) => audit::run(&a, &mut out),
         Command::SecretKey(a) => secret_key::run(&a, &mut out),
         Command::Env(a) => env_cmd::run(&a, &mut out),
         Command::Init(a) => init::run(&a, &mut out),

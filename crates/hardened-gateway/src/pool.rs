@@ -278,6 +278,12 @@ impl Pool {
         self.max.saturating_sub(self.open.available_permits())
     }
 
+    /// Requests waiting in the queue at the cap now.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Shared> {
         self.shared
             .lock()

@@ -315,6 +315,20 @@ pub(crate) fn venv() -> PathBuf {
     }
 }
 
+/// Fails the calling Django test when `HARDENED_SKIP_DJANGO=1` and `CI` are both set:
+/// CI must run against real Django. Elsewhere the variable makes the build script mark
+/// the Django tests `#[ignore]` (shown as ignored in the summary), so a test that runs
+/// here either was asked for with `--ignored` or runs in CI.
+pub(crate) fn refuse_django_skip_in_ci() {
+    let skip = std::env::var("HARDENED_SKIP_DJANGO").is_ok_and(|v| v == "1");
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(
+        !(skip && ci),
+        "HARDENED_SKIP_DJANGO=1 is refused when CI is set: CI runs the Django tests \
+         (scripts/django-venv.sh builds the venv)"
+    );
+}
+
 /// The venv's Python.
 pub(crate) fn venv_python() -> PathBuf {
     venv().join("bin").join("python")

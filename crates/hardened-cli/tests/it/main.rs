@@ -6,13 +6,19 @@
 //! - `serve`, `serve_tls`, `ops`, `hostile`, `hardening`: `hardened serve` over loopback (demo app,
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `deploy`: the deployment files;
-//! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
-//! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
+//! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` marks it ignored, refused in CI);
+//! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`);
+//! - `audit_observatory`: the real MDN HTTP Observatory (`scripts/observatory.sh`) on
+//!   127.0.0.1:80/443, and the grade of the recommended configuration;
+//! - `audit`: `hardened audit` against a corpus of loopback sites, graded by the real
+//!   Observatory as well.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 #[macro_use]
 mod common;
 
+mod audit;
+mod audit_observatory;
 mod bad_config;
 mod check;
 mod cli;
@@ -23,5 +29,6 @@ mod hostile;
 mod init;
 mod ops;
 mod serve;
+mod serve_claims;
 mod serve_tls;
 mod soak;

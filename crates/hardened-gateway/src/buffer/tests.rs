@@ -375,6 +375,15 @@ fn flag() -> (OnComplete, Arc<AtomicBool>) {
     (Box::new(move || d.store(true, Ordering::SeqCst)), done)
 }
 
+/// Returns once every task of this (current-thread, paused-clock) runtime waits and
+/// half of [`LIMIT`] (the shortest timeout of these buffers) has passed on the paused
+/// clock: the clock only moves when nothing else can run (a blocking file operation in
+/// flight holds it too), so whatever the pump would read before its own timeouts, even
+/// after a delay, it has read. No wall-clock time is spent.
+async fn settled() {
+    tokio::time::sleep(LIMIT / 2).await;
+}
+
 async fn wait_until(what: &str, f: impl Fn() -> bool) {
     let start = Instant::now();
     while !f() {
@@ -465,7 +474,7 @@ async fn a_large_response_is_read_whole_and_the_upstream_released_before_the_cli
     assert_eq!(open_files_in(dir.path()), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn beyond_the_temp_file_limit_the_rest_streams() {
     let dir = tempfile::tempdir().unwrap();
     let (memory, max_file) = (8 * 1024, 32 * 1024);
@@ -488,7 +497,7 @@ async fn beyond_the_temp_file_limit_the_rest_streams() {
         read.load(Ordering::SeqCst) >= bound - 4096
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settled().await;
     let before = read.load(Ordering::SeqCst);
     assert!(
         before <= bound,
@@ -505,7 +514,7 @@ async fn beyond_the_temp_file_limit_the_rest_streams() {
     feed.await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_temp_files_only_memory_is_used() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = buffering(dir.path(), 8 * 1024, 0, LIMIT);
@@ -521,7 +530,9 @@ async fn without_temp_files_only_memory_is_used() {
     };
     let (done, _released) = flag();
     let body = buffer_response(body, done, &cfg).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settled().await;
+    // It did read: the bound is not met by a pump that never ran.
+    assert!(read.load(Ordering::SeqCst) >= 8 * 1024);
     assert!(read.load(Ordering::SeqCst) <= 8 * 1024 + 1000);
     #[cfg(target_os = "linux")]
     assert_eq!(open_files_in(dir.path()), 0);

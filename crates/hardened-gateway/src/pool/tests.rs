@@ -182,7 +182,9 @@ async fn the_global_cap_queues_then_hands_over_a_released_connection() {
             exchange(&pool, &c, "/").await
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // It is in the queue (past the idle list and the cap): from here it can only be
+    // handed a connection.
+    eventually("the third client queued", || pool.queued() == 1).await;
     assert!(!third.is_finished());
     assert_eq!(pool.open_connections(), 2);
     // ...and gets a released connection, not a new one.
@@ -205,7 +207,7 @@ async fn at_the_cap_a_request_is_refused_after_the_queue_timeout_or_when_the_que
         &up,
         GatewayOptions::default()
             .with_upstream_max_connections(1)
-            .with_upstream_queue_timeout(Duration::from_millis(200))
+            .with_upstream_queue_timeout(Duration::from_secs(1))
             .with_upstream_queue_size(1),
     );
     let c = pool.client();
@@ -213,7 +215,8 @@ async fn at_the_cap_a_request_is_refused_after_the_queue_timeout_or_when_the_que
     let start = Instant::now();
     let (c1, c2) = (pool.client(), pool.client());
     let (waited, full) = tokio::join!(pool.acquire(&c1), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The second asks once the first waits in the queue of one.
+        eventually("the first request queued", || pool.queued() == 1).await;
         pool.acquire(&c2).await
     });
     assert!(
@@ -229,7 +232,7 @@ async fn at_the_cap_a_request_is_refused_after_the_queue_timeout_or_when_the_que
     );
     let err = waited.err().unwrap();
     assert!(matches!(err, Refused::Timeout { limit: 1, .. }), "{err}");
-    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(start.elapsed() >= Duration::from_secs(1));
     assert!(start.elapsed() < LIMIT);
     assert!(err.to_string().contains("upstream connections stayed busy"));
 }

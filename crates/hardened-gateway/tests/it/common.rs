@@ -8,10 +8,12 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -293,4 +295,69 @@ pub(crate) fn venv_python() -> PathBuf {
         venv.display()
     );
     python
+}
+
+// ---------------------------------------------------------------- log output
+
+/// A `MakeWriter` collecting log output.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything logged so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (bounded) until `n` log lines contain every one of `needles`.
+    pub(crate) async fn wait_for_lines(&self, n: usize, needles: &[&str]) {
+        let start = Instant::now();
+        loop {
+            let text = self.text();
+            let found = text
+                .lines()
+                .filter(|l| needles.iter().all(|w| l.contains(w)))
+                .count();
+            if found >= n {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {n} log line(s) with {needles:?} within 20 s; the log:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// The log output of this test binary: one global subscriber (a scoped one can miss
+/// events whose interest another test's thread cached first).
+pub(crate) fn logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
 }

@@ -6,8 +6,8 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
 use http::Response;
 use http_body_util::Full;
 
-use crate::common::{Running, Upstream, security, shared, upstream};
+use crate::common::{Running, Upstream, logs, security, shared, upstream};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -173,42 +173,6 @@ async fn upstream_cors_headers_never_reach_a_foreign_origin() {
     assert_eq!(get("access-control-expose-headers"), ["x-secret"]);
 }
 
-/// A `MakeWriter` collecting log output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-/// The log output of this test binary: one global subscriber (a scoped one can miss
-/// events whose interest another test's thread cached first).
-fn logs() -> &'static Captured {
-    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-}
-
 /// Control, C1 and bidi characters from `Origin` and `Host` reach the rejection log
 /// escaped, never raw.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,7 +202,7 @@ async fn rejection_log_escapes_request_text() {
     .await;
     assert_eq!(status, 400);
     // Events are written synchronously by the time the response is out.
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("request rejected"), "{text}");
     for raw in ['\u{9b}', '\u{202e}', '\u{1b}'] {
         assert!(!text.contains(raw), "raw {raw:?} in the log: {text}");

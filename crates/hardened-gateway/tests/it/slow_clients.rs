@@ -240,10 +240,40 @@ async fn third_client(addr: SocketAddr) -> Duration {
 
 /// A client that announces a 1000-byte body, sends one byte and stalls.
 async fn stalled_upload(addr: SocketAddr) -> TcpStream {
+    stalled_upload_to(addr, "/echo").await
+}
+
+/// [`stalled_upload`] to `path`. It asks for `100 Continue` and sends its byte once the
+/// gateway answers it: the gateway has taken the request in and reads its body (a
+/// streaming forward has opened its upstream connection and sent the head by then).
+async fn stalled_upload_to(addr: SocketAddr, path: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nx")
-        .await
-        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\
+         Expect: 100-continue\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // Byte by byte: nothing after the interim response is taken from the stream.
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(TIMEOUT, s.read(&mut byte))
+            .await
+            .expect("no 100 Continue in time")
+            .unwrap();
+        assert!(
+            n == 1,
+            "closed before 100 Continue: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.push(byte[0]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 100"),
+        "expected 100 Continue, got {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    s.write_all(b"x").await.unwrap();
     s
 }
 
@@ -342,9 +372,10 @@ async fn stalled_request_bodies_never_reach_the_workers() {
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
     let gw = gateway(counter.addr, options()).await;
+    // Both taken in (answered 100 Continue, body being read) before the third client
+    // connects: a forward of either would have connected to the counter first.
     let _a = stalled_upload(gw.addr).await;
     let _b = stalled_upload(gw.addr).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let took = third_client(gw.addr).await;
     assert!(took < PROMPT, "the third client waited {took:?}");
     // The stalled bodies opened no upstream connection at all, as with nginx.
@@ -356,10 +387,12 @@ async fn without_request_buffering_stalled_bodies_do_hold_the_workers() {
     let _shared = shared().await;
     // The control of the test above: the scenario really blocks a streaming proxy.
     let (_gunicorn, up) = gunicorn();
-    let gw = gateway(up, options().with_request_buffering(false)).await;
+    let counter = counting_proxy(up).await;
+    let gw = gateway(counter.addr, options().with_request_buffering(false)).await;
     let _a = stalled_upload(gw.addr).await;
     let _b = stalled_upload(gw.addr).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both forwarded: their heads went out on two upstream connections.
+    eventually("both uploads forwarded", || counter.accepted() == 2).await;
     let blocked = tokio::time::timeout(Duration::from_secs(2), third_client(gw.addr)).await;
     assert!(blocked.is_err(), "gunicorn's workers were not held");
 }
@@ -372,11 +405,10 @@ async fn clients_that_never_read_a_large_response_do_not_hold_the_workers() {
     let gw = gateway(up, options().with_temp_dir(temp.path())).await;
     let a = non_reader(gw.addr, "/big").await;
     let b = non_reader(gw.addr, "/big").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let took = third_client(gw.addr).await;
-    assert!(took < PROMPT, "the third client waited {took:?}");
     // The two responses are held by the gateway, in temporary files never named.
     eventually("both responses spilled", || open_files_in(temp.path()) == 2).await;
+    let took = third_client(gw.addr).await;
+    assert!(took < PROMPT, "the third client waited {took:?}");
     assert_eq!(entries(temp.path()), 0);
     // Gone with their clients.
     drop((a, b));
@@ -389,12 +421,30 @@ async fn one_http2_connection_with_300_stalled_uploads_opens_no_upstream_connect
     let _shared = shared().await;
     let (_gunicorn, up) = gunicorn();
     let counter = counting_proxy(up).await;
-    let gw = gateway(counter.addr, options()).await;
-    let _h2 = h2_fan_out(gw.addr, 300).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let gw = gateway(
+        counter.addr,
+        options().with_client_body_timeout(Duration::from_secs(2)),
+    )
+    .await;
+    let mut h2 = h2_fan_out(gw.addr, 300).await;
     let took = third_client(gw.addr).await;
     assert!(took < PROMPT, "the third client waited {took:?}");
-    assert_eq!(counter.accepted(), 1);
+    // Every stream ends in the gateway's 408: each was taken in and its body awaited
+    // (a forward would have connected to the counter before that answer).
+    for i in 0..300 {
+        let resp = tokio::time::timeout(TIMEOUT, h2.streams.join_next())
+            .await
+            .unwrap_or_else(|_| panic!("stream {i}: no answer in time"))
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT, "stream {i}");
+    }
+    assert_eq!(
+        counter.accepted(),
+        1,
+        "a stalled upload reached the upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,13 +460,13 @@ async fn paths_marked_unbuffered_stream_their_bodies() {
     // A stalled upload to a streaming path reaches the upstream at once...
     let _streaming = stalled_upload(gw.addr).await;
     eventually("the streamed upload forwarded", || counter.accepted() == 1).await;
-    // ...one to any other path does not.
-    let mut s = TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"POST /other HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nx")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(counter.accepted(), 1);
+    // ...one to any other path does not: it is taken in (100 Continue) and buffered. A
+    // forward would have connected before that; the next client's connection comes
+    // after it, so once that client is answered the count is final.
+    let _buffered = stalled_upload_to(gw.addr, "/other").await;
+    let took = third_client(gw.addr).await;
+    assert!(took < PROMPT, "the third client waited {took:?}");
+    assert_eq!(counter.accepted(), 2, "the buffered upload was forwarded");
 }
 
 // ---------------------------------------------------------------- caps
@@ -763,7 +813,6 @@ async fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
     .await;
     let mut s = non_reader(gw.addr, "/big").await;
     eventually("the response spilled", || open_files_in(temp.path()) == 1).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
     // Given up on: what it buffered is freed, and the connection ends early.
     eventually("the response freed", || open_files_in(temp.path()) == 0).await;
     let mut total = 0usize;

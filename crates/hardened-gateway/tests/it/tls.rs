@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::client::TlsStream;
 
-use crate::common::{Running, Upstream, security, shared, text, upstream};
+use crate::common::{Running, Upstream, logs, security, shared, text, upstream};
 
 /// The longest any single exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -304,7 +304,8 @@ async fn every_key_kind_serves() {
         ("ecdsa-p384", pki.leaf(&rcgen::PKCS_ECDSA_P384_SHA384)),
         ("ed25519", pki.leaf(&rcgen::PKCS_ED25519)),
     ];
-    // ring cannot generate RSA keys: take one from openssl when it is installed.
+    // ring cannot generate RSA keys: openssl makes one (.ci/run installs it; without it
+    // the test fails).
     let rsa = dir.path().join("rsa.key");
     let made = std::process::Command::new("openssl")
         .args([
@@ -317,14 +318,15 @@ async fn every_key_kind_serves() {
         ])
         .arg(&rsa)
         .output();
-    match made {
-        Ok(out) if out.status.success() => {
-            let pem = std::fs::read_to_string(&rsa).unwrap();
-            let key = KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-            leaves.push(("rsa-2048", pki.leaf_with_key(key)));
-        }
-        _ => eprintln!("openssl not available: RSA not tried"),
-    }
+    let out = made.unwrap_or_else(|e| panic!("cannot run openssl (install it): {e}"));
+    assert!(
+        out.status.success(),
+        "openssl genpkey failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read_to_string(&rsa).unwrap();
+    let key = KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    leaves.push(("rsa-2048", pki.leaf_with_key(key)));
     let (up, up_task) = proto_upstream().await;
     for (kind, leaf) in &leaves {
         let sub = dir.path().join(kind);
@@ -587,12 +589,26 @@ async fn certificate_reloads_on_file_change_keeping_open_connections() {
     assert_eq!(body, "proto=https path=/2");
 
     // A bad new certificate (garbage, then a key of another certificate) keeps the
-    // served one, by file change and by explicit reload alike.
+    // served one, by file change and by explicit reload alike. The watcher logs each
+    // refusal: once the line is there, a wrong swap would already be served.
+    let logs = logs();
+    let cert_name = cert.display().to_string();
+    let refused = [
+        "TLS certificate not reloaded",
+        "the files changed",
+        &cert_name,
+    ];
     replace_file(&cert, b"not a certificate\n");
+    logs.wait_for_lines(1, &refused).await;
+    let io = connect(gw.addr, pki.roots(), &[b"http/1.1"], ALL)
+        .await
+        .unwrap();
+    assert_eq!(served_cert(&io), b.der);
     assert!(matches!(tls.reload(), Err(TlsError::Certificate { .. })));
     replace_file(&cert, a.chain_pem.as_bytes());
+    logs.wait_for_lines(2, &refused).await;
+    assert!(logs.text().contains("does not hold the private key"));
     assert!(matches!(tls.reload(), Err(TlsError::Mismatch { .. })));
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let io = connect(gw.addr, pki.roots(), &[b"http/1.1"], ALL)
         .await
         .unwrap();
