@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use hardened::Security;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::buffer::{
@@ -26,14 +25,17 @@ use crate::buffer::{
 };
 use crate::metrics::{UpstreamFailure, UpstreamTime};
 use crate::pool::{ClientSlots, Pool, SendError};
+use crate::reply::text_response;
+use crate::scrub::strip_hop_by_hop;
 use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
 /// What the policy in front of the proxy found when it admitted a request: the policy
-/// in force when the request arrived, and whether the request is secure.
+/// in force when the request arrived, and its client (peer, trusted proxy, secure),
+/// computed once by the security layer.
 #[derive(Clone)]
 pub(crate) struct Admitted {
     pub(crate) security: Security,
-    pub(crate) secure: bool,
+    pub(crate) client: hardened::Client,
 }
 
 /// The methods the gateway answers `Allow` with.
@@ -46,7 +48,6 @@ fn allow() -> HeaderValue {
 pub(crate) struct Proxy {
     upstream: Upstream,
     upstream_timeout: Duration,
-    security: Security,
     /// HTTP/1.1 upgrades (WebSockets).
     tunnels: Arc<crate::websocket::Tunnels>,
     /// The upstream connections, shared by every client.
@@ -85,49 +86,10 @@ impl tower::Service<Request<Incoming>> for ProxyService {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
-/// per request).
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
-];
-
 /// `X-Forwarded-For`.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Proto`.
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names (most messages have none of these) instead of a hashed
-    // lookup per hop-by-hop name.
-    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
-        return;
-    }
-    // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
-    // be able to make the gateway drop the Host it validated.
-    if headers.contains_key(header::CONNECTION) {
-        let listed: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
-            .filter(|n| *n != header::HOST)
-            .collect();
-        for name in listed {
-            headers.remove(name);
-        }
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
 
 /// Joins an HTTP/2 client's cookie crumbs (one `cookie` field per cookie) into the one
 /// `Cookie` line an HTTP/1.1 upstream expects, with `"; "` (RFC 9113 §8.2.3). WSGI
@@ -220,28 +182,12 @@ fn with_failure(mut resp: Response<BoxBody>, kind: UpstreamFailure) -> Response<
     resp
 }
 
-/// The gateway's own short answer: the status line, then `text`.
-pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<BoxBody> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from(format!("{status}\n\n{text}\n")))
-            .map_err(|e| match e {})
-            .boxed_unsync(),
-    );
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
 impl Proxy {
-    pub(crate) fn new(security: Security, upstream: Upstream, options: &GatewayOptions) -> Proxy {
+    pub(crate) fn new(upstream: Upstream, options: &GatewayOptions) -> Proxy {
         Proxy {
             pool: Arc::new(Pool::new(&upstream, options)),
             upstream,
             upstream_timeout: options.upstream_timeout,
-            security,
             tunnels: crate::websocket::Tunnels::new(options),
             bodies: BodyLimits::new(options),
             responses: Arc::new(ResponseBuffering::new(options)),
@@ -322,17 +268,21 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        // The policy in force when the request arrived (see `observe`), else the
-        // gateway's first one.
-        let admitted = parts.extensions.remove::<Admitted>();
-        let security = admitted.as_ref().map_or(&self.security, |a| &a.security);
-        // As the policy judged it on admission (computed once per request).
-        let secure = match &admitted {
-            Some(a) => a.secure,
-            None => security.is_secure(&parts),
+        // The policy in force when the request arrived and what it found of the
+        // client, as the security layer in front decided (see `observe`).
+        let Some(Admitted {
+            security,
+            client: facts,
+        }) = parts.extensions.remove::<Admitted>()
+        else {
+            tracing::error!("a request reached the proxy without the security layer's decision");
+            return text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request was not admitted by the policy",
+            );
         };
-        let peer = hardened::peer_ip(&parts);
-        let trusted = security.trusts_proxy(peer);
+        let security = &security;
+        let (peer, trusted, secure) = (facts.peer(), facts.trusted_proxy(), facts.secure());
         let original_authority = parts.uri.authority().cloned();
         let buffer_body = self.bodies.buffers(parts.uri.path());
         // Kept to judge the upstream's own CORS headers (a refcount bump, when present).

@@ -69,11 +69,17 @@
 //!
 //! # Layout
 //!
+//! A request goes `server` (connection tracking, the peer address) → the library's
+//! [`SecurityLayer`](hardened::SecurityLayer), the one place the policy runs (with the
+//! gateway's [`Policy`] as its policy source and `observe` as its observer) →
+//! `forward` (the proxy) → `pool` → the upstream.
+//!
 //! - `options`: [`GatewayOptions`]; `upstream`: the [`Upstream`] URL and its checks;
 //! - `workers`: thread-per-core serving ([`GatewayOptions::workers`]): threads with
 //!   their own single-threaded runtimes accepting on one listening socket;
 //! - `server`: the accept loop, the per-connection HTTP/1.1 and HTTP/2 settings and
-//!   timeouts, the security layer and the peer address, graceful shutdown;
+//!   timeouts, the peer address and the security layer in front of the proxy, graceful
+//!   shutdown;
 //! - `forward`: proxying one request: method and target checks, hop-by-hop headers,
 //!   HTTP/2 cookie crumbs, `X-Forwarded-For`/`-Proto`, the upstream URI, the body and
 //!   response buffering of each request, and mapping failures to 408/413/502/503/504/507;
@@ -85,19 +91,21 @@
 //!   sends;
 //! - `pool`: the upstream connections: a keep-alive pool shared by every client, capped
 //!   globally and per client connection, with a bounded queue;
-//! - `scrub`: request headers the upstream must not see as the client wrote them:
-//!   forwarding, scheme and client-IP headers from untrusted peers in every spelling,
-//!   and from everyone header names with `_`, URL overrides and `Proxy`;
+//! - `scrub`: headers that must not cross the gateway as they came: hop-by-hop headers
+//!   both ways; forwarding, scheme and client-IP headers from untrusted peers in every
+//!   spelling, and from everyone header names with `_`, URL overrides and `Proxy`; an
+//!   upstream's CORS grants the policy did not make;
+//! - `reply`: the gateway's own short answers (400, 405, 413, 502, 503, 504, ...);
 //! - `target`: the upstream path: dot segments (raw or `%2e`) resolved inside the
 //!   upstream's base path; paths above the root or hiding dots behind `%2f`, `\`,
 //!   `%5c` or `;` refused;
 //! - `timeout`: the deadline of each client connection (header read from accept, idle
 //!   between requests) and the count of its requests in flight;
-//! - `websocket`: HTTP/1.1 `Upgrade` requests (WebSockets) the policy allowed, passed to
-//!   the upstream on a fresh connection and tunnelled both ways with an idle timeout;
-//! - `observe`: the policy in force for each request (read once, when its head arrives),
-//!   the `X-Request-Id`, rejections logged with their context, the metrics and the
-//!   access log;
+//! - `websocket`: HTTP/1.1 `Upgrade` requests (WebSockets) the policy allowed: ordinary
+//!   requests until the upstream switches protocols, then tunnelled both ways with an
+//!   idle timeout, their upstream connection counted under the pool's cap;
+//! - `observe`: the security layer's observer: the `X-Request-Id`, the metrics, the
+//!   access log, and the decision handed to the proxy;
 //! - [`reload`]: the swappable [`Policy`] and its [`Reloader`] (SIGHUP, file changes
 //!   including Kubernetes ConfigMap symlink swaps; a bad new config keeps the old one);
 //! - [`metrics`]: the Prometheus metrics, lock-free on the request path;
@@ -115,6 +123,7 @@ mod observe;
 mod options;
 mod pool;
 pub mod reload;
+mod reply;
 mod scrub;
 mod server;
 mod target;
@@ -134,7 +143,6 @@ use tokio::net::TcpListener;
 
 pub use admin::Admin;
 pub use metrics::Metrics;
-pub use observe::GatewayBody;
 pub use options::GatewayOptions;
 pub use reload::{Policy, Reloader};
 pub use server::Server;
@@ -187,7 +195,7 @@ impl Gateway {
     /// it (e.g. with a [`Reloader`]) and the next requests follow, while requests in
     /// flight finish under the one they started with.
     pub fn with_policy(policy: Policy, upstream: Upstream, options: GatewayOptions) -> Gateway {
-        let proxy = Arc::new(forward::Proxy::new(policy.current(), upstream, &options));
+        let proxy = Arc::new(forward::Proxy::new(upstream, &options));
         Gateway {
             server: Server::with_policy(policy, options),
             proxy,

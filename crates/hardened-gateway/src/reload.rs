@@ -67,6 +67,12 @@ impl Policy {
     }
 }
 
+impl hardened::PolicySource for Policy {
+    fn current(&self) -> Security {
+        Policy::current(self)
+    }
+}
+
 /// A configuration loaded for a reload: the policy and the settings that only take
 /// effect at a restart (listen addresses), as `(name, value)` pairs.
 #[derive(Debug)]

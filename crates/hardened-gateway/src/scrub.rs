@@ -1,5 +1,7 @@
-//! Request headers the upstream must never see as the client wrote them: forged
-//! forwarding, scheme and client-IP headers from untrusted peers, and, from every peer,
+//! Headers that must not cross the gateway as they came: hop-by-hop headers, both ways
+//! (RFC 9110 §7.6.1), and request headers the upstream must never see as the client
+//! wrote them: forged forwarding, scheme and client-IP headers from untrusted peers,
+//! and, from every peer,
 //! header names with anything but letters, digits and `-` (WSGI and CGI servers map `_`,
 //! and some every other character, onto the same variable as `-`), URL-override headers
 //! and `Proxy` (httpoxy).
@@ -7,7 +9,48 @@
 //! One pass over the header names decides; nothing is allocated unless a header has to
 //! go. `HeaderName::as_str` is lowercase, so every comparison here is on lowercase text.
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
+/// per request).
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Removes the hop-by-hop headers (RFC 9110 §7.6.1), those named in `Connection`
+/// included.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names (most messages have none of these) instead of a hashed
+    // lookup per hop-by-hop name.
+    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
+        return;
+    }
+    // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
+    // be able to make the gateway drop the Host it validated.
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+            .filter(|n| *n != header::HOST)
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
 
 /// Forwarding, scheme, host and client-IP headers that only a trusted proxy may send:
 /// upstream frameworks and libraries read each as the client's scheme, host or address.

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hardened::{PeerAddr, Security, TlsConnection, Verdict};
+use hardened::{Checks, PeerAddr, Security, TlsConnection};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -19,10 +19,10 @@ use tokio::net::TcpListener;
 use tower::Service;
 
 use crate::metrics::Metrics;
-use crate::observe::{Enforce, Observe};
+use crate::observe::{GatewayObserver, Observe};
 use crate::reload::Policy;
 use crate::timeout::{Activity, Deadline, Expiry, Track};
-use crate::tls::{self, Conn, Tls};
+use crate::tls::{Conn, Tls};
 use crate::{BoxError, GatewayOptions};
 
 /// Serves HTTP/1.1 and HTTP/2 (detected per connection; over TLS with
@@ -212,13 +212,17 @@ impl Server {
             .http2()
             .timer(TokioTimer::new())
             .keep_alive_interval(opts.http2_keep_alive_interval);
-        let policy = self.policy.clone();
         let observe = Arc::new(self.observe.clone());
+        // The one place the policy runs: the library's layer, with this server's
+        // policy source (swapped on reload), observer and https port.
+        let security = hardened::SecurityLayer::new(self.policy.current(), Checks::ALL)
+            .with_policy(self.policy.clone())
+            .with_observer(GatewayObserver(observe.clone()))
+            .with_https_port(self.https_port);
         let acceptor = self
             .tls
             .as_ref()
             .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config()));
-        let https_port = self.https_port;
         let mut shutdown = std::pin::pin!(shutdown);
         // Told to every connection when shutdown begins.
         let (stop, stopped) = tokio::sync::watch::channel(());
@@ -247,10 +251,9 @@ impl Server {
                     let open = observe.metrics.as_ref().map(Metrics::connection);
                     let svc = Track::new(
                         AddPeer {
-                            inner: Enforce::new(make_service(peer), policy.clone(), observe.clone()),
+                            inner: tower::Layer::layer(&security, make_service(peer)),
                             peer,
                             tls: acceptor.is_some(),
-                            https_port,
                         },
                         activity.clone(),
                     );
@@ -400,23 +403,21 @@ async fn drive<C, E, G>(
 }
 
 /// Inserts the peer address (and, over TLS, [`TlsConnection`]) so the security layer
-/// can judge forwarded headers and the scheme; points its https redirects at the TLS
-/// listener's port when there is one.
+/// can judge forwarded headers and the scheme.
 #[derive(Clone)]
 struct AddPeer<S> {
     inner: S,
     peer: SocketAddr,
     tls: bool,
-    https_port: Option<u16>,
 }
 
-impl<S, B, RB> Service<Request<B>> for AddPeer<S>
+impl<S, B> Service<Request<B>> for AddPeer<S>
 where
-    S: Service<Request<B>, Response = Response<RB>>,
+    S: Service<Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = RedirectPort<S::Future>;
+    type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -427,43 +428,6 @@ where
         if self.tls {
             req.extensions_mut().insert(TlsConnection);
         }
-        RedirectPort {
-            inner: self.inner.call(req),
-            port: self.https_port,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response future of [`AddPeer`]: the policy's https redirect, pointed at
-    /// `port`.
-    struct RedirectPort<F> {
-        #[pin]
-        inner: F,
-        port: Option<u16>,
-    }
-}
-
-impl<F, RB, E> Future for RedirectPort<F>
-where
-    F: Future<Output = Result<Response<RB>, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut resp = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(port) = *this.port
-            && Verdict::of(&resp) == Verdict::Redirect
-            && let Some(to) = resp
-                .headers()
-                .get(http::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| tls::redirect_to_port(l, port))
-                .and_then(|l| http::HeaderValue::from_str(&l).ok())
-        {
-            resp.headers_mut().insert(http::header::LOCATION, to);
-        }
-        Poll::Ready(Ok(resp))
+        self.inner.call(req)
     }
 }

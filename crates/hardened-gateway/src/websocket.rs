@@ -29,7 +29,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::forward::{strip_hop_by_hop, text_response};
+use crate::reply::text_response;
+use crate::scrub::strip_hop_by_hop;
 use crate::{BoxBody, BoxError, GatewayOptions};
 
 /// The tunnels of one gateway: their settings, how many are open, and the shutdown

@@ -80,10 +80,10 @@ pub mod probe;
 pub mod service;
 
 pub use enforce::{
-    Check, Checks, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection, Upgrade,
-    Verdict, peer_ip,
+    Check, Checks, Client, CsrfExempt, Decision, PeerAddr, Rejection, Security, TlsConnection,
+    Upgrade, Verdict, peer_ip,
 };
-pub use service::{SecurityBody, SecurityLayer, SecurityService};
+pub use service::{Observer, PolicySource, Record, SecurityBody, SecurityLayer, SecurityService};
 
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]

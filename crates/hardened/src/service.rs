@@ -1,9 +1,19 @@
-//! The tower [`Layer`] and [`Service`] that enforce a [`Security`] policy.
+//! The tower [`Layer`] and [`Service`] that enforce a [`Security`] policy: the one
+//! place the policy runs, for an application as for the gateway.
 //!
 //! Hand-written future and body (no boxing), as tower-http does: the decision is a
-//! synchronous function of the request head ([`Security::decide_with`]); only allowed
-//! requests reach the inner service, whose response is post-processed in place. The
-//! service logs rejections (`request rejected`, at `warn`); the decision itself is pure.
+//! synchronous function of the request head; only allowed requests reach the inner
+//! service, whose response is post-processed in place. The service logs rejections
+//! (`request rejected`, at `warn`); the decision itself is pure.
+//!
+//! A server that records its requests (metrics, access logs, request ids) plugs an
+//! [`Observer`] into the layer instead of wrapping the policy in a second copy of it,
+//! and a server that reloads its configuration gives the layer a [`PolicySource`].
+//! Each request then runs: the policy in force ([`PolicySource::current`]) → its
+//! [`Client`] (peer, trusted proxy, secure), computed once → [`Observer::request`] →
+//! the decision → [`Record::decided`] → the inner service or the layer's own answer
+//! → [`Record::response`] → the body, counted by [`Record::data`] → the record
+//! dropped when the body is done.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,39 +26,107 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::enforce::{Answer, Checks, CspNonce, Decision, Facts, Reported, Security};
+use crate::enforce::{Answer, Checks, Client, CspNonce, Decision, Facts, Reported, Security};
 
-impl Security {
-    /// The request side of the layer, for servers that drive the policy themselves (a
-    /// gateway adding metrics or swapping policies): the once-only warning about a
-    /// forwarded header without a peer address, the decision with `checks`, the CSP
-    /// nonce when the policy asks for one (in the facts and in `parts`' extensions, as
-    /// [`CspNonce`]), and the log of what report-only checks would have answered.
-    /// Rejections are left for the caller to log. [`SecurityService`] is this, the
-    /// rejection log, the inner service and [`Security::finish`].
-    pub fn admit(&self, parts: &mut http::request::Parts, checks: Checks) -> Decision {
-        if self.first_missing_peer(parts) {
-            tracing::warn!(
-                header = "X-Forwarded-Proto",
-                fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
-                "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
-            );
-        }
-        let mut decision = self.decide_with(parts, checks);
-        if checks.headers() && self.needs_csp_nonce() {
-            // Drawn only when the CSP asks for one; handlers read it from extensions.
-            let nonce = CspNonce::generate();
-            decision.facts_mut().set_csp_nonce(nonce);
-            parts.extensions.insert(nonce);
-        }
-        if let Decision::Pass(facts) = &decision {
-            for answer in facts.reported() {
-                log_reported(answer, parts);
-            }
-        }
-        decision
+/// Where a [`SecurityService`] takes the policy of each request from: a fixed
+/// [`Security`], or one a server swaps while it runs (a configuration reload). The
+/// policy read when a request's head arrives serves that request to its end.
+pub trait PolicySource: Clone + Send + Sync + 'static {
+    /// The policy in force now.
+    fn current(&self) -> Security;
+}
+
+impl PolicySource for Security {
+    fn current(&self) -> Security {
+        self.clone()
+    }
+}
+
+/// What a server records of each request, besides the policy's own work: called by
+/// the [`SecurityService`] at fixed points of the one enforcement path (see the
+/// [module docs](self)). `()` records nothing.
+pub trait Observer: Clone + Send + Sync + 'static {
+    /// What is kept of one request until its response body is done (sent, or dropped
+    /// when the client left); dropped then.
+    type Record: Record;
+
+    /// A request arrived, under `security`, from `client`; `parts` may still be
+    /// changed (a request id set) before the decision.
+    fn request(
+        &self,
+        parts: &mut http::request::Parts,
+        security: &Security,
+        client: &Client,
+    ) -> Self::Record;
+}
+
+/// One request's record (see [`Observer`]).
+pub trait Record: Send + 'static {
+    /// The policy decided on the request. On [`Decision::Pass`], `parts` is what the
+    /// inner service will get.
+    fn decided(
+        &mut self,
+        _parts: &mut http::request::Parts,
+        _security: &Security,
+        _decision: &Decision,
+    ) {
     }
 
+    /// The response head, the inner service's or the layer's own, after the policy's
+    /// response work, as it leaves.
+    fn response(&mut self, _head: &mut http::response::Parts) {}
+
+    /// `bytes` of response body left.
+    fn data(&mut self, _bytes: usize) {}
+
+    /// The request id for the rejection log line, if the record has one.
+    fn request_id(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl Observer for () {
+    type Record = ();
+
+    fn request(&self, _: &mut http::request::Parts, _: &Security, _: &Client) {}
+}
+
+impl Record for () {}
+
+/// The request side of the service: the once-only warning about a forwarded header
+/// without a peer address, the decision, the CSP nonce when the policy asks for one
+/// (in the facts and in `parts`' extensions, as [`CspNonce`]), and the log of what
+/// report-only checks would have answered.
+fn admit(
+    security: &Security,
+    parts: &mut http::request::Parts,
+    checks: Checks,
+    client: Client,
+    https_port: Option<u16>,
+) -> Decision {
+    if security.first_missing_peer(parts, &client) {
+        tracing::warn!(
+            header = "X-Forwarded-Proto",
+            fix = "serve with `app.into_make_service_with_connect_info::<SocketAddr>()` (axum, with hardened's `axum` feature) or insert `hardened::PeerAddr` into request extensions",
+            "a request carries X-Forwarded-Proto but the server gives no peer address: the header is never believed, so HSTS is never sent and ssl_redirect: true redirects every request to itself; logged once"
+        );
+    }
+    let mut decision = security.decide_for(parts, checks, client, https_port);
+    if checks.headers() && security.needs_csp_nonce() {
+        // Drawn only when the CSP asks for one; handlers read it from extensions.
+        let nonce = CspNonce::generate();
+        decision.facts_mut().set_csp_nonce(nonce);
+        parts.extensions.insert(nonce);
+    }
+    if let Decision::Pass(facts) = &decision {
+        for answer in facts.reported() {
+            log_reported(answer, parts);
+        }
+    }
+    decision
+}
+
+impl Security {
     /// The tower layer applying every check, in order: host, TLS redirect, CORS
     /// (preflight answered here), the Origin of WebSocket handshakes, CSRF; then security
     /// headers, HSTS and cookie hardening on the way out.
@@ -99,29 +177,69 @@ impl Security {
     }
 }
 
-/// Applies a [`Security`] policy to a service. Build it with [`Security::layer`].
+/// Applies a [`Security`] policy to a service. Build it with [`Security::layer`]; a
+/// server that swaps policies or records requests sets a [`PolicySource`] and an
+/// [`Observer`].
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct SecurityLayer {
-    security: Security,
+pub struct SecurityLayer<P = Security, O = ()> {
+    policy: P,
     checks: Checks,
+    observer: O,
+    https_port: Option<u16>,
 }
 
 impl SecurityLayer {
     /// A layer applying `checks` of `security`.
     pub fn new(security: Security, checks: Checks) -> SecurityLayer {
-        SecurityLayer { security, checks }
+        SecurityLayer {
+            policy: security,
+            checks,
+            observer: (),
+            https_port: None,
+        }
     }
 }
 
-impl<S> Layer<S> for SecurityLayer {
-    type Service = SecurityService<S>;
+impl<P, O> SecurityLayer<P, O> {
+    /// Takes each request's policy from `policy` (e.g. one a reload replaces).
+    pub fn with_policy<P2: PolicySource>(self, policy: P2) -> SecurityLayer<P2, O> {
+        SecurityLayer {
+            policy,
+            checks: self.checks,
+            observer: self.observer,
+            https_port: self.https_port,
+        }
+    }
 
-    fn layer(&self, inner: S) -> SecurityService<S> {
+    /// Reports each request to `observer`.
+    pub fn with_observer<O2: Observer>(self, observer: O2) -> SecurityLayer<P, O2> {
+        SecurityLayer {
+            policy: self.policy,
+            checks: self.checks,
+            observer,
+            https_port: self.https_port,
+        }
+    }
+
+    /// The port of this server's own https listener: the TLS redirect points there
+    /// (without a port for 443) instead of keeping the request's port.
+    pub fn with_https_port(mut self, port: Option<u16>) -> Self {
+        self.https_port = port;
+        self
+    }
+}
+
+impl<S, P: Clone, O: Clone> Layer<S> for SecurityLayer<P, O> {
+    type Service = SecurityService<S, P, O>;
+
+    fn layer(&self, inner: S) -> SecurityService<S, P, O> {
         SecurityService {
             inner,
-            security: self.security.clone(),
+            policy: self.policy.clone(),
             checks: self.checks,
+            observer: self.observer.clone(),
+            https_port: self.https_port,
         }
     }
 }
@@ -129,13 +247,15 @@ impl<S> Layer<S> for SecurityLayer {
 /// The service built by [`SecurityLayer`].
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct SecurityService<S> {
+pub struct SecurityService<S, P = Security, O = ()> {
     inner: S,
-    security: Security,
+    policy: P,
     checks: Checks,
+    observer: O,
+    https_port: Option<u16>,
 }
 
-impl<S> SecurityService<S> {
+impl<S, P, O> SecurityService<S, P, O> {
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -159,57 +279,80 @@ const _: () = {
     assert_send_sync_clone::<SecurityService<()>>();
 };
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityService<S>
+impl<S, P, O, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityService<S, P, O>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body<Data = Bytes>,
+    P: PolicySource,
+    O: Observer,
 {
-    type Response = Response<SecurityBody<ResBody>>;
+    type Response = Response<SecurityBody<ResBody, O::Record>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, O::Record>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let security = self.policy.current();
         let (mut parts, body) = req.into_parts();
-        let decision = self.security.admit(&mut parts, self.checks);
+        let client = security.client(&parts);
+        let mut record = self.observer.request(&mut parts, &security, &client);
+        let decision = admit(&security, &mut parts, self.checks, client, self.https_port);
+        record.decided(&mut parts, &security, &decision);
         match decision {
             Decision::Pass(facts) => {
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
                         fut,
-                        post: Some((self.security.clone(), facts)),
+                        post: Some((security, facts)),
                     },
+                    record: Some(record),
                 }
             }
             decision => {
                 if let Some(r) = decision.rejection() {
-                    // Every field that carries request text is escaped: a log line must
-                    // not be forged or reordered by control or bidi characters.
-                    let header = |name| parts.headers.get(name).map(|v| v.as_bytes());
-                    tracing::warn!(
-                        check = r.check().as_str(),
-                        code = r.code(),
-                        method = %parts.method,
-                        path = %Escaped(parts.uri.path().as_bytes()),
-                        host = %Escaped(header(http::header::HOST).unwrap_or_default()),
-                        origin = %Escaped(header(http::header::ORIGIN).unwrap_or_default()),
-                        reason = %Escaped(r.reason().as_bytes()),
-                        fix = %Escaped(r.fix().as_bytes()),
-                        "request rejected"
-                    );
+                    log_rejection(r, &parts, &client, record.request_id());
                 }
                 ResponseFuture {
                     state: State::Ready {
-                        resp: self.security.respond(decision),
+                        resp: security.respond(decision),
                     },
+                    record: Some(record),
                 }
             }
         }
     }
+}
+
+/// Logs a rejection with what an operator needs to find and fix it. Every field that
+/// carries request text is escaped (controls, bidi and invisible characters), so a
+/// line can be neither forged nor reordered.
+fn log_rejection(
+    r: &crate::Rejection,
+    parts: &http::request::Parts,
+    client: &Client,
+    request_id: Option<&[u8]>,
+) {
+    let header = |name| parts.headers.get(name).map(|v| v.as_bytes());
+    let host = header(http::header::HOST)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes()))
+        .unwrap_or_default();
+    tracing::warn!(
+        check = r.check().as_str(),
+        code = r.code(),
+        reason = %Escaped(r.reason().as_bytes()),
+        fix = %Escaped(r.fix().as_bytes()),
+        method = %parts.method,
+        host = %Escaped(host),
+        path = %Escaped(parts.uri.path().as_bytes()),
+        origin = %Escaped(header(http::header::ORIGIN).unwrap_or_default()),
+        peer = %client.peer().map(|p| p.to_string()).unwrap_or_default(),
+        request_id = %Escaped(request_id.unwrap_or_default()),
+        "request rejected"
+    );
 }
 
 /// Logs what a report-only check would have answered (the request goes on unchanged).
@@ -240,9 +383,10 @@ fn log_reported(answer: &Answer, parts: &http::request::Parts) {
 
 pin_project! {
     /// The response future of [`SecurityService`].
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, R = ()> {
         #[pin]
         state: State<F>,
+        record: Option<R>,
     }
 }
 
@@ -260,31 +404,48 @@ pin_project! {
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E, R> Future for ResponseFuture<F, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: Body<Data = Bytes>,
+    R: Record,
 {
-    type Output = Result<Response<SecurityBody<B>>, E>;
+    type Output = Result<Response<SecurityBody<B, R>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
+        let this = self.project();
+        match this.state.project() {
             StateProj::Inner { fut, post } => {
-                let mut resp = match fut.poll(cx) {
+                let resp = match fut.poll(cx) {
                     Poll::Ready(r) => r?,
                     Poll::Pending => return Poll::Pending,
                 };
+                let (mut head, body) = resp.into_parts();
                 if let Some((security, facts)) = post.take() {
-                    security.finish(resp.headers_mut(), &facts);
+                    security.finish(&mut head.headers, &facts);
                     if !facts.reported.is_empty() {
-                        resp.extensions_mut().insert(Reported(facts.reported));
+                        head.extensions.insert(Reported(facts.reported));
                     }
                 }
-                Poll::Ready(Ok(resp.map(SecurityBody::inner)))
+                let mut record = this.record.take();
+                if let Some(r) = &mut record {
+                    r.response(&mut head);
+                }
+                Poll::Ready(Ok(Response::from_parts(
+                    head,
+                    SecurityBody::inner(body, record),
+                )))
             }
             StateProj::Ready { resp } => {
-                let resp = resp.take().unwrap_or_default();
-                Poll::Ready(Ok(resp.map(SecurityBody::full)))
+                let (mut head, data) = resp.take().unwrap_or_default().into_parts();
+                let mut record = this.record.take();
+                if let Some(r) = &mut record {
+                    r.response(&mut head);
+                }
+                Poll::Ready(Ok(Response::from_parts(
+                    head,
+                    SecurityBody::full(data, record),
+                )))
             }
         }
     }
@@ -292,10 +453,12 @@ where
 
 pin_project! {
     /// The response body: the inner service's, or the layer's own short body
-    /// (rejections, redirects, preflights).
-    pub struct SecurityBody<B> {
+    /// (rejections, redirects, preflights); its bytes are told to the observer's
+    /// record, which is dropped when the body is.
+    pub struct SecurityBody<B, R = ()> {
         #[pin]
         kind: Kind<B>,
+        record: Option<R>,
     }
 }
 
@@ -312,23 +475,26 @@ pin_project! {
     }
 }
 
-impl<B> SecurityBody<B> {
-    fn inner(body: B) -> Self {
+impl<B, R> SecurityBody<B, R> {
+    fn inner(body: B, record: Option<R>) -> Self {
         SecurityBody {
             kind: Kind::Inner { body },
+            record,
         }
     }
 
-    fn full(data: Bytes) -> Self {
+    fn full(data: Bytes, record: Option<R>) -> Self {
         SecurityBody {
             kind: Kind::Full { data: Some(data) },
+            record,
         }
     }
 }
 
-impl<B> Body for SecurityBody<B>
+impl<B, R> Body for SecurityBody<B, R>
 where
     B: Body<Data = Bytes>,
+    R: Record,
 {
     type Data = Bytes;
     type Error = B::Error;
@@ -337,14 +503,21 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.project().kind.project() {
+        let this = self.project();
+        let polled = match this.kind.project() {
             KindProj::Inner { body } => body.poll_frame(cx),
             KindProj::Full { data } => Poll::Ready(
                 data.take()
                     .filter(|d| !d.is_empty())
                     .map(|d| Ok(Frame::data(d))),
             ),
+        };
+        if let (Some(r), Poll::Ready(Some(Ok(frame)))) = (this.record.as_mut(), &polled)
+            && let Some(d) = frame.data_ref()
+        {
+            r.data(d.len());
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

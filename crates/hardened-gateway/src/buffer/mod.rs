@@ -46,69 +46,9 @@ pub(crate) const CONNECTION_BUFFER: usize = 64 * 1024;
 
 // ---------------------------------------------------------------- paths
 
-/// Path patterns, as in the policy's path lists: exact paths, `prefix*` / `/prefix/*`
-/// prefixes (also `/prefix/{*rest}`) and `{param}` segments. Ambiguous paths never match.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PathList {
-    exact: Vec<String>,
-    prefixes: Vec<String>,
-    segmented: Vec<Vec<String>>,
-}
-
-impl PathList {
-    pub(crate) fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> PathList {
-        let mut list = PathList::default();
-        for p in patterns {
-            if let Some(prefix) = p.strip_suffix('*') {
-                list.prefixes.push(prefix.to_owned());
-            } else if let Some(i) = p.find("/{*") {
-                list.prefixes.push(p.get(..=i).unwrap_or("/").to_owned());
-            } else if p.contains('{') {
-                list.segmented
-                    .push(p.split('/').map(str::to_owned).collect::<Vec<_>>());
-            } else {
-                list.exact.push(p.clone());
-            }
-        }
-        list
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.prefixes.is_empty() && self.segmented.is_empty()
-    }
-
-    pub(crate) fn matches(&self, path: &str) -> bool {
-        if self.is_empty() || is_ambiguous_path(path) {
-            return false;
-        }
-        self.exact.iter().any(|e| e == path)
-            || self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
-            || self.segmented.iter().any(|segs| {
-                let mut it = path.split('/');
-                segs.iter().all(|s| match it.next() {
-                    Some(x) if s.starts_with('{') && s.ends_with('}') => !x.is_empty(),
-                    Some(x) => x == s,
-                    None => false,
-                }) && it.next().is_none()
-            })
-    }
-}
-
-/// Whether a path may mean another path upstream: a `.` or `..` segment (also `%2e`),
-/// an encoded slash or backslash, a backslash, or a `;` path parameter.
-fn is_ambiguous_path(path: &str) -> bool {
-    if path.contains(['\\', ';']) {
-        return true;
-    }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
-        return true;
-    }
-    lower.split('/').any(|seg| {
-        let seg = seg.replace("%2e", ".");
-        seg == "." || seg == ".."
-    })
-}
+/// The unbuffered paths: the library's path patterns, the grammar of every path list
+/// (an ambiguous path never matches, so it is buffered).
+pub(crate) use hardened::enforce::PathSet as PathList;
 
 // ---------------------------------------------------------------- temporary files
 

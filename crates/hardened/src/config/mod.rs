@@ -454,39 +454,10 @@ impl Config {
         Config::default()
     }
 
-    /// A production configuration for these domains.
-    ///
-    /// # Errors
-    /// The first domain entry that does not parse, or `*`.
-    pub fn production<I, S>(domains: I) -> Result<Config, ConfigErrors>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let mut cfg = Config {
-            environment: Environment::Production,
-            debug: false,
-            ..Config::default()
-        };
-        let mut problems = Vec::new();
-        for d in domains {
-            match domain::parse_entry(d.as_ref()) {
-                Ok(e) => cfg.security_domains.push(e),
-                Err(e) => problems.push(Problem::domain("security_domains", d.as_ref(), &e, None)),
-            }
-        }
-        problems.extend(crate::policy::problems(&cfg));
-        if problems.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(problems))
-        }
-    }
-
     /// Every origin the configuration names: security domains, then `site_url` and
     /// `api_url`, deduplicated with order kept.
     pub fn origins(&self) -> Vec<Origin> {
-        let mut out = crate::policy::Unique::new();
+        let mut out = crate::domain::Unique::new();
         let named = self.security_domains.iter().filter_map(|d| match d {
             DomainEntry::Origin(o) => Some(o.clone()),
             _ => None,

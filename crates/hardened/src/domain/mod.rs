@@ -234,3 +234,37 @@ impl Serialize for DomainEntry {
         s.collect_str(self)
     }
 }
+
+/// A list that keeps first occurrences in order, deduplicating in O(1) per push (a
+/// linear `contains` makes 10 000 domains quadratic).
+pub(crate) struct Unique<T> {
+    items: Vec<T>,
+    seen: std::collections::HashSet<T>,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
+    pub(crate) fn new() -> Self {
+        Unique {
+            items: Vec::new(),
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    pub(crate) fn from_vec(v: Vec<T>) -> Self {
+        let mut u = Unique::new();
+        for x in v {
+            u.push(x);
+        }
+        u
+    }
+
+    pub(crate) fn push(&mut self, x: T) {
+        if self.seen.insert(x.clone()) {
+            self.items.push(x);
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+}

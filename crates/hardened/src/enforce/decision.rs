@@ -136,11 +136,39 @@ impl Checks {
     }
 }
 
+/// What the policy finds of a request's client, once per request (see
+/// [`Security::client`](crate::Security::client)): read by every check and by a proxy
+/// behind the layer, never computed again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub(crate) peer: Option<std::net::IpAddr>,
+    pub(crate) trusted_proxy: bool,
+    pub(crate) secure: bool,
+}
+
+impl Client {
+    /// The peer's address ([`PeerAddr`](crate::PeerAddr), or axum's `ConnectInfo`).
+    pub fn peer(&self) -> Option<std::net::IpAddr> {
+        self.peer
+    }
+
+    /// Whether the peer is a trusted proxy, whose forwarded headers are believed.
+    pub fn trusted_proxy(&self) -> bool {
+        self.trusted_proxy
+    }
+
+    /// Whether the request is secure (TLS here, or https from a trusted proxy).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+}
+
 /// What the response needs to know about the request, whether the service answers it
 /// or the layer does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
     pub(crate) secure: bool,
+    pub(crate) client: Client,
     pub(crate) cors_origin: Option<HeaderValue>,
     pub(crate) options: bool,
     pub(crate) grpc: bool,
@@ -154,6 +182,11 @@ impl Facts {
     /// The request is secure (TLS, or `X-Forwarded-Proto: https` from a trusted proxy).
     pub fn secure(&self) -> bool {
         self.secure
+    }
+
+    /// What the policy found of the request's client.
+    pub fn client(&self) -> Client {
+        self.client
     }
 
     /// The `Origin` to echo in `Access-Control-Allow-Origin`, when allowed.

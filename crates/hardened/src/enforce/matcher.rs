@@ -373,17 +373,32 @@ impl OriginMatcher {
     }
 }
 
-/// Path patterns: exact paths, `prefix*` / `/prefix/*` prefixes, and axum-style
-/// `{param}` segments.
+/// Path patterns, the one grammar of every path list (`csrf_exempt_paths`,
+/// `health_check_paths`, a gateway's unbuffered paths): exact paths, `prefix*` /
+/// `/prefix/*` prefixes (also `/prefix/{*rest}`), and axum-style `{param}` segments. A
+/// path that may mean another path downstream (`.`/`..` segments, `%2e`, `%2f`, `%5c`,
+/// `\`, `;`) never matches: whatever the list grants (an exemption, streaming), such a
+/// path does not get it.
+///
+/// ```
+/// use hardened::enforce::PathSet;
+///
+/// let patterns = vec!["/hooks/{id}".to_owned(), "/api/*".to_owned()];
+/// let set = PathSet::new(&patterns);
+/// assert!(set.matches("/hooks/42") && set.matches("/api/v1/x"));
+/// assert!(!set.matches("/hooks/42/x") && !set.matches("/api/../admin"));
+/// ```
 #[derive(Clone, Debug, Default)]
-pub(crate) struct PathSet {
+pub struct PathSet {
     exact: HashSet<Box<str>>,
     prefixes: Vec<Box<str>>,
     segmented: Vec<Vec<Box<str>>>,
 }
 
 impl PathSet {
-    pub(crate) fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> PathSet {
+    /// The set of `patterns` (validated where they are configured: each starts with
+    /// `/`).
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> PathSet {
         let mut set = PathSet::default();
         for p in patterns {
             if let Some(prefix) = p.strip_suffix('*') {
@@ -400,11 +415,13 @@ impl PathSet {
         set
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether the set has no pattern.
+    pub fn is_empty(&self) -> bool {
         self.exact.is_empty() && self.prefixes.is_empty() && self.segmented.is_empty()
     }
 
-    pub(crate) fn matches(&self, path: &str) -> bool {
+    /// Whether `path` (a request path, as sent) matches a pattern.
+    pub fn matches(&self, path: &str) -> bool {
         if self.is_empty() || is_ambiguous_path(path) {
             return false;
         }

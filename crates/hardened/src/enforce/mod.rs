@@ -36,10 +36,10 @@ mod tls;
 mod websocket;
 
 pub use decision::{
-    Answer, Check, Checks, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
+    Answer, Check, Checks, Client, Decision, Facts, Rejection, RejectionKind, Reported, Verdict,
 };
 pub use headers::{CspNonce, NONCE_PLACEHOLDER};
-pub(crate) use matcher::PathSet;
+pub use matcher::PathSet;
 pub use request::{
     CsrfExempt, MethodClass, PeerAddr, RequestHead, RequestHost, TlsConnection, Upgrade, peer_ip,
 };

@@ -11,7 +11,7 @@ use http::{StatusCode, request};
 use super::cookies;
 use super::cors::CorsCheck;
 use super::csrf::CsrfCheck;
-use super::decision::{Answer, Checks, Decision, Facts, Rejection};
+use super::decision::{Answer, Checks, Client, Decision, Facts, Rejection};
 use super::grpc;
 use super::headers::{SecurityHeaders, header_value};
 use super::host::HostCheck;
@@ -200,7 +200,19 @@ impl Security {
     /// proxy's `X-Forwarded-Proto` (Django: the first comma-separated value must equal
     /// `https`).
     pub fn is_secure(&self, parts: &request::Parts) -> bool {
-        self.0.tls.is_secure(parts)
+        self.client(parts).secure()
+    }
+
+    /// What the policy finds of the request's client, once per request: the peer
+    /// address, whether it is a trusted proxy, and whether the request is secure.
+    pub fn client(&self, parts: &request::Parts) -> Client {
+        let peer = super::request::peer_ip(parts);
+        let trusted_proxy = self.0.tls.trusts_proxy(peer);
+        Client {
+            peer,
+            trusted_proxy,
+            secure: self.0.tls.is_secure(parts, trusted_proxy),
+        }
     }
 
     /// Whether this request is the first to carry the proxy header (`X-Forwarded-Proto`)
@@ -208,30 +220,26 @@ impl Security {
     /// `into_make_service_with_connect_info`, or a [`PeerAddr`](crate::PeerAddr)
     /// extension), so the header is never believed. True at most once per `Security`;
     /// the service logs the warning. Costs one relaxed load when the header is present.
-    pub fn first_missing_peer(&self, parts: &request::Parts) -> bool {
+    pub(crate) fn first_missing_peer(&self, parts: &request::Parts, client: &Client) -> bool {
         let inner = &*self.0;
         let Some(name) = &inner.tls.proxy_header else {
             return false;
         };
         if inner.tls.proxy_any
+            || client.peer.is_some()
             || !parts.headers.contains_key(name)
             || inner.missing_peer_warned.load(Ordering::Relaxed)
-            || super::request::peer_ip(parts).is_some()
         {
             return false;
         }
         !inner.missing_peer_warned.swap(true, Ordering::Relaxed)
     }
 
-    /// Whether a request has carried the proxy header without a peer address (see
-    /// [`Security::first_missing_peer`]).
+    /// Whether a request has carried the proxy header without a peer address: the
+    /// server gives the layer no peer address, so the header is never believed (the
+    /// service logs it once).
     pub fn saw_missing_peer(&self) -> bool {
         self.0.missing_peer_warned.load(Ordering::Relaxed)
-    }
-
-    /// Parses the request head the checks read.
-    pub fn head<'a>(&self, parts: &'a request::Parts) -> RequestHead<'a> {
-        RequestHead::new(parts, self.is_secure(parts))
     }
 
     /// The verdict on a request, with every check on.
@@ -241,16 +249,26 @@ impl Security {
 
     /// The verdict on a request, with the given checks. Pure: no logging, no I/O.
     pub fn decide_with(&self, parts: &request::Parts, checks: Checks) -> Decision {
-        self.decide_head(&self.head(parts), checks)
+        self.decide_for(parts, checks, self.client(parts), None)
     }
 
-    /// The verdict on a parsed request head: host, TLS redirect, CORS preflight, the
-    /// handshake Origin of WebSockets, CSRF.
-    pub fn decide_head(&self, head: &RequestHead<'_>, checks: Checks) -> Decision {
+    /// The verdict on a request whose [`Client`] is known, with the given checks:
+    /// host, TLS redirect (to `https_port` when the https listener is not on 443),
+    /// CORS preflight, the handshake Origin of WebSockets, CSRF.
+    pub(crate) fn decide_for(
+        &self,
+        parts: &request::Parts,
+        checks: Checks,
+        client: Client,
+        https_port: Option<u16>,
+    ) -> Decision {
+        let head = RequestHead::new(parts, client.secure);
+        let head = &head;
         let inner = &*self.0;
         let health = inner.health.matches(head.path());
         let mut facts = Facts {
             secure: head.secure(),
+            client,
             cors_origin: None,
             options: head.method().is_options(),
             grpc: head.grpc(),
@@ -277,7 +295,7 @@ impl Security {
 
         if checks.tls()
             && !health
-            && let Some(location) = inner.tls.redirect(head, host)
+            && let Some(location) = inner.tls.redirect(head, host, https_port)
         {
             if !report.tls {
                 return Decision::Answer(Answer::Redirect(location), facts);
@@ -318,7 +336,7 @@ impl Security {
 
     /// Post-processes a response: CORS headers, security headers, HSTS, cookies, as
     /// far as the decision's checks ([`Facts::checks`]) go.
-    pub fn finish(&self, headers: &mut HeaderMap, facts: &Facts) {
+    pub(crate) fn finish(&self, headers: &mut HeaderMap, facts: &Facts) {
         // No `HeaderMap::reserve` here: measured over HTTP, reserving on hyper's response
         // maps (which already have room) cost more than the growth it saves.
         if facts.checks.cors() {
@@ -346,7 +364,7 @@ impl Security {
     /// Builds the response for a decision that does not reach the service: `None` for
     /// [`Decision::Pass`]. The response carries a [`Verdict`](super::Verdict) extension, and the
     /// [`Rejection`](crate::Rejection) on rejections.
-    pub fn respond<B>(&self, decision: Decision) -> Option<http::Response<B>>
+    pub(crate) fn respond<B>(&self, decision: Decision) -> Option<http::Response<B>>
     where
         B: From<bytes::Bytes>,
     {
@@ -466,6 +484,33 @@ mod tests {
     use super::super::decision::{Rejection, Verdict};
     use super::super::testing::{request, security};
     use crate::config::Config;
+
+    /// The missing-peer warning fires once per policy, and never for a request with a
+    /// peer address.
+    #[test]
+    fn missing_peer_is_noticed_once() {
+        let sec = security(Config::production(["example.com"]));
+        let xfp = request(
+            "GET",
+            "/",
+            &[("host", "example.com"), ("x-forwarded-proto", "https")],
+        );
+        let client = sec.client(&xfp);
+        assert!(sec.first_missing_peer(&xfp, &client));
+        assert!(!sec.first_missing_peer(&xfp, &client));
+        assert!(sec.saw_missing_peer());
+        let fresh = security(Config::production(["example.com"]));
+        let mut with_peer = request("GET", "/", &[("x-forwarded-proto", "https")]);
+        with_peer
+            .extensions
+            .insert(crate::PeerAddr(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                9,
+            ))));
+        let client = fresh.client(&with_peer);
+        assert!(!fresh.first_missing_peer(&with_peer, &client));
+        assert!(!fresh.saw_missing_peer());
+    }
 
     #[test]
     fn content_length_digits() {

@@ -7,7 +7,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request;
 use ipnet::IpNet;
 
-use super::request::{RequestHead, RequestHost, TlsConnection, peer_ip};
+use super::request::{RequestHead, RequestHost, TlsConnection};
 
 /// The compiled TLS rules.
 #[derive(Debug)]
@@ -37,9 +37,9 @@ impl TlsCheck {
     /// Whether the request is secure: over TLS terminated in this process (the
     /// [`TlsConnection`] extension), or marked https by a trusted proxy's
     /// `X-Forwarded-Proto` (Django: the first comma-separated value must equal `https`).
-    pub(crate) fn is_secure(&self, parts: &request::Parts) -> bool {
+    pub(crate) fn is_secure(&self, parts: &request::Parts, trusted_proxy: bool) -> bool {
         if let Some(name) = &self.proxy_header
-            && self.trusts_proxy(peer_ip(parts))
+            && trusted_proxy
             && let Some(v) = parts.headers.get(name)
         {
             let first = v.as_bytes().split(|b| *b == b',').next().unwrap_or(&[]);
@@ -51,17 +51,31 @@ impl TlsCheck {
     }
 
     /// The https location to redirect to, when `ssl_redirect` is on and the request is
-    /// plain HTTP to an allowed host.
+    /// plain HTTP to an allowed host: the same host and port, or, when the server
+    /// names its https port (its own TLS listener), that port (none for 443).
     pub(crate) fn redirect(
         &self,
         head: &RequestHead<'_>,
         host: Option<&RequestHost<'_>>,
+        https_port: Option<u16>,
     ) -> Option<HeaderValue> {
         if !self.ssl_redirect || head.secure() {
             return None;
         }
-        let raw = host?.raw();
-        HeaderValue::from_str(&format!("https://{raw}{}", head.path_and_query())).ok()
+        let host = host?;
+        let raw = host.raw();
+        // The host as the client wrote it, without its port.
+        let name = host
+            .port()
+            .and_then(|p| raw.strip_suffix(p))
+            .and_then(|r| r.strip_suffix(':'))
+            .unwrap_or(raw);
+        let location = match https_port {
+            None => format!("https://{raw}{}", head.path_and_query()),
+            Some(443) => format!("https://{name}{}", head.path_and_query()),
+            Some(port) => format!("https://{name}:{port}{}", head.path_and_query()),
+        };
+        HeaderValue::from_str(&location).ok()
     }
 
     /// Adds HSTS to the response of a secure request, unless the handler set it.
@@ -86,6 +100,38 @@ mod tests {
             c.health_check_paths = vec!["/healthz".into()];
             c
         }))
+    }
+
+    /// A server with its own https listener points the redirect at that port.
+    #[test]
+    fn redirect_to_the_https_port() {
+        let sec = security(
+            Config::production(["example.com", "10.0.0.1"]).map(|mut c| {
+                c.ssl_redirect = Some(true);
+                c
+            }),
+        );
+        let cases = [
+            ("example.com", "/a?b", 8443, "https://example.com:8443/a?b"),
+            ("example.com:8080", "/a", 8443, "https://example.com:8443/a"),
+            ("Example.COM:8080", "/a", 443, "https://Example.COM/a"),
+            ("example.com", "/", 443, "https://example.com/"),
+            ("10.0.0.1:80", "/?q=:1", 4443, "https://10.0.0.1:4443/?q=:1"),
+        ];
+        for (host, target, port, to) in cases {
+            let (parts, ()) = http::Request::get(target)
+                .header("host", host)
+                .body(())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_parts();
+            let client = sec.client(&parts);
+            let d = sec.decide_for(&parts, crate::Checks::ALL, client, Some(port));
+            let location = match d {
+                crate::Decision::Answer(crate::enforce::Answer::Redirect(l), _) => l,
+                other => panic!("{host}{target}: {other:?}"),
+            };
+            assert_eq!(location.to_str().ok(), Some(to), "{host}{target}");
+        }
     }
 
     #[test]

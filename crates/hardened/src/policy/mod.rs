@@ -38,6 +38,7 @@ use crate::config::{Config, ConfigErrors, DockerMode, Environment, OriginRegex, 
 use crate::domain::{Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
+pub(crate) use crate::domain::Unique;
 pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
 pub(crate) use validate::problems;
@@ -534,40 +535,6 @@ impl Policy {
         v.extend(self.hosts.exact.iter().cloned());
         v.extend(self.hosts.suffixes.iter().cloned());
         v
-    }
-}
-
-/// A list that keeps first occurrences in order, deduplicating in O(1) per push (a
-/// linear `contains` makes 10 000 domains quadratic).
-pub(crate) struct Unique<T> {
-    items: Vec<T>,
-    seen: std::collections::HashSet<T>,
-}
-
-impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
-    pub(crate) fn new() -> Self {
-        Unique {
-            items: Vec::new(),
-            seen: std::collections::HashSet::new(),
-        }
-    }
-
-    pub(crate) fn from_vec(v: Vec<T>) -> Self {
-        let mut u = Unique::new();
-        for x in v {
-            u.push(x);
-        }
-        u
-    }
-
-    pub(crate) fn push(&mut self, x: T) {
-        if self.seen.insert(x.clone()) {
-            self.items.push(x);
-        }
-    }
-
-    pub(crate) fn into_vec(self) -> Vec<T> {
-        self.items
     }
 }
 

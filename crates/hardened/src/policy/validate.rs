@@ -55,6 +55,39 @@ pub fn validate(cfg: &Config) -> Result<Valid<'_>, ConfigErrors> {
     }
 }
 
+// Here rather than in `config`: the constructor validates (as every configuration is
+// validated, in this module), and `config` does not depend on `policy`.
+impl Config {
+    /// A production configuration for these domains.
+    ///
+    /// # Errors
+    /// The first domain entry that does not parse, or `*`.
+    pub fn production<I, S>(domains: I) -> Result<Config, ConfigErrors>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut cfg = Config {
+            environment: crate::config::Environment::Production,
+            debug: false,
+            ..Config::default()
+        };
+        let mut problems = Vec::new();
+        for d in domains {
+            match crate::domain::parse_entry(d.as_ref()) {
+                Ok(e) => cfg.security_domains.push(e),
+                Err(e) => problems.push(Problem::domain("security_domains", d.as_ref(), &e, None)),
+            }
+        }
+        problems.extend(self::problems(&cfg));
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+}
+
 /// Origins no configuration of any service should allow: unrelated to each other and to
 /// every real site (`.invalid` and `.test` are reserved, RFC 2606/6761). A CORS regex
 /// that admits one of them admits arbitrary foreign origins.
