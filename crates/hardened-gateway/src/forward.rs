@@ -522,6 +522,18 @@ impl Proxy {
         client_version: Version,
     ) -> Response<BoxBody> {
         let (mut parts, body) = resp.into_parts();
+        // A protocol switch the client did not ask for (or that the gateway does not
+        // tunnel): the connection would be left to the upstream's bytes.
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            tracing::warn!(upstream = %self.upstream, "upstream switched protocols on a request that is no upgrade");
+            return with_failure(
+                text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                ),
+                UpstreamFailure::Protocol,
+            );
+        }
         parts.extensions.insert(UpstreamTime(sent.elapsed()));
         strip_hop_by_hop(&mut parts.headers);
         scrub::strip_foreign_cors(&mut parts.headers, origin, security);

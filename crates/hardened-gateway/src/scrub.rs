@@ -12,8 +12,9 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded, as parsed names (no parsing
-/// per request).
-const HOP_BY_HOP: [HeaderName; 9] = [
+/// per request). A `static`, not a `const`: a `const` array is built and dropped again
+/// at every use, which the per-header scan made 9 names per header per message.
+static HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -33,15 +34,16 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
         return;
     }
-    // Headers named in `Connection` are hop-by-hop too, except Host: a client must not
-    // be able to make the gateway drop the Host it validated.
+    // Headers named in `Connection` are hop-by-hop too, except Host and X-Request-Id:
+    // a client must not be able to make the gateway drop the Host it validated or the
+    // request id it set.
     if headers.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
-            .filter(|n| *n != header::HOST)
+            .filter(|n| *n != header::HOST && n.as_str() != "x-request-id")
             .collect();
         for name in listed {
             headers.remove(name);

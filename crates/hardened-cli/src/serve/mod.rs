@@ -126,7 +126,27 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         loaded.files.contains(&default).then_some(default)
     });
     let environment = loaded.config.environment;
+    // Every file the running policy came from (overlay and `.env` included): one that
+    // is gone at a reload fails it, as a moved `config.yaml` does; a deleted overlay
+    // or `.env` must not quietly drop `ssl_redirect`, HSTS or a domain.
+    let started_from: Vec<std::path::PathBuf> =
+        loaded.files.iter().chain(&loaded.dotenv).cloned().collect();
     let load = move || -> Result<Reloaded, hardened::config::ConfigErrors> {
+        let gone: Vec<hardened::config::Problem> = started_from
+            .iter()
+            .filter(|f| !f.exists())
+            .map(|f| {
+                hardened::config::Problem::new(
+                    hardened::config::ProblemKind::UnreadableFile,
+                    f.display().to_string(),
+                    "a file the running configuration was loaded from is gone; a reload without it could weaken the policy",
+                    "restore the file, or restart the gateway to run without it",
+                )
+            })
+            .collect();
+        if !gone.is_empty() {
+            return Err(hardened::config::ConfigErrors(gone));
+        }
         let loaded = common::loader(config_path.as_deref()).load()?;
         // A running gateway never changes environment (production to development
         // would drop HSTS, Secure cookies and the strict CORS list at once, whatever

@@ -33,6 +33,8 @@ enum Answer {
     Switch,
     /// `200` with a body of this many bytes, written whole (noted when done).
     Big(usize),
+    /// `101` to every head, then holds the connection.
+    AlwaysSwitch,
 }
 
 #[derive(Default)]
@@ -168,6 +170,13 @@ fn serve_conn(mut s: TcpStream, answer: Answer, seen: &Arc<(Mutex<Seen>, Condvar
         note(seen, |s| s.heads.push(head));
         match answer {
             Answer::Hold => {
+                while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                return;
+            }
+            Answer::AlwaysSwitch => {
+                let _ = s.write_all(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                );
                 while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
                 return;
             }
@@ -474,6 +483,52 @@ fn one_request_id_reaches_the_upstream() {
     }
 }
 
+/// A client cannot make the gateway drop its own request id by naming it in
+/// `Connection`.
+#[test]
+fn connection_cannot_drop_the_request_id() {
+    let up = RawUpstream::start(Answer::Ok);
+    let gw = gateway(None, &up, &[]);
+    let raw = "GET /named HTTP/1.1\r\nHost: localhost\r\nConnection: X-Request-Id, close\r\n\r\n";
+    let (status, head) = exchange(gw.addr, raw.as_bytes());
+    assert_eq!(status, 200);
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("the response's request id")
+        .to_owned();
+    up.wait_for("the request", |s| {
+        s.heads.iter().any(|h| h.starts_with("GET /named "))
+    });
+    let seen = up.with(|s| {
+        s.heads
+            .iter()
+            .find(|h| h.starts_with("GET /named "))
+            .cloned()
+            .unwrap()
+    });
+    assert!(
+        seen.to_ascii_lowercase()
+            .contains(&format!("x-request-id: {id}")),
+        "{seen}"
+    );
+}
+
+/// An upstream that switches protocols on a request that asked for no upgrade (a
+/// streamed upload here) gets the client a 502, never a dangling 101.
+#[test]
+fn unasked_protocol_switch_is_a_bad_gateway() {
+    let up = RawUpstream::start(Answer::AlwaysSwitch);
+    let gw = gateway(None, &up, &["--unbuffered-request-path", "/up/*"]);
+    for raw in [
+        "POST /up/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ] {
+        let (status, head) = exchange(gw.addr, raw.as_bytes());
+        assert_eq!(status, 502, "{raw:?}: {head}");
+    }
+}
+
 // ---------------------------------------------------------------- reload
 
 const PRODUCTION: &str = "environment: production\nsecurity_domains: [example.test]\nsecret_key: 'k9#vQ2$mX7!pL4@wZ8^nR3&bT6*yH1%cF5(jD0)gS2-aE9+uK4=oI7'\n";
@@ -526,6 +581,35 @@ fn deleted_or_development_config_keeps_the_running_policy() {
     wait_log(&gw, "configuration reloaded", 1);
     let other = b"GET / HTTP/1.1\r\nHost: other.test\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n";
     assert_eq!(exchange(gw.addr, other).0, 200);
+}
+
+/// An overlay the running policy came from that disappears fails the reload: the
+/// policy in force keeps its `ssl_redirect`.
+#[test]
+fn deleted_overlay_keeps_the_running_policy() {
+    let up = RawUpstream::start(Answer::Ok);
+    let dir = workdir(Some(PRODUCTION));
+    std::fs::write(
+        dir.path().join("config.production.yaml"),
+        "ssl_redirect: true\n",
+    )
+    .unwrap();
+    let url = format!("http://{}", up.addr);
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        url.as_str(),
+    ];
+    let gw = Served::launch(dir.path(), &args, &[], 1);
+    let plain = b"GET /x HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n";
+    assert_eq!(exchange(gw.addr, plain).0, 301);
+    std::fs::remove_file(dir.path().join("config.production.yaml")).unwrap();
+    let log = wait_log(&gw, "configuration reload", 1);
+    assert!(log.contains("reload failed"), "{log}");
+    assert!(!log.contains("configuration reloaded"), "{log}");
+    assert_eq!(exchange(gw.addr, plain).0, 301, "still redirecting");
 }
 
 // ---------------------------------------------------------------- temporary files

@@ -91,8 +91,13 @@ impl Config {
 /// Origins no configuration of any service should allow: unrelated to each other and to
 /// every real site (`.invalid` and `.test` are reserved, RFC 2606/6761). A CORS regex
 /// that admits one of them admits arbitrary foreign origins.
-pub(crate) const FOREIGN_ORIGINS: [&str; 6] = [
+pub(crate) const FOREIGN_ORIGINS: [&str; 9] = [
     "https://a0.invalid",
+    // Under the big public suffixes: a regex that admits any `.com` admits every
+    // attacker who can buy a domain.
+    "https://a0-unrelated-zz9.com",
+    "https://a0-unrelated-zz9.net",
+    "https://a0-unrelated-zz9.org",
     "http://zz9.example-unrelated.test:8443",
     "https://attacker.invalid",
     "http://attacker.invalid",
@@ -103,10 +108,12 @@ pub(crate) const FOREIGN_ORIGINS: [&str; 6] = [
 /// Paths no exemption should cover by accident: the root, a top-level page, a deep
 /// path and a file. A pattern that matches one of them matches arbitrary paths
 /// (`/*`, `/{*rest}`, `/{page}`).
-pub(crate) const FOREIGN_PATHS: [&str; 5] = [
+pub(crate) const FOREIGN_PATHS: [&str; 7] = [
     "/",
     "/a0",
     "/zz9/unrelated/x7q",
+    "/zz9/unrelated/x7q/w4",
+    "/zz9/unrelated/x7q/w4/v5/u6",
     "/zz9-unrelated.json",
     "/account/delete",
 ];
@@ -117,11 +124,38 @@ pub(crate) fn regex_admits_foreign(re: &OriginRegex) -> Option<&'static str> {
     FOREIGN_ORIGINS.iter().copied().find(|o| re.is_match(o))
 }
 
-/// The first foreign path a path pattern matches, as the enforcement matches it.
+/// The first foreign path a path pattern matches, as the enforcement matches it. A
+/// pattern of parameters only (`/{a}/{b}/{c}/{d}`) matches every path of its length,
+/// however long: it is reported with a path of that shape.
 pub(crate) fn path_matches_foreign(pattern: &str) -> Option<&'static str> {
     let owned = pattern.to_owned();
     let set = crate::enforce::PathSet::new([&owned]);
-    FOREIGN_PATHS.iter().copied().find(|p| set.matches(p))
+    if let Some(p) = FOREIGN_PATHS.iter().copied().find(|p| set.matches(p)) {
+        return Some(p);
+    }
+    let mut segments = pattern.split('/').skip(1).peekable();
+    (segments.peek().is_some() && segments.all(|seg| seg.starts_with('{') && seg.ends_with('}')))
+        .then_some("/any/path/of/that/many/segments")
+}
+
+/// Paths of every first character a path can start with: a list whose patterns
+/// together match most of them (`/a*`, `/b*`, ... one letter each) exempts nearly
+/// every path, though no pattern alone does.
+const FIRST_CHARACTERS: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Whether `patterns` together match more than half of the paths that start with each
+/// possible character: a catch-all spelled as many narrow patterns.
+pub(crate) fn paths_together_match_most(patterns: &[String]) -> bool {
+    // A list with a catch-all of its own is reported for that pattern, not again.
+    if patterns.len() < 2 || patterns.iter().any(|p| path_matches_foreign(p).is_some()) {
+        return false;
+    }
+    let set = crate::enforce::PathSet::new(patterns);
+    let matched = FIRST_CHARACTERS
+        .chars()
+        .filter(|c| set.matches(&format!("/{c}zz9-unrelated/x7q")))
+        .count();
+    matched * 2 > FIRST_CHARACTERS.len()
 }
 
 /// The catch-all settings of `cfg`, whose origin regexes compiled are `regexes`:
@@ -152,6 +186,11 @@ fn catch_alls(
             if let Some(m) = path_matches_foreign(p) {
                 out.push((format!("{key}[{i}]"), p.clone(), m, fix));
             }
+        }
+    }
+    for (key, list, fix) in paths {
+        if paths_together_match_most(list) {
+            out.push((key.to_owned(), list.join(", "), "most paths", fix));
         }
     }
     out
@@ -195,6 +234,17 @@ pub(crate) fn policy_problems(policy: &super::Policy) -> Vec<Problem> {
         }
     }
     if env.is_strict() {
+        for (key, list, fix) in paths {
+            if paths_together_match_most(list) {
+                out.push(catch_all(
+                    env,
+                    key.to_owned(),
+                    &list.join(", "),
+                    "most paths",
+                    fix,
+                ));
+            }
+        }
         for (i, re) in policy.cors.origin_regexes.iter().enumerate() {
             if let Some(o) = regex_admits_foreign(re) {
                 out.push(catch_all(
@@ -218,7 +268,37 @@ pub(crate) fn policy_problems(policy: &super::Policy) -> Vec<Problem> {
             );
         }
     }
-    for (i, net) in policy.internal_networks.iter().enumerate() {
+    for (i, suffix) in policy.hosts.suffixes.iter().enumerate() {
+        // `.example.com` and deeper, never a public suffix (`.com`, `.co.uk`), as the
+        // domain parser requires of `.example.com` entries; of single labels only
+        // `.localhost` and Kubernetes' `.svc`, which no public name ends in.
+        let domain = suffix.strip_prefix('.').unwrap_or("");
+        let ok = !domain.is_empty()
+            && domain.split('.').all(|l| !l.is_empty())
+            && (matches!(domain, "localhost" | "svc")
+                || (domain.contains('.') && !crate::domain::is_public_suffix(domain)));
+        if !ok {
+            out.push(
+                Problem::new(
+                    ProblemKind::InvalidDomain,
+                    format!("hosts.suffixes[{i}]"),
+                    "not a subdomain pattern of a registrable domain: it would allow hosts of anyone",
+                    "use `.example.com` (the domain and its subdomains) in security_domains",
+                )
+                .with_value(format!("{suffix:?}")),
+            );
+        }
+    }
+    let nets = policy
+        .internal_networks
+        .iter()
+        .map(|n| ("internal_networks", n))
+        .chain(policy.hosts.networks.iter().map(|n| ("hosts.networks", n)));
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (key, net) in nets {
+        let i = index.entry(key).or_default();
+        let key = format!("{key}[{i}]");
+        *i += 1;
         let too_wide = match net {
             ipnet::IpNet::V4(n) => n.prefix_len() < 8,
             ipnet::IpNet::V6(n) => n.prefix_len() < 7,
@@ -227,7 +307,7 @@ pub(crate) fn policy_problems(policy: &super::Policy) -> Vec<Problem> {
             out.push(
                 Problem::new(
                     ProblemKind::NetworkTooWide,
-                    format!("internal_networks[{i}]"),
+                    key,
                     "wider than /8 (IPv4) or /7 (IPv6): it covers public addresses",
                     "list your private networks, e.g. 10.0.0.0/8 or 172.16.0.0/12",
                 )
@@ -394,6 +474,39 @@ mod tests {
                 |p| p.internal_networks = vec!["0.0.0.0/0".parse().unwrap()],
                 "network-too-wide",
                 "internal_networks[0]",
+            ),
+            (
+                |p| p.hosts.suffixes = vec![".com".into()],
+                "invalid-domain",
+                "hosts.suffixes[0]",
+            ),
+            (
+                |p| p.hosts.suffixes = vec![".".into()],
+                "invalid-domain",
+                "hosts.suffixes[0]",
+            ),
+            (
+                |p| p.hosts.networks = vec!["0.0.0.0/0".parse().unwrap()],
+                "network-too-wide",
+                "hosts.networks[0]",
+            ),
+            (
+                |p| p.csrf.exempt_paths = vec!["/{a}/{b}/{c}/{d}".into()],
+                "catch-all",
+                "csrf_exempt_paths[0]",
+            ),
+            (
+                |p| p.csrf.exempt_paths = ('b'..='y').map(|c| format!("/{c}*")).collect(),
+                "catch-all",
+                "csrf_exempt_paths",
+            ),
+            (
+                |p| {
+                    p.cors.origin_regexes =
+                        vec![OriginRegex::new(r"https://[a-z0-9.-]+\.com").unwrap()];
+                },
+                "catch-all",
+                "cors_allowed_origin_regexes[0]",
             ),
         ];
         for (change, code, key) in cases {
