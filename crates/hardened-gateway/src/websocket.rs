@@ -9,7 +9,10 @@
 //!
 //! What qualifies is decided by the library's [`hardened::Upgrade`], the same reading
 //! the policy's WebSocket Origin check used: `GET` over HTTP/1.1 with `Connection:
-//! upgrade` and one well-formed `Upgrade` header. `Upgrade: h2c` never does: a cleartext HTTP/2 connection to the upstream,
+//! upgrade` and one well-formed `Upgrade` header; a WebSocket handshake also needs one
+//! valid `Sec-WebSocket-Key`, and the upstream's `101` must carry its
+//! `Sec-WebSocket-Accept` (else 502): an upstream that says `101` and goes on speaking
+//! HTTP would otherwise get every later request on the connection unchecked. `Upgrade: h2c` never does: a cleartext HTTP/2 connection to the upstream,
 //! opened by the client past the policy, would smuggle every later request by it. HTTP/2
 //! extended CONNECT (RFC 8441) is refused like any CONNECT.
 
@@ -94,19 +97,62 @@ pub(crate) struct Upgrade {
     client: OnUpgrade,
     /// The client's `Upgrade` header.
     protocol: HeaderValue,
+    /// For a WebSocket handshake, the `Sec-WebSocket-Accept` the upstream must answer
+    /// with (RFC 6455 §4.2.2): proof that it speaks WebSocket, not HTTP behind a `101`.
+    accept: Option<String>,
+}
+
+/// `Sec-WebSocket-Key`.
+const SEC_WEBSOCKET_KEY: &str = "sec-websocket-key";
+/// `Sec-WebSocket-Accept`.
+const SEC_WEBSOCKET_ACCEPT: &str = "sec-websocket-accept";
+
+/// The `Sec-WebSocket-Accept` of a key: base64 of the SHA-1 of the key and the
+/// protocol's GUID (RFC 6455 §4.2.2).
+fn accept_of(key: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    let mut sha = sha1::Sha1::new();
+    sha.update(key);
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// The client's `Sec-WebSocket-Key` when it is the one the protocol asks for: exactly
+/// one, the base64 of 16 bytes (RFC 6455 §4.1).
+fn websocket_key(parts: &Parts) -> Option<&[u8]> {
+    use base64::Engine as _;
+    let mut keys = parts.headers.get_all(SEC_WEBSOCKET_KEY).iter();
+    let (Some(key), None) = (keys.next(), keys.next()) else {
+        return None;
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(key.as_bytes())
+        .ok()?;
+    (decoded.len() == 16).then_some(key.as_bytes())
 }
 
 /// The upgrade `parts` asks for, if it may be tunnelled: the library's one reading of
 /// `Connection` and `Upgrade` ([`hardened::Upgrade::tunnel`]), which is also what the
 /// policy's WebSocket Origin check judged. Anything else is forwarded as a plain
 /// request (its `Upgrade` removed as hop-by-hop).
+///
+/// A WebSocket handshake also needs its one valid `Sec-WebSocket-Key`, whose accept
+/// value the upstream's `101` must carry.
 pub(crate) fn take(parts: &mut Parts) -> Option<Upgrade> {
-    if !hardened::Upgrade::parse(parts).is_some_and(|u| u.tunnel()) {
-        return None;
-    }
+    let upgrade = hardened::Upgrade::parse(parts).filter(|u| u.tunnel())?;
+    let accept = if upgrade.is_websocket() {
+        Some(accept_of(websocket_key(parts)?))
+    } else {
+        None
+    };
     let protocol = parts.headers.get(header::UPGRADE)?.clone();
     let client = parts.extensions.remove::<OnUpgrade>()?;
-    Some(Upgrade { client, protocol })
+    Some(Upgrade {
+        client,
+        protocol,
+        accept,
+    })
 }
 
 impl Upgrade {
@@ -128,6 +174,22 @@ impl Upgrade {
         client_version: Version,
     ) -> Response<BoxBody> {
         let upstream_protocol = parts.headers.get(header::UPGRADE).cloned();
+        if let Some(accept) = &self.accept {
+            let mut answers = parts.headers.get_all(SEC_WEBSOCKET_ACCEPT).iter();
+            let proves = matches!(
+                (answers.next(), answers.next()),
+                (Some(a), None) if a.as_bytes() == accept.as_bytes()
+            );
+            if !proves {
+                tracing::warn!(
+                    "upstream switched to WebSocket without the Sec-WebSocket-Accept of the client's key"
+                );
+                return text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                );
+            }
+        }
         strip_hop_by_hop(&mut parts.headers);
         parts.version = client_version;
         // The upstream may only switch to a protocol the gateway forwards: never h2c.

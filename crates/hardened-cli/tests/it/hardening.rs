@@ -411,6 +411,30 @@ fn every_upgrade_spelling_is_judged_before_any_tunnel() {
     );
 }
 
+/// An upstream that answers a WebSocket handshake with `101` but without the
+/// `Sec-WebSocket-Accept` of the client's key (an HTTP server saying 101) gets no
+/// tunnel: 502, and nothing sent after the handshake reaches it.
+#[test]
+fn websocket_switch_needs_the_accept_of_the_key() {
+    let up = RawUpstream::start(Answer::AlwaysSwitch);
+    let gw = gateway(None, &up, &[]);
+    let mut s = connect(gw.addr);
+    s.write_all(format!("{HANDSHAKE}\r\n").as_bytes()).unwrap();
+    let (status, head) = read_head(&mut s);
+    assert_eq!(status, 502, "{head}");
+    // The handshake reached the upstream; the smuggled request after it does not.
+    let _ = s.write_all(b"GET /smuggled HTTP/1.1\r\nHost: evil.test\r\n\r\n");
+    up.marker(gw.addr, "localhost");
+    let heads = up.heads_but_marker();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].starts_with("GET /ws "), "{heads:?}");
+    // Without a valid key it is no WebSocket handshake: a plain request, whose 101 is
+    // a 502 too.
+    let raw = "GET /nokey HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: short\r\n\r\n";
+    let (status, head) = exchange(gw.addr, raw.as_bytes());
+    assert_eq!(status, 502, "{head}");
+}
+
 // ---------------------------------------------------------------- report-only
 
 /// `report_only: [host]` relaxes the allow-list only: a request without one
