@@ -13,7 +13,8 @@ export HARDENED_VENV="${HARDENED_VENV:-$PWD/.venv}"
 
 cargo test --workspace --all-features --no-fail-fast
 
-HARDENED_BIN="$PWD/target/debug/hardened" scripts/browser.sh
+# The binary the Rust suite just built, wherever cargo puts it (CARGO_TARGET_DIR included).
+HARDENED_BIN="$(scripts/target-dir.sh)/debug/hardened" scripts/browser.sh
 
 if [ -x scripts/fuzz.sh ]; then
   scripts/fuzz.sh smoke
