@@ -5,6 +5,7 @@
 //! - `check`, `init`, `bad_config`: the checklist, project setup and broken configs;
 //! - `serve`, `serve_tls`, `ops`, `hostile`: `hardened serve` over loopback (demo app,
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
+//! - `body_units`: the units of `--client-max-body-size`;
 //! - `deploy`: the deployment files;
 //! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
 //! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
@@ -14,6 +15,7 @@
 mod common;
 
 mod bad_config;
+mod body_units;
 mod check;
 mod cli;
 mod conformance;

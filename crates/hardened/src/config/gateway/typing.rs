@@ -200,7 +200,7 @@ impl Typer {
         let (what, fix) = if bytes {
             (
                 "a number of bytes",
-                "write bytes (`65536`) or with a suffix (`64k`, `10m`, `1g`)",
+                "write bytes (`65536`) or with a unit (`64k`, `10m` or `10MiB` binary; `10MB` decimal)",
             )
         } else {
             ("a whole number", "write a whole number such as `64`")
