@@ -48,8 +48,18 @@ fn body_size_unknown_unit_refused() {
     let dir = crate::common::workdir(None);
     let run = crate::common::run(crate::common::command(
         dir.path(),
-        &["serve", "--upstream", "http://127.0.0.1:9", "--client-max-body-size", "10TB"],
+        &[
+            "serve",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--client-max-body-size",
+            "10TB",
+        ],
     ));
     assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("MiB") && run.stderr.contains("10MB"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("MiB") && run.stderr.contains("10MB"),
+        "{}",
+        run.stderr
+    );
 }

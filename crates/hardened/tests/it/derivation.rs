@@ -1781,3 +1781,18 @@ fn report_only_values() {
     assert_eq!(ps[0].key(), "report_only[0]");
     assert!(ps[0].fix().contains("CORS always enforces"));
 }
+
+#[test]
+fn role_app_by_default_gateway_when_said() {
+    use hardened::config::Role;
+    let base = "environment: production\nsecurity_domains: [example.com]\n";
+    assert_eq!(load_yaml_ok(base).role, Role::App);
+    assert_eq!(
+        load_yaml_ok(&format!("{base}role: gateway\n")).role,
+        Role::Gateway
+    );
+    assert_eq!(load_yaml_ok(&format!("{base}role: App\n")).role, Role::App);
+    let errs = problems(&format!("{base}role: proxy\n"));
+    assert_eq!(errs[0].key(), "role");
+    assert!(errs[0].to_string().contains("gateway"), "{}", errs[0]);
+}

@@ -3,7 +3,7 @@
 use super::{Ctx, Hit, hit};
 use crate::checklist::Severity;
 use crate::checklist::password::{self, MIN_DISTINCT};
-use crate::config::Environment;
+use crate::config::{Environment, Role};
 
 /// Minimum secret key length (the guide: 50+ characters).
 const MIN_SECRET_KEY_LEN: usize = 50;
@@ -61,13 +61,21 @@ pub(super) fn secret_key<'a>(cx: &Ctx<'a>) -> Option<&'a str> {
 
 const SECRET_KEY_FIX: &str = "generate a key with `hardened secret-key` and export SECRET_KEY (config: `secret_key: ${SECRET_KEY}`)";
 
+/// The fix of a missing key: make one, or say that only the gateway reads the file.
+const SECRET_KEY_MISSING_FIX: &str = "generate a key with `hardened secret-key` and export SECRET_KEY (config: `secret_key: ${SECRET_KEY}`); if only `hardened serve` reads this file, say so with `role: gateway` (the gateway signs nothing)";
+
 pub(super) fn secret_key_missing(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    // A gateway-only configuration needs no secret: the application behind the
+    // gateway keeps its own.
+    if cx.cfg.role == Role::Gateway {
+        return None;
+    }
     let mut hits = Vec::new();
     if secret_key(cx).is_none() {
         hits.push(hit(
             Severity::Error,
             format!("secret_key is not set in {}", cx.target()),
-            SECRET_KEY_FIX,
+            SECRET_KEY_MISSING_FIX,
             cx.loc("secret_key"),
         ));
     }

@@ -517,3 +517,30 @@ fn rule_ids_parse_back() {
     }
     assert_eq!(RuleId::ALL.len(), RULES.len());
 }
+
+/// `role: gateway`: a configuration only the gateway reads needs no secret key, and
+/// says so in place of the finding; the same file read by an application does.
+#[test]
+fn gateway_role_needs_no_secret_key() {
+    let mut s = Setup::clean();
+    s.cfg.secret_key = None;
+    s.cfg.sources.remove("secret_key");
+    let app = s.run();
+    let missing = app
+        .findings
+        .iter()
+        .find(|f| f.id == RuleId::SecretKeyMissing)
+        .expect("an application's config without a key is refused");
+    assert!(missing.fix.contains("role: gateway"), "{}", missing.fix);
+    s.cfg.role = crate::config::Role::Gateway;
+    let gateway = s.run();
+    assert!(
+        !ids(&gateway).contains(&RuleId::SecretKeyMissing),
+        "{:?}",
+        ids(&gateway)
+    );
+    assert!(gateway.findings.is_empty(), "{:?}", ids(&gateway));
+    // A key set anyway is still judged.
+    s.cfg.secret_key = Some(Secret::new("changeme"));
+    assert!(ids(&s.run()).contains(&RuleId::SecretKeyShort));
+}

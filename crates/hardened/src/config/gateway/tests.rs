@@ -225,7 +225,16 @@ mod buffering {
             assert_eq!(parse_bytes(s), Some(n), "{s}");
         }
         for s in [
-            "", "k", "MB", "-1", "1.5m", "10mbytes", "10 M B", "10TB", "m10", "99999999999g",
+            "",
+            "k",
+            "MB",
+            "-1",
+            "1.5m",
+            "10mbytes",
+            "10 M B",
+            "10TB",
+            "m10",
+            "99999999999g",
         ] {
             assert_eq!(parse_bytes(s), None, "{s}");
         }

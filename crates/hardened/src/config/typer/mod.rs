@@ -15,8 +15,8 @@ use ipnet::IpNet;
 use super::node::{Node, Value};
 use super::problem::{Problem, ProblemKind};
 use super::{
-    Config, DockerMode, Environment, OriginRegex, ReportOnly, Secret, TrustedProxies, parse_bool,
-    url_origin,
+    Config, DockerMode, Environment, OriginRegex, ReportOnly, Role, Secret, TrustedProxies,
+    parse_bool, url_origin,
 };
 use crate::domain;
 pub(crate) use suggest::{ENVIRONMENT_FIX, edit_distance};
@@ -26,6 +26,7 @@ use suggest::{closest_key, derived_setting};
 pub(crate) const KNOWN_KEYS: &[&str] = &[
     "environment",
     "debug",
+    "role",
     "secret_key",
     "security_domains",
     "ssl_redirect",
@@ -97,6 +98,13 @@ impl Typer {
                     }
                 }
                 "debug" => debug = self.bool(n, key),
+                "role" => match &n.value {
+                    Value::Null => {}
+                    Value::Str(s) if Role::parse(s).is_some() => {
+                        cfg.role = Role::parse(s).unwrap_or_default();
+                    }
+                    _ => self.not_one_of(n, key, "app or gateway", &["app", "gateway"]),
+                },
                 "secret_key" => match &n.value {
                     Value::Null => {}
                     Value::Str(s) => cfg.secret_key = Some(Secret::new(s.clone())),
