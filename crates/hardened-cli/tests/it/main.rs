@@ -7,6 +7,7 @@
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `body_units`: the units of `--client-max-body-size`;
 //! - `deploy`: the deployment files;
+//! - `django_upstream`: the gateway in front of Django with CSRF left to Django;
 //! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
 //! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -20,6 +21,7 @@ mod check;
 mod cli;
 mod conformance;
 mod deploy;
+mod django_upstream;
 mod hostile;
 mod init;
 mod ops;

@@ -42,7 +42,8 @@ mod tests;
 use crate::config::{Config, Problem};
 
 pub use report::{
-    DotenvFacts, Facts, Finding, Heading, Location, MANUAL, ManualItem, Report, Severity,
+    DjangoSettingsFacts, DotenvFacts, Facts, Finding, Heading, Location, MANUAL, ManualItem,
+    Report, Severity,
 };
 pub use rule_id::RuleId;
 pub use rules::RULES;

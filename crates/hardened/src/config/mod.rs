@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
 pub(crate) use check::code_problems;
-pub use gateway::{GatewayConfig, GatewayTls, LogFormat};
+pub use gateway::{GatewayConfig, GatewayCsrf, GatewayTls, LogFormat};
 pub use origin_regex::OriginRegex;
 pub(crate) use origin_regex::{CompiledRegexes, origin_regexes};
 pub use problem::{ConfigErrors, Problem, ProblemKind};

@@ -255,6 +255,13 @@ pub static RULES: &[Rule] = &[
         domains::health_check_all
     ),
     rule!(
+        CsrfUpstreamUnverified,
+        Domains,
+        Always,
+        "CSRF left to the upstream is checked there with the derived settings",
+        domains::csrf_upstream_unverified
+    ),
+    rule!(
         HstsDisabled,
         SslHttps,
         Strict,

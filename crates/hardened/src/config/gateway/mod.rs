@@ -83,6 +83,46 @@ pub struct GatewayConfig {
     pub upstream_queue_timeout: Option<Duration>,
     /// Worker threads, each with its own event loop (1 to 1024; default one per core).
     pub workers: Option<u64>,
+    /// Who checks CSRF on the requests the gateway forwards: the gateway (the default)
+    /// or the upstream application (a Django project, whose `@csrf_exempt` views are
+    /// then the only exemptions). Takes effect with `role: gateway` only.
+    pub csrf: Option<GatewayCsrf>,
+    /// The Django settings fragment the upstream imports (`hardened show --format
+    /// django` output): `check --deploy` verifies that it is current, i.e. that the
+    /// upstream enforces the settings this file derives.
+    pub django_settings: Option<PathBuf>,
+}
+
+/// Who checks CSRF on forwarded requests (`gateway.csrf`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GatewayCsrf {
+    /// The gateway checks, with `csrf_exempt_paths` as its exemptions.
+    #[default]
+    Enforce,
+    /// The upstream application checks (Django's `CsrfViewMiddleware`, with the
+    /// `CSRF_TRUSTED_ORIGINS` of `hardened show --format django`); the gateway lets
+    /// cross-origin writes through to it.
+    Upstream,
+}
+
+impl GatewayCsrf {
+    /// `enforce` or `upstream`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayCsrf::Enforce => "enforce",
+            GatewayCsrf::Upstream => "upstream",
+        }
+    }
+
+    /// Parses `enforce` or `upstream` (case-insensitive).
+    pub fn parse(s: &str) -> Option<GatewayCsrf> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "enforce" => Some(GatewayCsrf::Enforce),
+            "upstream" => Some(GatewayCsrf::Upstream),
+            _ => None,
+        }
+    }
 }
 
 /// The certificate and key files of direct TLS (PEM). Only the paths are kept: the key
@@ -248,6 +288,8 @@ const KEYS: &[&str] = &[
     "upstream_queue_size",
     "upstream_queue_timeout",
     "workers",
+    "csrf",
+    "django_settings",
 ];
 
 /// The keys of `gateway.tls:`.

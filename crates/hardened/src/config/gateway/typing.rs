@@ -9,7 +9,9 @@ use std::time::Duration;
 /// The most worker threads `gateway.workers` may ask for.
 const MAX_WORKERS: u64 = 1024;
 
-use super::{GatewayConfig, GatewayTls, KEYS, LogFormat, TLS_KEYS, parse_bytes, parse_duration};
+use super::{
+    GatewayConfig, GatewayCsrf, GatewayTls, KEYS, LogFormat, TLS_KEYS, parse_bytes, parse_duration,
+};
 use crate::config::node::{Node, Value};
 use crate::config::problem::{Problem, ProblemKind};
 use crate::config::typer::edit_distance;
@@ -454,6 +456,25 @@ impl Typer {
                             format!("must be at most {MAX_WORKERS}"),
                             "give the number of cores, or leave it out for one worker per core",
                         );
+                    }
+                }
+                "csrf" => {
+                    if let Some(s) = self.gateway_str(v, &path, "upstream") {
+                        match GatewayCsrf::parse(s) {
+                            Some(c) => g.csrf = Some(c),
+                            None => self.gateway_problem(
+                                ProblemKind::WrongType,
+                                v,
+                                &path,
+                                "expected enforce or upstream".into(),
+                                "write `csrf: enforce` (the gateway checks) or `csrf: upstream` (Django checks; needs `role: gateway`)",
+                            ),
+                        }
+                    }
+                }
+                "django_settings" => {
+                    if let Some(s) = self.gateway_str(v, &path, "app/security_settings.py") {
+                        g.django_settings = Some(relative_to_source(Path::new(s.trim()), v));
                     }
                 }
                 _ => self.gateway_unknown(kn, &k, &path, KEYS),

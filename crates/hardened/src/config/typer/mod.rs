@@ -422,6 +422,22 @@ impl Typer {
                 }
             }
         }
+        // Leaving CSRF to the upstream is for a file only the gateway reads: an
+        // application reading it would lose its own CSRF check.
+        if cfg.gateway.csrf == Some(crate::config::GatewayCsrf::Upstream)
+            && cfg.role != Role::Gateway
+            && let Some(src) = cfg.sources.get("gateway.csrf")
+        {
+            self.problems.push(
+                Problem::new(
+                    ProblemKind::MissingValue,
+                    "role",
+                    "`gateway.csrf: upstream` is for a file only the gateway reads, and `role: gateway` is not set",
+                    "add `role: gateway` (only `hardened serve` reads this file), or remove `gateway.csrf`",
+                )
+                .at(src.clone()),
+            );
+        }
         cfg.debug = debug.unwrap_or(false);
         cfg.environment = env_explicit.unwrap_or(if cfg.debug {
             Environment::Development
