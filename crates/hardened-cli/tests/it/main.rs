@@ -8,6 +8,7 @@
 //! - `body_units`: the units of `--client-max-body-size`;
 //! - `deploy`: the deployment files;
 //! - `django_upstream`: the gateway in front of Django with CSRF left to Django;
+//! - `fix_yaml`: the YAML of fix texts loads as written; causes before consequences;
 //! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
 //! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -22,6 +23,7 @@ mod cli;
 mod conformance;
 mod deploy;
 mod django_upstream;
+mod fix_yaml;
 mod hostile;
 mod init;
 mod ops;

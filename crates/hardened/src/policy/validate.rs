@@ -127,7 +127,7 @@ fn catch_alls(
 /// The fix for a CORS regex that admits any origin.
 pub(crate) const CORS_REGEX_FIX: &str = "restrict it to your own domains, e.g. `https://[a-z0-9-]+\\.example\\.com`, or list them in security_domains (`.example.com` covers subdomains)";
 /// The fix for a CSRF exemption that covers every path.
-pub(crate) const CSRF_EXEMPT_FIX: &str = "exempt only the routes that need it, e.g. `csrf_exempt_paths: [/hooks/{id}, /api/*]`; token-authenticated clients without cookies need no exemption";
+pub(crate) const CSRF_EXEMPT_FIX: &str = "exempt only the routes that need it, e.g. `csrf_exempt_paths: [\"/hooks/{id}\", \"/api/*\"]`; token-authenticated clients without cookies need no exemption";
 /// The fix for a health-check path that covers every path.
 pub(crate) const HEALTH_FIX: &str =
     "list the probe paths exactly, e.g. `health_check_paths: [/healthz, /readyz]`";

@@ -341,12 +341,16 @@ impl Loader {
                 .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains))
                 .map(|p| explain_default_production(p, &reason)),
         );
-        // File order, then line: the order a reader fixes them in.
+        // File order, then line: the order a reader fixes them in. "No domains" is
+        // often the consequence of another mistake (a misspelt `security_domain`, an
+        // unset variable), so it comes after every problem with a place in a file.
         problems.sort_by(|a, b| {
             let key = |p: &Problem| {
-                p.source()
+                let place = p
+                    .source()
                     .map(|s| (s.origin.to_string(), s.line))
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                (p.kind() == ProblemKind::NoDomains, place)
             };
             key(a).cmp(&key(b))
         });
