@@ -6,6 +6,7 @@
 //! - `serve`, `serve_tls`, `ops`, `hostile`: `hardened serve` over loopback (demo app,
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `body_units`: the units of `--client-max-body-size`;
+//! - `config_doc`: docs/config.md lists exactly the keys, variables and flags;
 //! - `deploy`: the deployment files;
 //! - `django_upstream`: the gateway in front of Django with CSRF left to Django;
 //! - `fix_yaml`: the YAML of fix texts loads as written; causes before consequences;
@@ -20,6 +21,7 @@ mod bad_config;
 mod body_units;
 mod check;
 mod cli;
+mod config_doc;
 mod conformance;
 mod deploy;
 mod django_upstream;

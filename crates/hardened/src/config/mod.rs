@@ -21,6 +21,9 @@ pub mod load;
 pub(crate) mod node;
 mod origin_regex;
 mod problem;
+#[cfg(feature = "config-file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
+pub mod reference;
 mod secret;
 #[cfg(feature = "config-file")]
 mod typer;

@@ -259,11 +259,11 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 #[cfg(feature = "config-file")]
-pub(crate) use env::env_overrides;
+pub(crate) use env::{env_overrides, variables};
 
 /// The keys of `gateway:`.
 #[cfg(feature = "config-file")]
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "listen",
     "upstream",
     "upstream_timeout",
@@ -294,4 +294,4 @@ const KEYS: &[&str] = &[
 
 /// The keys of `gateway.tls:`.
 #[cfg(feature = "config-file")]
-const TLS_KEYS: &[&str] = &["cert", "key"];
+pub(crate) const TLS_KEYS: &[&str] = &["cert", "key"];

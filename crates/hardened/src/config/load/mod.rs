@@ -41,6 +41,16 @@ use yaml::read_yaml;
 /// Environment variables naming the environment, in order of precedence.
 pub const ENVIRONMENT_VARS: [&str; 3] = ["DJANGO_ENV", "ENVIRONMENT", "ENV"];
 
+/// Environment variables that set a top-level key, with the key: over the files, as
+/// the last layer.
+pub const KEY_VARIABLES: [(&str, &str); 5] = [
+    ("SECRET_KEY", "secret_key"),
+    ("DEBUG", "debug"),
+    ("SECURITY_DOMAINS", "security_domains"),
+    ("SSL_REDIRECT", "ssl_redirect"),
+    ("DOCKER", "docker"),
+];
+
 /// Configuration loader. See the [module docs](self).
 #[derive(Clone, Debug, Default)]
 pub struct Loader {
@@ -300,13 +310,7 @@ impl Loader {
             );
             set_by_var.insert("environment".to_owned(), name.clone());
         }
-        for (name, key) in [
-            ("SECRET_KEY", "secret_key"),
-            ("DEBUG", "debug"),
-            ("SECURITY_DOMAINS", "security_domains"),
-            ("SSL_REDIRECT", "ssl_redirect"),
-            ("DOCKER", "docker"),
-        ] {
+        for (name, key) in KEY_VARIABLES {
             if let Some((v, _)) = vars.get(name) {
                 merged.insert(key.into(), var_node(name, Value::Str(v.clone())));
                 set_by_var.insert(key.to_owned(), name.to_owned());

@@ -5,6 +5,7 @@
 //! the close matches offered for misspelt keys and values.
 
 mod sections;
+pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
 mod suggest;
 mod values;
 
@@ -53,6 +54,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "app",
     "gateway",
 ];
+
+/// The keys of `cookies:`.
+pub(crate) const COOKIE_KEYS: &[&str] = &["session_name", "csrf_name"];
 
 /// Types merged nodes into a [`Config`], collecting every problem.
 pub(crate) struct Typer {
@@ -372,7 +376,7 @@ impl Typer {
                     }
                 }
                 "cookies" => {
-                    const KNOWN: &[&str] = &["session_name", "csrf_name"];
+                    const KNOWN: &[&str] = COOKIE_KEYS;
                     for (k, kn, v) in self.sub_map(n, "cookies") {
                         let path = format!("cookies.{k}");
                         let slot = match k.as_str() {
