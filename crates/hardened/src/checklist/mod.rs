@@ -47,6 +47,7 @@ pub use report::{
 };
 pub use rule_id::RuleId;
 pub use rules::RULES;
+pub(crate) use rules::{WEAK_SECRET_KEY_FIX, secret_key_weakness};
 
 /// When a rule applies. A rule that does not apply is neither passed nor failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

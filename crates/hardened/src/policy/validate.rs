@@ -163,6 +163,23 @@ fn checked(cfg: &Config) -> (Vec<Problem>, Vec<OriginRegex>) {
             }
         }
     }
+    // A known-weak key in production never starts: what `check` reports as an error
+    // is refused where the key is loaded (decision 154). Its value is never shown.
+    if cfg.environment.is_strict()
+        && let Some(key) = cfg.secret_key.as_ref().map(|s| s.expose())
+        && !key.trim().is_empty()
+        && let Some(why) = crate::checklist::secret_key_weakness(key)
+    {
+        out.push(
+            Problem::new(
+                ProblemKind::WeakSecretKey,
+                "secret_key",
+                format!("{why}: production refuses a known-weak secret"),
+                crate::checklist::WEAK_SECRET_KEY_FIX,
+            )
+            .at(cfg.sources.get("secret_key").cloned()),
+        );
+    }
     let src = cfg.sources.get("security_domains").cloned();
     if cfg.environment.is_strict() {
         for (key, value, matched, fix) in catch_alls(cfg, &regexes) {

@@ -2744,7 +2744,8 @@ async fn recommended_config_scores_a_plus_on_the_observatory() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), example).unwrap();
-    let key = "k".repeat(60);
+    // A strong key: production refuses a known-weak one (decision 154).
+    let key = "q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9Kj8Hg6Fd3Sa1Zx5Cv".to_owned();
     let loaded = hardened::config::load::Loader::new()
         .file(dir.path().join("config.yaml"))
         .env([

@@ -18,6 +18,7 @@ use crate::policy::{Policy, derive_as};
 
 #[cfg(test)]
 pub(super) use database::host_is_public;
+pub(crate) use environment::{WEAK_SECRET_KEY_FIX, secret_key_weakness};
 #[cfg(test)]
 pub(super) use secrets::looks_secret;
 
