@@ -9,6 +9,7 @@
 //! - `config_doc`: docs/config.md lists exactly the keys, variables and flags;
 //! - `deploy`: the deployment files;
 //! - `django_upstream`: the gateway in front of Django with CSRF left to Django;
+//! - `examples_doc`: every example has a README and a default address of its own;
 //! - `fix_yaml`: the YAML of fix texts loads as written; causes before consequences;
 //! - `conformance`: against real Django (`HARDENED_SKIP_DJANGO=1` skips it);
 //! - `soak`: a bounded soak, ignored unless asked for (`scripts/soak.sh`).
@@ -25,6 +26,7 @@ mod config_doc;
 mod conformance;
 mod deploy;
 mod django_upstream;
+mod examples_doc;
 mod fix_yaml;
 mod hostile;
 mod init;
