@@ -11,10 +11,38 @@ fn doc() -> String {
     std::fs::read_to_string(repo_root().join("docs/config.md")).unwrap()
 }
 
-/// The backticked words of the table rows (lines starting with `|`).
+/// The header of the key tables.
+const KEY_TABLE: &str =
+    "| Key | Type | Default (dev / prod) | Environment variable | Flag | Example | Decision |";
+/// The headers of the tables of flags and variables without a key.
+const OTHER_TABLES: [&str; 2] = [
+    "| Flag | What it does | Default |",
+    "| Variable | What it does |",
+];
+
+/// The body rows of the tables whose header is one of `headers` (other sections of the
+/// page, with tables of their own, are not the reference's).
+fn rows<'a>(doc: &'a str, headers: &[&str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in doc.lines() {
+        if headers.contains(&line) {
+            inside = true;
+        } else if !line.starts_with('|') {
+            inside = false;
+        } else if inside && !line.starts_with("|---") {
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// The backticked words of the reference's table rows.
 fn table_words(doc: &str) -> Vec<String> {
-    doc.lines()
-        .filter(|l| l.starts_with('|'))
+    let mut headers = vec![KEY_TABLE];
+    headers.extend(OTHER_TABLES);
+    rows(doc, &headers)
+        .into_iter()
         .flat_map(|l| {
             l.split('`')
                 .skip(1)
@@ -25,12 +53,12 @@ fn table_words(doc: &str) -> Vec<String> {
         .collect()
 }
 
-/// The keys of the tables: the first cell of each row, when it is one backticked key.
+/// The keys of the key tables: the first cell of each row.
 fn documented_keys(doc: &str) -> BTreeSet<String> {
-    doc.lines()
+    rows(doc, &[KEY_TABLE])
+        .into_iter()
         .filter_map(|l| l.strip_prefix("| `"))
         .filter_map(|l| l.split_once("` |").map(|(k, _)| k.to_owned()))
-        .filter(|k| !k.starts_with('-') && !k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
         .collect()
 }
 
@@ -121,8 +149,8 @@ fn each_variable_sits_on_its_keys_row() {
     let doc = doc();
     for (var, key) in hardened::config::reference::environment_variables() {
         let Some(key) = key else { continue };
-        let row = doc
-            .lines()
+        let row = rows(&doc, &[KEY_TABLE])
+            .into_iter()
             .find(|l| l.starts_with(&format!("| `{key}` |")))
             .unwrap_or_else(|| panic!("no row for {key}"));
         assert!(
@@ -154,11 +182,8 @@ fn cited_decisions_exist_once() {
         "a decision number is used twice"
     );
     let doc = doc();
-    // The rows of the key tables: seven columns, the last the decisions.
-    for row in doc
-        .lines()
-        .filter(|l| l.starts_with("| `") && l.matches('|').count() == 8)
-    {
+    // The rows of the key tables: the last column is the decisions.
+    for row in rows(&doc, &[KEY_TABLE]) {
         let last = row
             .trim_end_matches([' ', '|'])
             .rsplit('|')

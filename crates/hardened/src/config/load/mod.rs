@@ -16,7 +16,7 @@
 //! std::fs::write(&path, "security_domains: [example.com]\nsecret_key: ${SECRET_KEY}\n")?;
 //! let loaded = Loader::new()
 //!     .file(&path)
-//!     .env([("SECRET_KEY", "k".repeat(50).as_str())])
+//!     .env([("SECRET_KEY", "q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9Kj8Hg6Fd3Sa1")]) // strong: a weak key is refused
 //!     .load()?;
 //! assert_eq!(loaded.config.environment, Environment::Production); // no debug: secure default
 //! assert!(loaded.config.sources["secret_key"].from_env);
