@@ -14,14 +14,16 @@
 #      Caddy, latency at a fixed rate (about 2.5 min of load), then large bodies and
 #      memory per idle connection (about 1.5 min more).
 #
-# Results go to target/bench-results/ (summary.md gathers them) and to stdout.
+# Results go to <target dir>/bench-results/ (summary.md gathers them; scripts/target-dir.sh names
+# the target dir) and to stdout.
 # BENCH_QUICK=1 shortens every measurement (a smoke run; figures are then rough).
 #
 #   scripts/bench-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT=target/bench-results
+TARGET="$(scripts/target-dir.sh)"
+OUT="$TARGET/bench-results"
 mkdir -p "$OUT"
 QUICK="${BENCH_QUICK:-}"
 
@@ -42,17 +44,17 @@ machine start | tee "$OUT/machine.md"
 
 echo "== build"
 cargo build --release --quiet -p hardened-bench --bins -p hardened-cli --bin hardened
-BIN="$PWD/target/release"
+BIN="$TARGET/release"
 
 echo "== criterion: checks and whole stack per request"
 crit_args=()
 if [ -n "$QUICK" ]; then
   crit_args=(--warm-up-time 0.1 --measurement-time 0.3 --sample-size 10)
 fi
-rm -rf target/criterion
+rm -rf "$TARGET/criterion"
 cargo bench -p hardened-bench --bench checks -- "${crit_args[@]}" >"$OUT/criterion.log" 2>&1
 grep -B1 'time:' "$OUT/criterion.log" | grep -v '^--$' | paste - - | awk '{print $1, $3, $4, $5, $6, $7, $8}' || true
-"$BIN/bench-report" target/criterion | tee "$OUT/checks.md"
+"$BIN/bench-report" "$TARGET/criterion" | tee "$OUT/checks.md"
 
 echo "== build cost"
 runs=21

@@ -138,7 +138,7 @@ if has_mode latency || has_mode bodies; then
 fi
 
 cargo build --release --quiet -p hardened-bench --bin bench-server --bin idle-conns -p hardened-cli --bin hardened
-BIN="$PWD/target/release"
+BIN="$(scripts/target-dir.sh)/release"
 
 P_BARE=$PORT_BASE
 P_HARD=$((PORT_BASE + 1))

@@ -40,7 +40,7 @@ fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 cargo build --release --quiet -p hardened-bench --bin bench-server -p hardened-cli --bin hardened
-BIN="$PWD/target/release"
+BIN="$(scripts/target-dir.sh)/release"
 
 tmp="$(mktemp -d)"
 chmod 755 "$tmp"

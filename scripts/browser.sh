@@ -5,7 +5,7 @@
 # `Vary: origin`, as a browser experiences them.
 #
 #   scripts/browser.sh
-#   HARDENED_BIN=target/release/hardened scripts/browser.sh   # test a given binary
+#   HARDENED_BIN="$(scripts/target-dir.sh)/release/hardened" scripts/browser.sh   # a given binary
 #   BROWSER_SKIP=websocket scripts/browser.sh                 # skip the WebSocket cases
 #
 # On a fresh Debian machine it installs what it needs: the apt package `chromium` (as
@@ -14,7 +14,7 @@
 # Exit status: 0 when every case passed (or was skipped on request), non-zero otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+
 started=$(date +%s)
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
@@ -51,7 +51,7 @@ if [ -n "${HARDENED_BIN:-}" ]; then
 else
   say "cargo build -p hardened-cli"
   cargo build -q -p hardened-cli
-  HARDENED_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/hardened
+  HARDENED_BIN=$(scripts/target-dir.sh)/debug/hardened
 fi
 export HARDENED_BIN CHROMIUM
 export BROWSER_SKIP=${BROWSER_SKIP:-}

@@ -39,6 +39,14 @@ if [ "$#" -gt 0 ]; then
   TARGETS=("$@")
 fi
 
+# The fuzz workspace has a lock file of its own, tracked: a stale one would be rewritten by
+# the build and leave the tree dirty. Refuse it instead, with the command that updates it.
+if ! cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null; then
+  echo "fuzz.sh: fuzz/Cargo.lock is out of date with the crates it fuzzes;" \
+    "run \`cargo update --manifest-path fuzz/Cargo.toml --workspace\` and commit fuzz/Cargo.lock" >&2
+  exit 1
+fi
+
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -31,7 +31,8 @@ scripts/observatory.sh
 cargo test --workspace --all-features --no-fail-fast
 ran+=("cargo test --workspace --all-features (unit, integration and doc tests)")
 
-HARDENED_BIN="$PWD/target/debug/hardened" scripts/browser.sh
+# The binary the Rust suite just built, wherever cargo puts it (CARGO_TARGET_DIR included).
+HARDENED_BIN="$(scripts/target-dir.sh)/debug/hardened" scripts/browser.sh
 ran+=("scripts/browser.sh (headless Chromium)")
 
 bash scripts/fuzz.sh smoke

@@ -12,7 +12,9 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use hardened::checklist::{self, DotenvFacts, Facts, Finding, Heading, Report, Severity};
+use hardened::checklist::{
+    self, DjangoSettingsFacts, DotenvFacts, Facts, Finding, Heading, Report, Severity,
+};
 use hardened::config::load::Loaded;
 use serde::Serialize;
 
@@ -65,7 +67,11 @@ enum ColorChoice {
 /// Runs `hardened check`.
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::loader(args.config.config.as_deref()).load_lenient()?;
-    let facts = Facts::new(common::probe_machine()).with_dotenv(dotenv_facts(&loaded));
+    let probe = common::probe_machine();
+    let mut facts = Facts::new(probe.clone()).with_dotenv(dotenv_facts(&loaded));
+    if let Some(django) = django_settings_facts(&loaded, &probe) {
+        facts = facts.with_django_settings(django);
+    }
     let report = checklist::run_checks(&loaded.config, &loaded.problems, &facts, args.deploy);
     match args.format {
         Format::Text => {
@@ -103,6 +109,37 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
 
 // ---------------------------------------------------------------------------------------
 // Facts
+
+/// How the file of `gateway.django_settings` compares with what `show --format django`
+/// renders now; `None` when no file is named or the policy cannot be derived (the
+/// configuration's own findings say why).
+fn django_settings_facts(
+    loaded: &Loaded,
+    probe: &hardened::probe::RuntimeProbe,
+) -> Option<DjangoSettingsFacts> {
+    let path = loaded.config.gateway.django_settings.as_ref()?;
+    let want = crate::show::django_fragment(loaded, probe)?;
+    let have = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return Some(DjangoSettingsFacts::Unreadable(e.to_string())),
+    };
+    if have == want {
+        return Some(DjangoSettingsFacts::Current);
+    }
+    let (mut a, mut b) = (have.lines(), want.lines());
+    let mut line = 1u64;
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => line += 1,
+            (_, y) => {
+                return Some(DjangoSettingsFacts::Stale {
+                    line,
+                    expected: y.unwrap_or_default().to_owned(),
+                });
+            }
+        }
+    }
+}
 
 /// The `.env` the loader read, else the one it would read (beside the config file), and
 /// what git says about it.

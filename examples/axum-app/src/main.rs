@@ -8,22 +8,23 @@
 //! ## Run it
 //!
 //! ```text
-//! cargo run -p example-axum-app                       # development, 127.0.0.1:8000
+//! cargo run -p example-axum-app                       # development, 127.0.0.1:8001
 //!
-//! curl -i http://localhost:8000/                                         # 200
-//! curl -i -H 'Host: evil.com' http://localhost:8000/                     # 400: host not allowed
+//! curl -i http://localhost:8001/                                         # 200
+//! curl -i -H 'Host: evil.com' http://localhost:8001/                     # 400: host not allowed
 //! curl -i -X POST -H 'Origin: https://evil.com' -H 'Content-Type: application/json' \
-//!      -d '{"text":"hi"}' http://localhost:8000/api/notes                # 403: CSRF
+//!      -d '{"text":"hi"}' http://localhost:8001/api/notes                # 403: CSRF
 //! curl -i -X POST -H 'Origin: http://localhost:3000' -H 'Content-Type: application/json' \
-//!      -d '{"text":"hi"}' http://localhost:8000/api/notes                # 201: a dev front end
+//!      -d '{"text":"hi"}' http://localhost:8001/api/notes                # 201: a dev front end
 //! curl -i -X POST -H 'Origin: https://evil.com' \
-//!      http://localhost:8000/webhooks/stripe                             # 200: csrf_exempt_paths
-//! curl -i -H 'Host: 10.0.0.7' http://localhost:8000/healthz              # 200: health_check_paths
-//! curl -i -X POST http://localhost:8000/login                            # Set-Cookie: sessionid=...
+//!      http://localhost:8001/webhooks/stripe                             # 200: csrf_exempt_paths
+//! curl -i -H 'Host: 10.0.0.7' http://localhost:8001/healthz              # 200: health_check_paths
+//! curl -i -X POST http://localhost:8001/login                            # Set-Cookie: sessionid=...
+//! curl -i http://localhost:8001/page             # CSP nonce-…, and <script nonce="…"> in the page
 //!
 //! ENVIRONMENT=production cargo run -p example-axum-app    # strict: only the listed domains
 //! curl -i -X POST -H 'Host: example.com' -H 'X-Forwarded-Proto: https' \
-//!      -H 'Origin: https://example.com' http://localhost:8000/login
+//!      -H 'Origin: https://example.com' http://localhost:8001/login
 //! #   Set-Cookie: sessionid=...; Path=/; Secure; HttpOnly; SameSite=Lax
 //! #   Strict-Transport-Security: max-age=31536000; includeSubDomains; preload
 //! ```
@@ -45,6 +46,10 @@
 //!   and fix, and nowhere else.
 //! - Serve with `into_make_service_with_connect_info::<SocketAddr>()` and the `axum`
 //!   feature of `hardened`: forwarded headers are then believed only from trusted proxies.
+//! - A page with inline scripts takes the per-response nonce with the `CspNonce`
+//!   extractor (`{nonce}` in `headers.content_security_policy`), and `main` calls
+//!   `Security::require_csp_nonce` so a config without `{nonce}` fails at start-up
+//!   instead of answering `500` on the page.
 #![allow(clippy::print_stdout, reason = "the example says where it listens")]
 
 use std::convert::Infallible;
@@ -57,10 +62,12 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::http::Request;
 use axum::http::{StatusCode, header};
+use axum::response::Html;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hardened::Security;
+use hardened::enforce::CspNonce;
 use serde_json::{Value, json};
 
 /// The config file: `$HARDENED_CONFIG`, else the `config.yaml` beside this example.
@@ -81,6 +88,7 @@ fn app(
     let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/page", get(page))
         .route("/login", post(login))
         .route("/api/notes", post(create_note))
         .route("/webhooks/{provider}", post(webhook));
@@ -95,6 +103,16 @@ async fn index() -> Json<Value> {
         "hello": "this request passed the host check",
         "routes": ["POST /login", "POST /api/notes", "POST /webhooks/{provider}", "GET /healthz"],
     }))
+}
+
+/// An HTML page whose inline script runs under a strict CSP: it carries the nonce the
+/// layer drew for this response, the one in the `Content-Security-Policy` header. An
+/// injected `<script>` without it does not run.
+async fn page(nonce: CspNonce) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<title>hardened</title>\n<p id=\"out\">no script ran</p>\n\
+         <script nonce=\"{nonce}\">document.getElementById('out').textContent = 'the nonced script ran';</script>\n"
+    ))
 }
 
 /// Signs the user in. The handler writes a plain cookie; in production the layer adds
@@ -123,14 +141,15 @@ async fn main() -> ExitCode {
     // Rejections are logged through `tracing` (WARN, with the reason and the fix).
     tracing_subscriber::fmt::init();
     let path = config_path();
-    let security = match Security::load_from(&path) {
+    // The page's handler reads the CSP nonce: a policy without `{nonce}` is refused here.
+    let security = match Security::load_from(&path).and_then(Security::require_csp_nonce) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}:\n{e}", path.display());
             return ExitCode::from(2);
         }
     };
-    let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
+    let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8001".to_owned());
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -253,6 +272,24 @@ mod tests {
         let r = call(&s, "POST", "/login", &local).await;
         assert_eq!(r.status(), 200);
         assert_eq!(cookies(&r), ["sessionid=example-session; Path=/"]);
+        // The page's script carries the nonce of this response's CSP.
+        let r = call(&s, "GET", "/page", &local).await;
+        assert_eq!(r.status(), 200);
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let nonce = body
+            .split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(csp.contains(&format!("'nonce-{nonce}'")), "{csp} / {body}");
+        assert!(s.clone().require_csp_nonce().is_ok());
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! cargo run -p example-hyper-server        # ./config.yaml, else development defaults
-//! curl -i http://127.0.0.1:3000/                          # 200
-//! curl -i -H 'Host: evil.com' http://127.0.0.1:3000/      # 400: host not allowed
+//! curl -i http://127.0.0.1:8002/                          # 200
+//! curl -i -H 'Host: evil.com' http://127.0.0.1:8002/      # 400: host not allowed
 //! ```
 //!
 //! `main` returns `Result<(), Box<dyn Error>>` and loads with `Security::load()?`: a bad
@@ -58,9 +58,9 @@ pub async fn serve(listener: TcpListener, security: Security) -> std::io::Result
     }
 }
 
-/// The address to listen on: `$LISTEN`, else `127.0.0.1:3000`.
+/// The address to listen on: `$LISTEN`, else `127.0.0.1:8002`.
 pub fn listen_addr() -> Result<SocketAddr, std::net::AddrParseError> {
     std::env::var("LISTEN")
-        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+        .unwrap_or_else(|_| "127.0.0.1:8002".to_owned())
         .parse()
 }

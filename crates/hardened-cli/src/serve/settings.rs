@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hardened::config::GatewayConfig;
+use hardened::config::{GatewayConfig, gateway};
 use hardened_gateway::{GatewayOptions, Upstream, UpstreamError};
 
 use super::Args;
@@ -25,8 +25,8 @@ pub(super) struct BufferingArgs {
     /// `/upload`, `/upload/*`, `/u/{id}/file`. [config: gateway.unbuffered_request_paths]
     #[arg(long = "unbuffered-request-path", value_name = "PATTERN")]
     unbuffered_request_paths: Vec<String>,
-    /// Largest request body; larger ones are answered 413 (0 = unlimited). Suffixes
-    /// k, m, g (KiB, MiB, GiB). [default: 10m; config: gateway.client_max_body_size]
+    /// Largest request body; larger ones are answered 413 (0 = unlimited). Units k, m, g
+    /// and KiB, MiB, GiB are binary; kB, MB, GB decimal. [default: 10m; config: gateway.client_max_body_size]
     #[arg(long, value_name = "BYTES", allow_hyphen_values = true,
           value_parser = parse_bytes)]
     client_max_body_size: Option<u64>,
@@ -114,23 +114,17 @@ fn parse_secs(s: &str) -> Result<u64, String> {
     }
 }
 
-/// A number of bytes: digits with an optional `k`, `m` or `g` suffix (KiB, MiB, GiB).
+/// A number of bytes, read as the `gateway:` keys are ([`gateway::parse_bytes`]): digits
+/// and an optional unit, `k`/`m`/`g` and `KiB`/`MiB`/`GiB` binary, `kB`/`MB`/`GB` decimal.
 fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    if t.starts_with('-') {
+    if s.trim_start().starts_with('-') {
         return Err("must not be negative".to_owned());
     }
-    let (digits, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (t.get(..i).unwrap_or(""), 10),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (t.get(..i).unwrap_or(""), 20),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i).unwrap_or(""), 30),
-        _ => (t, 0),
-    };
-    let n: u64 = digits.parse().map_err(|_| {
-        "not a number of bytes (digits, optionally followed by k, m or g)".to_owned()
-    })?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| "too large".to_owned())
+    gateway::parse_bytes(s).ok_or_else(|| {
+        "not a number of bytes: digits and an optional unit, k, m, g or KiB, MiB, GiB \
+         (binary), kB, MB, GB (decimal), e.g. 10m, 10MiB, 10MB"
+            .to_owned()
+    })
 }
 
 /// A number of bytes, at least 1.

@@ -42,6 +42,20 @@ enum Format {
     Django,
 }
 
+/// The Django settings fragment `show --format django` prints for a loaded
+/// configuration on this runtime; `None` when the policy cannot be derived.
+pub(crate) fn django_fragment(
+    loaded: &hardened::config::load::Loaded,
+    probe: &hardened::probe::RuntimeProbe,
+) -> Option<String> {
+    let policy = hardened::policy::derive(&loaded.config, probe).ok()?;
+    Some(django::render(&Model::new(
+        &policy,
+        loaded,
+        probe.docker_disabled_by_env,
+    )))
+}
+
 /// Runs `hardened show`.
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::load_strict(args.config.config.as_deref())?;

@@ -458,13 +458,14 @@ fn show_json_development_defaults_from_the_guide() {
 #[test]
 fn show_never_prints_secrets() {
     let d = Dir::with_config("docker-prod.yaml");
-    let secret = "very-secret-key-value-0123456789-abcdefghijklmnopqrstuvwxyz";
+    // Strong enough to start in production (decision 154), and easy to spot.
+    let secret = "very-private-key-value-0123456789-abcdefghijklmnopqrstuvwxyz";
     for format in ["table", "json", "yaml", "django"] {
         let mut c = d.cmd(&["show", "--format", format]);
         c.env("SECRET_KEY", secret);
         let out = ok(c);
         assert!(!out.contains(secret), "{format}");
-        assert!(!out.contains("very-secret"), "{format}");
+        assert!(!out.contains("very-private"), "{format}");
     }
 }
 
@@ -1473,7 +1474,11 @@ fn show_says_which_environment_was_chosen_and_why() {
 #[test]
 fn production_by_default_without_domains_says_why_and_how_to_develop() {
     let d = Dir::empty();
-    std::fs::write(d.path().join("config.yaml"), "secret_key: x\n").unwrap();
+    std::fs::write(
+        d.path().join("config.yaml"),
+        "secret_key: q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9Kj8Hg6Fd3Sa1Zx5Cv\n",
+    )
+    .unwrap();
     let r = run(d.cmd(&["show"]));
     assert_eq!(r.code, Some(2));
     insta::assert_snapshot!(r.stderr, @r"

@@ -113,14 +113,11 @@ fn the_mounted_config_passes_check_deploy() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), &file).unwrap();
-    // A fresh key, as an operator makes one.
-    let key = run(&mut common::command(dir.path(), &["secret-key"])).stdout;
-    let key = String::from_utf8(key).unwrap();
+    // No SECRET_KEY: the gateway signs nothing, and the config says so (`role: gateway`).
     let out = common::command(
         dir.path(),
         &["check", "--deploy", "--config", "config.yaml"],
     )
-    .env("SECRET_KEY", key.trim())
     .output()
     .unwrap();
     assert_eq!(
@@ -154,4 +151,17 @@ fn every_command_line_parses() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The shipped config starts the gateway with no SECRET_KEY in its environment (no
+/// Secret to create for a key the gateway never uses).
+#[test]
+fn the_mounted_config_serves_without_a_secret() {
+    let file = std::fs::read_to_string(repo_root().join("deploy/config/config.yaml")).unwrap();
+    let served = common::Served::start(Some(&file), &["--upstream", "http://127.0.0.1:9"]);
+    assert!(
+        served.banner.starts_with("hardened: listening on"),
+        "{}",
+        served.banner
+    );
 }

@@ -42,10 +42,12 @@ mod tests;
 use crate::config::{Config, Problem};
 
 pub use report::{
-    DotenvFacts, Facts, Finding, Heading, Location, MANUAL, ManualItem, Report, Severity,
+    DjangoSettingsFacts, DotenvFacts, Facts, Finding, Heading, Location, MANUAL, ManualItem,
+    Report, Severity,
 };
 pub use rule_id::RuleId;
 pub use rules::RULES;
+pub(crate) use rules::{WEAK_SECRET_KEY_FIX, secret_key_weakness};
 
 /// When a rule applies. A rule that does not apply is neither passed nor failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -183,12 +183,34 @@ pub struct DotenvFacts {
     pub tracked: Option<bool>,
 }
 
+/// How the Django settings fragment named by `gateway.django_settings` compares with
+/// what `hardened show --format django` renders for the configuration now (gathered by
+/// the caller, which renders it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DjangoSettingsFacts {
+    /// The file holds exactly the current rendering.
+    Current,
+    /// The file cannot be read.
+    Unreadable(String),
+    /// The file differs; the first differing line (1-based) and the setting there.
+    Stale {
+        /// The first line that differs.
+        line: u64,
+        /// What the current rendering has on that line (empty past its end).
+        expected: String,
+    },
+}
+
 /// Facts about the world the checks need, gathered by the caller.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Facts {
     /// The `.env` file next to the configuration, when one was looked for.
     pub dotenv: Option<DotenvFacts>,
+    /// The file of `gateway.django_settings` against the current rendering, when the
+    /// caller compared them.
+    pub django_settings: Option<DjangoSettingsFacts>,
     /// What the runtime probe detected (Docker, Kubernetes).
     pub probe: RuntimeProbe,
 }
@@ -198,8 +220,15 @@ impl Facts {
     pub fn new(probe: RuntimeProbe) -> Facts {
         Facts {
             dotenv: None,
+            django_settings: None,
             probe,
         }
+    }
+
+    /// Adds how the `gateway.django_settings` file compares with the current rendering.
+    pub fn with_django_settings(mut self, facts: DjangoSettingsFacts) -> Facts {
+        self.django_settings = Some(facts);
+        self
     }
 
     /// Adds what is known about the `.env` file.

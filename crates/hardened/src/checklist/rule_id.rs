@@ -47,6 +47,9 @@ pub enum RuleId {
     CsrfExemptAll,
     /// `health-check-all`: no health_check_paths pattern matches every path.
     HealthCheckAll,
+    /// `csrf-upstream-unverified`: CSRF left to the upstream is checked there with the
+    /// derived settings, and no exemption is declared twice.
+    CsrfUpstreamUnverified,
     /// `hsts-disabled`: HSTS is on.
     HstsDisabled,
     /// `hsts-preload-without-subdomains`: HSTS preload comes with includeSubDomains.
@@ -87,7 +90,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 37] = [
+    pub const ALL: [RuleId; 38] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -107,6 +110,7 @@ impl RuleId {
         RuleId::CorsRegexAny,
         RuleId::CsrfExemptAll,
         RuleId::HealthCheckAll,
+        RuleId::CsrfUpstreamUnverified,
         RuleId::HstsDisabled,
         RuleId::HstsPreloadWithoutSubdomains,
         RuleId::HstsPreloadShortMaxAge,
@@ -165,6 +169,9 @@ impl RuleId {
             RuleId::CsrfExemptAll => "CSRF exemptions that match every path",
             RuleId::HealthCheckAll => {
                 "Health-check paths that match every path (the host check off everywhere)"
+            }
+            RuleId::CsrfUpstreamUnverified => {
+                "CSRF left to the upstream without proof that it checks with the derived settings"
             }
             RuleId::CspMissing => "A production deployment without a Content-Security-Policy",
             RuleId::ReportOnly => {
@@ -225,6 +232,7 @@ impl RuleId {
             RuleId::CorsRegexAny => "cors-regex-any",
             RuleId::CsrfExemptAll => "csrf-exempt-all",
             RuleId::HealthCheckAll => "health-check-all",
+            RuleId::CsrfUpstreamUnverified => "csrf-upstream-unverified",
             RuleId::HstsDisabled => "hsts-disabled",
             RuleId::HstsPreloadWithoutSubdomains => "hsts-preload-without-subdomains",
             RuleId::HstsPreloadShortMaxAge => "hsts-preload-short-max-age",

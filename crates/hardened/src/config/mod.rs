@@ -21,6 +21,9 @@ pub mod load;
 pub(crate) mod node;
 mod origin_regex;
 mod problem;
+#[cfg(feature = "config-file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
+pub mod reference;
 mod secret;
 #[cfg(feature = "config-file")]
 mod typer;
@@ -34,7 +37,7 @@ use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
 pub(crate) use check::code_problems;
-pub use gateway::{GatewayConfig, GatewayTls, LogFormat};
+pub use gateway::{GatewayConfig, GatewayCsrf, GatewayTls, LogFormat};
 pub use origin_regex::OriginRegex;
 pub(crate) use origin_regex::{CompiledRegexes, origin_regexes};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
@@ -195,6 +198,40 @@ impl std::ops::DerefMut for AppSettings {
     }
 }
 
+/// What reads the configuration (`role:`), and so which checklist `check --deploy`
+/// applies: an application signs with `secret_key`, the gateway never does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Role {
+    /// An application that links the library (and may sign with `secret_key`): the
+    /// default.
+    #[default]
+    App,
+    /// Only `hardened serve` reads it, in front of an application that keeps its own
+    /// secret: no `secret_key` is needed.
+    Gateway,
+}
+
+impl Role {
+    /// `app` or `gateway`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::App => "app",
+            Role::Gateway => "gateway",
+        }
+    }
+
+    /// Parses `app` or `gateway` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "app" => Some(Role::App),
+            "gateway" => Some(Role::Gateway),
+            _ => None,
+        }
+    }
+}
+
 /// Which peers may set `X-Forwarded-Proto`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrustedProxies {
@@ -340,6 +377,8 @@ pub struct Config {
     pub environment: Environment,
     /// Debug mode. Never weakens security in production or staging.
     pub debug: bool,
+    /// What reads this configuration: an application (the default) or only the gateway.
+    pub role: Role,
     /// The application's secret key.
     pub secret_key: Option<Secret>,
     /// The parsed `security_domains`.
@@ -417,6 +456,7 @@ impl Default for Config {
         Config {
             environment: Environment::Development,
             debug: true,
+            role: Role::App,
             secret_key: None,
             security_domains: Vec::new(),
             ssl_redirect: None,

@@ -38,6 +38,9 @@ pub enum ProblemKind {
     /// A setting that matches anything (a CORS regex admitting any origin, an exempt
     /// path pattern matching every path) outside development (`catch-all`).
     CatchAll,
+    /// A secret key known to be weak (a placeholder, a published example, a common
+    /// password, too short) outside development (`weak-secret-key`).
+    WeakSecretKey,
     /// A string that is not a valid HTTP header name (`invalid-header-name`).
     InvalidHeaderName,
     /// A string that is not a valid HTTP header value (`invalid-header-value`).
@@ -112,6 +115,7 @@ impl ProblemKind {
             ProblemKind::InvalidAddress => "invalid-address",
             ProblemKind::InvalidDuration => "invalid-duration",
             ProblemKind::MissingValue => "missing-value",
+            ProblemKind::WeakSecretKey => "weak-secret-key",
             ProblemKind::InvalidSize => "invalid-size",
             ProblemKind::EnvironmentChanged => "environment-changed",
         }
@@ -122,7 +126,10 @@ impl ProblemKind {
     pub fn is_policy(self) -> bool {
         matches!(
             self,
-            ProblemKind::NoDomains | ProblemKind::WildcardDomain | ProblemKind::CatchAll
+            ProblemKind::NoDomains
+                | ProblemKind::WildcardDomain
+                | ProblemKind::CatchAll
+                | ProblemKind::WeakSecretKey
         )
     }
 }
@@ -342,7 +349,8 @@ mod tests {
     use super::ProblemKind as K;
 
     /// Every kind, to check the codes.
-    const ALL: [K; 23] = [
+    const ALL: [K; 24] = [
+        K::WeakSecretKey,
         K::UnknownKey,
         K::NonStringKey,
         K::WrongType,

@@ -11,6 +11,9 @@ use crate::domain::Scheme;
 pub(crate) struct CsrfCheck {
     pub(crate) matcher: OriginMatcher,
     pub(crate) exempt: PathSet,
+    /// Left to the upstream application (`gateway.csrf: upstream`): every request
+    /// passes.
+    pub(crate) upstream: bool,
 }
 
 impl CsrfCheck {
@@ -20,7 +23,8 @@ impl CsrfCheck {
         head: &RequestHead<'_>,
         host: Option<&RequestHost<'_>>,
     ) -> Result<(), Rejection> {
-        if head.method().is_safe()
+        if self.upstream
+            || head.method().is_safe()
             || head.parts().extensions.get::<CsrfExempt>().is_some()
             || self.exempt.matches(head.path())
         {

@@ -27,6 +27,7 @@ mod grpc;
 mod headers;
 mod host;
 mod matcher;
+mod nonce;
 mod rejection;
 mod request;
 mod security;
@@ -40,6 +41,8 @@ pub use decision::{
 };
 pub use headers::{CspNonce, NONCE_PLACEHOLDER};
 pub use matcher::PathSet;
+#[cfg(feature = "axum")]
+pub use nonce::MissingCspNonce;
 pub use request::{
     CsrfExempt, MethodClass, PeerAddr, RequestHead, RequestHost, TlsConnection, Upgrade, peer_ip,
 };

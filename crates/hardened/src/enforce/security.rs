@@ -143,6 +143,7 @@ impl Security {
             csrf: CsrfCheck {
                 matcher: OriginMatcher::csrf(&policy.csrf),
                 exempt: PathSet::new(&policy.csrf.exempt_paths),
+                upstream: policy.csrf.upstream,
             },
             health: PathSet::new(&policy.health_check_paths),
             headers,

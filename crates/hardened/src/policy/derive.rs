@@ -4,7 +4,9 @@
 //! headers) is decided here, once; the enforcement, `hardened show` and the checklist
 //! read the result.
 
-use crate::config::{Config, Environment, HeaderOverride, OriginRegex, TrustedProxies};
+use crate::config::{
+    Config, Environment, GatewayCsrf, HeaderOverride, OriginRegex, Role, TrustedProxies,
+};
 use crate::domain::{DomainEntry, Host, Origin, Scheme};
 use crate::probe::RuntimeProbe;
 
@@ -211,6 +213,7 @@ fn derive_with(
             },
             loopback_ports,
             exempt_paths: cfg.csrf_exempt_paths.clone(),
+            upstream: cfg.role == Role::Gateway && cfg.gateway.csrf == Some(GatewayCsrf::Upstream),
         },
         tls: TlsRules {
             ssl_redirect: strict && cfg.ssl_redirect == Some(true),

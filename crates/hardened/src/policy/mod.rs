@@ -361,6 +361,10 @@ pub struct CsrfRules {
     pub loopback_ports: Vec<u16>,
     /// Path patterns exempt from the check.
     pub exempt_paths: Vec<String>,
+    /// The check is left to the upstream application (`role: gateway` with
+    /// `gateway.csrf: upstream`): every request passes it here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub upstream: bool,
 }
 
 /// HSTS header settings.

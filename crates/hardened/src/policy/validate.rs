@@ -338,7 +338,7 @@ fn catch_all(
 /// The fix for a CORS regex that admits any origin.
 pub(crate) const CORS_REGEX_FIX: &str = "restrict it to your own domains, e.g. `https://[a-z0-9-]+\\.example\\.com`, or list them in security_domains (`.example.com` covers subdomains)";
 /// The fix for a CSRF exemption that covers every path.
-pub(crate) const CSRF_EXEMPT_FIX: &str = "exempt only the routes that need it, e.g. `csrf_exempt_paths: [/hooks/{id}, /api/*]`; token-authenticated clients without cookies need no exemption";
+pub(crate) const CSRF_EXEMPT_FIX: &str = "exempt only the routes that need it, e.g. `csrf_exempt_paths: [\"/hooks/{id}\", \"/api/*\"]`; token-authenticated clients without cookies need no exemption";
 /// The fix for a health-check path that covers every path.
 pub(crate) const HEALTH_FIX: &str =
     "list the probe paths exactly, e.g. `health_check_paths: [/healthz, /readyz]`";
@@ -373,6 +373,23 @@ fn checked(cfg: &Config) -> (Vec<Problem>, Vec<OriginRegex>) {
                 );
             }
         }
+    }
+    // A known-weak key in production never starts: what `check` reports as an error
+    // is refused where the key is loaded (decision 154). Its value is never shown.
+    if cfg.environment.is_strict()
+        && let Some(key) = cfg.secret_key.as_ref().map(|s| s.expose())
+        && !key.trim().is_empty()
+        && let Some(why) = crate::checklist::secret_key_weakness(key)
+    {
+        out.push(
+            Problem::new(
+                ProblemKind::WeakSecretKey,
+                "secret_key",
+                format!("{why}: production refuses a known-weak secret"),
+                crate::checklist::WEAK_SECRET_KEY_FIX,
+            )
+            .at(cfg.sources.get("secret_key").cloned()),
+        );
     }
     let src = cfg.sources.get("security_domains").cloned();
     if cfg.environment.is_strict() {

@@ -990,12 +990,12 @@ fn layering_precedence() {
     let files = [
         (
             "config.yaml",
-            "environment: production\nsecurity_domains: [base.example.com]\nsecret_key: from-yaml\n\
+            "environment: production\nsecurity_domains: [base.example.com]\nsecret_key: from-yaml-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9\n\
              health_check_paths: [/healthz]\n",
         ),
         (
             "config.production.yaml",
-            "security_domains: [overlay.example.com]\nsecret_key: from-overlay\n",
+            "security_domains: [overlay.example.com]\nsecret_key: from-overlay-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9\n",
         ),
         (
             ".env",
@@ -1008,7 +1008,10 @@ fn layering_precedence() {
     let f = Files::new(&files[..1]);
     let l = f.load(&[]).unwrap();
     assert_eq!(domains(&l), ["https://base.example.com"]);
-    assert_eq!(l.config.secret_key.as_ref().unwrap().expose(), "from-yaml");
+    assert_eq!(
+        l.config.secret_key.as_ref().unwrap().expose(),
+        "from-yaml-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9"
+    );
 
     // + overlay.
     let f = Files::new(&files[..2]);
@@ -1016,7 +1019,7 @@ fn layering_precedence() {
     assert_eq!(domains(&l), ["https://overlay.example.com"]);
     assert_eq!(
         l.config.secret_key.as_ref().unwrap().expose(),
-        "from-overlay"
+        "from-overlay-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9"
     );
     assert_eq!(
         l.config.health_check_paths,
@@ -1042,11 +1045,17 @@ fn layering_precedence() {
     let l = f
         .load(&[
             ("SECURITY_DOMAINS", "env.example.com"),
-            ("SECRET_KEY", "from-env"),
+            (
+                "SECRET_KEY",
+                "from-env-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9",
+            ),
         ])
         .unwrap();
     assert_eq!(domains(&l), ["https://env.example.com"]);
-    assert_eq!(l.config.secret_key.as_ref().unwrap().expose(), "from-env");
+    assert_eq!(
+        l.config.secret_key.as_ref().unwrap().expose(),
+        "from-env-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9"
+    );
     assert_eq!(
         l.config.sources["secret_key"].to_string(),
         "environment variable SECRET_KEY"
@@ -1232,9 +1241,17 @@ fn interpolation() {
         ),
         (".env", "DOMAIN=from-dotenv.example.com\n"),
     ]);
-    let l = f.load(&[("SECRET_KEY", "s3cret")]).unwrap();
+    let l = f
+        .load(&[(
+            "SECRET_KEY",
+            "s3cr3t-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9X",
+        )])
+        .unwrap();
     let cfg = &l.config;
-    assert_eq!(cfg.secret_key.as_ref().unwrap().expose(), "s3cret");
+    assert_eq!(
+        cfg.secret_key.as_ref().unwrap().expose(),
+        "s3cr3t-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9X"
+    );
     assert!(cfg.sources["secret_key"].from_env);
     assert_eq!(
         strs(&cfg.origins()),
@@ -1248,7 +1265,10 @@ fn interpolation() {
     // The process environment wins over .env; an empty value takes the default.
     let l = f
         .load(&[
-            ("SECRET_KEY", "k"),
+            (
+                "SECRET_KEY",
+                "s3cr3t-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9X",
+            ),
             ("DOMAIN", "env.example.com"),
             ("SITE_URL", ""),
         ])
@@ -1544,13 +1564,22 @@ fn policy_serializes_without_secrets() {
         "environment: production\nsecurity_domains: [example.com]\nsecret_key: ${SECRET_KEY}\n\
          database: {url: 'postgres://u:dbpass@db/app'}\n",
     )]);
-    let l = f.load(&[("SECRET_KEY", "super-secret-value")]).unwrap();
+    let l = f
+        .load(&[(
+            "SECRET_KEY",
+            "super-private-value-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9",
+        )])
+        .unwrap();
     let p = derive_ok(&l.config, &RuntimeProbe::none());
     let json = serde_json::to_string(&p).unwrap();
-    assert!(!json.contains("super-secret-value") && !json.contains("dbpass"));
+    assert!(
+        !json.contains("super-private-value-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9")
+            && !json.contains("dbpass")
+    );
     let dbg = format!("{:?}", l.config);
     assert!(
-        !dbg.contains("super-secret-value") && !dbg.contains("dbpass"),
+        !dbg.contains("super-private-value-q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9")
+            && !dbg.contains("dbpass"),
         "{dbg}"
     );
 }
@@ -1780,4 +1809,52 @@ fn report_only_values() {
     let ps = problems("debug: true\nreport_only: [cors]\n");
     assert_eq!(ps[0].key(), "report_only[0]");
     assert!(ps[0].fix().contains("CORS always enforces"));
+}
+
+#[test]
+fn role_app_by_default_gateway_when_said() {
+    use hardened::config::Role;
+    let base = "environment: production\nsecurity_domains: [example.com]\n";
+    assert_eq!(load_yaml_ok(base).role, Role::App);
+    assert_eq!(
+        load_yaml_ok(&format!("{base}role: gateway\n")).role,
+        Role::Gateway
+    );
+    assert_eq!(load_yaml_ok(&format!("{base}role: App\n")).role, Role::App);
+    let errs = problems(&format!("{base}role: proxy\n"));
+    assert_eq!(errs[0].key(), "role");
+    assert!(errs[0].to_string().contains("gateway"), "{}", errs[0]);
+}
+
+/// A known-weak secret key never starts in production or staging (the checklist's
+/// secret-key rules, enforced where the key is loaded); development keeps any key. The
+/// key itself never appears in the error.
+#[test]
+fn weak_secret_key_refused_in_production_only() {
+    for (key, why) in [
+        ("changeme", "placeholder"),
+        ("${SECRET_KEY:-changeme}", "placeholder"),
+        ("password123", "placeholder"),
+        ("aB3dE6gH9jK2", "characters long"),
+        (&"ab".repeat(30), "distinct characters"),
+    ] {
+        for env in ["production", "staging"] {
+            let errs = problems(&format!(
+                "environment: {env}\nsecurity_domains: [example.com]\nsecret_key: \"{key}\"\n"
+            ));
+            assert_eq!(errs.len(), 1, "{key}: {errs:?}");
+            assert_eq!(errs[0].key(), "secret_key");
+            let text = errs[0].to_string();
+            assert!(
+                text.contains(why) || text.contains("common password"),
+                "{text}"
+            );
+            assert!(!text.contains(&"ab".repeat(30)), "the key is shown: {text}");
+        }
+        let dev = format!("environment: development\nsecret_key: \"{key}\"\n");
+        assert!(load_yaml(&dev).is_ok(), "{key}");
+    }
+    let strong = "environment: production\nsecurity_domains: [example.com]\n\
+                  secret_key: q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9Kj8Hg6Fd3Sa1Zx5Cv\n";
+    assert!(load_yaml(strong).is_ok());
 }

@@ -2,10 +2,13 @@
 //!
 //! - `derivation`: config → policy, every row of the derivation tables;
 //! - `http`: the layer over HTTP in front of axum, hyper and raw TCP clients;
+//! - `nonce`: the CSP nonce in axum handlers, and its absence made explicit;
 //! - `properties`: proptest properties of the public surface;
 //! - `websocket`: the handshake Origin check with a real WebSocket client.
 
 mod derivation;
 mod http;
+#[cfg(feature = "axum")]
+mod nonce;
 mod properties;
 mod websocket;

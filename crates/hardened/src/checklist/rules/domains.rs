@@ -200,3 +200,58 @@ pub(super) fn health_check_all(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
         HEALTH_FIX,
     )
 }
+
+/// The fix of a missing or stale Django settings fragment.
+const DJANGO_SETTINGS_FIX: &str = "generate the fragment with `hardened show --format django > app/security_settings.py`, import it in settings.py (`from .security_settings import *`), name it in the config (`gateway: {django_settings: app/security_settings.py}`), and regenerate it whenever the config changes";
+
+/// `gateway.csrf: upstream` hands CSRF to the application: the gateway then checks
+/// nothing, so the application must enforce the origins this file derives (the
+/// fragment of `show --format django`, current), and `csrf_exempt_paths` is dead
+/// weight that would mislead a reader.
+pub(super) fn csrf_upstream_unverified(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    use crate::checklist::DjangoSettingsFacts;
+    if !cx.policy.csrf.upstream {
+        // The gateway checks CSRF itself: nothing is left unverified.
+        return Some(Vec::new());
+    }
+    let mut hits = Vec::new();
+    let loc = cx
+        .loc("gateway.django_settings")
+        .or_else(|| cx.loc("gateway.csrf"));
+    match (&cx.cfg.gateway.django_settings, &cx.facts.django_settings) {
+        (None, _) => hits.push(hit(
+            cx.severity(),
+            "`gateway.csrf: upstream` leaves CSRF to the application, but no `gateway.django_settings` names the settings it enforces",
+            DJANGO_SETTINGS_FIX,
+            loc,
+        )),
+        (Some(_), None | Some(DjangoSettingsFacts::Current)) => {}
+        (Some(path), Some(DjangoSettingsFacts::Unreadable(e))) => hits.push(hit(
+            cx.severity(),
+            format!(
+                "`gateway.django_settings` {} cannot be read ({e}): nothing shows the application checks CSRF with the derived origins",
+                path.display()
+            ),
+            DJANGO_SETTINGS_FIX,
+            loc,
+        )),
+        (Some(path), Some(DjangoSettingsFacts::Stale { line, expected })) => hits.push(hit(
+            cx.severity(),
+            format!(
+                "{} is not what this config derives now (line {line}: expected {expected:?}): the application checks CSRF with other origins than the gateway allows",
+                path.display()
+            ),
+            DJANGO_SETTINGS_FIX,
+            loc,
+        )),
+    }
+    if !cx.cfg.csrf_exempt_paths.is_empty() {
+        hits.push(hit(
+            Severity::Warning,
+            "csrf_exempt_paths has no effect while the application checks CSRF (`gateway.csrf: upstream`): the exemptions are its `@csrf_exempt` views",
+            "remove csrf_exempt_paths; mark the views `@csrf_exempt` in Django, where they are declared once",
+            cx.loc("csrf_exempt_paths"),
+        ));
+    }
+    Some(hits)
+}

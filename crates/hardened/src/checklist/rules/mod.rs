@@ -18,6 +18,7 @@ use crate::policy::{Policy, derive_as};
 
 #[cfg(test)]
 pub(super) use database::host_is_public;
+pub(crate) use environment::{WEAK_SECRET_KEY_FIX, secret_key_weakness};
 #[cfg(test)]
 pub(super) use secrets::looks_secret;
 
@@ -253,6 +254,13 @@ pub static RULES: &[Rule] = &[
         Always,
         "no health_check_paths pattern matches every path",
         domains::health_check_all
+    ),
+    rule!(
+        CsrfUpstreamUnverified,
+        Domains,
+        Always,
+        "CSRF left to the upstream is checked there with the derived settings",
+        domains::csrf_upstream_unverified
     ),
     rule!(
         HstsDisabled,

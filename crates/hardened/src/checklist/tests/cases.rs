@@ -227,6 +227,23 @@ pub(super) const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
         |s| s.cfg.health_check_paths.push("/healthz".into()),
     ),
     (
+        RuleId::CsrfUpstreamUnverified,
+        Severity::Error,
+        |s| {
+            s.cfg.role = crate::config::Role::Gateway;
+            s.cfg.gateway.csrf = Some(crate::config::GatewayCsrf::Upstream);
+        },
+        |s| {
+            s.cfg.role = crate::config::Role::Gateway;
+            s.cfg.gateway.csrf = Some(crate::config::GatewayCsrf::Upstream);
+            s.cfg.gateway.django_settings = Some("security_settings.py".into());
+            s.facts = s
+                .facts
+                .clone()
+                .with_django_settings(crate::checklist::DjangoSettingsFacts::Current);
+        },
+    ),
+    (
         RuleId::HstsDisabled,
         Severity::Error,
         |s| s.cfg.hsts.seconds = Some(0),

@@ -253,7 +253,8 @@ fn development_without_deploy_runs_only_general_rules() {
             "domains-invalid",
             "cors-regex-any",
             "csrf-exempt-all",
-            "health-check-all"
+            "health-check-all",
+            "csrf-upstream-unverified"
         ]
     );
     // The same config judged for deployment fails.
@@ -516,4 +517,35 @@ fn rule_ids_parse_back() {
         assert_eq!(RuleId::parse(r.id.as_str()), Some(r.id));
     }
     assert_eq!(RuleId::ALL.len(), RULES.len());
+}
+
+/// `role: gateway`: a configuration only the gateway reads needs no secret key, and
+/// says so in place of the finding; the same file read by an application does.
+#[test]
+fn gateway_role_needs_no_secret_key() {
+    let mut s = Setup::clean();
+    s.cfg.secret_key = None;
+    s.cfg.sources.remove("secret_key");
+    let app = s.run();
+    let missing: Vec<&Finding> = app
+        .findings
+        .iter()
+        .filter(|f| f.id == RuleId::SecretKeyMissing)
+        .collect();
+    assert_eq!(missing.len(), 1, "{:?}", ids(&app));
+    assert!(
+        missing.iter().all(|f| f.fix.contains("role: gateway")),
+        "{missing:?}"
+    );
+    s.cfg.role = crate::config::Role::Gateway;
+    let gateway = s.run();
+    assert!(
+        !ids(&gateway).contains(&RuleId::SecretKeyMissing),
+        "{:?}",
+        ids(&gateway)
+    );
+    assert!(gateway.findings.is_empty(), "{:?}", ids(&gateway));
+    // A key set anyway is still judged.
+    s.cfg.secret_key = Some(Secret::new("changeme"));
+    assert!(ids(&s.run()).contains(&RuleId::SecretKeyShort));
 }

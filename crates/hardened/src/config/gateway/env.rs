@@ -20,6 +20,13 @@ fn env_paths() -> impl Iterator<Item = Vec<&'static str>> {
         .chain(TLS_KEYS.iter().map(|k| vec!["tls", *k]))
 }
 
+/// Every `HARDENED_GATEWAY_*` variable, with the `gateway.*` key path it sets.
+pub(crate) fn variables() -> Vec<(String, String)> {
+    env_paths()
+        .map(|path| (env_name(&path), format!("gateway.{}", path.join("."))))
+        .collect()
+}
+
 /// Sets `gateway.*` keys from the `HARDENED_GATEWAY_*` variables that are set and
 /// not empty, over whatever the files said. `node(name, value)` makes the key and
 /// value nodes of a variable, as the loader does for its other variables.

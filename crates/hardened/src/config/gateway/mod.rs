@@ -83,6 +83,46 @@ pub struct GatewayConfig {
     pub upstream_queue_timeout: Option<Duration>,
     /// Worker threads, each with its own event loop (1 to 1024; default one per core).
     pub workers: Option<u64>,
+    /// Who checks CSRF on the requests the gateway forwards: the gateway (the default)
+    /// or the upstream application (a Django project, whose `@csrf_exempt` views are
+    /// then the only exemptions). Takes effect with `role: gateway` only.
+    pub csrf: Option<GatewayCsrf>,
+    /// The Django settings fragment the upstream imports (`hardened show --format
+    /// django` output): `check --deploy` verifies that it is current, i.e. that the
+    /// upstream enforces the settings this file derives.
+    pub django_settings: Option<PathBuf>,
+}
+
+/// Who checks CSRF on forwarded requests (`gateway.csrf`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GatewayCsrf {
+    /// The gateway checks, with `csrf_exempt_paths` as its exemptions.
+    #[default]
+    Enforce,
+    /// The upstream application checks (Django's `CsrfViewMiddleware`, with the
+    /// `CSRF_TRUSTED_ORIGINS` of `hardened show --format django`); the gateway lets
+    /// cross-origin writes through to it.
+    Upstream,
+}
+
+impl GatewayCsrf {
+    /// `enforce` or `upstream`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayCsrf::Enforce => "enforce",
+            GatewayCsrf::Upstream => "upstream",
+        }
+    }
+
+    /// Parses `enforce` or `upstream` (case-insensitive).
+    pub fn parse(s: &str) -> Option<GatewayCsrf> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "enforce" => Some(GatewayCsrf::Enforce),
+            "upstream" => Some(GatewayCsrf::Upstream),
+            _ => None,
+        }
+    }
 }
 
 /// The certificate and key files of direct TLS (PEM). Only the paths are kept: the key
@@ -159,20 +199,49 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_millis(ms))
 }
 
-/// Parses a number of bytes: digits with an optional `k`, `m` or `g` suffix (KiB, MiB,
-/// GiB; case-insensitive). `None` for anything else, or on overflow.
+/// The units [`parse_bytes`] reads, case-insensitive, and what each multiplies by.
+/// nginx's one-letter units and the IEC units are binary; `kB`, `MB`, `GB` are decimal
+/// (SI, as Caddy reads them).
+pub const BYTE_UNITS: [(&str, u64); 10] = [
+    ("b", 1),
+    ("k", 1 << 10),
+    ("m", 1 << 20),
+    ("g", 1 << 30),
+    ("kib", 1 << 10),
+    ("mib", 1 << 20),
+    ("gib", 1 << 30),
+    ("kb", 1_000),
+    ("mb", 1_000_000),
+    ("gb", 1_000_000_000),
+];
+
+/// Parses a number of bytes: digits, then optionally a unit of [`BYTE_UNITS`]
+/// (case-insensitive, a space allowed before it): `65536`, `64k`, `10m` and `10MiB`
+/// (binary: 10 × 2²⁰), `10MB` (decimal: 10 × 10⁶). `None` for anything else (negative
+/// or fractional numbers included), or on overflow.
+///
+/// ```
+/// use hardened::config::gateway::parse_bytes;
+///
+/// assert_eq!(parse_bytes("10M"), Some(10 << 20));
+/// assert_eq!(parse_bytes("10MiB"), Some(10 << 20));
+/// assert_eq!(parse_bytes("10MB"), Some(10_000_000));
+/// assert_eq!(parse_bytes("1.5m"), None);
+/// ```
 pub fn parse_bytes(s: &str) -> Option<u64> {
     let t = s.trim();
-    let (digits, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (t.get(..i)?, 10),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (t.get(..i)?, 20),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (t.get(..i)?, 30),
-        _ => (t, 0),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
         return None;
     }
-    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+    let unit = unit.trim_start().to_ascii_lowercase();
+    let factor = if unit.is_empty() {
+        1
+    } else {
+        BYTE_UNITS.iter().find(|(u, _)| *u == unit)?.1
+    };
+    digits.parse::<u64>().ok()?.checked_mul(factor)
 }
 
 /// A duration as [`parse_duration`] reads it back: `30s`, `250ms`, `5m`, `1h`.
@@ -190,11 +259,11 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 #[cfg(feature = "config-file")]
-pub(crate) use env::env_overrides;
+pub(crate) use env::{env_overrides, variables};
 
 /// The keys of `gateway:`.
 #[cfg(feature = "config-file")]
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "listen",
     "upstream",
     "upstream_timeout",
@@ -219,8 +288,10 @@ const KEYS: &[&str] = &[
     "upstream_queue_size",
     "upstream_queue_timeout",
     "workers",
+    "csrf",
+    "django_settings",
 ];
 
 /// The keys of `gateway.tls:`.
 #[cfg(feature = "config-file")]
-const TLS_KEYS: &[&str] = &["cert", "key"];
+pub(crate) const TLS_KEYS: &[&str] = &["cert", "key"];

@@ -9,7 +9,9 @@ use std::time::Duration;
 /// The most worker threads `gateway.workers` may ask for.
 const MAX_WORKERS: u64 = 1024;
 
-use super::{GatewayConfig, GatewayTls, KEYS, LogFormat, TLS_KEYS, parse_bytes, parse_duration};
+use super::{
+    GatewayConfig, GatewayCsrf, GatewayTls, KEYS, LogFormat, TLS_KEYS, parse_bytes, parse_duration,
+};
 use crate::config::node::{Node, Value};
 use crate::config::problem::{Problem, ProblemKind};
 use crate::config::typer::edit_distance;
@@ -200,7 +202,7 @@ impl Typer {
         let (what, fix) = if bytes {
             (
                 "a number of bytes",
-                "write bytes (`65536`) or with a suffix (`64k`, `10m`, `1g`)",
+                "write bytes (`65536`) or with a unit (`64k`, `10m` or `10MiB` binary; `10MB` decimal)",
             )
         } else {
             ("a whole number", "write a whole number such as `64`")
@@ -454,6 +456,25 @@ impl Typer {
                             format!("must be at most {MAX_WORKERS}"),
                             "give the number of cores, or leave it out for one worker per core",
                         );
+                    }
+                }
+                "csrf" => {
+                    if let Some(s) = self.gateway_str(v, &path, "upstream") {
+                        match GatewayCsrf::parse(s) {
+                            Some(c) => g.csrf = Some(c),
+                            None => self.gateway_problem(
+                                ProblemKind::WrongType,
+                                v,
+                                &path,
+                                "expected enforce or upstream".into(),
+                                "write `csrf: enforce` (the gateway checks) or `csrf: upstream` (Django checks; needs `role: gateway`)",
+                            ),
+                        }
+                    }
+                }
+                "django_settings" => {
+                    if let Some(s) = self.gateway_str(v, &path, "app/security_settings.py") {
+                        g.django_settings = Some(relative_to_source(Path::new(s.trim()), v));
                     }
                 }
                 _ => self.gateway_unknown(kn, &k, &path, KEYS),

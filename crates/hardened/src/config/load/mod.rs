@@ -16,7 +16,7 @@
 //! std::fs::write(&path, "security_domains: [example.com]\nsecret_key: ${SECRET_KEY}\n")?;
 //! let loaded = Loader::new()
 //!     .file(&path)
-//!     .env([("SECRET_KEY", "k".repeat(50).as_str())])
+//!     .env([("SECRET_KEY", "q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9Kj8Hg6Fd3Sa1")]) // strong: a weak key is refused
 //!     .load()?;
 //! assert_eq!(loaded.config.environment, Environment::Production); // no debug: secure default
 //! assert!(loaded.config.sources["secret_key"].from_env);
@@ -40,6 +40,16 @@ use yaml::read_yaml;
 
 /// Environment variables naming the environment, in order of precedence.
 pub const ENVIRONMENT_VARS: [&str; 3] = ["DJANGO_ENV", "ENVIRONMENT", "ENV"];
+
+/// Environment variables that set a top-level key, with the key: over the files, as
+/// the last layer.
+pub const KEY_VARIABLES: [(&str, &str); 5] = [
+    ("SECRET_KEY", "secret_key"),
+    ("DEBUG", "debug"),
+    ("SECURITY_DOMAINS", "security_domains"),
+    ("SSL_REDIRECT", "ssl_redirect"),
+    ("DOCKER", "docker"),
+];
 
 /// Configuration loader. See the [module docs](self).
 #[derive(Clone, Debug, Default)]
@@ -300,13 +310,7 @@ impl Loader {
             );
             set_by_var.insert("environment".to_owned(), name.clone());
         }
-        for (name, key) in [
-            ("SECRET_KEY", "secret_key"),
-            ("DEBUG", "debug"),
-            ("SECURITY_DOMAINS", "security_domains"),
-            ("SSL_REDIRECT", "ssl_redirect"),
-            ("DOCKER", "docker"),
-        ] {
+        for (name, key) in KEY_VARIABLES {
             if let Some((v, _)) = vars.get(name) {
                 merged.insert(key.into(), var_node(name, Value::Str(v.clone())));
                 set_by_var.insert(key.to_owned(), name.to_owned());
@@ -341,12 +345,16 @@ impl Loader {
                 .filter(|p| !(bad_domains && p.kind() == ProblemKind::NoDomains))
                 .map(|p| explain_default_production(p, &reason)),
         );
-        // File order, then line: the order a reader fixes them in.
+        // File order, then line: the order a reader fixes them in. "No domains" is
+        // often the consequence of another mistake (a misspelt `security_domain`, an
+        // unset variable), so it comes after every problem with a place in a file.
         problems.sort_by(|a, b| {
             let key = |p: &Problem| {
-                p.source()
+                let place = p
+                    .source()
                     .map(|s| (s.origin.to_string(), s.line))
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                (p.kind() == ProblemKind::NoDomains, place)
             };
             key(a).cmp(&key(b))
         });

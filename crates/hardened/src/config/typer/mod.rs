@@ -5,6 +5,7 @@
 //! the close matches offered for misspelt keys and values.
 
 mod sections;
+pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
 mod suggest;
 mod values;
 
@@ -15,8 +16,8 @@ use ipnet::IpNet;
 use super::node::{Node, Value};
 use super::problem::{Problem, ProblemKind};
 use super::{
-    Config, DockerMode, Environment, OriginRegex, ReportOnly, Secret, TrustedProxies, parse_bool,
-    url_origin,
+    Config, DockerMode, Environment, OriginRegex, ReportOnly, Role, Secret, TrustedProxies,
+    parse_bool, url_origin,
 };
 use crate::domain;
 pub(crate) use suggest::{ENVIRONMENT_FIX, edit_distance};
@@ -26,6 +27,7 @@ use suggest::{closest_key, derived_setting};
 pub(crate) const KNOWN_KEYS: &[&str] = &[
     "environment",
     "debug",
+    "role",
     "secret_key",
     "security_domains",
     "ssl_redirect",
@@ -52,6 +54,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "app",
     "gateway",
 ];
+
+/// The keys of `cookies:`.
+pub(crate) const COOKIE_KEYS: &[&str] = &["session_name", "csrf_name"];
 
 /// Types merged nodes into a [`Config`], collecting every problem.
 pub(crate) struct Typer {
@@ -97,6 +102,13 @@ impl Typer {
                     }
                 }
                 "debug" => debug = self.bool(n, key),
+                "role" => match &n.value {
+                    Value::Null => {}
+                    Value::Str(s) if Role::parse(s).is_some() => {
+                        cfg.role = Role::parse(s).unwrap_or_default();
+                    }
+                    _ => self.not_one_of(n, key, "app or gateway", &["app", "gateway"]),
+                },
                 "secret_key" => match &n.value {
                     Value::Null => {}
                     Value::Str(s) => cfg.secret_key = Some(Secret::new(s.clone())),
@@ -364,7 +376,7 @@ impl Typer {
                     }
                 }
                 "cookies" => {
-                    const KNOWN: &[&str] = &["session_name", "csrf_name"];
+                    const KNOWN: &[&str] = COOKIE_KEYS;
                     for (k, kn, v) in self.sub_map(n, "cookies") {
                         let path = format!("cookies.{k}");
                         let slot = match k.as_str() {
@@ -413,6 +425,22 @@ impl Typer {
                     );
                 }
             }
+        }
+        // Leaving CSRF to the upstream is for a file only the gateway reads: an
+        // application reading it would lose its own CSRF check.
+        if cfg.gateway.csrf == Some(crate::config::GatewayCsrf::Upstream)
+            && cfg.role != Role::Gateway
+            && let Some(src) = cfg.sources.get("gateway.csrf")
+        {
+            self.problems.push(
+                Problem::new(
+                    ProblemKind::MissingValue,
+                    "role",
+                    "`gateway.csrf: upstream` is for a file only the gateway reads, and `role: gateway` is not set",
+                    "add `role: gateway` (only `hardened serve` reads this file), or remove `gateway.csrf`",
+                )
+                .at(src.clone()),
+            );
         }
         cfg.debug = debug.unwrap_or(false);
         cfg.environment = env_explicit.unwrap_or(if cfg.debug {

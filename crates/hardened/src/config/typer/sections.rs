@@ -7,6 +7,24 @@ use crate::config::{
     AppSettings, DatabaseConfig, HeaderOverride, HeadersConfig, HstsConfig, Secret,
 };
 
+/// The keys of `hsts:`.
+pub(crate) const HSTS_KEYS: &[&str] = &["seconds", "include_subdomains", "preload"];
+
+/// The keys of `headers:`.
+pub(crate) const HEADER_KEYS: &[&str] = &[
+    "content_security_policy",
+    "content_security_policy_report_only",
+    "permissions_policy",
+    "cross_origin_opener_policy",
+    "cross_origin_resource_policy",
+    "cross_origin_embedder_policy",
+    "referrer_policy",
+    "x_frame_options",
+];
+
+/// The keys of `database:`.
+pub(crate) const DATABASE_KEYS: &[&str] = &["url", "host", "port", "name", "user", "password"];
+
 impl Typer {
     pub(super) fn sub_map<'a>(
         &mut self,
@@ -45,7 +63,7 @@ impl Typer {
     }
 
     pub(super) fn hsts(&mut self, n: &Node) -> HstsConfig {
-        const KNOWN: &[&str] = &["seconds", "include_subdomains", "preload"];
+        const KNOWN: &[&str] = HSTS_KEYS;
         let mut h = HstsConfig::default();
         for (k, kn, v) in self.sub_map(n, "hsts") {
             let path = format!("hsts.{k}");
@@ -60,16 +78,7 @@ impl Typer {
     }
 
     pub(super) fn headers(&mut self, n: &Node) -> HeadersConfig {
-        const KNOWN: &[&str] = &[
-            "content_security_policy",
-            "content_security_policy_report_only",
-            "permissions_policy",
-            "cross_origin_opener_policy",
-            "cross_origin_resource_policy",
-            "cross_origin_embedder_policy",
-            "referrer_policy",
-            "x_frame_options",
-        ];
+        const KNOWN: &[&str] = HEADER_KEYS;
         let mut h = HeadersConfig::default();
         for (k, kn, v) in self.sub_map(n, "headers") {
             let path = format!("headers.{k}");
@@ -235,7 +244,7 @@ impl Typer {
     }
 
     pub(super) fn database(&mut self, n: &Node) -> Option<DatabaseConfig> {
-        const KNOWN: &[&str] = &["url", "host", "port", "name", "user", "password"];
+        const KNOWN: &[&str] = DATABASE_KEYS;
         if matches!(n.value, Value::Null) {
             return None;
         }

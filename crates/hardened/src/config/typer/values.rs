@@ -164,7 +164,24 @@ impl Typer {
                 .map(|s| (s.to_owned(), n.clone()))
                 .collect(),
             Value::Str(s) if !s.trim().is_empty() && !s.contains(['\n', '[', ']']) => {
-                self.wrong_type(n, key, "a list of strings", &format!("[{}]", s.trim()));
+                // The value as a one-item list, as it must be written to load: a domain
+                // entry without the path it may not hold, quoted where YAML needs it.
+                let item = s.trim();
+                let item = match url_origin(item) {
+                    Ok(o)
+                        if key == "security_domains"
+                            && crate::domain::parse_entry(item).is_err() =>
+                    {
+                        o.to_string()
+                    }
+                    _ => item.to_owned(),
+                };
+                self.wrong_type(
+                    n,
+                    key,
+                    "a list of strings",
+                    &format!("[{}]", flow_item(&item)),
+                );
                 Vec::new()
             }
             _ => {
@@ -218,5 +235,22 @@ impl Typer {
             }
         }
         out
+    }
+}
+
+/// A string as an item of a YAML flow sequence (`[a, b]`): plain when YAML reads it
+/// back unchanged, else double-quoted (`"/hooks/{id}"`, `"*.example.com"`).
+fn flow_item(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.starts_with([
+            '-', '?', ':', '!', '&', '*', '#', '|', '>', '\'', '"', '%', '@', '`', ' ',
+        ])
+        && !s.ends_with([' ', ':'])
+        && !s.contains(['{', '}', '[', ']', ',', '#', '\\', '"'])
+        && !s.contains(": ");
+    if plain {
+        s.to_owned()
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     }
 }
