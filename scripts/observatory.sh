@@ -2,7 +2,9 @@
 # Installs the MDN HTTP Observatory's scanner (`observatory/`, the version pinned in its
 # package-lock.json) for the test suite: `npm ci --ignore-scripts` (its install scripts
 # would download the day's HSTS preload and TLD lists), then an empty HSTS preload list,
-# so no loopback host counts as preloaded and results never depend on the day.
+# so no loopback host counts as preloaded and results never depend on the day. The same
+# install brings the OASIS SARIF 2.1.0 schema (in Microsoft's SARIF multitool package), which
+# the SARIF outputs are validated against.
 # Idempotent: a matching install is kept.
 set -euo pipefail
 cd "$(dirname "$0")/../observatory"

@@ -200,10 +200,28 @@ async fn check_site(
 
 /// Validates `report` against `src/audit/schema.json` with the venv's jsonschema.
 fn assert_valid_json(report: &Value) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/audit/schema.json");
+    assert_valid_against(report, &schema);
+}
+
+/// The OASIS SARIF 2.1.0 schema, from the pinned `@microsoft/sarif-multitool-linux`
+/// package of the Observatory harness (`scripts/observatory.sh` installs it).
+pub(crate) fn sarif_schema() -> std::path::PathBuf {
+    let schema = crate::common::repo_root()
+        .join("observatory/node_modules/@microsoft/sarif-multitool-linux/sarif-2.1.0.json");
+    assert!(
+        schema.is_file(),
+        "{} is missing: run scripts/observatory.sh",
+        schema.display()
+    );
+    schema
+}
+
+/// Validates `doc` against the JSON schema at `schema` with the venv's jsonschema.
+pub(crate) fn assert_valid_against(doc: &Value, schema: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report.json");
-    std::fs::write(&file, report.to_string()).unwrap();
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/audit/schema.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
     let out = Command::new(venv_python())
         .args([
             "-c",
@@ -255,6 +273,7 @@ async fn check_text_and_sarif(url: &str, pki: &Pki, extra: &[&str], report: &Val
     }
     let sarif: Value = serde_json::from_str(&outs[1].stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    assert_valid_against(&sarif, &sarif_schema());
     let rules: Vec<&str> = sarif["runs"][0]["tool"]["driver"]["rules"]
         .as_array()
         .unwrap()

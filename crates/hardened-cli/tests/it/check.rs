@@ -269,6 +269,8 @@ fn sarif_output() {
     assert_eq!(r.code, Some(1));
     let v = json(&r);
     assert_eq!(v["version"], "2.1.0");
+    // Valid SARIF 2.1.0 by the OASIS schema, not only by the fields read here.
+    crate::audit::assert_valid_against(&v, &crate::audit::sarif_schema());
     let run = &v["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "hardened");
     let rules: Vec<&str> = run["tool"]["driver"]["rules"]

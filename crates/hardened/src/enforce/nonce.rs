@@ -1,10 +1,11 @@
 //! Getting the per-response CSP nonce into a handler, with the failure made explicit:
 //! [`Security::require_csp_nonce`] refuses at start-up a policy whose CSP has no
-//! `{nonce}` (so no nonce would ever be drawn), and with the `axum` feature [`CspNonce`]
+//! `{nonce}` (so no nonce would ever be drawn), and with the `axum` feature
+//! [`CspNonce`](super::CspNonce)
 //! is an extractor whose rejection names the fix, with `Option<CspNonce>` for handlers
 //! that render with or without one.
 
-use super::{CspNonce, NONCE_PLACEHOLDER, Security};
+use super::{NONCE_PLACEHOLDER, Security};
 use crate::config::{ConfigErrors, Problem, ProblemKind};
 
 /// The fix of a policy without `{nonce}` whose handlers need one.
@@ -14,7 +15,7 @@ impl Security {
     /// This security, when its policy draws a CSP nonce per request (a
     /// `content_security_policy` or report-only policy with `{nonce}`); else an error
     /// naming the key and the fix. Call it at start-up in an application whose handlers
-    /// read [`CspNonce`], so a configuration that would leave them without one fails
+    /// read [`CspNonce`](super::CspNonce), so a configuration that would leave them without one fails
     /// before the port opens, not as a `500` per page.
     ///
     /// ```
