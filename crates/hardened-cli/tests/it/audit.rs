@@ -228,7 +228,7 @@ pub(crate) fn assert_valid_against(doc: &Value, schema: &Path) {
             "import json, sys, jsonschema\n\
              jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
         ])
-        .arg(&schema)
+        .arg(schema)
         .arg(&file)
         .output()
         .unwrap();

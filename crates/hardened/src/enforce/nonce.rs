@@ -58,7 +58,8 @@ mod axum_extract {
     use http::StatusCode;
     use http::request::Parts;
 
-    use super::{CspNonce, NONCE_FIX};
+    use super::NONCE_FIX;
+    use crate::enforce::CspNonce;
 
     /// The rejection of a [`CspNonce`] extractor on a request the layer drew no nonce
     /// for: `500`, with the fix in the body and the log. [`Security::require_csp_nonce`]

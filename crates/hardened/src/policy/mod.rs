@@ -41,6 +41,7 @@ use crate::probe::RuntimeProbe;
 pub(crate) use crate::domain::Unique;
 pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
+#[cfg(any(feature = "config-file", test))]
 pub(crate) use validate::problems;
 pub use validate::{Valid, validate};
 
