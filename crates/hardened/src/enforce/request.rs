@@ -212,7 +212,7 @@ fn is_protocol(s: &str) -> bool {
 }
 
 /// The request head as the checks see it, parsed once per request by
-/// [`Security::head`](crate::Security::head).
+/// the security layer (see [`Security::client`](crate::Security::client)).
 #[derive(Clone, Debug)]
 pub struct RequestHead<'a> {
     parts: &'a request::Parts,
