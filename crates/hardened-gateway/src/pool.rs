@@ -497,17 +497,7 @@ impl Lease {
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
     {
-        let (io, client) = self.own_connection().await?;
-        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
-            .handshake(TokioIo::new(io))
-            .await
-            .map_err(SendError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
+        let (mut sender, client) = self.own_sender().await?;
         let resp = sender.send_request(req).await.map_err(SendError::Http)?;
         Ok(resp.map(|body| UpstreamBody::Own {
             body,
@@ -524,17 +514,7 @@ impl Lease {
         self,
         req: Request<http_body_util::Empty<Bytes>>,
     ) -> Result<(Response<UpstreamBody>, Option<hyper::upgrade::Upgraded>), SendError> {
-        let (io, client) = self.own_connection().await?;
-        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
-            .handshake(TokioIo::new(io))
-            .await
-            .map_err(SendError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(error = %e, "upstream upgrade connection ended with an error");
-            }
-        });
+        let (mut sender, client) = self.own_sender().await?;
         let mut resp = sender.send_request(req).await.map_err(SendError::Http)?;
         let upgraded = if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
             Some(
@@ -552,6 +532,36 @@ impl Lease {
             }),
             upgraded,
         ))
+    }
+
+    /// hyper's HTTP/1.1 client on a new connection of the lease's own (see
+    /// [`own_connection`](Self::own_connection)), its connection driven by a task of its
+    /// own (with upgrades: a `101` hands the connection over), and the client's place.
+    async fn own_sender<B>(
+        self,
+    ) -> Result<
+        (
+            hyper::client::conn::http1::SendRequest<B>,
+            OwnedSemaphorePermit,
+        ),
+        SendError,
+    >
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (io, client) = self.own_connection().await?;
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(crate::buffer::CONNECTION_BUFFER)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(SendError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok((sender, client))
     }
 
     /// A new connection of the lease's own, outside the idle lists (an idle connection

@@ -236,6 +236,20 @@ impl Drop for Served {
     }
 }
 
+/// Stops `child`, spawned as the leader of its own process group, and everything it
+/// started (gunicorn's workers, nginx's): SIGKILL to the group, then to the child (by
+/// its id), then reaps it.
+pub(crate) fn kill_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 // ---------------------------------------------------------------- upstreams
 
 /// An in-process HTTP/1 upstream on 127.0.0.1; its accept task and connections are
