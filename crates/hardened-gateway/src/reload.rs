@@ -119,6 +119,10 @@ pub struct Reloader {
     restart_only: std::sync::Mutex<Vec<(String, String)>>,
     /// SIGHUP, listened for since construction when that was inside a runtime.
     hangup: Option<Hangup>,
+    /// The watched files as they were when they were added (about when the running
+    /// configuration was loaded): a change made before [`run`](Self::run) first looks
+    /// is a change, not the starting point.
+    seen: Option<Vec<FileStamp>>,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -150,6 +154,7 @@ impl Reloader {
             hangup: tokio::runtime::Handle::try_current()
                 .is_ok()
                 .then(hangup_signal),
+            seen: None,
         }
     }
 
@@ -164,6 +169,7 @@ impl Reloader {
     #[must_use]
     pub fn watch_dir(mut self, dir: impl Into<PathBuf>) -> Reloader {
         self.watch.push(dir.into());
+        self.seen = Some(self.fingerprint());
         self
     }
 
@@ -240,9 +246,13 @@ impl Reloader {
     {
         let mut this = self;
         let mut hangup = this.hangup.take().unwrap_or_else(hangup_signal);
+        let seen = this.seen.take();
         let this = Arc::new(this);
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut seen = this.fingerprint();
+        let mut seen = match seen {
+            Some(seen) => seen,
+            None => this.fingerprint(),
+        };
         let mut tick = tokio::time::interval(this.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;

@@ -340,3 +340,41 @@ async fn a_request_in_flight_finishes_under_its_policy() {
     // A new one is refused at once (the upstream is not reached).
     assert_eq!(status(&client(), gw.addr, "b.test").await, 400);
 }
+
+/// A file changed after the reloader was set up but before it first looked (a busy
+/// machine starts its task late) is still a change: the reload happens.
+#[tokio::test]
+async fn a_change_before_the_first_look_is_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        "environment: development\nsecurity_domains: [a.test]\n",
+    )
+    .unwrap();
+    let policy = Policy::new(load(&path).unwrap());
+    let metrics = Arc::new(Metrics::new());
+    let reloader = reloader_of(&policy, path.clone(), &metrics)
+        .watch_dir(dir.path())
+        .with_interval(Duration::from_millis(50));
+    // The change, before `run` has been polled once.
+    std::fs::write(
+        &path,
+        "environment: development\nsecurity_domains: [a.test, b.test]\n",
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(reloader.run(async {
+        let _ = stopped.await;
+    }));
+    let start = std::time::Instant::now();
+    while policy.generation() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the change was never picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    task.await.unwrap();
+}
