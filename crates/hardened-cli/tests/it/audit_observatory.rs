@@ -30,9 +30,26 @@ use crate::common::{Served, Upstream, repo_root, text, upstream};
 static PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Holds ports 80 and 443 of 127.0.0.1 for one test: the Observatory only scans those,
-/// so the tests that use them run one after the other.
+/// so the tests that use them run one after the other. The previous holder's processes
+/// may still be dying (nginx's workers outlive the master's reaping by a moment, and
+/// keep its listening socket): the guard is handed out once both ports can be bound
+/// (waited for, bounded).
 pub(crate) async fn ports() -> tokio::sync::MutexGuard<'static, ()> {
-    PORTS.lock().await
+    let guard = PORTS.lock().await;
+    let start = std::time::Instant::now();
+    loop {
+        let free = ["127.0.0.1:80", "127.0.0.1:443"]
+            .iter()
+            .all(|a| std::net::TcpListener::bind(a).is_ok());
+        if free {
+            return guard;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "127.0.0.1:80 or :443 stays taken by another process"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 // ---------------------------------------------------------------- certificates
