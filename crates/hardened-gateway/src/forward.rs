@@ -448,6 +448,24 @@ impl Proxy {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             return resp;
         }
+        // Under the tunnel cap first (never waiting: a handshake is cheap to retry), so
+        // that clients holding tunnels open can never take every upstream connection.
+        let Some(slot) = self.tunnels.slot() else {
+            tracing::warn!(
+                cap = self.tunnels.cap(),
+                "upgrade refused: every tunnel slot is in use"
+            );
+            let mut resp = text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "all {} tunnel slots (WebSocket and other upgrades) are in use; retry later",
+                    self.tunnels.cap()
+                ),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return with_failure(resp, UpstreamFailure::Refused);
+        };
         upgrade.restore(&mut parts.headers);
         let lease = match self.pool.acquire(client).await {
             Ok(lease) => lease,
@@ -461,7 +479,7 @@ impl Proxy {
             Ok(Ok((resp, Some(upstream)))) => {
                 let (mut head, _empty) = resp.into_parts();
                 head.extensions.insert(UpstreamTime(sent.elapsed()));
-                upgrade.switch(&self.tunnels, head, upstream, client_version)
+                upgrade.switch(&self.tunnels, slot, head, upstream, client_version)
             }
             Ok(Ok((resp, None))) => {
                 self.respond(resp, sent, origin.as_ref(), security, client_version)

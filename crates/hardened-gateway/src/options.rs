@@ -123,6 +123,12 @@ pub struct GatewayOptions {
     /// How long a request may wait for an upstream connection (under either cap) before
     /// it is answered 503 (default 10 s).
     pub upstream_queue_timeout: Duration,
+    /// The most upstream connections WebSocket (and other upgrade) tunnels hold at once,
+    /// pending handshakes included; beyond it a handshake is answered 503 at once. `0`
+    /// (the default) means half of [`upstream_max_connections`](Self::upstream_max_connections)
+    /// (at least 1), so that clients holding tunnels open can never take every upstream
+    /// connection from ordinary requests.
+    pub upstream_max_tunnels: usize,
     /// Worker threads (default 1). With `1`, [`Gateway::serve`](crate::Gateway::serve) and [`Server::serve`](crate::Server::serve)
     /// run in the caller's runtime. With more, each worker is a thread of its own with a
     /// single-threaded runtime and its own accept loop on the same listening socket, as
@@ -157,6 +163,7 @@ impl Default for GatewayOptions {
             upstream_max_connections_per_client: 8,
             upstream_queue_size: 1024,
             upstream_queue_timeout: Duration::from_secs(10),
+            upstream_max_tunnels: 0,
             workers: 1,
         }
     }
@@ -322,6 +329,23 @@ impl GatewayOptions {
     pub fn with_upstream_queue_timeout(mut self, timeout: Duration) -> Self {
         self.upstream_queue_timeout = timeout;
         self
+    }
+
+    /// Sets [`upstream_max_tunnels`](Self::upstream_max_tunnels) (`0` = half of the
+    /// upstream connections).
+    #[must_use]
+    pub fn with_upstream_max_tunnels(mut self, n: usize) -> Self {
+        self.upstream_max_tunnels = n;
+        self
+    }
+
+    /// The tunnel cap in force: [`upstream_max_tunnels`](Self::upstream_max_tunnels), or
+    /// half of the upstream connections (at least 1) when it is `0`.
+    pub(crate) fn tunnel_cap(&self) -> usize {
+        match self.upstream_max_tunnels {
+            0 => self.upstream_max_connections.max(1).div_ceil(2),
+            n => n,
+        }
     }
 
     /// The directory temporary files are created in.

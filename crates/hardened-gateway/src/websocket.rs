@@ -43,6 +43,10 @@ pub(crate) struct Tunnels {
     idle_timeout: Duration,
     drain_timeout: Duration,
     open: AtomicUsize,
+    /// One permit per tunnel or pending handshake, at most the tunnel cap
+    /// ([`GatewayOptions::upstream_max_tunnels`]).
+    slots: Arc<tokio::sync::Semaphore>,
+    cap: usize,
     /// When open tunnels must be closed, once shutdown has begun.
     closing: watch::Sender<Option<Instant>>,
 }
@@ -53,8 +57,21 @@ impl Tunnels {
             idle_timeout: options.websocket_idle_timeout,
             drain_timeout: options.drain_timeout,
             open: AtomicUsize::new(0),
+            slots: Arc::new(tokio::sync::Semaphore::new(options.tunnel_cap())),
+            cap: options.tunnel_cap(),
             closing: watch::Sender::new(None),
         })
+    }
+
+    /// A place for one more handshake and its tunnel, held until the tunnel closes
+    /// (or the handshake ends without one); `None` at the tunnel cap.
+    pub(crate) fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
+
+    /// The tunnel cap.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Shutdown has begun: open tunnels may run for the drain timeout, then close.
@@ -74,19 +91,26 @@ impl Tunnels {
     }
 }
 
-/// One open tunnel, counted while it lives.
-struct Open(Arc<Tunnels>);
+/// One open tunnel, counted while it lives, and its place under the tunnel cap
+/// (given back when it is dropped).
+struct Open {
+    tunnels: Arc<Tunnels>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
 
 impl Open {
-    fn new(tunnels: &Arc<Tunnels>) -> Open {
+    fn new(tunnels: &Arc<Tunnels>, slot: tokio::sync::OwnedSemaphorePermit) -> Open {
         tunnels.open.fetch_add(1, Ordering::AcqRel);
-        Open(tunnels.clone())
+        Open {
+            tunnels: tunnels.clone(),
+            _slot: slot,
+        }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.tunnels.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -169,6 +193,7 @@ impl Upgrade {
     pub(crate) fn switch(
         self,
         tunnels: &Arc<Tunnels>,
+        slot: tokio::sync::OwnedSemaphorePermit,
         mut parts: http::response::Parts,
         upstream: hyper::upgrade::Upgraded,
         client_version: Version,
@@ -208,7 +233,7 @@ impl Upgrade {
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         parts.headers.insert(header::UPGRADE, protocol);
-        let open = Open::new(tunnels);
+        let open = Open::new(tunnels, slot);
         tokio::spawn(tunnel(open, self.client, upstream));
         Response::from_parts(
             parts,
@@ -223,7 +248,7 @@ impl Upgrade {
 /// upstream's, until either side closes both ways, the tunnel is idle too long, or
 /// shutdown's drain timeout passes.
 async fn tunnel(open: Open, client: OnUpgrade, upstream: hyper::upgrade::Upgraded) {
-    let tunnels = open.0.clone();
+    let tunnels = open.tunnels.clone();
     let start = Instant::now();
     // When a byte last went either way, in nanoseconds after `start`.
     let last = AtomicU64::new(0);

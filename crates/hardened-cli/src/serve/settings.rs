@@ -70,6 +70,12 @@ pub(super) struct BufferingArgs {
     #[arg(long, value_name = "N", allow_hyphen_values = true,
           value_parser = parse_size)]
     upstream_queue_size: Option<u64>,
+    /// Most upstream connections WebSocket (and other upgrade) tunnels hold at once,
+    /// pending handshakes included; beyond, 503 at once (0 = half of
+    /// --upstream-max-connections). [default: 0; config: gateway.upstream_max_tunnels]
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          value_parser = parse_size)]
+    upstream_max_tunnels: Option<u64>,
     /// Seconds a request may wait for an upstream connection before it is answered 503. [default: 10; config: gateway.upstream_queue_timeout]
     #[arg(long, value_name = "SECS", allow_hyphen_values = true,
           value_parser = parse_secs)]
@@ -237,7 +243,13 @@ impl BufferingArgs {
                 self.upstream_queue_timeout,
                 file.upstream_queue_timeout,
                 d.upstream_queue_timeout,
-            ));
+            ))
+            .with_upstream_max_tunnels(
+                match self.upstream_max_tunnels.or(file.upstream_max_tunnels) {
+                    Some(n) => usize_of("upstream-max-tunnels", n)?,
+                    None => d.upstream_max_tunnels,
+                },
+            );
         if let Some(dir) = self.temp_dir.as_ref().or(file.temp_dir.as_ref()) {
             if !dir.is_dir() {
                 return Err(CliError::Message(format!(
@@ -305,6 +317,10 @@ pub(super) fn restart_only(g: &GatewayConfig) -> Vec<(String, String)> {
     push(
         "upstream_queue_size",
         format!("{:?}", g.upstream_queue_size),
+    );
+    push(
+        "upstream_max_tunnels",
+        format!("{:?}", g.upstream_max_tunnels),
     );
     push("workers", format!("{:?}", g.workers));
     push(

@@ -35,6 +35,8 @@ enum Answer {
     Big(usize),
     /// `101` to every head, then holds the connection.
     AlwaysSwitch,
+    /// Never answers a head with an `Upgrade` header; `200 ok` to any other.
+    HoldUpgrades,
 }
 
 #[derive(Default)]
@@ -180,6 +182,10 @@ fn serve_conn(mut s: TcpStream, answer: Answer, seen: &Arc<(Mutex<Seen>, Condvar
                 while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
                 return;
             }
+            Answer::HoldUpgrades if upgrade => {
+                while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                return;
+            }
             Answer::Switch if upgrade => {
                 let _ = s.write_all(
                     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
@@ -187,7 +193,7 @@ fn serve_conn(mut s: TcpStream, answer: Answer, seen: &Arc<(Mutex<Seen>, Condvar
                 while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
                 return;
             }
-            Answer::Ok | Answer::Switch => {
+            Answer::Ok | Answer::Switch | Answer::HoldUpgrades => {
                 if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                     .is_err()
                 {
@@ -306,6 +312,9 @@ fn pending_handshakes_respect_the_upstream_connection_cap() {
         &[
             "--upstream-max-connections",
             "2",
+            // The tunnels' own cap above the pool's: this is about the pool's.
+            "--upstream-max-tunnels",
+            "6",
             "--upstream-queue-timeout",
             "1",
             "--upstream-timeout",
@@ -348,6 +357,49 @@ fn pending_handshakes_respect_the_upstream_connection_cap() {
     }
     assert_eq!(refused, 4, "four handshakes refused at the cap");
     assert_eq!(up.with(|s| s.accepted), 2);
+}
+
+/// Tunnels and pending handshakes have a cap of their own: beyond it a handshake gets
+/// 503 at once, and ordinary requests keep their upstream connections.
+#[test]
+fn tunnels_cannot_take_every_upstream_connection() {
+    let up = RawUpstream::start(Answer::HoldUpgrades);
+    let gw = gateway(
+        None,
+        &up,
+        &[
+            "--upstream-max-connections",
+            "4",
+            "--upstream-max-tunnels",
+            "2",
+            "--upstream-timeout",
+            "60",
+        ],
+    );
+    let mut pending: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = connect(gw.addr);
+            s.write_all(format!("{HANDSHAKE}\r\n").as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    up.wait_for("two handshakes", |s| s.heads.len() >= 2);
+    let (status, head) = exchange(gw.addr, format!("{HANDSHAKE}\r\n").as_bytes());
+    assert_eq!(status, 503, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    // Ordinary requests still get upstream connections.
+    for _ in 0..3 {
+        let (status, _) = exchange(gw.addr, b"GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        up.with(|s| s.heads.iter().filter(|h| h.starts_with("GET /ws ")).count()),
+        2
+    );
+    pending.clear();
 }
 
 /// Any answer but 101 to a handshake is an ordinary response: read from the upstream

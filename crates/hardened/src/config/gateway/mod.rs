@@ -81,6 +81,9 @@ pub struct GatewayConfig {
     pub upstream_queue_size: Option<u64>,
     /// Longest wait for an upstream connection (503 after).
     pub upstream_queue_timeout: Option<Duration>,
+    /// Most upstream connections held by WebSocket (and other upgrade) tunnels, pending
+    /// handshakes included (0 = half of `upstream_max_connections`).
+    pub upstream_max_tunnels: Option<u64>,
     /// Worker threads, each with its own event loop (1 to 1024; default one per core).
     pub workers: Option<u64>,
     /// Who checks CSRF on the requests the gateway forwards: the gateway (the default)
@@ -287,6 +290,7 @@ pub(crate) const KEYS: &[&str] = &[
     "upstream_max_connections_per_client",
     "upstream_queue_size",
     "upstream_queue_timeout",
+    "upstream_max_tunnels",
     "workers",
     "csrf",
     "django_settings",

@@ -442,6 +442,9 @@ impl Typer {
                 "upstream_queue_size" => {
                     g.upstream_queue_size = self.gateway_number(v, &path, false, 0);
                 }
+                "upstream_max_tunnels" => {
+                    g.upstream_max_tunnels = self.gateway_number(v, &path, false, 0);
+                }
                 "upstream_queue_timeout" => {
                     g.upstream_queue_timeout = self.gateway_duration(v, &path);
                 }
