@@ -127,7 +127,12 @@ pub(crate) struct Explanation {
 /// Runs `hardened explain`.
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::load_strict(args.config.config.as_deref())?;
-    let security = Security::from_config(&loaded.config, &common::probe_machine())?;
+    // A gateway's file is explained as the gateway enforces it (`gateway.csrf`).
+    let security = if loaded.config.role == hardened::config::Role::Gateway {
+        Security::gateway_from_config(&loaded.config, &common::probe_machine())?
+    } else {
+        Security::from_config(&loaded.config, &common::probe_machine())?
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))?;

@@ -333,7 +333,13 @@ pub(crate) struct Client {
     verifier: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
     resolve: Vec<(String, u16, IpAddr)>,
+    /// The `-H` headers, which may carry credentials: sent only to the origin the user
+    /// named (`origin`), as curl sends them (never to a host a redirect or probe leads
+    /// to, never in clear when the user named https), and never over a TLS connection
+    /// whose certificate did not verify, unless `--insecure` (`insecure`).
     headers: Vec<(String, String)>,
+    origin: Option<(bool, String, u16)>,
+    insecure: bool,
     timeout: Duration,
     log: Mutex<Vec<String>>,
     verbose: bool,
@@ -405,10 +411,28 @@ impl Client {
             provider,
             resolve,
             headers,
+            origin: None,
+            insecure: false,
             timeout,
             log: Mutex::new(Vec::new()),
             verbose,
         })
+    }
+
+    /// Sends the `-H` headers to `url`'s origin only, and over TLS only when the
+    /// certificate verifies unless `insecure`.
+    pub(crate) fn for_origin(mut self, url: &Url, insecure: bool) -> Client {
+        self.origin = Some((url.https, url.host.clone(), url.port_or_default()));
+        self.insecure = insecure;
+        self
+    }
+
+    /// Whether the user's `-H` headers may go with a request to `url` (see [`Client`]).
+    fn user_headers_for(&self, url: &Url, verify_error: bool) -> bool {
+        let same_origin = self.origin.as_ref().is_none_or(|(https, host, port)| {
+            *https == url.https && *host == url.host && *port == url.port_or_default()
+        });
+        same_origin && (!verify_error || self.insecure)
     }
 
     /// Every request sent so far, one line each.
@@ -479,20 +503,26 @@ impl Client {
             l.push(line);
         }
         let tcp = self.connect(&req.url).await?;
-        let mut headers: Vec<(String, String)> = Vec::new();
-        headers.push((
-            "user-agent".to_owned(),
-            format!(
-                "hardened-audit/{} (+{})",
-                env!("CARGO_PKG_VERSION"),
-                env!("CARGO_PKG_REPOSITORY")
-            ),
-        ));
-        for (n, v) in self.headers.iter().chain(req.headers.iter()) {
-            headers.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
-            headers.push((n.clone(), v.clone()));
-        }
+        // The headers of the request: the tool's User-Agent, the user's `-H` headers
+        // where they may go, then the probe's own.
+        let headers_with = |user: bool| {
+            let mut headers: Vec<(String, String)> = vec![(
+                "user-agent".to_owned(),
+                format!(
+                    "hardened-audit/{} (+{})",
+                    env!("CARGO_PKG_VERSION"),
+                    env!("CARGO_PKG_REPOSITORY")
+                ),
+            )];
+            let user_headers = self.headers.iter().filter(|_| user);
+            for (n, v) in user_headers.chain(req.headers.iter()) {
+                headers.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
+                headers.push((n.clone(), v.clone()));
+            }
+            headers
+        };
         if !req.url.https {
+            let headers = headers_with(self.user_headers_for(&req.url, false));
             let io = TokioIo::new(tcp);
             return self.exchange_h1(io, req, &headers, None).await;
         }
@@ -544,6 +574,7 @@ impl Client {
                 .map(|c| c.as_ref().to_vec()),
             name: req.url.host.clone(),
         };
+        let headers = headers_with(self.user_headers_for(&req.url, info.verify_error.is_some()));
         if info.alpn.as_deref() == Some("h2") {
             let io = TokioIo::new(tls);
             let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)

@@ -144,7 +144,8 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         Duration::from_secs(args.timeout),
         args.verbose,
     )
-    .map_err(CliError::Message)?;
+    .map_err(CliError::Message)?
+    .for_origin(&url, args.insecure);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -94,7 +94,7 @@ struct TlsArgs {
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let loaded = common::load_strict(args.config.config.as_deref())?;
     let probe = common::probe_machine();
-    let security = Security::from_config(&loaded.config, &probe)?;
+    let security = Security::gateway_from_config(&loaded.config, &probe)?;
     let settings = Settings::new(args, &loaded.config.gateway)?;
     if settings.admin_listen == Some(settings.listen) && settings.listen.port() != 0 {
         return Err(CliError::Message(format!(
@@ -167,7 +167,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             ]));
         }
         Ok(Reloaded {
-            security: Security::from_config(&loaded.config, &probe)?,
+            security: Security::gateway_from_config(&loaded.config, &probe)?,
             // The `gateway:` settings shape listeners, timeouts and buffers that are
             // set up once: a change is reported as needing a restart, never applied.
             restart_only: restart_only(&loaded.config.gateway),

@@ -1376,3 +1376,98 @@ fn usage_and_connection_errors_exit_2() {
         assert!(r.stderr.contains(cause), "{args:?}: {}", r.stderr);
     }
 }
+
+/// A plain listener on `addr` answering every request with `answer`, recording each
+/// request head; stopped when dropped (a connection to it ends its accept loop).
+struct HeadRecorder {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HeadRecorder {
+    fn start(ip: &str, answer: String) -> HeadRecorder {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, st) = (heads.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                if st.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                let Ok(mut s) = s else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                h.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf).into_owned());
+                let _ = s.write_all(answer.as_bytes());
+            }
+        });
+        HeadRecorder { addr, heads, stop }
+    }
+}
+
+impl Drop for HeadRecorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// The user's `-H` headers (credentials, often) go to the origin named on the command
+/// line only, as curl sends them: never to the host a redirect leads to.
+#[test]
+fn user_headers_go_to_the_named_origin_only() {
+    let other = HeadRecorder::start(
+        "127.0.0.2",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_owned(),
+    );
+    let first = HeadRecorder::start(
+        "127.0.0.1",
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{}/landing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            other.addr
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/", first.addr);
+    let args = [
+        "audit",
+        url.as_str(),
+        "-H",
+        "Authorization: Bearer SECRET-TOKEN-123",
+        "--timeout",
+        "5",
+    ];
+    let r = run(command(dir.path(), &args));
+    let named = first.heads.lock().unwrap().clone();
+    let elsewhere = other.heads.lock().unwrap().clone();
+    assert!(
+        named.iter().any(|h| h.contains("SECRET-TOKEN-123")),
+        "the named origin gets the header: {named:?}\n{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        !elsewhere.is_empty(),
+        "the redirect was followed: {}",
+        r.stderr
+    );
+    assert!(
+        !elsewhere
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains("authorization")),
+        "a credential went to another host: {elsewhere:?}"
+    );
+}

@@ -80,6 +80,26 @@ impl Security {
     /// staging, a path pattern that is not a path, an internal network wider than
     /// `/8`), and an invalid header value, naming the key.
     pub fn new(policy: Policy) -> Result<Security, ConfigErrors> {
+        Security::compile(policy, false)
+    }
+
+    /// [`Security::from_config`] for a gateway in front of an application
+    /// (`hardened serve`): the one place `gateway.csrf: upstream` takes effect, leaving
+    /// the CSRF check to the upstream. Everywhere else — an application that loads the
+    /// same file with [`Security::load`] — the check stays on: an application is no
+    /// upstream with a check of its own.
+    ///
+    /// # Errors
+    /// The configuration's problems.
+    pub fn gateway_from_config(
+        cfg: &Config,
+        probe: &RuntimeProbe,
+    ) -> Result<Security, ConfigErrors> {
+        Security::compile(policy::derive(cfg, probe)?, true)
+    }
+
+    /// Compiles `policy`; `gateway`: whether CSRF may be left to an upstream.
+    fn compile(policy: Policy, gateway: bool) -> Result<Security, ConfigErrors> {
         let mut problems = crate::policy::validate::policy_problems(&policy);
         // The policy's origin regexes are compiled already (by validation).
         let cors = OriginMatcher::cors(&policy.cors);
@@ -143,7 +163,7 @@ impl Security {
             csrf: CsrfCheck {
                 matcher: OriginMatcher::csrf(&policy.csrf),
                 exempt: PathSet::new(&policy.csrf.exempt_paths),
-                upstream: policy.csrf.upstream,
+                upstream: gateway && policy.csrf.upstream,
             },
             health: PathSet::new(&policy.health_check_paths),
             headers,

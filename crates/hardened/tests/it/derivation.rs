@@ -1858,3 +1858,37 @@ fn weak_secret_key_refused_in_production_only() {
                   secret_key: q7Vx2mPz9Lk4Rt8Wc1Hn6Bj3Fd5Gs0Ya2Ue7Io4Pl9Kj8Hg6Fd3Sa1Zx5Cv\n";
     assert!(load_yaml(strong).is_ok());
 }
+
+/// A loader's `Debug` names the environment variables it holds, never their values
+/// (`SECRET_KEY`, database passwords).
+#[test]
+fn loader_debug_shows_no_environment_values() {
+    let loader = hardened::config::load::Loader::new().env([("SECRET_KEY", "TOPSECRET-KEY-VALUE")]);
+    let shown = format!("{loader:?}");
+    assert!(shown.contains("SECRET_KEY"), "{shown}");
+    assert!(!shown.contains("TOPSECRET"), "{shown}");
+}
+
+/// `gateway.csrf: upstream` leaves the CSRF check to the upstream in the gateway only:
+/// an application that loads the same file keeps the check.
+#[test]
+fn csrf_left_to_the_upstream_in_the_gateway_only() {
+    let mut cfg = hardened::config::Config::production(["example.com"]).unwrap();
+    cfg.role = hardened::config::Role::Gateway;
+    cfg.gateway.csrf = Some(hardened::config::GatewayCsrf::Upstream);
+    let (parts, ()) = http::Request::post("/transfer")
+        .header("host", "example.com")
+        .header("origin", "https://evil.test")
+        .header("x-forwarded-proto", "https")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let probe = RuntimeProbe::none();
+    let app = hardened::Security::from_config(&cfg, &probe).unwrap();
+    assert_eq!(
+        app.decide(&parts).rejection().map(|r| r.code()),
+        Some("csrf-bad-origin")
+    );
+    let gateway = hardened::Security::gateway_from_config(&cfg, &probe).unwrap();
+    assert!(gateway.decide(&parts).rejection().is_none());
+}

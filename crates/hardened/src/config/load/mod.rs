@@ -52,12 +52,25 @@ pub const KEY_VARIABLES: [(&str, &str); 5] = [
 ];
 
 /// Configuration loader. See the [module docs](self).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Loader {
     file: Option<PathBuf>,
     optional_file: bool,
     dotenv: Option<PathBuf>,
     env: BTreeMap<String, String>,
+}
+
+/// The variables' names only: the environment holds secrets (`SECRET_KEY`, database
+/// passwords) that must never reach a log through `{:?}`.
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("file", &self.file)
+            .field("optional_file", &self.optional_file)
+            .field("dotenv", &self.dotenv)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// A loaded configuration and what was read to build it.
