@@ -99,7 +99,15 @@ pub(crate) fn clean(s: &str) -> String {
     for c in s.chars() {
         // Control characters, and the invisible ones that reorder or hide text.
         if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(
+                c,
+                '\u{061c}'
+                    | '\u{180e}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}'
+                    | '\u{feff}'
+            )
         {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
@@ -246,10 +254,12 @@ pub(crate) fn sarif(r: &Report) -> Value {
             let mut v = json!({
                 "ruleId": f.id,
                 "level": level,
-                "message": {"text": format!(
+                // Shown as is by code-scanning views: site text escaped as in the
+                // text report, so bidi controls cannot reorder it there.
+                "message": {"text": clean(&format!(
                     "{} (evidence: {} -> {}; fix: {})",
                     f.title, f.evidence.request, f.evidence.response, f.fix
-                )},
+                ))},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.url}}}],
                 "properties": {"severity": f.severity.as_str()},
             });
