@@ -182,6 +182,14 @@ fn with_failure(mut resp: Response<BoxBody>, kind: UpstreamFailure) -> Response<
     resp
 }
 
+/// 503 with `Retry-After: 1`: no upstream connection (or tunnel slot) within the caps.
+fn unavailable(text: &str) -> Response<BoxBody> {
+    let mut resp = text_response(StatusCode::SERVICE_UNAVAILABLE, text);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    with_failure(resp, UpstreamFailure::Refused)
+}
+
 impl Proxy {
     pub(crate) fn new(upstream: Upstream, options: &GatewayOptions) -> Proxy {
         Proxy {
@@ -455,16 +463,10 @@ impl Proxy {
                 cap = self.tunnels.cap(),
                 "upgrade refused: every tunnel slot is in use"
             );
-            let mut resp = text_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!(
-                    "all {} tunnel slots (WebSocket and other upgrades) are in use; retry later",
-                    self.tunnels.cap()
-                ),
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return with_failure(resp, UpstreamFailure::Refused);
+            return unavailable(&format!(
+                "all {} tunnel slots (WebSocket and other upgrades) are in use; retry later",
+                self.tunnels.cap()
+            ));
         };
         upgrade.restore(&mut parts.headers);
         let lease = match self.pool.acquire(client).await {
@@ -491,10 +493,7 @@ impl Proxy {
     /// The answer when no upstream connection could be had: 503, retry in a second.
     fn no_connection(&self, refused: &crate::pool::Refused) -> Response<BoxBody> {
         tracing::warn!(upstream = %self.upstream, reason = %refused, "no upstream connection");
-        let mut resp = text_response(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string());
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        with_failure(resp, UpstreamFailure::Refused)
+        unavailable(&refused.to_string())
     }
 
     /// The answer when the upstream did not answer within the upstream timeout: 504.
