@@ -3,17 +3,7 @@
 
 use std::io::IsTerminal;
 
-/// `--log-format`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line: `timestamp`, `level`, `target`, `message` and the
-    /// event's fields (a rejection's `check`, `code`, `reason`, `fix`, `method`, `host`,
-    /// `path`, `origin`, `peer`, `request_id`).
-    Json,
-}
+pub(crate) use hardened::config::LogFormat;
 
 /// What is logged unless `HARDENED_LOG` says otherwise: warnings and errors (rejections,
 /// upstream failures, reload failures), applied reloads, and the access log if on.
@@ -44,14 +34,17 @@ pub(crate) fn init(format: LogFormat, access_log: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
+        // One JSON object per line: `timestamp`, `level`, `target`, `message` and the
+        // event's fields (a rejection's `check`, `code`, `reason`, `fix`, `method`,
+        // `host`, `path`, `origin`, `peer`, `request_id`).
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            .try_init(),
+        _ => builder
+            .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
 }

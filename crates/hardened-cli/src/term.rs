@@ -28,7 +28,8 @@ impl<'w> Table<'w> {
 
     /// One `key  value` row.
     pub(crate) fn row(&mut self, key: &str, value: &str) -> io::Result<()> {
-        let width = self.key_width;
+        // A key longer than the column still gets a space before its value.
+        let width = self.key_width.max(key.len() + 1);
         writeln!(self.out, "  {key:<width$}{}", clean(value))
     }
 

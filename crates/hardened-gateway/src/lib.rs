@@ -74,7 +74,11 @@
 //! gateway's [`Policy`] as its policy source and `observe` as its observer) →
 //! `forward` (the proxy) → `pool` → the upstream.
 //!
-//! - `options`: [`GatewayOptions`]; `upstream`: the [`Upstream`] URL and its checks;
+//! - `options`: [`GatewayOptions`], made from a configuration's `gateway:` settings by
+//!   [`GatewayOptions::from_config`] (each setting is described once, in the library's
+//!   [`hardened::config::gateway::SETTINGS`], and read by the loader whether a file, a
+//!   variable or a flag gave it); `upstream`: the [`Upstream`] URL, checked by the
+//!   library's [`check_upstream`](hardened::config::gateway::check_upstream);
 //! - `workers`: thread-per-core serving ([`GatewayOptions::workers`]): threads with
 //!   their own single-threaded runtimes accepting on one listening socket;
 //! - `server`: the accept loop, the per-connection HTTP/1.1 and HTTP/2 settings and

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hardened::config::GatewayConfig;
+
 /// Timeouts, limits and buffering of a [`Gateway`](crate::Gateway) or a [`Server`](crate::Server). Start from
 /// [`GatewayOptions::default`] and change what you need:
 ///
@@ -170,6 +172,63 @@ impl Default for GatewayOptions {
 }
 
 impl GatewayOptions {
+    /// The options a `gateway:` section sets (from its file, its `HARDENED_GATEWAY_*`
+    /// variables and the `serve` flags, all read and checked by the loader), over the
+    /// defaults: a setting left unset keeps its default (`workers` too: one; `hardened
+    /// serve` asks for one per core). The listeners, TLS and the upstream are not
+    /// options: [`Gateway`](crate::Gateway) and [`Server`](crate::Server) take them.
+    ///
+    /// ```
+    /// use hardened::config::load::Loader;
+    /// use hardened_gateway::GatewayOptions;
+    ///
+    /// let loaded = Loader::new()
+    ///     .gateway_flag("client_max_body_size", "--client-max-body-size", ["1m"])
+    ///     .load()?;
+    /// let options = GatewayOptions::from_config(&loaded.config.gateway);
+    /// assert_eq!(options.client_max_body_size, 1 << 20);
+    /// assert_eq!(options.upstream_max_connections, 64);
+    /// # Ok::<(), hardened::config::ConfigErrors>(())
+    /// ```
+    pub fn from_config(g: &GatewayConfig) -> GatewayOptions {
+        // Counts and sizes beyond this machine's `usize` are as good as unlimited.
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let d = GatewayOptions::default();
+        GatewayOptions {
+            upstream_timeout: g.upstream_timeout.unwrap_or(d.upstream_timeout),
+            header_read_timeout: g.header_read_timeout.unwrap_or(d.header_read_timeout),
+            idle_timeout: g.idle_timeout.unwrap_or(d.idle_timeout),
+            request_buffering: g.request_buffering.unwrap_or(d.request_buffering),
+            unbuffered_request_paths: g
+                .unbuffered_request_paths
+                .clone()
+                .unwrap_or(d.unbuffered_request_paths),
+            client_body_buffer_size: g
+                .client_body_buffer_size
+                .map_or(d.client_body_buffer_size, size),
+            client_body_timeout: g.client_body_timeout.unwrap_or(d.client_body_timeout),
+            client_max_body_size: g.client_max_body_size.unwrap_or(d.client_max_body_size),
+            response_buffering: g.response_buffering.unwrap_or(d.response_buffering),
+            response_buffer_size: g.response_buffer_size.map_or(d.response_buffer_size, size),
+            max_temp_file_size: g.max_temp_file_size.unwrap_or(d.max_temp_file_size),
+            send_timeout: g.send_timeout.unwrap_or(d.send_timeout),
+            temp_dir: g.temp_dir.clone().or(d.temp_dir),
+            upstream_max_connections: g
+                .upstream_max_connections
+                .map_or(d.upstream_max_connections, size)
+                .max(1),
+            upstream_max_connections_per_client: g
+                .upstream_max_connections_per_client
+                .map_or(d.upstream_max_connections_per_client, size)
+                .max(1),
+            upstream_queue_size: g.upstream_queue_size.map_or(d.upstream_queue_size, size),
+            upstream_queue_timeout: g.upstream_queue_timeout.unwrap_or(d.upstream_queue_timeout),
+            upstream_max_tunnels: g.upstream_max_tunnels.map_or(d.upstream_max_tunnels, size),
+            workers: g.workers.map_or(d.workers, size).max(1),
+            ..d
+        }
+    }
+
     /// Sets [`workers`](Self::workers) (at least 1).
     #[must_use]
     pub fn with_workers(mut self, n: usize) -> Self {
@@ -351,5 +410,44 @@ impl GatewayOptions {
     /// The directory temporary files are created in.
     pub(crate) fn temp_dir_or_default(&self) -> PathBuf {
         self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use hardened::config::gateway::{Kind, SETTINGS, flags};
+    use hardened::config::load::Loader;
+
+    use super::GatewayOptions;
+
+    /// The default each setting documents (in `--help`, `docs/config.md`) is the one
+    /// it has: read through the loader as a flag, it gives the default options.
+    #[test]
+    fn every_documented_default_is_the_default() {
+        let mut checked = 0;
+        for (setting, path) in flags() {
+            let typed = matches!(
+                setting.kind,
+                Kind::Duration | Kind::Bytes { .. } | Kind::Number { .. } | Kind::Switch
+            );
+            if !typed || setting.default.contains(' ') {
+                continue;
+            }
+            let loaded = Loader::new()
+                .gateway_flag(path.as_str(), "--flag", [setting.default])
+                .load()
+                .unwrap_or_else(|e| panic!("{}: {e}", setting.key));
+            assert_eq!(
+                GatewayOptions::from_config(&loaded.config.gateway),
+                GatewayOptions::default(),
+                "{}: documented default {:?}",
+                setting.key,
+                setting.default
+            );
+            checked += 1;
+        }
+        assert!(checked >= 15, "{checked} of {}", SETTINGS.len());
     }
 }

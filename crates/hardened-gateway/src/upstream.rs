@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use hardened::config::gateway::{UpstreamProblem, check_upstream};
 use http::Uri;
 
 /// The service a [`Gateway`](crate::Gateway) forwards to: an absolute `http://host[:port][/base]` URL.
@@ -49,17 +50,17 @@ impl FromStr for Upstream {
     }
 }
 
-/// Why an upstream URL was refused by [`parse_upstream`].
+/// Why an upstream URL was refused by [`parse_upstream`] (the check is the library's
+/// [`check_upstream`](hardened::config::gateway::check_upstream), the one the
+/// `gateway.upstream` key and the `--upstream` flag go through).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UpstreamError {
     /// Not a URL at all.
-    #[error("upstream {input:?}: {source}")]
+    #[error("upstream {input:?}: not a URL; give an absolute URL such as http://127.0.0.1:9000")]
     Invalid {
         /// The text given.
         input: String,
-        /// What the URL parser found.
-        source: http::uri::InvalidUri,
     },
     /// An `https://` URL: the gateway speaks plain HTTP to a local or internal service.
     #[error(
@@ -81,26 +82,25 @@ pub enum UpstreamError {
 ///
 /// # Errors
 /// [`UpstreamError`] when the text is not a URL, is `https`, or is not an absolute
-/// `http` URL.
+/// `http` URL with a host.
 pub fn parse_upstream(input: &str) -> Result<Upstream, UpstreamError> {
-    let uri: Uri = input.parse().map_err(|source| UpstreamError::Invalid {
-        input: input.to_owned(),
-        source,
-    })?;
-    match (uri.scheme_str(), uri.authority()) {
-        (Some("http"), Some(_)) => Ok(Upstream {
+    let input_owned = || input.to_owned();
+    match check_upstream(input) {
+        Ok(uri) => Ok(Upstream {
             addr: upstream_addr(&uri),
             uri,
         }),
-        (Some("https"), _) => Err(UpstreamError::Https {
-            input: input.to_owned(),
+        Err(UpstreamProblem::NotUrl) => Err(UpstreamError::Invalid {
+            input: input_owned(),
         }),
-        _ => Err(UpstreamError::NotAbsolute {
-            input: input.to_owned(),
+        Err(UpstreamProblem::Https) => Err(UpstreamError::Https {
+            input: input_owned(),
+        }),
+        Err(_) => Err(UpstreamError::NotAbsolute {
+            input: input_owned(),
         }),
     }
 }
-
 /// `host:port` of an http upstream URI.
 fn upstream_addr(u: &Uri) -> String {
     let host = u.host().unwrap_or("127.0.0.1");

@@ -8,7 +8,9 @@
 //! The pieces, in the order data flows:
 //!
 //! - [`config`]: `config.yaml` + overlay + `.env` + environment → a validated [`config::Config`]
-//!   ([`config::load::Loader`] reads files; everything else is pure);
+//!   ([`config::load::Loader`] reads files, and takes `hardened serve`'s flags as the top
+//!   layer; the `gateway:` settings are one table, [`config::gateway::SETTINGS`];
+//!   everything else is pure);
 //! - [`probe`]: Docker/Kubernetes detection as a value you can inject;
 //! - [`policy::derive`]: `(Config, RuntimeProbe) → Policy`, the derived settings;
 //! - [`enforce`]: [`Security`], the policy compiled into matchers, and its pure

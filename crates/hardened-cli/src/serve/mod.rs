@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,91 +16,37 @@ use hardened_gateway::{
 use crate::ConfigArg;
 use crate::common::{self, CliError};
 use crate::demo;
-use crate::logging::{self, LogFormat};
+use crate::logging;
 
 mod settings;
 
-pub(crate) use settings::DEFAULT_LISTEN;
-use settings::{BufferingArgs, Settings, parse_upstream, restart_only};
+use settings::{GatewayFlags, Settings};
 
 /// Arguments of `hardened serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
     config: ConfigArg,
-    /// Address to listen on (HTTPS with --tls-cert) [default: 127.0.0.1:8000; config:
-    /// gateway.listen].
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<SocketAddr>,
-    /// Forward allowed requests to this service (gateway mode), e.g. http://127.0.0.1:9000
-    /// [config: gateway.upstream].
-    #[arg(long, value_name = "URL")]
-    upstream: Option<String>,
-    /// Seconds to wait for the upstream's response headers before answering 504
-    /// [default: 30; config: gateway.upstream_timeout].
-    #[arg(long, value_name = "SECS")]
-    upstream_timeout: Option<u64>,
-    /// Seconds a client may take to send its request head, TLS handshake included, from
-    /// accept (slow-loris protection) [default: 30; config: gateway.header_read_timeout].
-    #[arg(long, value_name = "SECS")]
-    header_read_timeout: Option<u64>,
-    /// Seconds a connection with no request in flight stays open [default: 75; config:
-    /// gateway.idle_timeout].
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    idle_timeout: Option<u64>,
-    /// Serve /healthz, /readyz and /metrics on this address (off by default; never on
-    /// --listen), e.g. 127.0.0.1:9901.
-    #[arg(long, value_name = "ADDR")]
-    admin_listen: Option<SocketAddr>,
-    /// Log format on stderr: text (no colours unless stderr is a terminal) or json (one
-    /// object per line).
-    /// [default: text; config: gateway.log_format]
-    #[arg(long, value_enum)]
-    log_format: Option<LogFormat>,
     /// Log one line per request: method, path, status, bytes, duration, upstream time,
     /// peer, request id.
     #[arg(long)]
     access_log: bool,
-    /// Worker threads, each with its own event loop accepting on --listen, as nginx's
-    /// worker processes [default: one per core; config: gateway.workers].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    workers: Option<u16>,
+    /// The `gateway:` settings, one flag each (`--listen`, `--upstream`, `--workers`,
+    /// ...): made from the library's table of settings.
     #[command(flatten)]
-    buffering: BufferingArgs,
-    #[command(flatten)]
-    tls: TlsArgs,
-}
-
-/// Direct TLS (see `hardened_gateway::Tls`).
-#[derive(Debug, clap::Args)]
-#[command(next_help_heading = "Direct TLS")]
-struct TlsArgs {
-    /// Serve HTTPS on --listen with this PEM certificate chain (leaf first); reloaded on
-    /// SIGHUP and when the file changes [config: gateway.tls.cert].
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert (RSA, ECDSA or Ed25519) [config:
-    /// gateway.tls.key].
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Also listen for plain HTTP here: with `ssl_redirect: true` it answers 301 to the
-    /// https URL (health-check paths are served) [config: gateway.listen_http].
-    #[arg(long, value_name = "ADDR")]
-    listen_http: Option<SocketAddr>,
+    gateway: GatewayFlags,
 }
 
 /// Runs `hardened serve`.
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    let loaded = common::load_strict(args.config.config.as_deref())?;
+    // The flags are the top layer of every load, the reloads' included.
+    let flags = std::sync::Arc::new(args.gateway.clone());
+    let loaded = flags
+        .apply(common::loader(args.config.config.as_deref()))
+        .load()?;
     let probe = common::probe_machine();
     let security = Security::gateway_from_config(&loaded.config, &probe)?;
-    let settings = Settings::new(args, &loaded.config.gateway)?;
-    if settings.admin_listen == Some(settings.listen) && settings.listen.port() != 0 {
-        return Err(CliError::Message(format!(
-            "--admin-listen {}: the admin listener needs an address of its own, not --listen's",
-            settings.listen
-        )));
-    }
+    let settings = Settings::new(&loaded.config, args.access_log)?;
     // Reloads read the same files (and overlay and .env beside them) with the same
     // runtime probe.
     let config_path = args.config.config.clone();
@@ -147,7 +92,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         if !gone.is_empty() {
             return Err(hardened::config::ConfigErrors(gone));
         }
-        let loaded = common::loader(config_path.as_deref()).load()?;
+        let loaded = flags.apply(common::loader(config_path.as_deref())).load()?;
         // A running gateway never changes environment (production to development
         // would drop HSTS, Secure cookies and the strict CORS list at once, whatever
         // the cause: a moved file, an edited `environment:`, a changed variable).
@@ -170,14 +115,11 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             security: Security::gateway_from_config(&loaded.config, &probe)?,
             // The `gateway:` settings shape listeners, timeouts and buffers that are
             // set up once: a change is reported as needing a restart, never applied.
-            restart_only: restart_only(&loaded.config.gateway),
+            restart_only: loaded.config.gateway.restart_only(),
         })
     };
-    let initial_restart_only = restart_only(&loaded.config.gateway);
-    let upstream = match &settings.upstream {
-        Some(u) => Some(parse_upstream(u)?),
-        None => None,
-    };
+    let initial_restart_only = loaded.config.gateway.restart_only();
+    let upstream = settings.upstream.clone();
     // With several workers (threads with their own event loops) serving the listeners,
     // one thread is plenty for the rest: signals, reloads, the admin listener.
     let mut rt = tokio::runtime::Builder::new_multi_thread();

@@ -44,47 +44,53 @@ pub(super) struct Model<'a> {
     pub(super) environment_reason: String,
 }
 
-/// The `gateway:` settings as `hardened serve` would use them without flags: the
-/// configured value, else the default. Certificate and key are shown as paths only.
+/// The `gateway:` settings as `hardened serve` would use them without flags: every
+/// setting of the library's table ([`hardened::config::gateway::SETTINGS`]), in its
+/// order, with its configured value as the file would say it, else its default.
+/// Certificate and key are shown as paths only.
 #[derive(serde::Serialize)]
-pub(super) struct Gateway {
-    pub(super) listen: String,
-    pub(super) upstream: Option<String>,
-    pub(super) upstream_timeout: String,
-    pub(super) header_read_timeout: String,
-    pub(super) idle_timeout: String,
-    pub(super) tls: Option<GatewayTls>,
-    pub(super) listen_http: Option<String>,
-    pub(super) admin_listen: Option<String>,
-    pub(super) log_format: Option<&'static str>,
-}
-
-/// The certificate and key files of direct TLS.
-#[derive(serde::Serialize)]
-pub(super) struct GatewayTls {
-    pub(super) cert: String,
-    pub(super) key: String,
-}
+#[serde(transparent)]
+pub(super) struct Gateway(serde_json::Map<String, serde_json::Value>);
 
 impl Gateway {
     fn new(g: &hardened::config::GatewayConfig) -> Gateway {
-        use hardened::config::gateway::format_duration;
-        let defaults = hardened_gateway::GatewayOptions::default();
-        let dur = |d: Option<std::time::Duration>, default| format_duration(d.unwrap_or(default));
-        Gateway {
-            listen: g.listen.unwrap_or(crate::serve::DEFAULT_LISTEN).to_string(),
-            upstream: g.upstream.clone(),
-            upstream_timeout: dur(g.upstream_timeout, defaults.upstream_timeout),
-            header_read_timeout: dur(g.header_read_timeout, defaults.header_read_timeout),
-            idle_timeout: dur(g.idle_timeout, defaults.idle_timeout),
-            tls: g.tls.as_ref().map(|t| GatewayTls {
-                cert: t.cert.display().to_string(),
-                key: t.key.display().to_string(),
-            }),
-            listen_http: g.listen_http.map(|a| a.to_string()),
-            admin_listen: g.admin_listen.map(|a| a.to_string()),
-            log_format: g.log_format.map(|f| f.as_str()),
+        use hardened::config::gateway::SETTINGS;
+        use serde_json::Value;
+        let set = g.values();
+        let mut out = serde_json::Map::new();
+        for s in SETTINGS {
+            let value = match (s.key, &g.tls) {
+                ("tls", Some(tls)) => serde_json::json!({
+                    "cert": tls.cert.display().to_string(),
+                    "key": tls.key.display().to_string(),
+                }),
+                _ => match set.iter().find(|(k, _)| *k == s.key) {
+                    Some((_, v)) => Value::String(v.clone()),
+                    // Off unless set (an upstream, a listener, a file): null.
+                    None if s.default.starts_with("none") => Value::Null,
+                    None => Value::String(s.default.to_owned()),
+                },
+            };
+            out.insert(s.key.to_owned(), value);
         }
+        Gateway(out)
+    }
+
+    /// Each setting (words apart) and its value as one line of text; `-` when unset.
+    pub(super) fn rows(&self) -> impl Iterator<Item = (String, String)> {
+        self.0.iter().map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::Null => "-".to_owned(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(o) => o
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            (k.replace('_', " "), text)
+        })
     }
 }
 

@@ -171,32 +171,9 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
     t.section("Health checks (no host check, no TLS redirect)")?;
     t.list("paths", &p.health_check_paths)?;
 
-    let g = &m.gateway;
     t.section("Gateway (hardened serve)")?;
-    t.row(
-        "listen",
-        &format!(
-            "{}://{}",
-            if g.tls.is_some() { "https" } else { "http" },
-            g.listen
-        ),
-    )?;
-    t.row("upstream", g.upstream.as_deref().unwrap_or("- (demo app)"))?;
-    t.row("upstream timeout", &g.upstream_timeout)?;
-    t.row("header read timeout", &g.header_read_timeout)?;
-    t.row("idle timeout", &g.idle_timeout)?;
-    match &g.tls {
-        Some(tls) => {
-            t.row("TLS certificate", &tls.cert)?;
-            t.row("TLS key", &tls.key)?;
-        }
-        None => t.row("TLS", "off")?,
+    for (key, value) in m.gateway.rows() {
+        t.row(&key, &value)?;
     }
-    t.row(
-        "plain HTTP listener",
-        g.listen_http.as_deref().unwrap_or("-"),
-    )?;
-    t.row("admin listener", g.admin_listen.as_deref().unwrap_or("-"))?;
-    t.row("log format", g.log_format.unwrap_or("-"))?;
     Ok(())
 }

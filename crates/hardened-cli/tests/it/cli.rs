@@ -1360,7 +1360,10 @@ fn upstream_with_another_scheme_names_the_scheme() {
     let d = Dir::empty();
     let r = run(d.cmd(&["serve", "--upstream", "ftp://x"]));
     assert_eq!(r.code, Some(2));
-    insta::assert_snapshot!(r.stderr, @r#"error: --upstream "ftp://x": the scheme "ftp" is not supported; the gateway forwards HTTP: give an http:// URL such as http://127.0.0.1:9000"#);
+    insta::assert_snapshot!(r.stderr, @r#"
+    error: command-line flag --upstream: `gateway.upstream` = "ftp://x": the scheme "ftp" is not supported; the gateway forwards plain HTTP
+      fix: write it as `--upstream http://127.0.0.1:9000`
+    "#);
 }
 
 #[test]
@@ -1553,4 +1556,123 @@ fn explain_says_why_localhost_is_refused_in_default_production() {
     // Not for other hosts, nor in development.
     let r = run(d.cmd(&["explain", "--url", "http://evil.com/"]));
     assert!(!r.stdout.contains("note:"), "{}", r.stdout);
+}
+
+// ------------------------------------------------ serve's gateway flags
+
+/// A `serve` flag is read and checked by the loader, as the file's key and its variable
+/// are: the same refusals, named by the flag, exit 2, nothing started.
+#[test]
+fn gateway_flags_are_checked_as_their_keys_are() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--workers", "0"],
+            "command-line flag --workers: `gateway.workers` = \"0\": must be at least 1",
+        ),
+        (&["--workers", "5000"], "must be at most 1024"),
+        (
+            &["--client-max-body-size", "-1"],
+            "command-line flag --client-max-body-size",
+        ),
+        (&["--client-max-body-size", "1.5m"], "not a number of bytes"),
+        (&["--upstream-timeout", "0"], "must be more than zero"),
+        (&["--idle-timeout", "soon"], "not a duration"),
+        (&["--listen", "8000"], "not an IP address and port"),
+        (&["--request-buffering", "maybe"], "expected true or false"),
+        (
+            &["--unbuffered-request-path", "upload/*"],
+            "a path must start with `/`",
+        ),
+        (&["--temp-dir", "/no/such/dir"], "is not a directory"),
+        (&["--tls-cert", "/no/such.crt"], "give --tls-key too"),
+        (
+            &["--listen-http", "127.0.0.1:0"],
+            "a plain HTTP listener goes beside a TLS one",
+        ),
+        (
+            &[
+                "--listen",
+                "127.0.0.1:9555",
+                "--admin-listen",
+                "127.0.0.1:9555",
+            ],
+            "needs an address of its own",
+        ),
+    ];
+    for (args, expected) in cases {
+        let d = Dir::empty();
+        let mut argv = vec!["serve"];
+        argv.extend_from_slice(args);
+        let r = run(d.cmd(&argv));
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{args:?}: {}", r.stderr);
+        assert!(!r.stdout.contains("listening"), "{args:?}: {}", r.stdout);
+    }
+}
+
+/// Credentials in an upstream URL never reach an error message, whether a flag, a
+/// variable or the file gave it.
+#[test]
+fn upstream_credentials_are_redacted_from_every_source() {
+    let d = Dir::empty();
+    let r = run(d.cmd(&["serve", "--upstream", "ftp://admin:hunter2@x"]));
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    assert!(r.stderr.contains("--upstream"), "{}", r.stderr);
+
+    let mut c = d.cmd(&["serve"]);
+    c.env("HARDENED_GATEWAY_UPSTREAM", "https://admin:hunter2@x");
+    let r = run(c);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("HARDENED_GATEWAY_UPSTREAM"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(
+        d.path().join("config.yaml"),
+        "debug: true\ngateway:\n  upstream: gopher://admin:hunter2@x\n",
+    )
+    .unwrap();
+    let r = run(d.cmd(&["serve"]));
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    assert!(r.stderr.contains("config.yaml:3"), "{}", r.stderr);
+}
+
+/// A flag beats the setting's variable, which beats the file; `show` reports every
+/// setting of the table with the file's and the variable's values.
+#[test]
+fn flags_beat_variables_beat_the_file_and_show_lists_every_setting() {
+    let d = Dir::empty();
+    std::fs::write(
+        d.path().join("config.yaml"),
+        "debug: true\ngateway:\n  workers: 2\n  client_max_body_size: 1m\n  send_timeout: 5s\n",
+    )
+    .unwrap();
+    let mut c = d.cmd(&["show", "--format", "json"]);
+    c.env("HARDENED_GATEWAY_CLIENT_MAX_BODY_SIZE", "2m");
+    let v: Value = serde_json::from_str(&ok(c)).unwrap();
+    let g = &v["hardened"]["gateway"];
+    assert_eq!(g["workers"], "2");
+    assert_eq!(g["client_max_body_size"], "2097152");
+    assert_eq!(g["send_timeout"], "5s");
+    assert_eq!(g["upstream_queue_size"], "1024");
+    let keys: Vec<&str> = g.as_object().unwrap().keys().map(String::as_str).collect();
+    let table: Vec<&str> = hardened::config::gateway::SETTINGS
+        .iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(keys, table);
+
+    // The flag wins over both: a wrong flag value is refused even though the variable
+    // and the file are fine, and it is the flag that is named.
+    let mut c = d.cmd(&["serve", "--client-max-body-size", "lots"]);
+    c.env("HARDENED_GATEWAY_CLIENT_MAX_BODY_SIZE", "2m");
+    let r = run(c);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("--client-max-body-size"), "{}", r.stderr);
+    assert!(!r.stderr.contains("HARDENED_GATEWAY"), "{}", r.stderr);
 }

@@ -402,7 +402,7 @@ fn buffering_flags_are_validated() {
         ("--client-body-timeout", "-5"),
         ("--client-body-timeout", "1.5"),
         ("--request-buffering", "maybe"),
-        ("--response-buffering", "yes"),
+        ("--response-buffering", "sometimes"),
         ("--response-buffer-size", "0"),
         ("--max-temp-file-size", "-1"),
         ("--send-timeout", "0"),

@@ -45,6 +45,9 @@ pub use secret::Secret;
 #[cfg(feature = "config-file")]
 pub(crate) use typer::Typer;
 
+/// How [`Source::flag`] names its origin.
+const FLAG_ORIGIN: &str = "command-line flag ";
+
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
@@ -65,6 +68,20 @@ impl Source {
             line: 0,
             from_env: true,
         }
+    }
+
+    /// A value given by a command-line flag (`--workers`).
+    pub fn flag(name: &str) -> Source {
+        Source {
+            origin: Arc::from(format!("{FLAG_ORIGIN}{name}")),
+            line: 0,
+            from_env: false,
+        }
+    }
+
+    /// The flag that gave the value, when a flag did (`--workers`).
+    pub fn flag_name(&self) -> Option<&str> {
+        self.origin.strip_prefix(FLAG_ORIGIN)
     }
 
     /// A built-in default.

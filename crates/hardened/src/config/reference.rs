@@ -22,18 +22,22 @@ pub fn accepted_keys() -> Vec<String> {
     let mut out = Vec::new();
     for key in KNOWN_KEYS {
         out.push((*key).to_owned());
+        let gateway_keys: Vec<&str>;
         let sub: &[&str] = match *key {
             "hsts" => HSTS_KEYS,
             "headers" => HEADER_KEYS,
             "cookies" => COOKIE_KEYS,
             "database" => DATABASE_KEYS,
-            "gateway" => gateway::KEYS,
+            "gateway" => {
+                gateway_keys = gateway::keys().collect();
+                &gateway_keys
+            }
             _ => &[],
         };
         for s in sub {
             out.push(format!("{key}.{s}"));
             if *key == "gateway" && *s == "tls" {
-                out.extend(gateway::TLS_KEYS.iter().map(|t| format!("gateway.tls.{t}")));
+                out.extend(gateway::tls_keys().map(|t| format!("gateway.tls.{t}")));
             }
         }
     }

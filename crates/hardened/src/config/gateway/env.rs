@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{KEYS, TLS_KEYS};
+use super::{keys, tls_keys};
 use crate::config::node::{Node, Value};
 
 /// The environment variable of `gateway.<path>`: `HARDENED_GATEWAY_` and the path
@@ -14,10 +14,10 @@ fn env_name(path: &[&str]) -> String {
 
 /// Every `gateway` key path an environment variable may set.
 fn env_paths() -> impl Iterator<Item = Vec<&'static str>> {
-    KEYS.iter()
-        .filter(|k| **k != "tls")
-        .map(|k| vec![*k])
-        .chain(TLS_KEYS.iter().map(|k| vec!["tls", *k]))
+    keys()
+        .filter(|k| *k != "tls")
+        .map(|k| vec![k])
+        .chain(tls_keys().map(|k| vec!["tls", k]))
 }
 
 /// Every `HARDENED_GATEWAY_*` variable, with the `gateway.*` key path it sets.
@@ -48,6 +48,42 @@ pub(crate) fn env_overrides(
             (
                 Node::new(Value::Str("gateway".into()), k.source.clone()),
                 Node::new(Value::Map(Vec::new()), k.source.clone()),
+            )
+        });
+        set_path(&mut slot.1, &path, k, n);
+    }
+}
+
+/// Sets `gateway.*` keys from the command-line flags, over the files and the
+/// environment. A flag given several times is a list for a list setting, else its last
+/// value counts.
+pub(crate) fn flag_overrides(
+    merged: &mut BTreeMap<String, (Node, Node)>,
+    flags: &[crate::config::load::GatewayFlag],
+) {
+    for f in flags {
+        let source = crate::config::Source::flag(&f.flag);
+        let path: Vec<&str> = f.path.split('.').collect();
+        let is_list = super::setting(&f.path).is_some_and(|s| s.kind == super::Kind::Paths);
+        let value = if is_list {
+            Value::Seq(
+                f.values
+                    .iter()
+                    .map(|v| Node::new(Value::Str(v.clone()), source.clone()))
+                    .collect(),
+            )
+        } else {
+            match f.values.last() {
+                Some(v) => Value::Str(v.clone()),
+                None => continue,
+            }
+        };
+        let k = Node::new(Value::Str(f.flag.clone()), source.clone());
+        let n = Node::new(value, source.clone());
+        let slot = merged.entry("gateway".to_owned()).or_insert_with(|| {
+            (
+                Node::new(Value::Str("gateway".into()), source.clone()),
+                Node::new(Value::Map(Vec::new()), source.clone()),
             )
         });
         set_path(&mut slot.1, &path, k, n);

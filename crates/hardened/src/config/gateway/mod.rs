@@ -18,83 +18,22 @@
 
 #[cfg(feature = "config-file")]
 mod env;
+mod settings;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "config-file")]
 mod typing;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The typed `gateway:` section. `None` everywhere means "the `serve` default".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GatewayConfig {
-    /// The address to listen on (the TLS listener when `tls` is set).
-    pub listen: Option<SocketAddr>,
-    /// The upstream service, an absolute `http://` URL.
-    pub upstream: Option<String>,
-    /// How long the upstream may take to send its response headers (504 after).
-    pub upstream_timeout: Option<Duration>,
-    /// How long a new connection may take to send its first request head (TLS
-    /// handshake included), from accept.
-    pub header_read_timeout: Option<Duration>,
-    /// How long a connection with no request in flight stays open.
-    pub idle_timeout: Option<Duration>,
-    /// Direct TLS: the certificate chain and key files.
-    pub tls: Option<GatewayTls>,
-    /// A plain HTTP listener beside the TLS one (redirects to https when
-    /// `ssl_redirect` is on, serves health checks).
-    pub listen_http: Option<SocketAddr>,
-    /// The admin listener (health and readiness probes, metrics).
-    pub admin_listen: Option<SocketAddr>,
-    /// The log line format.
-    pub log_format: Option<LogFormat>,
-    /// Read request bodies completely before forwarding (`false`: stream them).
-    pub request_buffering: Option<bool>,
-    /// Path patterns whose request bodies stream to the upstream (`/upload`,
-    /// `/upload/*`, `/u/{id}/file`).
-    pub unbuffered_request_paths: Option<Vec<String>>,
-    /// Largest request body in bytes; larger ones are answered 413 (0 = unlimited).
-    pub client_max_body_size: Option<u64>,
-    /// Request body bytes kept in memory before a temporary file takes the rest.
-    pub client_body_buffer_size: Option<u64>,
-    /// Longest pause of a client sending a request body (408 after).
-    pub client_body_timeout: Option<Duration>,
-    /// Read responses from the upstream as fast as it sends them (`false`: stream them).
-    pub response_buffering: Option<bool>,
-    /// Response bytes kept in memory before a temporary file takes the rest.
-    pub response_buffer_size: Option<u64>,
-    /// Largest temporary file of one response, bytes (0 = no temporary files).
-    pub max_temp_file_size: Option<u64>,
-    /// Longest stall of a client reading a response before it is cut off.
-    pub send_timeout: Option<Duration>,
-    /// Directory of the temporary files.
-    pub temp_dir: Option<PathBuf>,
-    /// Most upstream connections open at once.
-    pub upstream_max_connections: Option<u64>,
-    /// Most upstream connections one client connection may use at once.
-    pub upstream_max_connections_per_client: Option<u64>,
-    /// Most requests waiting for an upstream connection (0 = none wait).
-    pub upstream_queue_size: Option<u64>,
-    /// Longest wait for an upstream connection (503 after).
-    pub upstream_queue_timeout: Option<Duration>,
-    /// Most upstream connections held by WebSocket (and other upgrade) tunnels, pending
-    /// handshakes included (0 = half of `upstream_max_connections`).
-    pub upstream_max_tunnels: Option<u64>,
-    /// Worker threads, each with its own event loop (1 to 1024; default one per core).
-    pub workers: Option<u64>,
-    /// Who checks CSRF on the requests the gateway forwards: the gateway (the default)
-    /// or the upstream application (a Django project, whose `@csrf_exempt` views are
-    /// then the only exemptions). Takes effect with `role: gateway` only.
-    pub csrf: Option<GatewayCsrf>,
-    /// The Django settings fragment the upstream imports (`hardened show --format
-    /// django` output): `check --deploy` verifies that it is current, i.e. that the
-    /// upstream enforces the settings this file derives.
-    pub django_settings: Option<PathBuf>,
-}
+#[cfg(feature = "config-file")]
+pub(crate) use settings::Typed;
+pub use settings::{
+    Applies, DEFAULT_LISTEN, GatewayConfig, Kind, MAX_WORKERS, SETTINGS, Setting, TLS_SETTINGS,
+    flags, setting,
+};
 
 /// Who checks CSRF on forwarded requests (`gateway.csrf`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -262,40 +201,65 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 #[cfg(feature = "config-file")]
-pub(crate) use env::{env_overrides, variables};
+pub(crate) use env::{env_overrides, flag_overrides, variables};
 
-/// The keys of `gateway:`.
-#[cfg(feature = "config-file")]
-pub(crate) const KEYS: &[&str] = &[
-    "listen",
-    "upstream",
-    "upstream_timeout",
-    "header_read_timeout",
-    "idle_timeout",
-    "tls",
-    "listen_http",
-    "admin_listen",
-    "log_format",
-    "request_buffering",
-    "unbuffered_request_paths",
-    "client_max_body_size",
-    "client_body_buffer_size",
-    "client_body_timeout",
-    "response_buffering",
-    "response_buffer_size",
-    "max_temp_file_size",
-    "send_timeout",
-    "temp_dir",
-    "upstream_max_connections",
-    "upstream_max_connections_per_client",
-    "upstream_queue_size",
-    "upstream_queue_timeout",
-    "upstream_max_tunnels",
-    "workers",
-    "csrf",
-    "django_settings",
-];
+/// Every key of `gateway:`.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.key)
+}
 
-/// The keys of `gateway.tls:`.
-#[cfg(feature = "config-file")]
-pub(crate) const TLS_KEYS: &[&str] = &["cert", "key"];
+/// Every key of `gateway.tls:`.
+pub fn tls_keys() -> impl Iterator<Item = &'static str> {
+    TLS_SETTINGS.iter().map(|s| s.key)
+}
+
+/// Why an upstream URL is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamProblem {
+    /// Not a URL at all.
+    NotUrl,
+    /// An `https` URL: the gateway speaks plain HTTP to a local or internal service.
+    Https,
+    /// Another scheme, or no scheme.
+    NotHttp,
+    /// An `http://` URL without a host.
+    NoHost,
+}
+
+impl fmt::Display for UpstreamProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UpstreamProblem::NotUrl => "not a URL",
+            UpstreamProblem::Https => {
+                "https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
+            }
+            UpstreamProblem::NotHttp => "not an absolute http:// URL",
+            UpstreamProblem::NoHost => "the URL names no host",
+        })
+    }
+}
+
+/// Checks an upstream URL: absolute, `http`, with a host. The one check of the
+/// `gateway.upstream` key, its variable, the `--upstream` flag and the gateway's own
+/// `parse_upstream`.
+///
+/// ```
+/// use hardened::config::gateway::{check_upstream, UpstreamProblem};
+///
+/// assert!(check_upstream("http://127.0.0.1:9000/api").is_ok());
+/// assert_eq!(check_upstream("https://app.internal").unwrap_err(), UpstreamProblem::Https);
+/// assert_eq!(check_upstream("ftp://x").unwrap_err(), UpstreamProblem::NotHttp);
+/// ```
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_upstream(input: &str) -> Result<http::Uri, UpstreamProblem> {
+    let uri: http::Uri = input.trim().parse().map_err(|_| UpstreamProblem::NotUrl)?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http"), Some(a)) if !a.host().is_empty() => Ok(uri),
+        (Some("http"), _) => Err(UpstreamProblem::NoHost),
+        (Some("https"), _) => Err(UpstreamProblem::Https),
+        _ => Err(UpstreamProblem::NotHttp),
+    }
+}

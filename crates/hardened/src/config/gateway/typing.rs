@@ -1,16 +1,15 @@
-//! Typing the `gateway:` mapping: addresses, URLs, durations, sizes, paths and the
-//! certificate files, each checked, every problem collected.
+//! Typing the `gateway:` mapping by the kind of each setting ([`Kind`]): addresses,
+//! URLs, durations, sizes, paths and the certificate files, each checked, every problem
+//! collected. Files, `HARDENED_GATEWAY_*` variables and `serve` flags all come here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The most worker threads `gateway.workers` may ask for.
-const MAX_WORKERS: u64 = 1024;
-
 use super::{
-    GatewayConfig, GatewayCsrf, GatewayTls, KEYS, LogFormat, TLS_KEYS, parse_bytes, parse_duration,
+    GatewayConfig, GatewayTls, Kind, SETTINGS, Setting, Typed, check_upstream, keys, parse_bytes,
+    parse_duration, tls_keys,
 };
 use crate::config::node::{Node, Value};
 use crate::config::problem::{Problem, ProblemKind};
@@ -37,23 +36,25 @@ impl Typer {
         message: String,
         fix: impl Into<String>,
     ) {
-        self.problems.push(
-            Problem::new(kind, key, message, fix)
-                .with_value(n.display())
-                .at(n.source.clone()),
-        );
+        // The main path: string values quoted with any URL credentials redacted.
+        self.problem(kind, n, key, message, fix);
+    }
+
+    /// How to write `example` where `n` came from: the flag that gave it, or the key.
+    fn written_as(n: &Node, key: &str, example: &str) -> String {
+        match n.source.flag_name() {
+            Some(flag) => format!("`{flag} {}`", example.trim_matches(['[', ']'])),
+            None => {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                format!("`{leaf}: {example}`")
+            }
+        }
     }
 
     fn gateway_wrong_type(&mut self, n: &Node, key: &str, want: &str, example: &str) {
         let msg = format!("expected {want}, found {}", n.value.kind());
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        self.gateway_problem(
-            ProblemKind::WrongType,
-            n,
-            key,
-            msg,
-            format!("write it as `{leaf}: {example}`"),
-        );
+        let fix = format!("write it as {}", Self::written_as(n, key, example));
+        self.gateway_problem(ProblemKind::WrongType, n, key, msg, fix);
     }
 
     fn gateway_unknown(&mut self, k: &Node, key: &str, path: &str, known: &[&str]) {
@@ -189,9 +190,15 @@ impl Typer {
         }
     }
 
-    /// A whole number (of bytes when `bytes`, with `k`, `m`, `g` suffixes), at least
-    /// `min`.
-    fn gateway_number(&mut self, n: &Node, key: &str, bytes: bool, min: u64) -> Option<u64> {
+    /// A whole number (of bytes when `bytes`, with `k`, `m`, `g` suffixes), from `min`
+    /// to `max`.
+    fn gateway_number(
+        &mut self,
+        n: &Node,
+        key: &str,
+        bytes: bool,
+        (min, max): (u64, u64),
+    ) -> Option<u64> {
         let v = match &n.value {
             Value::Null => return None,
             Value::Int(i) => u64::try_from(*i).ok(),
@@ -208,6 +215,21 @@ impl Typer {
             ("a whole number", "write a whole number such as `64`")
         };
         match v {
+            Some(v) if v > max => {
+                let fix = if key == "gateway.workers" {
+                    "give the number of cores, or leave it out for one worker per core"
+                } else {
+                    "give a smaller number"
+                };
+                self.gateway_problem(
+                    ProblemKind::InvalidSize,
+                    n,
+                    key,
+                    format!("must be at most {max}"),
+                    fix,
+                );
+                None
+            }
             Some(v) if v >= min => Some(v),
             Some(_) => {
                 self.gateway_problem(
@@ -258,17 +280,16 @@ impl Typer {
         };
         let mut out = Vec::new();
         for (i, (p, item)) in items.into_iter().enumerate() {
-            if p.starts_with('/') && !p.contains(['?', '#', ' ']) {
-                out.push(p);
-            } else {
-                self.gateway_problem(
+            // The rule of every path list (`csrf_exempt_paths`, `health_check_paths`).
+            match crate::config::check::path_problem(&p) {
+                None => out.push(p),
+                Some((message, _)) => self.gateway_problem(
                     ProblemKind::InvalidPath,
                     &item,
                     &format!("{key}[{i}]"),
-                    "a path pattern must start with `/` and contain no query, fragment or spaces"
-                        .into(),
+                    message.into(),
                     "write it as `/upload`, `/upload/*` or `/u/{id}/file`",
-                );
+                ),
             }
         }
         Some(out)
@@ -296,24 +317,20 @@ impl Typer {
     fn gateway_upstream(&mut self, n: &Node, key: &str) -> Option<String> {
         let example = "http://127.0.0.1:9000";
         let s = self.gateway_str(n, key, example)?.trim();
-        let problem = match s.parse::<http::Uri>() {
-            Ok(u) => match (u.scheme_str(), u.authority()) {
-                (Some("http"), Some(a)) if !a.host().is_empty() => return Some(s.to_owned()),
-                (Some("https"), _) => {
-                    "https upstreams are not supported; the gateway speaks plain HTTP to a local or internal service"
-                }
-                _ => "not an absolute http:// URL",
-            },
-            Err(_) => "not a URL",
-        };
-        self.gateway_problem(
-            ProblemKind::InvalidUrl,
-            n,
-            key,
-            problem.into(),
-            format!("write it as `upstream: {example}`"),
-        );
-        None
+        match check_upstream(s) {
+            Ok(_) => Some(s.to_owned()),
+            Err(problem) => {
+                let message = match (problem, s.split_once("://")) {
+                    (super::UpstreamProblem::NotHttp, Some((scheme, _))) => format!(
+                        "the scheme {scheme:?} is not supported; the gateway forwards plain HTTP"
+                    ),
+                    _ => problem.to_string(),
+                };
+                let fix = format!("write it as {}", Self::written_as(n, key, example));
+                self.gateway_problem(ProblemKind::InvalidUrl, n, key, message, fix);
+                None
+            }
+        }
     }
 
     /// A file path, relative to the config file's directory when it came from a
@@ -363,7 +380,7 @@ impl Typer {
                     key_seen = true;
                     key = self.gateway_file(v, &path, "/etc/tls/tls.key");
                 }
-                _ => self.gateway_unknown(kn, &k, &path, TLS_KEYS),
+                _ => self.gateway_unknown(kn, &k, &path, &tls_keys().collect::<Vec<_>>()),
             }
         }
         for (seen, name) in [(cert_seen, "cert"), (key_seen, "key")] {
@@ -373,7 +390,10 @@ impl Typer {
                     n,
                     &format!("gateway.tls.{name}"),
                     format!("`gateway.tls` needs both `cert` and `key`; `{name}` is missing"),
-                    format!("write it as `tls: {example}`"),
+                    match n.source.flag_name() {
+                        Some(_) => format!("give --tls-{name} too (or both in `gateway.tls`)"),
+                        None => format!("write it as `tls: {example}`"),
+                    },
                 );
             }
         }
@@ -389,100 +409,115 @@ impl Typer {
         let mut g = GatewayConfig::default();
         for (k, kn, v) in self.gateway_entries(n, "gateway", "{ listen: 127.0.0.1:8000 }") {
             let path = format!("gateway.{k}");
-            if KEYS.contains(&k.as_str()) {
-                sources.insert(path.clone(), v.source.clone());
-            }
-            match k.as_str() {
-                "listen" => g.listen = self.gateway_addr(v, &path),
-                "upstream" => g.upstream = self.gateway_upstream(v, &path),
-                "upstream_timeout" => g.upstream_timeout = self.gateway_duration(v, &path),
-                "header_read_timeout" => {
-                    g.header_read_timeout = self.gateway_duration(v, &path);
+            match SETTINGS.iter().find(|s| s.key == k) {
+                Some(setting) => {
+                    sources.insert(path.clone(), v.source.clone());
+                    let value = self.gateway_value(setting, v, &path, sources);
+                    g.set(setting.key, value);
                 }
-                "idle_timeout" => g.idle_timeout = self.gateway_duration(v, &path),
-                "tls" => g.tls = self.gateway_tls(v, sources),
-                "listen_http" => g.listen_http = self.gateway_addr(v, &path),
-                "admin_listen" => g.admin_listen = self.gateway_addr(v, &path),
-                "log_format" => {
-                    if let Some(s) = self.gateway_str(v, &path, "json") {
-                        match LogFormat::parse(s) {
-                            Some(f) => g.log_format = Some(f),
-                            None => self.gateway_wrong_type(v, &path, "text or json", "json"),
-                        }
-                    }
-                }
-                "request_buffering" => g.request_buffering = self.gateway_bool(v, &path),
-                "unbuffered_request_paths" => {
-                    g.unbuffered_request_paths = self.gateway_paths(v, &path);
-                }
-                "client_max_body_size" => {
-                    g.client_max_body_size = self.gateway_number(v, &path, true, 0);
-                }
-                "client_body_buffer_size" => {
-                    g.client_body_buffer_size = self.gateway_number(v, &path, true, 1);
-                }
-                "client_body_timeout" => {
-                    g.client_body_timeout = self.gateway_duration(v, &path);
-                }
-                "response_buffering" => g.response_buffering = self.gateway_bool(v, &path),
-                "response_buffer_size" => {
-                    g.response_buffer_size = self.gateway_number(v, &path, true, 1);
-                }
-                "max_temp_file_size" => {
-                    g.max_temp_file_size = self.gateway_number(v, &path, true, 0);
-                }
-                "send_timeout" => g.send_timeout = self.gateway_duration(v, &path),
-                "temp_dir" => g.temp_dir = self.gateway_dir(v, &path),
-                "upstream_max_connections" => {
-                    g.upstream_max_connections = self.gateway_number(v, &path, false, 1);
-                }
-                "upstream_max_connections_per_client" => {
-                    g.upstream_max_connections_per_client = self.gateway_number(v, &path, false, 1);
-                }
-                "upstream_queue_size" => {
-                    g.upstream_queue_size = self.gateway_number(v, &path, false, 0);
-                }
-                "upstream_max_tunnels" => {
-                    g.upstream_max_tunnels = self.gateway_number(v, &path, false, 0);
-                }
-                "upstream_queue_timeout" => {
-                    g.upstream_queue_timeout = self.gateway_duration(v, &path);
-                }
-                "workers" => {
-                    g.workers = self.gateway_number(v, &path, false, 1);
-                    if g.workers.is_some_and(|n| n > MAX_WORKERS) {
-                        g.workers = None;
-                        self.gateway_problem(
-                            ProblemKind::InvalidSize,
-                            v,
-                            &path,
-                            format!("must be at most {MAX_WORKERS}"),
-                            "give the number of cores, or leave it out for one worker per core",
-                        );
-                    }
-                }
-                "csrf" => {
-                    if let Some(s) = self.gateway_str(v, &path, "upstream") {
-                        match GatewayCsrf::parse(s) {
-                            Some(c) => g.csrf = Some(c),
-                            None => self.gateway_problem(
-                                ProblemKind::WrongType,
-                                v,
-                                &path,
-                                "expected enforce or upstream".into(),
-                                "write `csrf: enforce` (the gateway checks) or `csrf: upstream` (Django checks; needs `role: gateway`)",
-                            ),
-                        }
-                    }
-                }
-                "django_settings" => {
-                    if let Some(s) = self.gateway_str(v, &path, "app/security_settings.py") {
-                        g.django_settings = Some(relative_to_source(Path::new(s.trim()), v));
-                    }
-                }
-                _ => self.gateway_unknown(kn, &k, &path, KEYS),
+                None => self.gateway_unknown(kn, &k, &path, &keys().collect::<Vec<_>>()),
             }
         }
+        self.gateway_together(&g, sources);
         g
+    }
+
+    /// What only the settings together can say is wrong.
+    fn gateway_together(&mut self, g: &GatewayConfig, sources: &BTreeMap<String, Source>) {
+        let at = |key: &str| sources.get(key).cloned().unwrap_or_else(Source::builtin);
+        if let (Some(addr), None) = (g.listen_http, &g.tls) {
+            self.problems.push(
+                Problem::new(
+                    ProblemKind::MissingValue,
+                    "gateway.listen_http",
+                    "a plain HTTP listener goes beside a TLS one, and no certificate is given",
+                    "give `gateway.tls` (or --tls-cert and --tls-key), or remove `listen_http`",
+                )
+                .with_value(addr.to_string())
+                .at(at("gateway.listen_http")),
+            );
+        }
+        let listen = g.listen.unwrap_or(super::DEFAULT_LISTEN);
+        if g.admin_listen == Some(listen) && listen.port() != 0 {
+            self.problems.push(
+                Problem::new(
+                    ProblemKind::InvalidAddress,
+                    "gateway.admin_listen",
+                    "the admin listener needs an address of its own, not `listen`'s",
+                    "give `admin_listen` another port, such as 127.0.0.1:9901",
+                )
+                .with_value(listen.to_string())
+                .at(at("gateway.admin_listen")),
+            );
+        }
+    }
+
+    /// One setting's value, read by its kind.
+    fn gateway_value(
+        &mut self,
+        setting: &Setting,
+        v: &Node,
+        path: &str,
+        sources: &mut BTreeMap<String, Source>,
+    ) -> Option<Typed> {
+        match setting.kind {
+            Kind::Address => self.gateway_addr(v, path).map(Typed::Address),
+            Kind::Upstream => self.gateway_upstream(v, path).map(Typed::Text),
+            Kind::Duration => self.gateway_duration(v, path).map(Typed::Duration),
+            Kind::Bytes { min } => self
+                .gateway_number(v, path, true, (min, u64::MAX))
+                .map(Typed::Number),
+            Kind::Number { min, max } => self
+                .gateway_number(v, path, false, (min, max))
+                .map(Typed::Number),
+            Kind::Switch => self.gateway_bool(v, path).map(Typed::Switch),
+            Kind::Paths => self.gateway_paths(v, path).map(Typed::Paths),
+            Kind::Directory => self.gateway_dir(v, path).map(Typed::Path),
+            Kind::Path => self
+                .gateway_str(v, path, setting.example())
+                .map(|s| Typed::Path(relative_to_source(Path::new(s.trim()), v))),
+            Kind::ReadableFile => self
+                .gateway_file(v, path, setting.example())
+                .map(Typed::Path),
+            Kind::Choice(words) => {
+                let s = self.gateway_str(v, path, setting.example())?;
+                let lower = s.trim().to_ascii_lowercase();
+                if words.contains(&lower.as_str()) {
+                    Some(Typed::Text(lower))
+                } else {
+                    let want = words.join(" or ");
+                    self.gateway_choice(v, path, &want, words);
+                    None
+                }
+            }
+            Kind::Tls => self.gateway_tls(v, sources).map(Typed::Tls),
+        }
+    }
+
+    /// A word that is none of `words`: the close one when it is a misspelling.
+    fn gateway_choice(&mut self, n: &Node, key: &str, want: &str, words: &[&str]) {
+        let given = match &n.value {
+            Value::Str(s) => s.trim().to_ascii_lowercase(),
+            _ => String::new(),
+        };
+        let close = words
+            .iter()
+            .map(|w| (edit_distance(&given, w), *w))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d);
+        let fix = match close {
+            Some((_, w)) => format!("did you mean {}?", Self::written_as(n, key, w)),
+            None => {
+                let alts: Vec<String> = words.iter().map(|w| Self::written_as(n, key, w)).collect();
+                format!("write {}", alts.join(" or "))
+            }
+        };
+        self.gateway_problem(
+            ProblemKind::WrongType,
+            n,
+            key,
+            format!("expected {want}"),
+            fix,
+        );
     }
 }

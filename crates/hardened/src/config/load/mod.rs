@@ -58,6 +58,18 @@ pub struct Loader {
     optional_file: bool,
     dotenv: Option<PathBuf>,
     env: BTreeMap<String, String>,
+    gateway_flags: Vec<GatewayFlag>,
+}
+
+/// A `gateway:` setting given on the command line.
+#[derive(Clone, Debug)]
+pub(crate) struct GatewayFlag {
+    /// The key path in `gateway:` (`workers`, `tls.cert`).
+    pub(crate) path: String,
+    /// The flag, for messages (`--workers`).
+    pub(crate) flag: String,
+    /// What it was given, once or more.
+    pub(crate) values: Vec<String>,
 }
 
 /// The variables' names only: the environment holds secrets (`SECRET_KEY`, database
@@ -69,6 +81,7 @@ impl std::fmt::Debug for Loader {
             .field("optional_file", &self.optional_file)
             .field("dotenv", &self.dotenv)
             .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("gateway_flags", &self.gateway_flags)
             .finish()
     }
 }
@@ -189,6 +202,38 @@ impl Loader {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
+        self
+    }
+
+    /// Sets a `gateway:` setting as a command-line flag gave it, over the files and the
+    /// environment. `path` is its key path (`workers`, `tls.cert`, as in
+    /// [`gateway::flags`](super::gateway::flags)), `flag` names it in messages
+    /// (`--workers`), `values` is what it was given (more than one for a list such as
+    /// `unbuffered_request_paths`). The value is read and checked as the key's would be.
+    ///
+    /// ```
+    /// use hardened::config::load::Loader;
+    ///
+    /// let loaded = Loader::new().gateway_flag("workers", "--workers", ["4"]).load().unwrap();
+    /// assert_eq!(loaded.config.gateway.workers, Some(4));
+    /// let err = Loader::new().gateway_flag("workers", "--workers", ["0"]).load().unwrap_err();
+    /// assert!(err.to_string().contains("--workers"));
+    /// ```
+    pub fn gateway_flag<I, V>(
+        mut self,
+        path: impl Into<String>,
+        flag: impl Into<String>,
+        values: I,
+    ) -> Loader
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<String>,
+    {
+        self.gateway_flags.push(GatewayFlag {
+            path: path.into(),
+            flag: flag.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        });
         self
     }
 
@@ -331,6 +376,7 @@ impl Loader {
         }
 
         super::gateway::env_overrides(&mut merged, &vars, &var_node);
+        super::gateway::flag_overrides(&mut merged, &self.gateway_flags);
 
         let mut typer = Typer {
             problems: Vec::new(),

@@ -12,7 +12,7 @@ use crate::config::{parse_bool, parse_net, url_origin};
 use crate::domain::Origin;
 
 impl Typer {
-    pub(super) fn problem(
+    pub(crate) fn problem(
         &mut self,
         kind: ProblemKind,
         n: &Node,
