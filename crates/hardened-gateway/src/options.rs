@@ -177,6 +177,8 @@ impl GatewayOptions {
     /// defaults: a setting left unset keeps its default (`workers` too: one; `hardened
     /// serve` asks for one per core). The listeners, TLS and the upstream are not
     /// options: [`Gateway`](crate::Gateway) and [`Server`](crate::Server) take them.
+    /// A loaded configuration has been checked; one built or changed in code is checked
+    /// by the same code with [`GatewayConfig::problems`].
     ///
     /// ```
     /// use hardened::config::load::Loader;

@@ -249,6 +249,73 @@ mod from_typed {
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
 
+/// A field's value as the loader's untyped tree holds it, to be read back by the
+/// loader's own checks ([`GatewayConfig::problems`]).
+#[cfg(feature = "config-file")]
+pub(crate) trait ToValue {
+    fn to_value(&self, source: &crate::config::Source) -> crate::config::node::Value;
+}
+
+#[cfg(feature = "config-file")]
+mod to_value {
+    use super::{ToValue, Written};
+    use crate::config::Source;
+    use crate::config::gateway::{GatewayCsrf, GatewayTls, LogFormat};
+    use crate::config::node::{Node, Value};
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    macro_rules! as_text {
+        ($($ty:ty),+) => {$(
+            impl ToValue for $ty {
+                fn to_value(&self, _: &Source) -> Value {
+                    Value::Str(self.written())
+                }
+            }
+        )+};
+    }
+    as_text!(
+        SocketAddr,
+        String,
+        Duration,
+        PathBuf,
+        LogFormat,
+        GatewayCsrf
+    );
+
+    impl ToValue for u64 {
+        fn to_value(&self, _: &Source) -> Value {
+            Value::Int(i128::from(*self))
+        }
+    }
+    impl ToValue for bool {
+        fn to_value(&self, _: &Source) -> Value {
+            Value::Bool(*self)
+        }
+    }
+    impl ToValue for Vec<String> {
+        fn to_value(&self, source: &Source) -> Value {
+            Value::Seq(
+                self.iter()
+                    .map(|p| Node::new(Value::Str(p.clone()), source.clone()))
+                    .collect(),
+            )
+        }
+    }
+    impl ToValue for GatewayTls {
+        fn to_value(&self, source: &Source) -> Value {
+            let entry = |k: &str, p: &PathBuf| {
+                (
+                    Node::new(Value::Str(k.to_owned()), source.clone()),
+                    Node::new(Value::Str(p.written()), source.clone()),
+                )
+            };
+            Value::Map(vec![entry("cert", &self.cert), entry("key", &self.key)])
+        }
+    }
+}
+
 /// The most worker threads `gateway.workers` may ask for.
 pub const MAX_WORKERS: u64 = 1024;
 
@@ -289,6 +356,20 @@ macro_rules! settings {
                     out.push((stringify!($key), Written::written(v)));
                 } )+
                 out
+            }
+
+            /// The settings that are set, as the loader's untyped `gateway:` mapping.
+            #[cfg(feature = "config-file")]
+            pub(crate) fn to_node(&self, source: &crate::config::Source) -> crate::config::node::Node {
+                use crate::config::node::{Node, Value};
+                let mut entries = Vec::new();
+                $( if let Some(v) = &self.$key {
+                    entries.push((
+                        Node::new(Value::Str(stringify!($key).to_owned()), source.clone()),
+                        Node::new(ToValue::to_value(v, source), source.clone()),
+                    ));
+                } )+
+                Node::new(Value::Map(entries), source.clone())
             }
 
             /// Sets the field of `key` from a value its kind gave; `false` for a key

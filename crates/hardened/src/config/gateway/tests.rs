@@ -335,4 +335,53 @@ mod buffering {
             );
         }
     }
+
+    /// Every setting set: the typed section reads back, through the loader's own
+    /// checks, to itself and without a problem, so what `problems` checks is what the
+    /// file said.
+    #[test]
+    fn every_setting_reads_back_through_its_own_checks() {
+        let text = format!(
+            "debug: true\ngateway:\n  listen: 0.0.0.0:8443\n  upstream: http://127.0.0.1:9000/api\n  \
+             upstream_timeout: 10\n  header_read_timeout: 250ms\n  idle_timeout: 2m\n  \
+             tls: {{cert: tls.crt, key: tls.key}}\n  listen_http: '[::]:8080'\n  \
+             admin_listen: 127.0.0.1:9901\n  log_format: JSON\n  request_buffering: off\n  \
+             unbuffered_request_paths: [/upload/*, '/u/{{id}}/file']\n  \
+             client_max_body_size: 10MiB\n  client_body_buffer_size: 1k\n  \
+             client_body_timeout: 1h\n  response_buffering: false\n  \
+             response_buffer_size: 2k\n  max_temp_file_size: 0\n  send_timeout: 5s\n  \
+             temp_dir: .\n  upstream_max_connections: 3\n  \
+             upstream_max_connections_per_client: 2\n  upstream_queue_size: 0\n  \
+             upstream_queue_timeout: 1s\n  upstream_max_tunnels: 1\n  workers: 1024\n  \
+             csrf: enforce\n  django_settings: app/settings.py\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tls.crt"), "cert").unwrap();
+        std::fs::write(dir.path().join("tls.key"), "key").unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, text).unwrap();
+        let g = Loader::new().file(&path).load().unwrap().config.gateway;
+        let set: Vec<&str> = g.values().into_iter().map(|(k, _)| k).collect();
+        let all: Vec<&str> = crate::config::gateway::keys().collect();
+        assert_eq!(set, all, "every setting is set in this test");
+        assert!(g.problems().is_empty(), "{:?}", g.problems());
+
+        let source = crate::config::Source::builtin();
+        let mut typer = crate::config::Typer {
+            problems: Vec::new(),
+            vars: std::collections::BTreeMap::new(),
+        };
+        let again = typer.gateway(&g.to_node(&source), &mut std::collections::BTreeMap::new());
+        assert!(typer.problems.is_empty());
+        assert_eq!(again, g);
+
+        // And a value changed in code is refused as the file's would be.
+        let mut bad = g.clone();
+        bad.upstream_max_connections = Some(0);
+        bad.temp_dir = Some("/no/such/dir".into());
+        let problems: Vec<String> = bad.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("/no/such/dir"), "{problems:?}");
+        assert!(problems[1].contains("must be at least 1"), "{problems:?}");
+    }
 }

@@ -521,3 +521,36 @@ impl Typer {
         );
     }
 }
+
+impl GatewayConfig {
+    /// Every problem of these settings, found by the very checks the loader applies to
+    /// the file, the `HARDENED_GATEWAY_*` variables and the `serve` flags: for a
+    /// `GatewayConfig` built or changed in code (a loaded one has none left).
+    ///
+    /// ```
+    /// use hardened::config::GatewayConfig;
+    ///
+    /// let mut g = GatewayConfig::default();
+    /// g.workers = Some(5000);
+    /// g.upstream = Some("https://app.internal".into());
+    /// let problems = g.problems();
+    /// assert_eq!(problems.len(), 2);
+    /// assert!(problems.iter().any(|p| p.to_string().contains("must be at most 1024")));
+    /// assert!(problems.iter().any(|p| p.to_string().contains("https upstreams")));
+    /// assert!(GatewayConfig::default().problems().is_empty());
+    /// ```
+    pub fn problems(&self) -> Vec<Problem> {
+        let source = Source {
+            origin: std::sync::Arc::from("GatewayConfig built in code"),
+            line: 0,
+            from_env: false,
+        };
+        let mut typer = Typer {
+            problems: Vec::new(),
+            vars: BTreeMap::new(),
+        };
+        let mut sources = BTreeMap::new();
+        typer.gateway(&self.to_node(&source), &mut sources);
+        typer.problems
+    }
+}
