@@ -341,20 +341,18 @@ mod buffering {
     /// file said.
     #[test]
     fn every_setting_reads_back_through_its_own_checks() {
-        let text = format!(
-            "debug: true\ngateway:\n  listen: 0.0.0.0:8443\n  upstream: http://127.0.0.1:9000/api\n  \
+        let text = "debug: true\ngateway:\n  listen: 0.0.0.0:8443\n  upstream: http://127.0.0.1:9000/api\n  \
              upstream_timeout: 10\n  header_read_timeout: 250ms\n  idle_timeout: 2m\n  \
-             tls: {{cert: tls.crt, key: tls.key}}\n  listen_http: '[::]:8080'\n  \
+             tls: {cert: tls.crt, key: tls.key}\n  listen_http: '[::]:8080'\n  \
              admin_listen: 127.0.0.1:9901\n  log_format: JSON\n  request_buffering: off\n  \
-             unbuffered_request_paths: [/upload/*, '/u/{{id}}/file']\n  \
+             unbuffered_request_paths: [/upload/*, '/u/{id}/file']\n  \
              client_max_body_size: 10MiB\n  client_body_buffer_size: 1k\n  \
              client_body_timeout: 1h\n  response_buffering: false\n  \
              response_buffer_size: 2k\n  max_temp_file_size: 0\n  send_timeout: 5s\n  \
              temp_dir: .\n  upstream_max_connections: 3\n  \
              upstream_max_connections_per_client: 2\n  upstream_queue_size: 0\n  \
              upstream_queue_timeout: 1s\n  upstream_max_tunnels: 1\n  workers: 1024\n  \
-             csrf: enforce\n  django_settings: app/settings.py\n"
-        );
+             csrf: enforce\n  django_settings: app/settings.py\n";
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tls.crt"), "cert").unwrap();
         std::fs::write(dir.path().join("tls.key"), "key").unwrap();
