@@ -112,7 +112,7 @@ fn admit(
         );
     }
     let mut decision = security.decide_for(parts, checks, client, https_port);
-    if checks.headers() && security.needs_csp_nonce() {
+    if checks.headers() && security.needs_csp_nonce_for(decision.facts()) {
         // Drawn only when the CSP asks for one; handlers read it from extensions.
         let nonce = CspNonce::generate();
         decision.facts_mut().set_csp_nonce(nonce);
@@ -303,6 +303,9 @@ where
         record.decided(&mut parts, &security, &decision);
         match decision {
             Decision::Pass(facts) => {
+                if security.has_route_layers() {
+                    parts.extensions.insert(crate::route::Decided(client));
+                }
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
@@ -421,7 +424,10 @@ where
                     Poll::Pending => return Poll::Pending,
                 };
                 let (mut head, body) = resp.into_parts();
-                if let Some((security, facts)) = post.take() {
+                if let Some((security, mut facts)) = post.take() {
+                    if let Some(mark) = head.extensions.remove::<crate::route::ResponseMark>() {
+                        facts.take_response_mark(mark);
+                    }
                     security.finish(&mut head.headers, &facts);
                     if !facts.reported.is_empty() {
                         head.extensions.insert(Reported(facts.reported));
