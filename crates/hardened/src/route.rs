@@ -178,6 +178,7 @@ impl RouteBuilder {
             // A route layer is as wide as what the application puts it on: not judged
             // as a path.
             .filter(|p| p.kind() != crate::config::ProblemKind::CatchAll)
+            .map(|p| p.rekey("routes[0]", "route"))
             .collect();
         let route = crate::policy::derive_route(&self.config, &policy.headers, &policy.cors);
         let rules =

@@ -198,6 +198,14 @@ impl Problem {
         self
     }
 
+    /// The problem's key with its leading `from` (`routes[0]`) replaced by `to`.
+    pub(crate) fn rekey(mut self, from: &str, to: &str) -> Problem {
+        if let Some(rest) = self.key.strip_prefix(from) {
+            self.key = format!("{to}{rest}");
+        }
+        self
+    }
+
     /// The problem under `prefix` (`routes[0]`): its key becomes `prefix.key`.
     pub(crate) fn with_key_prefix(mut self, prefix: &str) -> Problem {
         self.key = format!("{prefix}.{}", self.key);

@@ -164,6 +164,13 @@ impl RouteCors {
         }
     }
 
+    /// With or without `Access-Control-Allow-Credentials: true`.
+    #[must_use]
+    pub fn allow_credentials(mut self, on: bool) -> RouteCors {
+        self.allow_credentials = Some(on);
+        self
+    }
+
     /// CORS for exactly these origins (replacing the derived list).
     pub fn origins<I, S>(origins: I) -> RouteCors
     where
