@@ -264,12 +264,10 @@ where
         if rules.csrf_exempt == Some(false) {
             // Judged again with the route's mark: the path's exemption no longer holds.
             parts.extensions.insert(layer.mark.clone());
-            let decision = layer.security.decide_for(
-                &parts,
-                Checks::NONE.with_csrf(true),
-                client,
-                None,
-            );
+            let decision =
+                layer
+                    .security
+                    .decide_for(&parts, Checks::NONE.with_csrf(true), client, None);
             parts.extensions.remove::<RouteMark>();
             if let Decision::Answer(..) = decision
                 && let Some(resp) = layer.security.respond::<Bytes>(decision)

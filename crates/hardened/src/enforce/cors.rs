@@ -76,6 +76,10 @@ impl CorsCheck {
                     header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                     HeaderValue::from_static("true"),
                 );
+            } else {
+                // A route without credentials (`origins: ["*"]`): no grant of them,
+                // whoever set one.
+                headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
             }
             if let Some(expose) = &self.expose_headers {
                 headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());

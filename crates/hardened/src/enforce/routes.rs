@@ -199,7 +199,9 @@ impl RoutePattern {
 
     /// Whether the pattern is parameters only (`/{a}/{b}`): every path of that length.
     pub(crate) fn is_parameters_only(&self) -> bool {
-        self.segs.iter().all(|s| matches!(s, Seg::Param | Seg::Rest))
+        self.segs
+            .iter()
+            .all(|s| matches!(s, Seg::Param | Seg::Rest))
     }
 }
 
@@ -207,8 +209,7 @@ impl RoutePattern {
 fn has_separator_escape(s: &str) -> bool {
     s.as_bytes().windows(3).any(|w| {
         w.first() == Some(&b'%')
-            && w
-                .get(1..3)
+            && w.get(1..3)
                 .is_some_and(|h| h.eq_ignore_ascii_case(b"2f") || h.eq_ignore_ascii_case(b"5c"))
     })
 }

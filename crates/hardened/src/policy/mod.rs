@@ -42,10 +42,10 @@ use crate::probe::RuntimeProbe;
 pub(crate) use crate::domain::Unique;
 pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
+pub use routes::{RoutePolicy, Weakening};
+pub(crate) use routes::{derive_route, route_problems};
 #[cfg(any(feature = "config-file", test))]
 pub(crate) use validate::problems;
-pub(crate) use routes::{derive_route, route_problems};
-pub use routes::{RoutePolicy, Weakening};
 pub use validate::{Valid, validate};
 
 /// Validates and derives the policy. Pure: the same inputs always give the same policy.

@@ -107,7 +107,11 @@ fn route_origins(origins: &[String]) -> (RouteOrigins, Vec<(usize, String)>) {
 /// The effective route policies of `cfg`, over the global `headers` and `cors`.
 /// Entries validation refuses (an unparseable pattern) are left out, so the checklist
 /// can judge an invalid configuration too.
-pub(crate) fn derive_routes(cfg: &Config, headers: &HeaderRules, cors: &CorsRules) -> Vec<RoutePolicy> {
+pub(crate) fn derive_routes(
+    cfg: &Config,
+    headers: &HeaderRules,
+    cors: &CorsRules,
+) -> Vec<RoutePolicy> {
     cfg.routes
         .iter()
         .filter(|r| RoutePattern::parse(&r.path).is_ok())
@@ -116,14 +120,20 @@ pub(crate) fn derive_routes(cfg: &Config, headers: &HeaderRules, cors: &CorsRule
 }
 
 /// The effective policy of one route over the global `headers` and `cors`.
-pub(crate) fn derive_route(r: &RouteConfig, global_headers: &HeaderRules, global_cors: &CorsRules) -> RoutePolicy {
+pub(crate) fn derive_route(
+    r: &RouteConfig,
+    global_headers: &HeaderRules,
+    global_cors: &CorsRules,
+) -> RoutePolicy {
     let touches_headers = r.headers != HeadersConfig::default() || r.frame_ancestors.is_some();
     let headers = touches_headers.then(|| {
         let mut h = global_headers.clone();
         super::derive::apply_header_overrides(&mut h, &r.headers);
         if let Some(sources) = &r.frame_ancestors {
-            h.content_security_policy =
-                Some(with_frame_ancestors(h.content_security_policy.as_deref(), sources));
+            h.content_security_policy = Some(with_frame_ancestors(
+                h.content_security_policy.as_deref(),
+                sources,
+            ));
             h.x_frame_options = None;
         }
         h
@@ -225,7 +235,8 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
     if r.host_check == Some(HostCheckMode::SkipAllowlist) {
         push(
             "host_check",
-            "any Host is accepted: links and emails built from the Host header can point anywhere".into(),
+            "any Host is accepted: links and emails built from the Host header can point anywhere"
+                .into(),
         );
     }
     if r.ssl_redirect == Some(false) {
@@ -241,7 +252,9 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
         );
     }
     if let Some(sources) = &r.frame_ancestors {
-        let any = sources.iter().any(|s| s.trim() == "*" || s.trim().ends_with(":"));
+        let any = sources
+            .iter()
+            .any(|s| s.trim() == "*" || s.trim().ends_with(":"));
         push(
             "headers.frame_ancestors",
             if any {
@@ -253,15 +266,27 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
     }
     let h = &r.headers;
     let removed = [
-        ("headers.content_security_policy", &h.content_security_policy),
+        (
+            "headers.content_security_policy",
+            &h.content_security_policy,
+        ),
         (
             "headers.content_security_policy_report_only",
             &h.content_security_policy_report_only,
         ),
         ("headers.permissions_policy", &h.permissions_policy),
-        ("headers.cross_origin_opener_policy", &h.cross_origin_opener_policy),
-        ("headers.cross_origin_resource_policy", &h.cross_origin_resource_policy),
-        ("headers.cross_origin_embedder_policy", &h.cross_origin_embedder_policy),
+        (
+            "headers.cross_origin_opener_policy",
+            &h.cross_origin_opener_policy,
+        ),
+        (
+            "headers.cross_origin_resource_policy",
+            &h.cross_origin_resource_policy,
+        ),
+        (
+            "headers.cross_origin_embedder_policy",
+            &h.cross_origin_embedder_policy,
+        ),
         ("headers.referrer_policy", &h.referrer_policy),
         ("headers.x_frame_options", &h.x_frame_options),
     ];
@@ -272,14 +297,14 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
                 let weak = match key {
                     "headers.x_frame_options" => v.eq_ignore_ascii_case("SAMEORIGIN"),
                     "headers.cross_origin_resource_policy" => v == "cross-origin",
-                    "headers.cross_origin_opener_policy" | "headers.cross_origin_embedder_policy" => {
-                        v == "unsafe-none"
-                    }
+                    "headers.cross_origin_opener_policy"
+                    | "headers.cross_origin_embedder_policy" => v == "unsafe-none",
                     "headers.referrer_policy" => {
                         matches!(v.as_str(), "unsafe-url" | "no-referrer-when-downgrade")
                     }
                     "headers.content_security_policy" => {
-                        v.contains("'unsafe-inline'") || v.contains("'unsafe-eval'")
+                        v.contains("'unsafe-inline'")
+                            || v.contains("'unsafe-eval'")
                             || v.split([' ', ';']).any(|t| t == "*")
                     }
                     _ => false,
@@ -415,7 +440,10 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
             }
         }
         if let Some(c) = &r.cors {
-            let any = c.origins.as_ref().is_some_and(|l| l.iter().any(|o| o.trim() == "*"));
+            let any = c
+                .origins
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|o| o.trim() == "*"));
             if let Some(list) = &c.origins {
                 let (_, bad) = route_origins(list);
                 for (j, why) in bad {
@@ -462,7 +490,8 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
             for (k, list, methods) in lists {
                 for (j, s) in list.iter().flatten().enumerate() {
                     let ok = if methods {
-                        !s.trim().is_empty() && http::Method::from_bytes(s.trim().as_bytes()).is_ok()
+                        !s.trim().is_empty()
+                            && http::Method::from_bytes(s.trim().as_bytes()).is_ok()
                     } else {
                         http::HeaderName::from_bytes(s.trim().as_bytes()).is_ok()
                     };
@@ -500,7 +529,8 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
             problem(
                 ProblemKind::RouteConflict,
                 "report_only",
-                "the route is CSRF exempt and reports CSRF only: there is no check to report".into(),
+                "the route is CSRF exempt and reports CSRF only: there is no check to report"
+                    .into(),
                 "remove `csrf` from `report_only`, or `csrf: exempt`",
                 None,
             );
@@ -509,7 +539,8 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
             problem(
                 ProblemKind::RouteConflict,
                 "report_only",
-                "the route has no TLS redirect and reports it only: there is no redirect to report".into(),
+                "the route has no TLS redirect and reports it only: there is no redirect to report"
+                    .into(),
                 "remove `tls` from `report_only`, or `ssl_redirect: false`",
                 None,
             );
@@ -543,10 +574,10 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
                 || b.methods.is_empty()
                 || a.methods.iter().any(|m| b.methods.contains(m));
             if pa.ties_with(pb) && overlap {
-                let other = a
-                    .source
-                    .as_ref()
-                    .map_or_else(|| RouteConfig::key(i), |s| format!("{} ({s})", RouteConfig::key(i)));
+                let other = a.source.as_ref().map_or_else(
+                    || RouteConfig::key(i),
+                    |s| format!("{} ({s})", RouteConfig::key(i)),
+                );
                 out.push(
                     Problem::new(
                         ProblemKind::RouteConflict,
@@ -576,8 +607,14 @@ fn header_overrides(h: &HeadersConfig) -> [(&'static str, &HeaderOverride); 8] {
         ),
         ("permissions_policy", &h.permissions_policy),
         ("cross_origin_opener_policy", &h.cross_origin_opener_policy),
-        ("cross_origin_resource_policy", &h.cross_origin_resource_policy),
-        ("cross_origin_embedder_policy", &h.cross_origin_embedder_policy),
+        (
+            "cross_origin_resource_policy",
+            &h.cross_origin_resource_policy,
+        ),
+        (
+            "cross_origin_embedder_policy",
+            &h.cross_origin_embedder_policy,
+        ),
         ("referrer_policy", &h.referrer_policy),
         ("x_frame_options", &h.x_frame_options),
     ]

@@ -9,11 +9,11 @@ use axum::extract::Request;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use hardened::Security;
 use hardened::config::load::Loader;
 use hardened::config::{Config, ConfigErrors};
 use hardened::enforce::CspNonce;
 use hardened::probe::RuntimeProbe;
-use hardened::Security;
 use http::StatusCode;
 
 use super::http::{Server, echo, outer, serve_router};
@@ -121,7 +121,13 @@ async fn nonce_page(req: Request) -> Response {
 /// A download whose own `Cross-Origin-Resource-Policy` must survive.
 async fn own_corp(req: Request) -> Response {
     if req.uri().path().ends_with("own") {
-        return ([("cross-origin-resource-policy", "same-site"), ("x-reached", "1")], "own")
+        return (
+            [
+                ("cross-origin-resource-policy", "same-site"),
+                ("x-reached", "1"),
+            ],
+            "own",
+        )
             .into_response();
     }
     ([("x-reached", "1")], "file").into_response()
@@ -182,7 +188,11 @@ fn bad_routes_name_the_entry_and_line() {
         ),
         (
             "routes:\n  - path: /a\n    headers:\n      x_frame_options: ALLOWALL\n",
-            &[("invalid-header-value", "routes[0].headers.x_frame_options", 7)],
+            &[(
+                "invalid-header-value",
+                "routes[0].headers.x_frame_options",
+                7,
+            )],
         ),
         (
             "routes:\n  - path: /a\n    headers:\n      frame_ancestors: [https://p.example]\n      x_frame_options: DENY\n",
@@ -208,10 +218,7 @@ fn bad_routes_name_the_entry_and_line() {
             "routes:\n  - methods: [POST]\n",
             &[("missing-value", "routes[0]", 5)],
         ),
-        (
-            "routes: /a\n",
-            &[("wrong-type", "routes", 4)],
-        ),
+        ("routes: /a\n", &[("wrong-type", "routes", 4)]),
         // A catch-all may not weaken anything in production.
         (
             "routes:\n  - path: /*\n    csrf: exempt\n",
@@ -277,11 +284,19 @@ async fn frame_ancestors_and_header_overrides_per_route() {
     assert_eq!(r.header("x-frame-options"), None);
     // Everywhere else: the global headers, no leak from the route.
     let r = s.get("/", &[HOST, TLS]).await;
-    assert_eq!(r.header("content-security-policy"), Some("default-src 'self'"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
     // The route cannot be skipped by another spelling of its path, nor reached by
     // a path that only looks like it.
-    for path in ["/%65mbed/widget", "/x/../embed/widget", "//embed//widget", "/embed;v=1/widget"] {
+    for path in [
+        "/%65mbed/widget",
+        "/x/../embed/widget",
+        "//embed//widget",
+        "/embed;v=1/widget",
+    ] {
         let r = s.send("GET", path, &[HOST, TLS]).await;
         assert_eq!(r.header("x-frame-options"), None, "{path}");
     }
@@ -292,7 +307,10 @@ async fn frame_ancestors_and_header_overrides_per_route() {
     // A download: CORP cross-origin and no X-Frame-Options; the application's own
     // CORP is never overwritten.
     let r = s.get("/files/a.zip", &[HOST, TLS]).await;
-    assert_eq!(r.header("cross-origin-resource-policy"), Some("cross-origin"));
+    assert_eq!(
+        r.header("cross-origin-resource-policy"),
+        Some("cross-origin")
+    );
     assert_eq!(r.header("x-frame-options"), None);
     let r = s.get("/files/own", &[HOST, TLS]).await;
     assert_eq!(r.header("cross-origin-resource-policy"), Some("same-site"));
@@ -313,7 +331,10 @@ async fn csp_nonce_per_route() {
     assert_ne!(a.body, b.body);
     // The global CSP has no nonce, and the handler gets none outside the route.
     let r = s.get("/", &[HOST, TLS]).await;
-    assert_eq!(r.header("content-security-policy"), Some("default-src 'self'"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
 }
 
 #[tokio::test]
@@ -323,25 +344,45 @@ async fn cors_per_route_and_preflights_by_the_route_they_ask_about() {
     let partner = ("origin", "https://partner.example");
     // The public API: any origin, no credentials, Vary: origin.
     let r = s.get("/api/public/items", &[HOST, TLS, other]).await;
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://anyone.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://anyone.example")
+    );
     assert_eq!(r.header("access-control-allow-credentials"), None);
-    assert!(r.all("vary").iter().any(|v| v.eq_ignore_ascii_case("origin")));
+    assert!(
+        r.all("vary")
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("origin"))
+    );
     // A preflight is judged by the route of the path it asks about.
     let acrm = ("access-control-request-method", "GET");
-    let r = s.send("OPTIONS", "/api/public/items", &[HOST, TLS, other, acrm]).await;
+    let r = s
+        .send("OPTIONS", "/api/public/items", &[HOST, TLS, other, acrm])
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.reached());
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://anyone.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://anyone.example")
+    );
     assert_eq!(r.header("access-control-allow-methods"), Some("GET"));
     // Elsewhere the origin gets nothing, with Vary: origin all the same.
     let r = s.get("/api/private", &[HOST, TLS, other]).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
-    assert!(r.all("vary").iter().any(|v| v.eq_ignore_ascii_case("origin")));
-    let r = s.send("OPTIONS", "/api/private", &[HOST, TLS, other, acrm]).await;
+    assert!(
+        r.all("vary")
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("origin"))
+    );
+    let r = s
+        .send("OPTIONS", "/api/private", &[HOST, TLS, other, acrm])
+        .await;
     assert_eq!(r.header("access-control-allow-origin"), None);
     // The partner API extends the derived list: the partner and the app.
     for origin in ["https://partner.example", "https://app.example.com"] {
-        let r = s.get("/api/partner/x", &[HOST, TLS, ("origin", origin)]).await;
+        let r = s
+            .get("/api/partner/x", &[HOST, TLS, ("origin", origin)])
+            .await;
         assert_eq!(r.header("access-control-allow-origin"), Some(origin));
         assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
     }
@@ -386,9 +427,8 @@ async fn request_checks_per_route() {
 
 #[tokio::test]
 async fn ssl_redirect_off_per_route() {
-    let yaml = format!(
-        "{BASE}ssl_redirect: true\nroutes:\n  - path: /status\n    ssl_redirect: false\n"
-    );
+    let yaml =
+        format!("{BASE}ssl_redirect: true\nroutes:\n  - path: /status\n    ssl_redirect: false\n");
     let s = serve_router(router(&security(&yaml))).await;
     let r = s.get("/status", &[HOST]).await;
     assert!(r.reached(), "{r:?}");
@@ -403,14 +443,12 @@ async fn route_layer_inside_the_security_layer() {
     let mut cfg = Config::production(["example.com"]).unwrap();
     cfg.csrf_exempt_paths = vec!["/strict-hook".into(), "/loose-hook".into()];
     let sec = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap();
-    let embed = Router::new()
-        .route("/embed", get(echo))
-        .route_layer(
-            sec.route()
-                .frame_ancestors(["https://partner.example"])
-                .layer()
-                .unwrap(),
-        );
+    let embed = Router::new().route("/embed", get(echo)).route_layer(
+        sec.route()
+            .frame_ancestors(["https://partner.example"])
+            .layer()
+            .unwrap(),
+    );
     let api = Router::new()
         .route("/public", get(echo))
         .route_layer(sec.route().cors(RouteCors::any_origin()).layer().unwrap());
@@ -437,7 +475,10 @@ async fn route_layer_inside_the_security_layer() {
     assert_eq!(r.header("content-security-policy"), None);
     let other = ("origin", "https://anyone.example");
     let r = s.get("/public", &[HOST, TLS, other]).await;
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://anyone.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://anyone.example")
+    );
     assert_eq!(r.header("access-control-allow-credentials"), None);
     let r = s.get("/", &[HOST, TLS, other]).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
@@ -459,7 +500,13 @@ async fn route_layer_outside_the_security_layer() {
     let hook = Router::new()
         .route("/hook", post(echo))
         .layer(sec.layer())
-        .layer(sec.route().csrf_exempt().xframe_options_exempt().layer().unwrap())
+        .layer(
+            sec.route()
+                .csrf_exempt()
+                .xframe_options_exempt()
+                .layer()
+                .unwrap(),
+        )
         .layer(middleware::from_fn(outer));
     let plain = Router::new()
         .route("/other", post(echo))
