@@ -181,8 +181,12 @@ impl RouteBuilder {
             .map(|p| p.rekey("routes[0]", "route"))
             .collect();
         let route = crate::policy::derive_route(&self.config, &policy.headers, &policy.cors);
-        let rules =
-            crate::enforce::RouteRules::compile("route layer".to_owned(), &route, &mut problems);
+        let rules = crate::enforce::RouteRules::compile(
+            "route layer".to_owned(),
+            None,
+            &route,
+            &mut problems,
+        );
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }

@@ -304,6 +304,8 @@ pub(crate) fn normalised_segments(path: &str) -> Vec<Cow<'_, str>> {
 pub(crate) struct RouteRules {
     /// How `explain` and logs name the route, e.g. `routes[0] /embed/*`.
     pub(crate) label: Box<str>,
+    /// The route's index in the policy's `routes`; `None` for a route layer's.
+    pub(crate) index: Option<usize>,
     /// The route's security headers, when it overrides any.
     pub(crate) headers: Option<SecurityHeaders>,
     /// The route's CORS rules, when it overrides them.
@@ -330,6 +332,12 @@ impl RouteMark {
     pub fn label(&self) -> &str {
         &self.0.label
     }
+
+    /// The route's index in [`Policy::routes`](crate::policy::Policy::routes); `None`
+    /// for a route layer's mark.
+    pub fn index(&self) -> Option<usize> {
+        self.0.index
+    }
 }
 
 /// Two marks are equal when they are the same compiled route.
@@ -346,6 +354,7 @@ impl RouteRules {
     /// `problems`.
     pub(crate) fn compile(
         label: String,
+        index: Option<usize>,
         route: &RoutePolicy,
         problems: &mut Vec<Problem>,
     ) -> RouteRules {
@@ -363,6 +372,7 @@ impl RouteRules {
             no_ssl_redirect: route.ssl_redirect == Some(false),
             report_only: route.report_only,
             label: label.into(),
+            index,
         }
     }
 }
@@ -388,7 +398,7 @@ impl RouteTable {
                 .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
                 .collect();
             let label = format!("routes[{i}] {}", r.path);
-            let rules = RouteRules::compile(label, r, problems);
+            let rules = RouteRules::compile(label, Some(i), r, problems);
             routes.push((pattern, methods, Arc::new(rules)));
         }
         RouteTable::new(routes)
@@ -562,6 +572,7 @@ mod tests {
         let rule = |label: &str| {
             Arc::new(RouteRules {
                 label: label.into(),
+                index: None,
                 headers: None,
                 cors: None,
                 csrf_exempt: None,

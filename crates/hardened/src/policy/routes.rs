@@ -57,6 +57,75 @@ impl RoutePolicy {
     pub fn weakenings(&self) -> Vec<Weakening> {
         weakenings(&self.overrides)
     }
+
+    /// The overrides as `(key, value)` lines, in the file's spelling: `csrf` /
+    /// `exempt`, `headers.frame_ancestors` / `https://partner.example`, ...
+    pub fn override_lines(&self) -> Vec<(String, String)> {
+        let r = &self.overrides;
+        let mut out = Vec::new();
+        if !r.methods.is_empty() {
+            out.push(("methods".to_owned(), r.methods.join(", ")));
+        }
+        for (name, o) in header_overrides(&r.headers) {
+            match o {
+                HeaderOverride::Default => {}
+                HeaderOverride::Remove => {
+                    out.push((format!("headers.{name}"), "null (removed)".into()))
+                }
+                HeaderOverride::Set(v) => out.push((format!("headers.{name}"), v.clone())),
+            }
+        }
+        if let Some(f) = &r.frame_ancestors {
+            out.push(("headers.frame_ancestors".into(), f.join(" ")));
+        }
+        if let Some(c) = &r.cors {
+            if let Some(o) = &c.origins {
+                let key = if c.extend {
+                    "cors.origins (extend)"
+                } else {
+                    "cors.origins"
+                };
+                out.push((key.into(), o.join(", ")));
+            }
+            if let Some(v) = c.allow_credentials {
+                out.push(("cors.allow_credentials".into(), v.to_string()));
+            }
+            let lists = [
+                ("cors.allow_methods", &c.allow_methods),
+                ("cors.allow_headers", &c.allow_headers),
+                ("cors.expose_headers", &c.expose_headers),
+            ];
+            for (k, l) in lists {
+                if let Some(l) = l {
+                    out.push((k.into(), l.join(", ")));
+                }
+            }
+            if let Some(v) = c.max_age {
+                out.push(("cors.max_age".into(), v.to_string()));
+            }
+        }
+        if let Some(c) = r.csrf {
+            let v = match c {
+                CsrfMode::Enforce => "enforce",
+                CsrfMode::Exempt => "exempt",
+            };
+            out.push(("csrf".into(), v.into()));
+        }
+        if let Some(h) = r.host_check {
+            let v = match h {
+                HostCheckMode::Enforce => "enforce",
+                HostCheckMode::SkipAllowlist => "skip_allowlist",
+            };
+            out.push(("host_check".into(), v.into()));
+        }
+        if let Some(v) = r.ssl_redirect {
+            out.push(("ssl_redirect".into(), v.to_string()));
+        }
+        if let Some(ro) = r.report_only {
+            out.push(("report_only".into(), format!("[{}]", ro.names().join(", "))));
+        }
+        out
+    }
 }
 
 /// One way a route weakens the global policy.

@@ -7,6 +7,7 @@
 mod sections;
 pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
 mod routes;
+pub(crate) use routes::{ROUTE_CORS_KEYS, ROUTE_KEYS};
 mod suggest;
 mod values;
 
