@@ -40,7 +40,10 @@ fn show_lists_routes_and_their_effective_policy() {
     let r = hardened(&["show"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let table = &r.stdout;
-    assert!(table.contains("Routes (the most specific pattern wins)"), "{table}");
+    assert!(
+        table.contains("Routes (the most specific pattern wins)"),
+        "{table}"
+    );
     for needle in [
         "/embed/*",
         "config.yaml:6",
@@ -109,8 +112,18 @@ fn explain_names_the_route_and_its_overrides() {
     assert_eq!(r.code, Some(1), "{}", r.stdout);
     assert!(!r.stdout.contains("route:"), "{}", r.stdout);
     let r = hardened(&["explain", "--url", "https://example.com/embed/w"]);
-    assert!(r.stdout.contains("route:    routes[0] /embed/* (config.yaml:6)"), "{}", r.stdout);
-    assert!(r.stdout.contains("headers.frame_ancestors: https://partner.example"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("route:    routes[0] /embed/* (config.yaml:6)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("headers.frame_ancestors: https://partner.example"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -145,7 +158,10 @@ fn check_deploy_reports_weakening_routes_with_their_lines() {
         ],
         "{mine:#?}"
     );
-    assert!(mine[1].2.contains("routes[1] /hooks/{id} (csrf)"), "{mine:?}");
+    assert!(
+        mine[1].2.contains("routes[1] /hooks/{id} (csrf)"),
+        "{mine:?}"
+    );
 }
 
 #[test]
