@@ -173,7 +173,9 @@ fn routes_are_typed_with_their_lines() {
 
 #[test]
 fn bad_routes_name_the_entry_and_line() {
-    let cases: &[(&str, &[(&str, &str, u64)])] = &[
+    /// `(code, key, line)` of a problem.
+    type Expected<'a> = &'a [(&'a str, &'a str, u64)];
+    let cases: &[(&str, Expected<'_>)] = &[
         (
             "routes:\n  - path: embed\n",
             &[("invalid-path", "routes[0].path", 5)],
