@@ -5,8 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,12 +14,11 @@ use hardened::config::load::Loader;
 use hardened::probe::RuntimeProbe;
 use hardened_gateway::reload::{ReloadResult, Reloaded};
 use hardened_gateway::{Gateway, GatewayOptions, Policy, Reloader, parse_upstream};
-use http::Response;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::common::{Running, Upstream, security, shared, upstream};
+use crate::common::{Running, careless_upstream, security, shared};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -38,32 +36,6 @@ routes:
     methods: [POST]
     csrf: exempt
 "#;
-
-/// An upstream that answers CORS for any origin with credentials (as a careless
-/// application does) and says which path reached it; counts requests.
-async fn careless() -> (Upstream, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let up = upstream(move |req| {
-        h.fetch_add(1, Ordering::SeqCst);
-        let origin = req
-            .headers()
-            .get("origin")
-            .cloned()
-            .unwrap_or(http::HeaderValue::from_static("*"));
-        let path = req.uri().path().to_owned();
-        async move {
-            Response::builder()
-                .header("access-control-allow-origin", origin)
-                .header("access-control-allow-credentials", "true")
-                .header("x-upstream-path", path)
-                .body(Full::new(Bytes::from("upstream")))
-                .unwrap()
-        }
-    })
-    .await;
-    (up, hits)
-}
 
 async fn start(up: SocketAddr, security: Security) -> Running {
     let gateway = Gateway::new(
@@ -110,7 +82,8 @@ fn get<'a>(h: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_of_the_file_apply_through_the_gateway() {
     let _shared = shared().await;
-    let (up, hits) = careless().await;
+    let up = careless_upstream().await;
+    let hits = &up.hits;
     let gw = start(up.addr, security(Some(CONFIG))).await;
     // The embeddable route, however its path is spelled; the gateway sends the
     // resolved path upstream.
@@ -177,7 +150,7 @@ async fn routes_of_the_file_apply_through_the_gateway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_are_reloaded_with_the_policy() {
     let _shared = shared().await;
-    let (up, _hits) = careless().await;
+    let up = careless_upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     let base = "environment: production\nrole: gateway\nsecurity_domains: [example.com]\n";

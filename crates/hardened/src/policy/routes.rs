@@ -66,13 +66,11 @@ impl RoutePolicy {
         if !r.methods.is_empty() {
             out.push(("methods".to_owned(), r.methods.join(", ")));
         }
-        for (name, o) in header_overrides(&r.headers) {
+        for (key, o) in header_overrides(&r.headers) {
             match o {
                 HeaderOverride::Default => {}
-                HeaderOverride::Remove => {
-                    out.push((format!("headers.{name}"), "null (removed)".into()))
-                }
-                HeaderOverride::Set(v) => out.push((format!("headers.{name}"), v.clone())),
+                HeaderOverride::Remove => out.push((key.to_owned(), "null (removed)".into())),
+                HeaderOverride::Set(v) => out.push((key.to_owned(), v.clone())),
             }
         }
         if let Some(f) = &r.frame_ancestors {
@@ -333,33 +331,7 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
             },
         );
     }
-    let h = &r.headers;
-    let removed = [
-        (
-            "headers.content_security_policy",
-            &h.content_security_policy,
-        ),
-        (
-            "headers.content_security_policy_report_only",
-            &h.content_security_policy_report_only,
-        ),
-        ("headers.permissions_policy", &h.permissions_policy),
-        (
-            "headers.cross_origin_opener_policy",
-            &h.cross_origin_opener_policy,
-        ),
-        (
-            "headers.cross_origin_resource_policy",
-            &h.cross_origin_resource_policy,
-        ),
-        (
-            "headers.cross_origin_embedder_policy",
-            &h.cross_origin_embedder_policy,
-        ),
-        ("headers.referrer_policy", &h.referrer_policy),
-        ("headers.x_frame_options", &h.x_frame_options),
-    ];
-    for (key, o) in removed {
+    for (key, o) in header_overrides(&r.headers) {
         match o {
             HeaderOverride::Remove => push(key, "the header is removed".into()),
             HeaderOverride::Set(v) => {
@@ -459,13 +431,13 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
             }
         }
         // Header values set in code pass the file's rules too.
-        for (name, o) in header_overrides(&r.headers) {
+        for (key, o) in header_overrides(&r.headers) {
             if let HeaderOverride::Set(v) = o
-                && !header_value_ok(name, v)
+                && !header_value_ok(key, v)
             {
                 problem(
                     ProblemKind::InvalidHeaderValue,
-                    &format!("headers.{name}"),
+                    key,
                     "not a value this header takes".into(),
                     "use a valid value (see the top-level `headers:`), or null to remove the header",
                     Some(format!("{v:?}")),
@@ -666,36 +638,42 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
     out
 }
 
-/// The header overrides of `h` by key.
+/// The header overrides of `h` by key (`headers.x_frame_options`).
 fn header_overrides(h: &HeadersConfig) -> [(&'static str, &HeaderOverride); 8] {
     [
-        ("content_security_policy", &h.content_security_policy),
         (
-            "content_security_policy_report_only",
+            "headers.content_security_policy",
+            &h.content_security_policy,
+        ),
+        (
+            "headers.content_security_policy_report_only",
             &h.content_security_policy_report_only,
         ),
-        ("permissions_policy", &h.permissions_policy),
-        ("cross_origin_opener_policy", &h.cross_origin_opener_policy),
+        ("headers.permissions_policy", &h.permissions_policy),
         (
-            "cross_origin_resource_policy",
+            "headers.cross_origin_opener_policy",
+            &h.cross_origin_opener_policy,
+        ),
+        (
+            "headers.cross_origin_resource_policy",
             &h.cross_origin_resource_policy,
         ),
         (
-            "cross_origin_embedder_policy",
+            "headers.cross_origin_embedder_policy",
             &h.cross_origin_embedder_policy,
         ),
-        ("referrer_policy", &h.referrer_policy),
-        ("x_frame_options", &h.x_frame_options),
+        ("headers.referrer_policy", &h.referrer_policy),
+        ("headers.x_frame_options", &h.x_frame_options),
     ]
 }
 
-/// Whether `v` is a value the header `name` takes.
-fn header_value_ok(name: &str, v: &str) -> bool {
+/// Whether `v` is a value the header of `key` (`headers.x_frame_options`) takes.
+fn header_value_ok(key: &str, v: &str) -> bool {
     use super::{
         CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy,
         FrameOptions, ReferrerPolicy,
     };
-    match name {
+    match key.strip_prefix("headers.").unwrap_or(key) {
         "x_frame_options" => FrameOptions::parse(v).is_some(),
         "referrer_policy" => ReferrerPolicy::parse(v).is_some(),
         "cross_origin_opener_policy" => CrossOriginOpenerPolicy::parse(v).is_some(),
