@@ -46,7 +46,8 @@ async fn start(up: SocketAddr, security: Security) -> Running {
     Running::serve(gateway).await
 }
 
-/// Status and headers of `method path` with these headers, Host example.com.
+/// Status and headers of `method path` with these headers, Host example.com unless
+/// they name one.
 async fn send(
     addr: SocketAddr,
     method: &str,
@@ -56,8 +57,10 @@ async fn send(
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut b = http::Request::builder()
         .method(method)
-        .uri(format!("http://{addr}{path}"))
-        .header("host", "example.com");
+        .uri(format!("http://{addr}{path}"));
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        b = b.header("host", "example.com");
+    }
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
@@ -145,6 +148,36 @@ async fn routes_of_the_file_apply_through_the_gateway() {
         before,
         "a refused request was forwarded"
     );
+}
+
+/// The request checks a route turns off, through the gateway: the TLS redirect and the
+/// host allow-list of a probe, and CSRF reported only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_checks_per_route_through_the_gateway() {
+    let _shared = shared().await;
+    let up = careless_upstream().await;
+    let config = "environment: production\nrole: gateway\nsecurity_domains: [example.com]\n\
+                  ssl_redirect: true\nroutes:\n  - path: /status\n    ssl_redirect: false\n\
+                  \x20   host_check: skip_allowlist\n  - path: /report/*\n    report_only: [csrf]\n";
+    let gw = start(up.addr, security(Some(config))).await;
+    let (status, _) = send(gw.addr, "GET", "/page", &[]).await;
+    assert_eq!(status, 301, "the redirect stands elsewhere");
+    let (status, h) = send(gw.addr, "GET", "/status", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(get(&h, "x-upstream-path"), Some("/status"));
+    let before = up.hits.load(Ordering::SeqCst);
+    let foreign = ("host", "10.0.0.9:8000");
+    let (status, _) = send(gw.addr, "GET", "/status", &[foreign]).await;
+    assert_eq!(status, 200, "a probe by IP");
+    let (status, _) = send(gw.addr, "GET", "/page", &[foreign]).await;
+    assert_eq!(status, 400);
+    assert_eq!(up.hits.load(Ordering::SeqCst), before + 1);
+    let tls = ("x-forwarded-proto", "https");
+    let evil = ("origin", "https://evil.example");
+    let (status, _) = send(gw.addr, "POST", "/report/x", &[tls, evil]).await;
+    assert_eq!(status, 200, "reported, let through");
+    let (status, _) = send(gw.addr, "POST", "/page", &[tls, evil]).await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -411,6 +411,13 @@ impl RouteTable {
         RouteTable { routes }
     }
 
+    /// Whether a route's headers have a CSP `{nonce}` placeholder.
+    pub(crate) fn needs_nonce(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|(_, _, r)| r.headers.as_ref().is_some_and(SecurityHeaders::needs_nonce))
+    }
+
     /// Whether there is no route (the request pays nothing then).
     pub(crate) fn is_empty(&self) -> bool {
         self.routes.is_empty()

@@ -185,10 +185,10 @@ impl Security {
         &self.0.policy
     }
 
-    /// Whether the configured CSP has a `{nonce}` placeholder: the service then draws a
-    /// [`CspNonce`](super::CspNonce) per request.
+    /// Whether the configured CSP, or a route's, has a `{nonce}` placeholder: the
+    /// service then draws a [`CspNonce`](super::CspNonce) for each request whose CSP has.
     pub fn needs_csp_nonce(&self) -> bool {
-        self.0.headers.needs_nonce()
+        self.0.headers.needs_nonce() || self.0.routes.needs_nonce()
     }
 
     /// The checks that only log what they would reject.

@@ -148,6 +148,8 @@ fn routes_are_typed_with_their_lines() {
     // `routes:` is on line 8 of the file; the first entry on line 9.
     assert_eq!(cfg.routes[0].source.as_ref().map(|s| s.line), Some(9));
     let sec = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap();
+    // The global CSP has no `{nonce}`, the admin route's has: a nonce is needed.
+    assert!(sec.clone().require_csp_nonce().is_ok());
     let p = &sec.policy().routes[0];
     let h = p.headers.as_ref().unwrap();
     assert_eq!(
