@@ -192,11 +192,6 @@ impl RoutePattern {
             && self.segs.iter().zip(other.segs.iter()).all(|(a, b)| a == b)
     }
 
-    /// The first of `paths` the pattern matches.
-    pub(crate) fn first_match<'a>(&self, paths: &[&'a str]) -> Option<&'a str> {
-        paths.iter().copied().find(|p| self.matches(p))
-    }
-
     /// Whether the pattern is parameters only (`/{a}/{b}`): every path of that length.
     pub(crate) fn is_parameters_only(&self) -> bool {
         self.segs
@@ -392,14 +387,18 @@ impl RouteTable {
             let Ok(pattern) = RoutePattern::parse(&r.path) else {
                 continue;
             };
-            let methods: Box<[Method]> = r
+            let mut methods: Vec<Method> = r
                 .methods
                 .iter()
                 .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
                 .collect();
+            // A GET route is its HEAD requests' too, as servers answer HEAD with GET.
+            if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+                methods.push(Method::HEAD);
+            }
             let label = format!("routes[{i}] {}", r.path);
             let rules = RouteRules::compile(label, Some(i), r, problems);
-            routes.push((pattern, methods, Arc::new(rules)));
+            routes.push((pattern, methods.into_boxed_slice(), Arc::new(rules)));
         }
         RouteTable::new(routes)
     }

@@ -586,10 +586,7 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
                 None,
             );
         }
-        if strict
-            && let Some(p) = &pattern
-            && (p.first_match(&FOREIGN_PATHS).is_some() || p.is_parameters_only())
-        {
+        if strict && pattern.as_ref().is_some_and(is_catch_all) {
             for w in weakenings(r) {
                 problem(
                     ProblemKind::CatchAll,
@@ -636,6 +633,13 @@ pub(crate) fn route_problems(cfg: &Config) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// Whether a route pattern matches every path: parameters only (`/{a}/{b}`), or two
+/// or more of the unrelated synthetic paths of decision 49 (`/` alone matches only the
+/// root, `/account/delete` only itself).
+fn is_catch_all(p: &RoutePattern) -> bool {
+    p.is_parameters_only() || FOREIGN_PATHS.iter().filter(|f| p.matches(f)).count() >= 2
 }
 
 /// The header overrides of `h` by key (`headers.x_frame_options`).

@@ -250,6 +250,10 @@ fn bad_routes_name_the_entry_and_line() {
     security(&format!(
         "{BASE}routes:\n  - path: /hooks/{{id}}\n    methods: [POST]\n    csrf: exempt\n  - path: /hooks/{{name}}\n    methods: [GET]\n  - path: /*\n    csrf: enforce\n    headers:\n      content_security_policy: \"default-src 'self'\"\n"
     ));
+    // The root alone, or one exact path, is no catch-all.
+    security(&format!(
+        "{BASE}routes:\n  - path: /\n    ssl_redirect: false\n  - path: /account/delete\n    csrf: exempt\n"
+    ));
     // Development allows a catch-all weakening.
     let dev = "environment: development\nroutes:\n  - path: /*\n    csrf: exempt\n";
     security(dev);
@@ -523,6 +527,30 @@ async fn route_layer_outside_the_security_layer() {
     assert_eq!(r.header("x-frame-options"), None);
     let r = s.post("/other", &[HOST, TLS, evil]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// A route for GET is its HEAD requests' too; other methods are not its.
+#[test]
+fn a_get_route_covers_head() {
+    use hardened::config::RouteConfig;
+    let mut cfg = Config::production(["example.com"]).unwrap();
+    cfg.routes.push(
+        RouteConfig::new("/page")
+            .methods(["GET"])
+            .xframe_options_exempt(),
+    );
+    let sec = Security::from_config(&cfg, &RuntimeProbe::none()).unwrap();
+    for (method, routed) in [("GET", true), ("HEAD", true), ("POST", false)] {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri("/page")
+            .header("host", "example.com")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let d = sec.decide(&parts);
+        assert_eq!(d.facts().route().is_some(), routed, "{method}");
+    }
 }
 
 #[test]
