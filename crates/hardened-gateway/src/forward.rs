@@ -277,8 +277,9 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        // The policy in force when the request arrived and what it found of the
-        // client, as the security layer in front decided (see `observe`).
+        // What the policy in force when the request arrived found of the client, and
+        // the CORS origin it allowed, as the security layer in front decided (see
+        // `observe`).
         let Some(Admitted {
             client: facts,
             cors_origin,

@@ -12,10 +12,11 @@
 //!   request was judged before the route was known, so the layer can only tighten what
 //!   happens next: it runs the CSRF check again for `csrf_enforce`, and hands its mark
 //!   back with the response, whose headers and CORS the security layer then sets by the
-//!   route. Relaxing a request check needs the mark before the decision: put such a
-//!   route in `routes:` (or [`Config::routes`](crate::config::Config::routes)), or
-//!   apply the layer outside the security layer. The layer logs it, once, when a
-//!   relaxation arrives too late.
+//!   route. A CORS preflight never reaches it (the security layer answers preflights
+//!   before routing, by the file's routes or the global rules). Relaxing a request
+//!   check needs the mark before the decision: put such a route in `routes:` (or
+//!   [`Config::routes`](crate::config::Config::routes)), or apply the layer outside the
+//!   security layer. The layer logs it, once, when a relaxation arrives too late.
 //!
 //! ```
 //! use bytes::Bytes;
