@@ -59,6 +59,13 @@ impl CorsCheck {
         self.any || self.matcher.allows(origin)
     }
 
+    /// Whether the request's only `Origin` is one the rules name (exactly, by pattern or
+    /// regex), whatever `any` says.
+    pub(crate) fn names_origin(&self, head: &RequestHead<'_>) -> bool {
+        head.origin()
+            .is_some_and(|v| v.to_str().is_ok_and(|s| self.matcher.allows(s)))
+    }
+
     /// The request's `Origin` when it is allowed (and the only one).
     pub(crate) fn allowed_origin(&self, head: &RequestHead<'_>) -> Option<HeaderValue> {
         head.origin()

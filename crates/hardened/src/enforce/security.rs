@@ -341,6 +341,12 @@ impl Security {
         if checks.websocket()
             && websocket::is_handshake(head)
             && let Err(r) = websocket::check(head, host, || {
+                // A route open to any origin (`origins: ["*"]`) grants reads without
+                // credentials; a handshake carries the cookies, so only the origins it
+                // names open it.
+                if cors.any {
+                    return cors.names_origin(head);
+                }
                 facts.cors_origin.is_some()
                     || (!checks.cors() && cors.allowed_origin(head).is_some())
             })

@@ -209,7 +209,9 @@ pub(crate) fn derive_route(
         let mut out = global_cors.clone();
         if let Some(list) = &c.origins {
             let (parsed, _) = route_origins(list);
-            if !c.extend {
+            // `*` keeps the derived origins: they still name the site's own origins,
+            // which a WebSocket handshake (cookies and all) needs named.
+            if !c.extend && !parsed.any {
                 out.origins.clear();
                 out.subdomains.clear();
                 out.origin_regexes.clear();

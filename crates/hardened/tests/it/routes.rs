@@ -529,6 +529,43 @@ async fn route_layer_outside_the_security_layer() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
+/// A route open to any origin does not open WebSocket handshakes to any origin: they
+/// carry the visitor's cookies.
+#[test]
+fn any_origin_routes_keep_the_handshake_origin_check() {
+    let sec = security(&format!(
+        "{BASE}routes:\n  - path: /api/public/*\n    cors:\n      origins: [\"*\"]\n"
+    ));
+    let handshake = |origin: &str| {
+        http::Request::get("/api/public/ws")
+            .header("host", "example.com")
+            .header("origin", origin)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    };
+    let d = sec.decide(&handshake("https://anyone.example"));
+    assert_eq!(
+        d.rejection().map(|r| r.code()),
+        Some("websocket-bad-origin"),
+        "{d:?}"
+    );
+    assert!(sec.decide(&handshake("https://app.example.com")).is_pass());
+    // A plain GET of the same route is readable by that origin.
+    let (get, ()) = http::Request::get("/api/public/x")
+        .header("host", "example.com")
+        .header("origin", "https://anyone.example")
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(sec.decide(&get).facts().cors_origin().is_some());
+}
+
 /// A route for GET is its HEAD requests' too; other methods are not its.
 #[test]
 fn a_get_route_covers_head() {
