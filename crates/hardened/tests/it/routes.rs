@@ -602,3 +602,30 @@ fn route_layers_are_validated_like_the_file() {
     assert_eq!(errs.0[0].kind().code(), "invalid-header-value");
     assert_eq!(errs.0[0].key(), "route.headers.frame_ancestors[0]");
 }
+
+mod properties {
+    use hardened::enforce::RoutePattern;
+    use proptest::prelude::*;
+
+    /// Path text of the characters that change what a path means to a matcher.
+    fn path() -> impl Strategy<Value = String> {
+        "/[a-c./;%25fF2eE\\\\]{0,24}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Matching never panics; `/*` matches every path; a path and the same path
+        /// behind a resolved `x/..` prefix match the same patterns.
+        #[test]
+        fn spellings_reach_the_same_routes(p in path()) {
+            let patterns = ["/*", "/a/*", "/a/{x}", "/a*", "/b", "/", "/a/b/c"]
+                .map(|s| RoutePattern::parse(s).unwrap());
+            let detour = format!("/x/..{p}");
+            for pat in &patterns {
+                prop_assert!(pat.as_str() != "/*" || pat.matches(&p), "{p:?}");
+                prop_assert_eq!(pat.matches(&p), pat.matches(&detour), "{:?} on {:?}", pat, p);
+            }
+        }
+    }
+}
