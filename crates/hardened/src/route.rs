@@ -274,6 +274,12 @@ where
                     .security
                     .decide_for(&parts, Checks::NONE.with_csrf(true), client, None);
             parts.extensions.remove::<RouteMark>();
+            if let Some(r) = decision.rejection() {
+                crate::service::log_rejection(r, &parts, &client, None);
+            }
+            for answer in decision.facts().reported() {
+                crate::service::log_reported(answer, &parts);
+            }
             if let Decision::Answer(..) = decision
                 && let Some(resp) = layer.security.respond::<Bytes>(decision)
             {

@@ -333,7 +333,7 @@ where
 /// Logs a rejection with what an operator needs to find and fix it. Every field that
 /// carries request text is escaped (controls, bidi and invisible characters), so a
 /// line can be neither forged nor reordered.
-fn log_rejection(
+pub(crate) fn log_rejection(
     r: &crate::Rejection,
     parts: &http::request::Parts,
     client: &Client,
@@ -359,7 +359,7 @@ fn log_rejection(
 }
 
 /// Logs what a report-only check would have answered (the request goes on unchanged).
-fn log_reported(answer: &Answer, parts: &http::request::Parts) {
+pub(crate) fn log_reported(answer: &Answer, parts: &http::request::Parts) {
     match answer {
         Answer::Reject(r) => tracing::warn!(
             check = r.check().as_str(),
