@@ -398,6 +398,48 @@ async fn cors_per_route_and_preflights_by_the_route_they_ask_about() {
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
 
+/// Every CORS key of a route, over HTTP: origins replaced, credentials off, the
+/// preflight's methods, headers and max-age, the exposed headers.
+#[tokio::test]
+async fn every_cors_key_per_route() {
+    let yaml = format!(
+        "{BASE}routes:\n  - path: /api/partner/*\n    cors:\n      origins: [https://partner.example]\n      allow_credentials: false\n      allow_methods: [GET, PUT]\n      allow_headers: [x-partner-key]\n      expose_headers: [x-total]\n      max_age: 600\n"
+    );
+    let s = serve_router(router(&security(&yaml))).await;
+    let partner = ("origin", "https://partner.example");
+    let acrm = ("access-control-request-method", "PUT");
+    let r = s
+        .send("OPTIONS", "/api/partner/x", &[HOST, TLS, partner, acrm])
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://partner.example")
+    );
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, PUT"));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("x-partner-key")
+    );
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    assert_eq!(r.header("access-control-allow-credentials"), None);
+    let r = s.get("/api/partner/x", &[HOST, TLS, partner]).await;
+    assert!(r.reached());
+    assert_eq!(r.header("access-control-expose-headers"), Some("x-total"));
+    assert_eq!(r.header("access-control-allow-credentials"), None);
+    // The derived origins are replaced on the route, and kept elsewhere.
+    let app = ("origin", "https://app.example.com");
+    let r = s.get("/api/partner/x", &[HOST, TLS, app]).await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = s.get("/api/other", &[HOST, TLS, app]).await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    let r = s.get("/api/other", &[HOST, TLS, partner]).await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
 #[tokio::test]
 async fn request_checks_per_route() {
     let s = serve_file_routes().await;
