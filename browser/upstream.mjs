@@ -9,6 +9,7 @@
 //
 // Upstream routes (any Host):
 //   GET  /                  an HTML page naming its origin (so a test can navigate there)
+//   GET  /embed/...         an HTML page (the embeddable widget of the route tests)
 //   *    /api/...           JSON {ok, method, path, origin}; every request is recorded
 //   GET  /api/cookies       sets sessionid, csrftoken and theme with no attributes at all
 //   GET  /api/cached        JSON with `Cache-Control: public, max-age=60`
@@ -101,6 +102,7 @@ function upstreamHandler(port) {
     if (url.pathname === '/ws') {
       return json(res, 426, { error: 'websocket upgrade required' }, { upgrade: 'websocket' });
     }
+    if (url.pathname.startsWith('/embed/') && req.method === 'GET') return page(req, res);
     if (url.pathname === '/api/cookies') {
       // No attributes on purpose: whatever the browser stores beyond name=value
       // (Secure, HttpOnly, SameSite) was added on the way, by the gateway.

@@ -15,7 +15,8 @@
 //! `{schema, request: {method, url, headers: [[name, value]], peer}, environment,
 //!   verdict: "allow"|"reject"|"redirect"|"preflight", status, check, code, reason,
 //!   fix, location, secure, cors: {origin, allowed, fix} | null, notes: [..],
-//!   response_headers: [[name, value]]}`.
+//!   response_headers: [[name, value]], route: {name, path, defined_at,
+//!   overrides: [[key, value]]} | null}`.
 
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -105,6 +106,16 @@ pub(crate) struct CorsOutcome {
     fix: Option<String>,
 }
 
+/// The route that matched the request and the overrides it applied.
+#[derive(Debug, Serialize)]
+pub(crate) struct RouteOutcome {
+    /// `routes[0] /embed/*`.
+    name: String,
+    path: String,
+    defined_at: String,
+    overrides: Vec<(String, String)>,
+}
+
 /// The verdict, `hardened.explain/v1`.
 #[derive(Debug, Serialize)]
 pub(crate) struct Explanation {
@@ -122,6 +133,8 @@ pub(crate) struct Explanation {
     cors: Option<CorsOutcome>,
     notes: Vec<String>,
     response_headers: Vec<(String, String)>,
+    /// The route that matched (the most specific `routes:` pattern), if any.
+    route: Option<RouteOutcome>,
 }
 
 /// Runs `hardened explain`.
@@ -335,6 +348,16 @@ pub(crate) async fn explain(
         .headers
         .get(header::ORIGIN)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // The decision is pure: asked once more here, it names the route the layer applies.
+    let route = security.decide(&parts).facts().route().and_then(|m| {
+        let r = m.index().and_then(|i| policy.routes.get(i))?;
+        Some(RouteOutcome {
+            name: m.label().to_owned(),
+            path: r.path.clone(),
+            defined_at: r.defined_at.clone(),
+            overrides: r.override_lines(),
+        })
+    });
     let req = Request::from_parts(parts, body);
     let stack = security.layer().layer(tower::service_fn(bare_app));
     let resp = match stack.oneshot(req).await {
@@ -414,6 +437,7 @@ pub(crate) async fn explain(
         cors,
         notes,
         response_headers,
+        route,
     })
 }
 
@@ -461,6 +485,12 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
         if let Some(f) = &c.fix {
             writeln!(out, "          fix: {f}")?;
+        }
+    }
+    if let Some(r) = &ex.route {
+        writeln!(out, "route:    {} ({})", r.name, r.defined_at)?;
+        for (k, v) in &r.overrides {
+            writeln!(out, "          {k}: {v}")?;
         }
     }
     for n in &ex.notes {

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hardened::Security;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
@@ -29,13 +28,15 @@ use crate::reply::text_response;
 use crate::scrub::strip_hop_by_hop;
 use crate::{BoxBody, GatewayOptions, Upstream, h1, scrub, target};
 
-/// What the policy in front of the proxy found when it admitted a request: the policy
-/// in force when the request arrived, and its client (peer, trusted proxy, secure),
-/// computed once by the security layer.
+/// What the policy in front of the proxy found when it admitted a request: its client
+/// (peer, trusted proxy, secure), computed once by the security layer, and the CORS
+/// origin it allowed.
 #[derive(Clone)]
 pub(crate) struct Admitted {
-    pub(crate) security: Security,
     pub(crate) client: hardened::Client,
+    /// The request's `Origin` when the policy (the request's route, or the global
+    /// CORS rules) allows it.
+    pub(crate) cors_origin: Option<HeaderValue>,
 }
 
 /// The methods the gateway answers `Allow` with.
@@ -276,11 +277,12 @@ impl Proxy {
             }
             return text_response(StatusCode::BAD_REQUEST, "the request target must be a path");
         }
-        // The policy in force when the request arrived and what it found of the
-        // client, as the security layer in front decided (see `observe`).
+        // What the policy in force when the request arrived found of the client, and
+        // the CORS origin it allowed, as the security layer in front decided (see
+        // `observe`).
         let Some(Admitted {
-            security,
             client: facts,
+            cors_origin,
         }) = parts.extensions.remove::<Admitted>()
         else {
             tracing::error!("a request reached the proxy without the security layer's decision");
@@ -289,12 +291,11 @@ impl Proxy {
                 "the request was not admitted by the policy",
             );
         };
-        let security = &security;
         let (peer, trusted, secure) = (facts.peer(), facts.trusted_proxy(), facts.secure());
         let original_authority = parts.uri.authority().cloned();
         let buffer_body = self.bodies.buffers(parts.uri.path());
-        // Kept to judge the upstream's own CORS headers (a refcount bump, when present).
-        let origin = parts.headers.get(header::ORIGIN).cloned();
+        // The origin the policy allowed, to judge the upstream's own CORS headers.
+        let origin = cors_origin;
         // The upstream URI from parts, without formatting and re-parsing a string when
         // the upstream has no base path.
         let uri = match self.upstream_uri(&parts.uri) {
@@ -351,15 +352,7 @@ impl Proxy {
         parts.version = Version::HTTP_11;
         if let Some(upgrade) = upgrade {
             return self
-                .handshake(
-                    upgrade,
-                    parts,
-                    body,
-                    client,
-                    origin,
-                    security,
-                    client_version,
-                )
+                .handshake(upgrade, parts, body, client, origin, client_version)
                 .await;
         }
         // The body: none (nothing to do), read completely before the upstream is
@@ -414,7 +407,7 @@ impl Proxy {
                 self.failed(&e)
             }
             Ok(Ok(resp)) => {
-                self.respond(resp, sent, origin.as_ref(), security, client_version)
+                self.respond(resp, sent, origin.as_ref(), client_version)
                     .await
             }
         }
@@ -431,7 +424,6 @@ impl Proxy {
         body: Incoming,
         client: &ClientSlots,
         origin: Option<HeaderValue>,
-        security: &Security,
         client_version: Version,
     ) -> Response<BoxBody> {
         // A handshake has no body (RFC 6455 §4.1; an upgrade's request is complete
@@ -484,7 +476,7 @@ impl Proxy {
                 upgrade.switch(&self.tunnels, slot, head, upstream, client_version)
             }
             Ok(Ok((resp, None))) => {
-                self.respond(resp, sent, origin.as_ref(), security, client_version)
+                self.respond(resp, sent, origin.as_ref(), client_version)
                     .await
             }
         }
@@ -535,7 +527,6 @@ impl Proxy {
         resp: Response<crate::pool::UpstreamBody>,
         sent: std::time::Instant,
         origin: Option<&HeaderValue>,
-        security: &Security,
         client_version: Version,
     ) -> Response<BoxBody> {
         let (mut parts, body) = resp.into_parts();
@@ -553,7 +544,7 @@ impl Proxy {
         }
         parts.extensions.insert(UpstreamTime(sent.elapsed()));
         strip_hop_by_hop(&mut parts.headers);
-        scrub::strip_foreign_cors(&mut parts.headers, origin, security);
+        scrub::strip_foreign_cors(&mut parts.headers, origin);
         // Answer in the client's protocol version, not the upstream's.
         parts.version = client_version;
         let stream = !self.responses.enabled || buffer::must_stream(parts.status, &parts.headers);

@@ -106,15 +106,15 @@ impl Record for RequestRecord {
     fn decided(
         &mut self,
         parts: &mut http::request::Parts,
-        security: &Security,
+        _security: &Security,
         decision: &Decision,
     ) {
         match decision {
             Decision::Pass(facts) => {
                 // The proxy judges forwarded headers with the same policy and facts.
                 parts.extensions.insert(crate::forward::Admitted {
-                    security: security.clone(),
                     client: facts.client(),
+                    cors_origin: facts.cors_origin().cloned(),
                 });
             }
             decision => {

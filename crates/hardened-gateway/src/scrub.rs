@@ -142,20 +142,17 @@ pub(crate) fn scrub_request(headers: &mut HeaderMap, trusted: bool) {
 }
 
 /// The gateway owns the CORS policy: when the request's `Origin` is absent or not
-/// allowed by the policy, no `Access-Control-*` header of the upstream reaches the
+/// allowed by the policy (`allowed`: the origin the decision allowed, by the request's
+/// route or the global rules), no `Access-Control-*` header of the upstream reaches the
 /// client (an upstream answering `Access-Control-Allow-Origin: <any origin>` with
 /// credentials would otherwise open it to every site). For an allowed origin the
 /// upstream's headers stay, and the layer then sets the policy's own on top.
-pub(crate) fn strip_foreign_cors(
-    headers: &mut HeaderMap,
-    origin: Option<&HeaderValue>,
-    security: &hardened::Security,
-) {
+pub(crate) fn strip_foreign_cors(headers: &mut HeaderMap, allowed: Option<&HeaderValue>) {
     let is_cors = |n: &HeaderName| n.as_str().starts_with("access-control-");
     if !headers.keys().any(is_cors) {
         return;
     }
-    if origin.is_some_and(|o| security.allows_cors_origin(o)) {
+    if allowed.is_some() {
         return;
     }
     let names: Vec<HeaderName> = headers.keys().filter(|n| is_cors(n)).cloned().collect();

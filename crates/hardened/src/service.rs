@@ -112,7 +112,7 @@ fn admit(
         );
     }
     let mut decision = security.decide_for(parts, checks, client, https_port);
-    if checks.headers() && security.needs_csp_nonce() {
+    if checks.headers() && security.needs_csp_nonce_for(decision.facts()) {
         // Drawn only when the CSP asks for one; handlers read it from extensions.
         let nonce = CspNonce::generate();
         decision.facts_mut().set_csp_nonce(nonce);
@@ -303,6 +303,9 @@ where
         record.decided(&mut parts, &security, &decision);
         match decision {
             Decision::Pass(facts) => {
+                if security.has_route_layers() {
+                    parts.extensions.insert(crate::route::Decided(client));
+                }
                 let fut = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture {
                     state: State::Inner {
@@ -330,7 +333,7 @@ where
 /// Logs a rejection with what an operator needs to find and fix it. Every field that
 /// carries request text is escaped (controls, bidi and invisible characters), so a
 /// line can be neither forged nor reordered.
-fn log_rejection(
+pub(crate) fn log_rejection(
     r: &crate::Rejection,
     parts: &http::request::Parts,
     client: &Client,
@@ -356,7 +359,7 @@ fn log_rejection(
 }
 
 /// Logs what a report-only check would have answered (the request goes on unchanged).
-fn log_reported(answer: &Answer, parts: &http::request::Parts) {
+pub(crate) fn log_reported(answer: &Answer, parts: &http::request::Parts) {
     match answer {
         Answer::Reject(r) => tracing::warn!(
             check = r.check().as_str(),
@@ -421,7 +424,10 @@ where
                     Poll::Pending => return Poll::Pending,
                 };
                 let (mut head, body) = resp.into_parts();
-                if let Some((security, facts)) = post.take() {
+                if let Some((security, mut facts)) = post.take() {
+                    if let Some(mark) = head.extensions.remove::<crate::route::ResponseMark>() {
+                        facts.take_response_mark(mark);
+                    }
                     security.finish(&mut head.headers, &facts);
                     if !facts.reported.is_empty() {
                         head.extensions.insert(Reported(facts.reported));

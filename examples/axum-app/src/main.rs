@@ -17,7 +17,10 @@
 //! curl -i -X POST -H 'Origin: http://localhost:3000' -H 'Content-Type: application/json' \
 //!      -d '{"text":"hi"}' http://localhost:8001/api/notes                # 201: a dev front end
 //! curl -i -X POST -H 'Origin: https://evil.com' \
-//!      http://localhost:8001/webhooks/stripe                             # 200: csrf_exempt_paths
+//!      http://localhost:8001/webhooks/stripe                             # 200: a route, csrf: exempt
+//! curl -i -H 'Origin: https://anyone.example' \
+//!      http://localhost:8001/api/public/status       # Access-Control-Allow-Origin: any origin
+//! curl -i http://localhost:8001/embed/widget     # frame-ancestors https://partner.example
 //! curl -i -H 'Host: 10.0.0.7' http://localhost:8001/healthz              # 200: health_check_paths
 //! curl -i -X POST http://localhost:8001/login                            # Set-Cookie: sessionid=...
 //! curl -i http://localhost:8001/page             # CSP nonce-…, and <script nonce="…"> in the page
@@ -46,6 +49,11 @@
 //!   and fix, and nowhere else.
 //! - Serve with `into_make_service_with_connect_info::<SocketAddr>()` and the `axum`
 //!   feature of `hardened`: forwarded headers are then believed only from trusted proxies.
+//! - Per-route policy: the webhook (`csrf: exempt` for POST) and the public API (CORS
+//!   for any origin, without credentials) are `routes:` of config.yaml; the embeddable
+//!   widget gets its `frame-ancestors` in code, from `security.route()` as axum's
+//!   `route_layer`: it marks the response, and the security layer around the router
+//!   sets the route's headers.
 //! - A page with inline scripts takes the per-response nonce with the `CspNonce`
 //!   extractor (`{nonce}` in `headers.content_security_policy`), and `main` calls
 //!   `Security::require_csp_nonce` so a config without `{nonce}` fails at start-up
@@ -67,6 +75,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hardened::Security;
+use hardened::config::ConfigErrors;
 use hardened::enforce::CspNonce;
 use serde_json::{Value, json};
 
@@ -77,25 +86,38 @@ fn config_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config.yaml")))
 }
 
+/// The origin that may frame the widget.
+const PARTNER: &str = "https://partner.example";
+
 /// The application: its routes, and the security layer around the whole router (its
-/// responses turned back into axum's, which `axum::serve` takes).
+/// responses turned back into axum's, which `axum::serve` takes). Fails when a route
+/// layer's overrides are invalid, as a `routes:` entry of the file would.
 fn app(
     security: &Security,
-) -> impl tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
-+ Clone
-+ Send
-+ 'static {
+) -> Result<
+    impl tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static,
+    ConfigErrors,
+> {
+    // The embeddable widget: framable by the partner (CSP frame-ancestors), in code.
+    let embed = Router::new()
+        .route("/embed/{widget}", get(widget))
+        .route_layer(security.route().frame_ancestors([PARTNER]).layer()?);
     let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route("/page", get(page))
         .route("/login", post(login))
         .route("/api/notes", post(create_note))
-        .route("/webhooks/{provider}", post(webhook));
-    tower::ServiceBuilder::new()
+        .route("/api/public/status", get(public_status))
+        .route("/webhooks/{provider}", post(webhook))
+        .merge(embed);
+    Ok(tower::ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(security.layer())
-        .service(router)
+        .service(router))
 }
 
 async fn index() -> Json<Value> {
@@ -130,8 +152,21 @@ async fn create_note(Json(note): Json<Value>) -> impl IntoResponse {
     (StatusCode::CREATED, Json(json!({"created": note})))
 }
 
-/// A server-to-server callback: exempt from CSRF by `csrf_exempt_paths` in config.yaml
-/// (still host-checked). Verify the provider's signature here.
+/// The embeddable widget: a page the partner's site puts in an iframe.
+async fn widget(Path(widget): Path<String>) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<title>widget</title>\n<p>widget {}</p>\n",
+        widget.replace(['<', '>', '&', '"'], "")
+    ))
+}
+
+/// Public, read-only data: any origin may read it (the `/api/public/*` route).
+async fn public_status() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// A server-to-server callback: exempt from CSRF by its route in config.yaml (POST
+/// only, still host-checked). Verify the provider's signature here.
 async fn webhook(Path(provider): Path<String>) -> Json<Value> {
     Json(json!({"received": provider}))
 }
@@ -146,6 +181,13 @@ async fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}:\n{e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let app = match app(&security) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("route layers:\n{e}");
             return ExitCode::from(2);
         }
     };
@@ -164,7 +206,7 @@ async fn main() -> ExitCode {
     );
     let served = axum::serve(
         listener,
-        app(&security).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
@@ -215,7 +257,11 @@ mod tests {
         } else {
             Body::empty()
         };
-        app(security).oneshot(b.body(body).unwrap()).await.unwrap()
+        app(security)
+            .unwrap()
+            .oneshot(b.body(body).unwrap())
+            .await
+            .unwrap()
     }
 
     fn cookies(resp: &axum::response::Response) -> Vec<&str> {
@@ -318,5 +364,52 @@ mod tests {
             ["sessionid=example-session; Path=/; Secure; HttpOnly; SameSite=Lax"]
         );
         assert_eq!(r.headers().get("x-frame-options").unwrap(), "DENY");
+    }
+
+    /// The three routes: the webhook (file), the public API (file), the embeddable
+    /// widget (route layer in code).
+    #[tokio::test]
+    async fn routes() {
+        let s = security(&[("ENVIRONMENT", "production")]);
+        let evil = [("host", "example.com"), ("origin", "https://evil.com")];
+        assert_eq!(
+            call(&s, "POST", "/webhooks/stripe", &evil).await.status(),
+            200
+        );
+        assert_eq!(call(&s, "POST", "/api/notes", &evil).await.status(), 403);
+        let anyone = [
+            ("host", "example.com"),
+            ("origin", "https://anyone.example"),
+        ];
+        let r = call(&s, "GET", "/api/public/status", &anyone).await;
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://anyone.example"
+        );
+        assert!(
+            r.headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+        let r = call(&s, "GET", "/", &anyone).await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        let host = [("host", "example.com")];
+        let r = call(&s, "GET", "/embed/w1", &host).await;
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("x-frame-options").is_none());
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.ends_with(&format!("frame-ancestors {PARTNER}")) && !csp.contains("{nonce}"),
+            "{csp}"
+        );
+        let r = call(&s, "GET", "/page", &host).await;
+        assert!(
+            r.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
     }
 }

@@ -87,6 +87,18 @@ pub(super) fn render(m: &Model<'_>) -> String {
             }
         }
     }
+    let routes = super::routes::django_notes(p);
+    if !routes.is_empty() {
+        out.push('\n');
+        comment(
+            &mut out,
+            "Routes: what Django can express per view (decorate the views that serve",
+        );
+        comment(&mut out, "each path), and what it cannot.");
+        for line in &routes {
+            comment(&mut out, line);
+        }
+    }
     out
 }
 

@@ -53,6 +53,9 @@ struct Rich<'a> {
     report_only: Option<Vec<&'static str>>,
     /// `hardened serve`'s settings (never the key itself: its path).
     gateway: &'a super::model::Gateway,
+    /// The routes (`routes:` and the shorthand path lists); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    routes: Vec<super::routes::RouteView>,
 }
 
 /// The runtime summary, with the `docker` setting in the configuration's spelling, and
@@ -210,6 +213,7 @@ impl<'a> Document<'a> {
             headers: Pairs(headers),
             report_only: p.report_only.any().then(|| p.report_only.names()),
             gateway: &model.gateway,
+            routes: super::routes::routes(p),
         };
         Document { model, hardened }
     }

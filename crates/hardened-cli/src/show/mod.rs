@@ -9,6 +9,7 @@
 mod django;
 mod document;
 mod model;
+mod routes;
 mod table;
 
 use std::io::Write;

@@ -118,42 +118,7 @@ impl<'a> Model<'a> {
 
     /// The security headers hardened sends, by name.
     pub(super) fn response_headers(&self) -> Vec<(&'static str, String)> {
-        let h = &self.policy.headers;
-        let mut v = Vec::new();
-        if h.content_type_nosniff {
-            v.push(("X-Content-Type-Options", "nosniff".to_owned()));
-        }
-        let named = [
-            ("X-Frame-Options", h.x_frame_options.map(|v| v.as_str())),
-            ("Referrer-Policy", h.referrer_policy.map(|v| v.as_str())),
-            (
-                "Cross-Origin-Opener-Policy",
-                h.cross_origin_opener_policy.map(|v| v.as_str()),
-            ),
-            ("X-XSS-Protection", h.xss_protection.map(|v| v.as_str())),
-            (
-                "Cross-Origin-Resource-Policy",
-                h.cross_origin_resource_policy.map(|v| v.as_str()),
-            ),
-            (
-                "Cross-Origin-Embedder-Policy",
-                h.cross_origin_embedder_policy.map(|v| v.as_str()),
-            ),
-            ("Permissions-Policy", h.permissions_policy.as_deref()),
-            (
-                "Content-Security-Policy",
-                h.content_security_policy.as_deref(),
-            ),
-            (
-                "Content-Security-Policy-Report-Only",
-                h.content_security_policy_report_only.as_deref(),
-            ),
-        ];
-        for (name, value) in named {
-            if let Some(value) = value {
-                v.push((name, value.to_owned()));
-            }
-        }
+        let mut v = header_pairs(&self.policy.headers);
         if let Some(hsts) = &self.policy.tls.hsts {
             v.push((
                 "Strict-Transport-Security",
@@ -162,6 +127,46 @@ impl<'a> Model<'a> {
         }
         v
     }
+}
+
+/// The security headers of `h` (HSTS aside), by name.
+pub(super) fn header_pairs(h: &hardened::policy::HeaderRules) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    if h.content_type_nosniff {
+        v.push(("X-Content-Type-Options", "nosniff".to_owned()));
+    }
+    let named = [
+        ("X-Frame-Options", h.x_frame_options.map(|v| v.as_str())),
+        ("Referrer-Policy", h.referrer_policy.map(|v| v.as_str())),
+        (
+            "Cross-Origin-Opener-Policy",
+            h.cross_origin_opener_policy.map(|v| v.as_str()),
+        ),
+        ("X-XSS-Protection", h.xss_protection.map(|v| v.as_str())),
+        (
+            "Cross-Origin-Resource-Policy",
+            h.cross_origin_resource_policy.map(|v| v.as_str()),
+        ),
+        (
+            "Cross-Origin-Embedder-Policy",
+            h.cross_origin_embedder_policy.map(|v| v.as_str()),
+        ),
+        ("Permissions-Policy", h.permissions_policy.as_deref()),
+        (
+            "Content-Security-Policy",
+            h.content_security_policy.as_deref(),
+        ),
+        (
+            "Content-Security-Policy-Report-Only",
+            h.content_security_policy_report_only.as_deref(),
+        ),
+    ];
+    for (name, value) in named {
+        if let Some(value) = value {
+            v.push((name, value.to_owned()));
+        }
+    }
+    v
 }
 
 /// Django's security settings as the policy gives them, under Django's names (see
@@ -242,7 +247,17 @@ impl Django {
             cors_preflight_max_age: p.cors.max_age,
             csrf_trusted_origins: CsrfOrigins::new(p),
             secure_ssl_redirect: p.tls.ssl_redirect,
-            secure_redirect_exempt: p.health_check_paths.iter().map(|s| path_regex(s)).collect(),
+            secure_redirect_exempt: p
+                .health_check_paths
+                .iter()
+                .chain(
+                    p.routes
+                        .iter()
+                        .filter(|r| r.ssl_redirect == Some(false))
+                        .map(|r| &r.path),
+                )
+                .map(|s| path_regex(s))
+                .collect(),
             secure_proxy_ssl_header: if p.tls.ssl_redirect {
                 None
             } else {
@@ -489,10 +504,29 @@ fn meta_name(header: &str) -> String {
 /// the path without its leading `/`): exact, or a prefix for `/prefix/*`.
 fn path_regex(path: &str) -> String {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
-    match trimmed.strip_suffix('*') {
-        Some(prefix) => format!("^{}", regex_escape(prefix)),
-        None => format!("^{}$", regex_escape(trimmed)),
+    let (body, open) = match trimmed.strip_suffix('*') {
+        Some(prefix) => (prefix, true),
+        None => (trimmed, false),
+    };
+    // `{id}` is one segment, `{*rest}` the rest of the path.
+    let mut re = String::from("^");
+    for (i, seg) in body.split('/').enumerate() {
+        if i > 0 {
+            re.push('/');
+        }
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) if name.starts_with('*') => {
+                re.push_str(".*");
+                return re;
+            }
+            Some(_) => re.push_str("[^/]+"),
+            None => re.push_str(&regex_escape(seg)),
+        }
     }
+    if !open {
+        re.push('$');
+    }
+    re
 }
 
 /// Escapes regex metacharacters (Python `re` and Rust `regex` agree on these).
@@ -530,6 +564,8 @@ mod tests {
         assert_eq!(path_regex("/healthz"), "^healthz$");
         assert_eq!(path_regex("/status/*"), "^status/");
         assert_eq!(path_regex("/a.b"), r"^a\.b$");
+        assert_eq!(path_regex("/hooks/{id}/run"), "^hooks/[^/]+/run$");
+        assert_eq!(path_regex("/files/{*rest}"), "^files/.*");
         assert_eq!(meta_name("X-Forwarded-Proto"), "HTTP_X_FORWARDED_PROTO");
         assert_eq!(anchored(r"^https://a\.com$"), r"^https://a\.com$");
         assert_eq!(anchored(r"https://a\.com"), r"^(?:https://a\.com)$");

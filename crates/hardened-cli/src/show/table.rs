@@ -175,5 +175,23 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
     for (key, value) in m.gateway.rows() {
         t.row(&key, &value)?;
     }
+
+    let routes = super::routes::routes(p);
+    if !routes.is_empty() {
+        t.section("Routes (the most specific pattern wins)")?;
+        for r in &routes {
+            t.row(&r.path, &r.defined_at)?;
+            for (k, v) in &r.overrides {
+                t.row(&format!("  {k}"), v)?;
+            }
+            if let Some(headers) = &r.headers {
+                let list: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+                t.list("  response headers", &list)?;
+            }
+            if let Some(c) = &r.cors {
+                t.row("  CORS", &c.line())?;
+            }
+        }
+    }
     Ok(())
 }

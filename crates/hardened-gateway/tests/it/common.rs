@@ -173,6 +173,45 @@ where
     Upstream { addr, task }
 }
 
+/// An upstream that answers every request with CORS headers for any origin, with
+/// credentials, as a careless application does, and names the path that reached it
+/// (`x-upstream-path`); counts requests.
+pub(crate) struct Careless {
+    pub(crate) addr: SocketAddr,
+    pub(crate) hits: Arc<std::sync::atomic::AtomicUsize>,
+    _upstream: Upstream,
+}
+
+pub(crate) async fn careless_upstream() -> Careless {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let up = upstream(move |req| {
+        h.fetch_add(1, Ordering::SeqCst);
+        let origin = req
+            .headers()
+            .get("origin")
+            .cloned()
+            .unwrap_or(http::HeaderValue::from_static("*"));
+        let path = req.uri().path().to_owned();
+        async move {
+            Response::builder()
+                .header("access-control-allow-origin", origin)
+                .header("access-control-allow-credentials", "true")
+                .header("access-control-expose-headers", "x-secret")
+                .header("x-upstream-path", path)
+                .body(Full::new(Bytes::from("upstream")))
+                .unwrap()
+        }
+    })
+    .await;
+    Careless {
+        addr: up.addr,
+        hits,
+        _upstream: up,
+    }
+}
+
 /// A response with this body.
 pub(crate) fn text(body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     Response::new(Full::new(body.into()))

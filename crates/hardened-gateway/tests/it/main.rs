@@ -8,6 +8,7 @@
 //! - `policy_edges`: where the gateway meets the policy;
 //! - `slow_clients`: slow clients against a worker-limited upstream, memory bounds;
 //! - `reload`: policy reload while serving;
+//! - `routes`: per-route policy from the file, and its reload;
 //! - `admin`: the admin listener, metrics and request ids;
 //! - `tls`: direct TLS.
 //!
@@ -22,6 +23,7 @@ mod forward_holes;
 mod gateway;
 mod policy_edges;
 mod reload;
+mod routes;
 mod slow_clients;
 mod timeouts;
 mod tls;

@@ -6,58 +6,19 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hardened::Security;
 use hardened_gateway::{Gateway, GatewayOptions, parse_upstream};
-use http::Response;
-use http_body_util::Full;
 
-use crate::common::{Running, Upstream, logs, security, shared, upstream};
+use crate::common::{Running, careless_upstream, logs, security, shared};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 const CONFIG: &str = "environment: production\n\
                       security_domains: [example.com, https://app.example.com]\n\
                       health_check_paths: [/healthz]\n";
-
-/// An upstream that answers every request with CORS headers for any origin, as a
-/// careless application does; counts requests.
-struct Careless {
-    addr: SocketAddr,
-    hits: Arc<AtomicUsize>,
-    _upstream: Upstream,
-}
-
-async fn careless_upstream() -> Careless {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let up = upstream(move |req| {
-        h.fetch_add(1, Ordering::SeqCst);
-        let origin = req
-            .headers()
-            .get("origin")
-            .cloned()
-            .unwrap_or(http::HeaderValue::from_static("*"));
-        async move {
-            Response::builder()
-                .header("access-control-allow-origin", origin)
-                .header("access-control-allow-credentials", "true")
-                .header("access-control-expose-headers", "x-secret")
-                .body(Full::new(Bytes::from("upstream")))
-                .unwrap()
-        }
-    })
-    .await;
-    Careless {
-        addr: up.addr,
-        hits,
-        _upstream: up,
-    }
-}
 
 /// A gateway with the policy of [`CONFIG`] in front of `up`.
 async fn start(up: SocketAddr) -> Running {

@@ -86,11 +86,13 @@ pub enum RuleId {
     DotenvTracked,
     /// `dotenv-unverified`: git could tell whether .env is ignored and untracked.
     DotenvUnverified,
+    /// `route-weakens`: no route weakens the policy beyond what it needs.
+    RouteWeakens,
 }
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 38] = [
+    pub const ALL: [RuleId; 39] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -129,6 +131,7 @@ impl RuleId {
         RuleId::DotenvNotIgnored,
         RuleId::DotenvTracked,
         RuleId::DotenvUnverified,
+        RuleId::RouteWeakens,
     ];
 
     /// What the rule looks for, one line (SARIF's `shortDescription`): a description
@@ -207,6 +210,9 @@ impl RuleId {
             RuleId::DotenvNotIgnored => "A .env file that .gitignore does not ignore",
             RuleId::DotenvTracked => "A .env file committed to git",
             RuleId::DotenvUnverified => "A .env file whose git status could not be checked",
+            RuleId::RouteWeakens => {
+                "Routes that weaken the policy: CSRF exempt, framable, CORS with credentials for many origins, no TLS redirect"
+            }
         }
     }
 
@@ -251,6 +257,7 @@ impl RuleId {
             RuleId::DotenvNotIgnored => "dotenv-not-ignored",
             RuleId::DotenvTracked => "dotenv-tracked",
             RuleId::DotenvUnverified => "dotenv-unverified",
+            RuleId::RouteWeakens => "route-weakens",
         }
     }
 

@@ -24,6 +24,7 @@ mod problem;
 #[cfg(feature = "config-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
 pub mod reference;
+mod route;
 mod secret;
 #[cfg(feature = "config-file")]
 mod typer;
@@ -41,6 +42,7 @@ pub use gateway::{GatewayConfig, GatewayCsrf, GatewayTls, LogFormat};
 pub use origin_regex::OriginRegex;
 pub(crate) use origin_regex::{CompiledRegexes, origin_regexes};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
+pub use route::{CsrfMode, HostCheckMode, RouteConfig, RouteCors};
 pub use secret::Secret;
 #[cfg(feature = "config-file")]
 pub(crate) use typer::Typer;
@@ -454,6 +456,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// Where each top-level key's value came from.
     pub sources: BTreeMap<String, Source>,
+    /// Per-route overrides (`routes:`), the most specific pattern winning.
+    pub routes: Vec<RouteConfig>,
 }
 
 /// The default `cors_allow_headers`.
@@ -501,6 +505,7 @@ impl Default for Config {
             app: AppSettings::default(),
             gateway: GatewayConfig::default(),
             sources: BTreeMap::new(),
+            routes: Vec::new(),
         }
     }
 }

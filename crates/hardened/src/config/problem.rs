@@ -83,6 +83,9 @@ pub enum ProblemKind {
     /// A reload whose environment is not the running one's, e.g. production to
     /// development: applied only by a restart (`environment-changed`).
     EnvironmentChanged,
+    /// A route that contradicts itself, or two routes that rank the same on one path
+    /// (`route-conflict`).
+    RouteConflict,
 }
 
 impl ProblemKind {
@@ -118,6 +121,7 @@ impl ProblemKind {
             ProblemKind::WeakSecretKey => "weak-secret-key",
             ProblemKind::InvalidSize => "invalid-size",
             ProblemKind::EnvironmentChanged => "environment-changed",
+            ProblemKind::RouteConflict => "route-conflict",
         }
     }
 
@@ -191,6 +195,20 @@ impl Problem {
     /// Adds the offending value, as it is to be shown (quoted, redacted for secrets).
     pub fn with_value(mut self, value: impl Into<String>) -> Problem {
         self.value = Some(value.into());
+        self
+    }
+
+    /// The problem's key with its leading `from` (`routes[0]`) replaced by `to`.
+    pub(crate) fn rekey(mut self, from: &str, to: &str) -> Problem {
+        if let Some(rest) = self.key.strip_prefix(from) {
+            self.key = format!("{to}{rest}");
+        }
+        self
+    }
+
+    /// The problem under `prefix` (`routes[0]`): its key becomes `prefix.key`.
+    pub(crate) fn with_key_prefix(mut self, prefix: &str) -> Problem {
+        self.key = format!("{prefix}.{}", self.key);
         self
     }
 
@@ -349,7 +367,7 @@ mod tests {
     use super::ProblemKind as K;
 
     /// Every kind, to check the codes.
-    const ALL: [K; 24] = [
+    const ALL: [K; 25] = [
         K::WeakSecretKey,
         K::UnknownKey,
         K::NonStringKey,
@@ -374,6 +392,7 @@ mod tests {
         K::InvalidYaml,
         K::InvalidDotenv,
         K::EnvironmentChanged,
+        K::RouteConflict,
     ];
 
     #[test]

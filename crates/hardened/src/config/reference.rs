@@ -13,7 +13,9 @@
 
 use super::gateway;
 use super::load::{ENVIRONMENT_VARS, KEY_VARIABLES};
-use super::typer::{COOKIE_KEYS, DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS, KNOWN_KEYS};
+use super::typer::{
+    COOKIE_KEYS, DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS, KNOWN_KEYS, ROUTE_CORS_KEYS, ROUTE_KEYS,
+};
 
 /// Every key the config file accepts, as a dotted path, in the loader's order: each
 /// top-level key, then the keys of its section (`hsts.seconds`, `gateway.tls.cert`).
@@ -32,12 +34,20 @@ pub fn accepted_keys() -> Vec<String> {
                 gateway_keys = gateway::keys().collect();
                 &gateway_keys
             }
+            "routes" => ROUTE_KEYS,
             _ => &[],
         };
         for s in sub {
             out.push(format!("{key}.{s}"));
             if *key == "gateway" && *s == "tls" {
                 out.extend(gateway::tls_keys().map(|t| format!("gateway.tls.{t}")));
+            }
+            // A route's `headers` takes the top-level ones and `frame_ancestors`.
+            if *key == "routes" && *s == "headers" {
+                out.push("routes.headers.frame_ancestors".to_owned());
+            }
+            if *key == "routes" && *s == "cors" {
+                out.extend(ROUTE_CORS_KEYS.iter().map(|c| format!("routes.cors.{c}")));
             }
         }
     }

@@ -5,8 +5,11 @@
 use http::header::{self, HeaderMap, HeaderValue};
 
 use super::decision::Facts;
+use super::headers::header_value;
 use super::matcher::OriginMatcher;
 use super::request::RequestHead;
+use crate::config::Problem;
+use crate::policy::CorsRules;
 
 /// The compiled CORS rules.
 #[derive(Debug)]
@@ -18,13 +21,55 @@ pub(crate) struct CorsCheck {
     pub(crate) max_age: Option<HeaderValue>,
     /// `Access-Control-Expose-Headers`, when configured.
     pub(crate) expose_headers: Option<HeaderValue>,
+    /// Any origin is allowed (a route's `origins: ["*"]`, never with credentials).
+    pub(crate) any: bool,
 }
 
 impl CorsCheck {
+    /// Compiles `rules`; an invalid header value is pushed to `problems` (its header
+    /// is then left empty: the caller refuses the policy).
+    pub(crate) fn new(rules: &CorsRules, problems: &mut Vec<Problem>) -> CorsCheck {
+        let mut hv = |key: &str, s: &str| match header_value(key, s) {
+            Ok(v) => Some(v),
+            Err(p) => {
+                problems.push(p);
+                None
+            }
+        };
+        let allow_headers = hv("cors_allow_headers", &rules.allow_headers.join(", "));
+        let allow_methods = hv("cors_allow_methods", &rules.allow_methods.join(", "));
+        let expose_headers = (!rules.expose_headers.is_empty())
+            .then(|| hv("cors_expose_headers", &rules.expose_headers.join(", ")))
+            .flatten();
+        let empty = || HeaderValue::from_static("");
+        CorsCheck {
+            // The policy's origin regexes are compiled already (by validation).
+            matcher: OriginMatcher::cors(rules),
+            allow_credentials: rules.allow_credentials && !rules.any_origin,
+            allow_headers: allow_headers.unwrap_or_else(empty),
+            allow_methods: allow_methods.unwrap_or_else(empty),
+            max_age: (rules.max_age > 0).then(|| HeaderValue::from(rules.max_age)),
+            expose_headers,
+            any: rules.any_origin,
+        }
+    }
+
+    /// Whether `origin` (an `Origin` header value) is allowed.
+    pub(crate) fn allows(&self, origin: &str) -> bool {
+        self.any || self.matcher.allows(origin)
+    }
+
+    /// Whether the request's only `Origin` is one the rules name (exactly, by pattern or
+    /// regex), whatever `any` says.
+    pub(crate) fn names_origin(&self, head: &RequestHead<'_>) -> bool {
+        head.origin()
+            .is_some_and(|v| v.to_str().is_ok_and(|s| self.matcher.allows(s)))
+    }
+
     /// The request's `Origin` when it is allowed (and the only one).
     pub(crate) fn allowed_origin(&self, head: &RequestHead<'_>) -> Option<HeaderValue> {
         head.origin()
-            .filter(|v| v.to_str().is_ok_and(|s| self.matcher.allows(s)))
+            .filter(|v| v.to_str().is_ok_and(|s| self.allows(s)))
             .cloned()
     }
 
@@ -38,6 +83,10 @@ impl CorsCheck {
                     header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                     HeaderValue::from_static("true"),
                 );
+            } else {
+                // A route without credentials (`origins: ["*"]`): no grant of them,
+                // whoever set one.
+                headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
             }
             if let Some(expose) = &self.expose_headers {
                 headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());

@@ -17,16 +17,19 @@ pub(crate) struct CsrfCheck {
 }
 
 impl CsrfCheck {
-    /// Checks an unsafe, non-exempt request; `host` is the allowed host, if any.
+    /// Checks an unsafe, non-exempt request; `host` is the allowed host, if any;
+    /// `route_exempt` is the request's route's `csrf:` (`Some(true)` exempt,
+    /// `Some(false)` enforced even where `csrf_exempt_paths` exempts the path).
     pub(crate) fn check(
         &self,
         head: &RequestHead<'_>,
         host: Option<&RequestHost<'_>>,
+        route_exempt: Option<bool>,
     ) -> Result<(), Rejection> {
         if self.upstream
             || head.method().is_safe()
             || head.parts().extensions.get::<CsrfExempt>().is_some()
-            || self.exempt.matches(head.path())
+            || route_exempt.unwrap_or_else(|| self.exempt.matches(head.path()))
         {
             return Ok(());
         }

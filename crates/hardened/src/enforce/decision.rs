@@ -176,6 +176,8 @@ pub struct Facts {
     pub(crate) nonce: Option<super::headers::CspNonce>,
     /// What report-only checks would have answered (empty, unallocated, when none).
     pub(crate) reported: Vec<Answer>,
+    /// The request's route, when one matched (or a route layer marked it).
+    pub(crate) route: Option<super::routes::RouteMark>,
 }
 
 impl Facts {
@@ -220,6 +222,27 @@ impl Facts {
     /// (a rejection, or the TLS redirect). Logged by the service.
     pub fn reported(&self) -> &[Answer] {
         &self.reported
+    }
+
+    /// The request's route, when one matched: its overrides shape the response.
+    pub fn route(&self) -> Option<&super::routes::RouteMark> {
+        self.route.as_ref()
+    }
+
+    /// The mark a route layer inside the security layer handed back with the
+    /// response: the route's headers and CORS shape the response, unless the request
+    /// already had a route.
+    pub(crate) fn take_response_mark(&mut self, mark: crate::route::ResponseMark) {
+        if self.route.is_some() {
+            return;
+        }
+        if mark.route.0.cors.is_some() {
+            self.cors_origin = mark.cors_origin;
+        }
+        if mark.nonce.is_some() {
+            self.nonce = mark.nonce;
+        }
+        self.route = Some(mark.route);
     }
 
     /// Sets the CSP nonce the response's CSP header carries.

@@ -30,6 +30,7 @@ mod matcher;
 mod nonce;
 mod rejection;
 mod request;
+mod routes;
 mod security;
 #[cfg(test)]
 mod testing;
@@ -46,6 +47,8 @@ pub use nonce::MissingCspNonce;
 pub use request::{
     CsrfExempt, MethodClass, PeerAddr, RequestHead, RequestHost, TlsConnection, Upgrade, peer_ip,
 };
+pub(crate) use routes::RouteRules;
+pub use routes::{RouteMark, RoutePattern};
 pub use security::Security;
 
 /// Compile-time proof that the enforcement types can be shared across threads.

@@ -17,6 +17,7 @@ use super::headers::{SecurityHeaders, header_value};
 use super::host::HostCheck;
 use super::matcher::{OriginMatcher, PathSet};
 use super::request::{MethodClass, RequestHead};
+use super::routes::{RouteMark, RouteTable};
 use super::tls::TlsCheck;
 use super::websocket;
 use crate::config::{Config, ConfigErrors, ReportOnly};
@@ -31,12 +32,16 @@ struct Inner {
     cors: CorsCheck,
     csrf: CsrfCheck,
     health: PathSet,
+    routes: RouteTable,
     headers: SecurityHeaders,
     cookies: CookieRules,
     verbose: bool,
     report_only: ReportOnly,
     /// Set once a request carried the proxy header but no peer address was known.
     missing_peer_warned: AtomicBool,
+    /// Set when a route layer was built from this policy: passed requests then carry
+    /// [`Decided`](crate::route::Decided) for it.
+    route_layers: AtomicBool,
 }
 
 /// A compiled security policy: immutable, `Clone` is a reference-count bump.
@@ -101,8 +106,7 @@ impl Security {
     /// Compiles `policy`; `gateway`: whether CSRF may be left to an upstream.
     fn compile(policy: Policy, gateway: bool) -> Result<Security, ConfigErrors> {
         let mut problems = crate::policy::validate::policy_problems(&policy);
-        // The policy's origin regexes are compiled already (by validation).
-        let cors = OriginMatcher::cors(&policy.cors);
+        let cors = CorsCheck::new(&policy.cors, &mut problems);
         let mut hv = |key: &str, s: &str| match header_value(key, s) {
             Ok(v) => Some(v),
             Err(p) => {
@@ -110,18 +114,6 @@ impl Security {
                 None
             }
         };
-        let cors_allow_headers = hv("cors_allow_headers", &policy.cors.allow_headers.join(", "));
-        let cors_allow_methods = hv("cors_allow_methods", &policy.cors.allow_methods.join(", "));
-        let cors_expose_headers = (!policy.cors.expose_headers.is_empty())
-            .then(|| {
-                hv(
-                    "cors_expose_headers",
-                    &policy.cors.expose_headers.join(", "),
-                )
-            })
-            .flatten();
-        let cors_max_age =
-            (policy.cors.max_age > 0).then(|| HeaderValue::from(policy.cors.max_age));
         let hsts = policy
             .tls
             .hsts
@@ -135,6 +127,7 @@ impl Security {
             }
         };
         let proxy_header = policy.tls.proxy_ssl_header.map(ProxySslHeader::header_name);
+        let routes = RouteTable::compile(&policy, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -142,7 +135,6 @@ impl Security {
             ProxyTrust::Any => (true, Vec::new()),
             ProxyTrust::Networks(n) => (false, n.clone()),
         };
-        let empty = || HeaderValue::from_static("");
         Ok(Security(Arc::new(Inner {
             host: HostCheck::new(&policy),
             tls: TlsCheck {
@@ -152,14 +144,8 @@ impl Security {
                 ssl_redirect: policy.tls.ssl_redirect,
                 hsts,
             },
-            cors: CorsCheck {
-                matcher: cors,
-                allow_credentials: policy.cors.allow_credentials,
-                allow_headers: cors_allow_headers.unwrap_or_else(empty),
-                allow_methods: cors_allow_methods.unwrap_or_else(empty),
-                max_age: cors_max_age,
-                expose_headers: cors_expose_headers,
-            },
+            cors,
+            routes,
             csrf: CsrfCheck {
                 matcher: OriginMatcher::csrf(&policy.csrf),
                 exempt: PathSet::new(&policy.csrf.exempt_paths),
@@ -170,6 +156,7 @@ impl Security {
             cookies: policy.cookies.clone(),
             verbose: !policy.environment.is_strict(),
             missing_peer_warned: AtomicBool::new(false),
+            route_layers: AtomicBool::new(false),
             report_only: policy.report_only,
             policy,
         })))
@@ -183,15 +170,25 @@ impl Security {
         Security::new(policy::derive(cfg, probe)?)
     }
 
+    /// Marks that a route layer was built from this policy.
+    pub(crate) fn enable_route_layers(&self) {
+        self.0.route_layers.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a route layer was built from this policy.
+    pub(crate) fn has_route_layers(&self) -> bool {
+        self.0.route_layers.load(Ordering::Relaxed)
+    }
+
     /// The derived policy.
     pub fn policy(&self) -> &Policy {
         &self.0.policy
     }
 
-    /// Whether the configured CSP has a `{nonce}` placeholder: the service then draws a
-    /// [`CspNonce`](super::CspNonce) per request.
+    /// Whether the configured CSP, or a route's, has a `{nonce}` placeholder: the
+    /// service then draws a [`CspNonce`](super::CspNonce) for each request whose CSP has.
     pub fn needs_csp_nonce(&self) -> bool {
-        self.0.headers.needs_nonce()
+        self.0.headers.needs_nonce() || self.0.routes.needs_nonce()
     }
 
     /// The checks that only log what they would reject.
@@ -286,7 +283,13 @@ impl Security {
         let head = RequestHead::new(parts, client.secure);
         let head = &head;
         let inner = &*self.0;
+        let route = self.route_of(head);
+        let held = route.as_ref().map(|r| Arc::clone(&r.0));
+        let rules = held.as_deref();
         let health = inner.health.matches(head.path());
+        let skip_allowlist = health || rules.is_some_and(|r| r.skip_host_allowlist);
+        let no_redirect = health || rules.is_some_and(|r| r.no_ssl_redirect);
+        let cors = rules.and_then(|r| r.cors.as_ref()).unwrap_or(&inner.cors);
         let mut facts = Facts {
             secure: head.secure(),
             client,
@@ -296,13 +299,17 @@ impl Security {
             checks,
             nonce: None,
             reported: Vec::new(),
+            route,
         };
-        let report = inner.report_only;
+        let report = rules
+            .and_then(|r| r.report_only)
+            .unwrap_or(inner.report_only);
 
         let host = inner.host.allowed(head);
-        // Health-check paths are exempt from the allow-list only: a missing, duplicate,
-        // malformed or conflicting Host is refused on them too.
-        if checks.host() && host.is_none() && (!health || head.host().is_none()) {
+        // Health-check paths (and routes with `host_check: skip_allowlist`) are exempt
+        // from the allow-list only: a missing, duplicate, malformed or conflicting Host
+        // is refused on them too.
+        if checks.host() && host.is_none() && (!skip_allowlist || head.host().is_none()) {
             let answer = Answer::Reject(inner.host.rejection(head));
             // Report-only relaxes the allow-list only: a request without exactly one
             // well-formed Host (duplicate, missing, malformed, or an HTTP/2
@@ -315,7 +322,7 @@ impl Security {
         }
 
         if checks.tls()
-            && !health
+            && !no_redirect
             && let Some(location) = inner.tls.redirect(head, host, https_port)
         {
             if !report.tls {
@@ -325,7 +332,7 @@ impl Security {
         }
 
         if checks.cors() {
-            facts.cors_origin = inner.cors.allowed_origin(head);
+            facts.cors_origin = cors.allowed_origin(head);
             if head.method() == MethodClass::Preflight {
                 return Decision::Answer(Answer::Preflight, facts);
             }
@@ -334,8 +341,14 @@ impl Security {
         if checks.websocket()
             && websocket::is_handshake(head)
             && let Err(r) = websocket::check(head, host, || {
+                // A route open to any origin (`origins: ["*"]`) grants reads without
+                // credentials; a handshake carries the cookies, so only the origins it
+                // names open it.
+                if cors.any {
+                    return cors.names_origin(head);
+                }
                 facts.cors_origin.is_some()
-                    || (!checks.cors() && inner.cors.allowed_origin(head).is_some())
+                    || (!checks.cors() && cors.allowed_origin(head).is_some())
             })
         {
             if !report.websocket {
@@ -345,7 +358,9 @@ impl Security {
         }
 
         if checks.csrf()
-            && let Err(r) = inner.csrf.check(head, host)
+            && let Err(r) = inner
+                .csrf
+                .check(head, host, rules.and_then(|r| r.csrf_exempt))
         {
             if !report.csrf {
                 return Decision::Answer(Answer::Reject(r), facts);
@@ -355,13 +370,54 @@ impl Security {
         Decision::Pass(facts)
     }
 
+    /// The route of a request: the mark of a route layer that saw it first, else the
+    /// most specific configured route of its normalised path and method (for a
+    /// preflight, the method it asks about).
+    fn route_of(&self, head: &RequestHead<'_>) -> Option<RouteMark> {
+        let parts = head.parts();
+        if let Some(mark) = parts.extensions.get::<RouteMark>() {
+            return Some(mark.clone());
+        }
+        if self.0.routes.is_empty() {
+            return None;
+        }
+        let asked;
+        let method = if head.method() == MethodClass::Preflight {
+            asked = parts
+                .headers
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .and_then(|v| http::Method::from_bytes(v.as_bytes()).ok());
+            asked.as_ref().unwrap_or(&parts.method)
+        } else {
+            &parts.method
+        };
+        self.0
+            .routes
+            .find(head.path(), method)
+            .map(|r| RouteMark(r.clone()))
+    }
+
+    /// Whether the response of `facts` needs a CSP nonce: the route's headers, or the
+    /// policy's, have a `{nonce}` placeholder.
+    pub(crate) fn needs_csp_nonce_for(&self, facts: &Facts) -> bool {
+        match facts.route.as_ref().and_then(|r| r.0.headers.as_ref()) {
+            Some(h) => h.needs_nonce(),
+            None => self.0.headers.needs_nonce(),
+        }
+    }
+
     /// Post-processes a response: CORS headers, security headers, HSTS, cookies, as
     /// far as the decision's checks ([`Facts::checks`]) go.
     pub(crate) fn finish(&self, headers: &mut HeaderMap, facts: &Facts) {
         // No `HeaderMap::reserve` here: measured over HTTP, reserving on hyper's response
         // maps (which already have room) cost more than the growth it saves.
         if facts.checks.cors() {
-            self.0.cors.apply(headers, facts);
+            facts
+                .route
+                .as_ref()
+                .and_then(|r| r.0.cors.as_ref())
+                .unwrap_or(&self.0.cors)
+                .apply(headers, facts);
         }
         self.finish_common(headers, facts);
     }
@@ -372,7 +428,12 @@ impl Security {
         let inner = &*self.0;
         let checks = facts.checks;
         if checks.headers() {
-            inner.headers.apply(headers, facts.nonce.as_ref());
+            facts
+                .route
+                .as_ref()
+                .and_then(|r| r.0.headers.as_ref())
+                .unwrap_or(&inner.headers)
+                .apply(headers, facts.nonce.as_ref());
         }
         if checks.tls() {
             inner.tls.apply(headers, facts.secure);

@@ -5,7 +5,8 @@
 //! read the result.
 
 use crate::config::{
-    Config, Environment, GatewayCsrf, HeaderOverride, OriginRegex, Role, TrustedProxies,
+    Config, Environment, GatewayCsrf, HeaderOverride, HeadersConfig, OriginRegex, Role,
+    TrustedProxies,
 };
 use crate::domain::{DomainEntry, Host, Origin, Scheme};
 use crate::probe::RuntimeProbe;
@@ -178,7 +179,7 @@ fn derive_with(
         None
     };
 
-    Policy {
+    let mut policy = Policy {
         environment,
         debug: cfg.debug,
         runtime: RuntimeSummary {
@@ -202,6 +203,7 @@ fn derive_with(
             allow_methods: cfg.cors_allow_methods.clone(),
             max_age: cfg.cors_preflight_max_age,
             expose_headers: cfg.cors_expose_headers.clone(),
+            any_origin: false,
         },
         csrf: CsrfRules {
             trusted_origins: origins,
@@ -232,7 +234,10 @@ fn derive_with(
         headers: header_rules(cfg, strict),
         health_check_paths: cfg.health_check_paths.clone(),
         report_only: cfg.report_only,
-    }
+        routes: Vec::new(),
+    };
+    policy.routes = super::routes::derive_routes(cfg, &policy.headers, &policy.cors);
+    policy
 }
 
 /// The security headers: the environment's defaults (DESIGN.md's table), then the
@@ -265,6 +270,13 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
             permissions_policy: None,
         }
     };
+    apply_header_overrides(&mut h, &cfg.headers);
+    h
+}
+
+/// Applies `headers:` overrides (the top level's, or a route's) to `h`: `null` removes
+/// a header, a value sets it.
+pub(crate) fn apply_header_overrides(h: &mut HeaderRules, o: &HeadersConfig) {
     fn apply<T>(slot: &mut Option<T>, o: &HeaderOverride, parse: impl Fn(&str) -> Option<T>) {
         match o {
             HeaderOverride::Default => {}
@@ -273,7 +285,6 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
             HeaderOverride::Set(s) => *slot = parse(s),
         }
     }
-    let o = &cfg.headers;
     apply(
         &mut h.x_frame_options,
         &o.x_frame_options,
@@ -311,5 +322,4 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
         text,
     );
     apply(&mut h.permissions_policy, &o.permissions_policy, text);
-    h
 }

@@ -25,6 +25,7 @@
 //! ```
 
 mod derive;
+mod routes;
 pub(crate) mod validate;
 
 use std::fmt;
@@ -41,6 +42,8 @@ use crate::probe::RuntimeProbe;
 pub(crate) use crate::domain::Unique;
 pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
+pub use routes::{RoutePolicy, Weakening};
+pub(crate) use routes::{derive_route, route_problems};
 #[cfg(any(feature = "config-file", test))]
 pub(crate) use validate::problems;
 pub use validate::{Valid, validate};
@@ -346,6 +349,9 @@ pub struct CorsRules {
     /// (`Access-Control-Expose-Headers`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expose_headers: Vec<String>,
+    /// Any origin is allowed (a route's `origins: ["*"]`), never with credentials.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub any_origin: bool,
 }
 
 /// CSRF rules.
@@ -524,6 +530,9 @@ pub struct Policy {
     /// Checks that only log what they would reject (`report_only`).
     #[serde(skip_serializing_if = "is_enforcing")]
     pub report_only: ReportOnly,
+    /// Per-route policies (`routes:`), in configuration order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RoutePolicy>,
 }
 
 fn is_enforcing(r: &ReportOnly) -> bool {

@@ -204,7 +204,7 @@ fn catch_alls(
 /// (`policy.csrf.exempt_paths = vec!["/*".into()]`) is refused by
 /// [`Security::new`](crate::Security::new) as its configuration would have been.
 pub(crate) fn policy_problems(policy: &super::Policy) -> Vec<Problem> {
-    let mut out = Vec::new();
+    let mut out = super::routes::policy_route_problems(policy);
     let env = policy.environment;
     let paths = [
         (
@@ -391,6 +391,7 @@ fn checked(cfg: &Config) -> (Vec<Problem>, Vec<OriginRegex>) {
             .at(cfg.sources.get("secret_key").cloned()),
         );
     }
+    out.extend(super::routes::route_problems(cfg));
     let src = cfg.sources.get("security_domains").cloned();
     if cfg.environment.is_strict() {
         for (key, value, matched, fix) in catch_alls(cfg, &regexes) {

@@ -69,7 +69,7 @@ fn untrusted_loopback(mut cfg: Config) -> Config {
 // ---------------------------------------------------------------- the app
 
 /// The handler of most routes: says what reached it, and marks the response.
-async fn echo(req: Request) -> Response {
+pub(super) async fn echo(req: Request) -> Response {
     let body = format!("{} {}", req.method(), req.uri().path());
     ([("x-reached", "1")], body).into_response()
 }
@@ -141,7 +141,7 @@ async fn not_found() -> Response {
 /// Outside the security layer: hands it the peer address (from axum's `ConnectInfo`)
 /// and exempts requests carrying a bearer token from CSRF (they are not sent by a
 /// browser on its own), through the [`CsrfExempt`] extension.
-async fn outer(mut req: Request, next: Next) -> Response {
+pub(super) async fn outer(mut req: Request, next: Next) -> Response {
     if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
         req.extensions_mut().insert(PeerAddr(addr));
     }
@@ -180,7 +180,7 @@ fn app(security: &Security) -> Router {
 
 // ---------------------------------------------------------------- server and client
 
-struct Server {
+pub(super) struct Server {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -196,7 +196,7 @@ async fn serve(security: &Security) -> Server {
     serve_router(app(security)).await
 }
 
-async fn serve_router(router: Router) -> Server {
+pub(super) async fn serve_router(router: Router) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
@@ -208,18 +208,18 @@ async fn serve_router(router: Router) -> Server {
 }
 
 #[derive(Debug)]
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Resp {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
 }
 
 impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(|v| v.to_str().unwrap())
     }
 
-    fn all(&self, name: &str) -> Vec<String> {
+    pub(super) fn all(&self, name: &str) -> Vec<String> {
         self.headers
             .get_all(name)
             .iter()
@@ -228,7 +228,7 @@ impl Resp {
     }
 
     /// The application handler produced this response.
-    fn reached(&self) -> bool {
+    pub(super) fn reached(&self) -> bool {
         self.headers.contains_key("x-reached")
     }
 
@@ -247,7 +247,7 @@ impl Resp {
 }
 
 impl Server {
-    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub(super) async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
         let mut b = http::Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
@@ -271,11 +271,11 @@ impl Server {
             .unwrap_or_else(|_| panic!("{what}: no answer within {TIMEOUT:?}"))
     }
 
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub(super) async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         self.send("GET", path, headers).await
     }
 
-    async fn post(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub(super) async fn post(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         self.send("POST", path, headers).await
     }
 

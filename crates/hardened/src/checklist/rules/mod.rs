@@ -9,6 +9,7 @@ mod database;
 mod domains;
 mod environment;
 mod headers;
+mod routes;
 mod secrets;
 mod ssl_https;
 
@@ -387,5 +388,12 @@ pub static RULES: &[Rule] = &[
         Always,
         "git could tell whether .env is ignored and untracked",
         secrets::dotenv_unverified
+    ),
+    rule!(
+        RouteWeakens,
+        Headers,
+        Strict,
+        "no route weakens the policy beyond what it needs",
+        routes::route_weakens
     ),
 ];

@@ -417,4 +417,18 @@ pub(super) const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
             }
         },
     ),
+    (
+        RuleId::RouteWeakens,
+        Severity::Error,
+        |s| {
+            s.cfg
+                .routes
+                .push(crate::config::RouteConfig::new("/embed/*").frame_ancestors(["*"]));
+        },
+        |s| {
+            let mut r = crate::config::RouteConfig::new("/admin/*");
+            r.csrf = Some(crate::config::CsrfMode::Enforce);
+            s.cfg.routes.push(r);
+        },
+    ),
 ];

@@ -6,6 +6,8 @@
 
 mod sections;
 pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
+mod routes;
+pub(crate) use routes::{ROUTE_CORS_KEYS, ROUTE_KEYS};
 mod suggest;
 mod values;
 
@@ -53,6 +55,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "database",
     "app",
     "gateway",
+    "routes",
 ];
 
 /// The keys of `cookies:`.
@@ -344,37 +347,7 @@ impl Typer {
                     }
                 }
                 "headers" => cfg.headers = self.headers(n),
-                "report_only" => {
-                    cfg.report_only = match &n.value {
-                        Value::Null => ReportOnly::NONE,
-                        Value::Bool(true) => ReportOnly::ALL,
-                        Value::Bool(false) => ReportOnly::NONE,
-                        Value::Str(s) if parse_bool(s).is_some() => {
-                            if parse_bool(s) == Some(true) {
-                                ReportOnly::ALL
-                            } else {
-                                ReportOnly::NONE
-                            }
-                        }
-                        _ => {
-                            let mut r = ReportOnly::NONE;
-                            for (i, (s, item)) in
-                                self.strings(n, key, "[host, csrf]").into_iter().enumerate()
-                            {
-                                if !r.set(&s) {
-                                    self.problem(
-                                        ProblemKind::WrongType,
-                                        &item,
-                                        &format!("{key}[{i}]"),
-                                        format!("{s:?} is not a check that can report only"),
-                                        "use true, or a list of host, tls, csrf, websocket (CORS always enforces)",
-                                    );
-                                }
-                            }
-                            r
-                        }
-                    }
-                }
+                "report_only" => cfg.report_only = self.report_only(n, key),
                 "cookies" => {
                     const KNOWN: &[&str] = COOKIE_KEYS;
                     for (k, kn, v) in self.sub_map(n, "cookies") {
@@ -405,6 +378,7 @@ impl Typer {
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
                 "gateway" => cfg.gateway = self.gateway(n, &mut cfg.sources),
+                "routes" => cfg.routes = self.routes(n),
                 _ => {
                     let suggestion = closest_key(key);
                     let fix = if let Some(derived) = derived_setting(key) {
@@ -449,5 +423,36 @@ impl Typer {
             Environment::Production
         });
         cfg
+    }
+
+    /// `report_only:` (top level or a route's): `true`, or a list of checks.
+    pub(super) fn report_only(&mut self, n: &Node, key: &str) -> ReportOnly {
+        match &n.value {
+            Value::Null => ReportOnly::NONE,
+            Value::Bool(true) => ReportOnly::ALL,
+            Value::Bool(false) => ReportOnly::NONE,
+            Value::Str(s) if parse_bool(s).is_some() => {
+                if parse_bool(s) == Some(true) {
+                    ReportOnly::ALL
+                } else {
+                    ReportOnly::NONE
+                }
+            }
+            _ => {
+                let mut r = ReportOnly::NONE;
+                for (i, (s, item)) in self.strings(n, key, "[host, csrf]").into_iter().enumerate() {
+                    if !r.set(&s) {
+                        self.problem(
+                            ProblemKind::WrongType,
+                            &item,
+                            &format!("{key}[{i}]"),
+                            format!("{s:?} is not a check that can report only"),
+                            "use true, or a list of host, tls, csrf, websocket (CORS always enforces)",
+                        );
+                    }
+                }
+                r
+            }
+        }
     }
 }

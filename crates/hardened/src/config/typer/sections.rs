@@ -78,12 +78,17 @@ impl Typer {
     }
 
     pub(super) fn headers(&mut self, n: &Node) -> HeadersConfig {
-        const KNOWN: &[&str] = HEADER_KEYS;
+        self.headers_in(n, "headers", HEADER_KEYS)
+    }
+
+    /// A `headers:` mapping at `key` (the top level, or a route's), whose unknown keys
+    /// are named with the `known` ones.
+    pub(super) fn headers_in(&mut self, n: &Node, key: &str, known: &[&str]) -> HeadersConfig {
         let mut h = HeadersConfig::default();
-        for (k, kn, v) in self.sub_map(n, "headers") {
-            let path = format!("headers.{k}");
-            if !KNOWN.contains(&k.as_str()) {
-                self.unknown_sub(kn, &path, KNOWN);
+        for (k, kn, v) in self.sub_map(n, key) {
+            let path = format!("{key}.{k}");
+            if !HEADER_KEYS.contains(&k.as_str()) {
+                self.unknown_sub(kn, &path, known);
                 continue;
             }
             let allowed: Option<&[&str]> = match k.as_str() {
