@@ -232,6 +232,10 @@ fn derive_with(
         headers: header_rules(cfg, strict),
         health_check_paths: cfg.health_check_paths.clone(),
         report_only: cfg.report_only,
+        fetch_metadata: super::FetchMetadataRules::new(
+            cfg.fetch_metadata
+                .unwrap_or(crate::config::FetchMetadata::default_for(strict)),
+        ),
     }
 }
 

@@ -25,6 +25,7 @@
 //! ```
 
 mod derive;
+mod fetch_metadata;
 pub(crate) mod validate;
 
 use std::fmt;
@@ -41,6 +42,7 @@ use crate::probe::RuntimeProbe;
 pub(crate) use crate::domain::Unique;
 pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
+pub use fetch_metadata::FetchMetadataRules;
 #[cfg(any(feature = "config-file", test))]
 pub(crate) use validate::problems;
 pub use validate::{Valid, validate};
@@ -524,6 +526,8 @@ pub struct Policy {
     /// Checks that only log what they would reject (`report_only`).
     #[serde(skip_serializing_if = "is_enforcing")]
     pub report_only: ReportOnly,
+    /// The resource isolation policy on `Sec-Fetch-*` headers (`fetch_metadata`).
+    pub fetch_metadata: FetchMetadataRules,
 }
 
 fn is_enforcing(r: &ReportOnly) -> bool {

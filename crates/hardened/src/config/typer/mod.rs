@@ -4,6 +4,7 @@
 //! `sections` the nested mappings (`hsts`, `headers`, `database`, `app`), `suggest`
 //! the close matches offered for misspelt keys and values.
 
+mod fetch;
 mod sections;
 pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
 mod suggest;
@@ -50,6 +51,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "cookies",
     "headers",
     "report_only",
+    "fetch_metadata",
     "database",
     "app",
     "gateway",
@@ -375,6 +377,7 @@ impl Typer {
                         }
                     }
                 }
+                "fetch_metadata" => cfg.fetch_metadata = self.fetch_metadata(n, key),
                 "cookies" => {
                     const KNOWN: &[&str] = COOKIE_KEYS;
                     for (k, kn, v) in self.sub_map(n, "cookies") {
