@@ -137,6 +137,10 @@ pub struct GatewayOptions {
     /// upstream connections are still shared by every client. `hardened serve` uses one
     /// per core.
     pub workers: usize,
+    /// The request header that carries the response's CSP nonce to the upstream when
+    /// the policy's CSP has `{nonce}` (default `x-csp-nonce`). Any copy the client sent
+    /// is removed from every request.
+    pub csp_nonce_header: http::HeaderName,
 }
 
 impl Default for GatewayOptions {
@@ -165,6 +169,9 @@ impl Default for GatewayOptions {
             upstream_queue_timeout: Duration::from_secs(10),
             upstream_max_tunnels: 0,
             workers: 1,
+            csp_nonce_header: http::HeaderName::from_static(
+                hardened::config::gateway::DEFAULT_CSP_NONCE_HEADER,
+            ),
         }
     }
 }
@@ -346,6 +353,13 @@ impl GatewayOptions {
             0 => self.upstream_max_connections.max(1).div_ceil(2),
             n => n,
         }
+    }
+
+    /// Sets [`csp_nonce_header`](Self::csp_nonce_header).
+    #[must_use]
+    pub fn with_csp_nonce_header(mut self, name: http::HeaderName) -> Self {
+        self.csp_nonce_header = name;
+        self
     }
 
     /// The directory temporary files are created in.

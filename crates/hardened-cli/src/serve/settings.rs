@@ -323,6 +323,7 @@ pub(super) fn restart_only(g: &GatewayConfig) -> Vec<(String, String)> {
         format!("{:?}", g.upstream_max_tunnels),
     );
     push("workers", format!("{:?}", g.workers));
+    push("csp_nonce_header", format!("{:?}", g.csp_nonce_header));
     push(
         "upstream_queue_timeout",
         format!("{:?}", g.upstream_queue_timeout),
@@ -378,7 +379,16 @@ impl Settings {
             (None, None, Some(t)) => Some((t.cert.clone(), t.key.clone(), "gateway.tls")),
             _ => None,
         };
-        let options = args.buffering.apply(options, file)?;
+        let mut options = args.buffering.apply(options, file)?;
+        if let Some(name) = &file.csp_nonce_header {
+            // Checked by the configuration (gateway.csp_nonce_header).
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                CliError::Message(format!(
+                    "gateway.csp_nonce_header {name:?}: not a header name"
+                ))
+            })?;
+            options = options.with_csp_nonce_header(name);
+        }
         let listen_http = args.tls.listen_http.or(file.listen_http);
         if let Some(addr) = listen_http
             && tls.is_none()

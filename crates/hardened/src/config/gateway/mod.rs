@@ -18,6 +18,7 @@
 
 #[cfg(feature = "config-file")]
 mod env;
+mod nonce;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "config-file")]
@@ -27,6 +28,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use nonce::{DEFAULT_CSP_NONCE_HEADER, csp_nonce_header_problem};
 
 /// The typed `gateway:` section. `None` everywhere means "the `serve` default".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,6 +97,10 @@ pub struct GatewayConfig {
     /// django` output): `check --deploy` verifies that it is current, i.e. that the
     /// upstream enforces the settings this file derives.
     pub django_settings: Option<PathBuf>,
+    /// The request header that carries the response's CSP nonce to the upstream when
+    /// the CSP has `{nonce}` (default `X-CSP-Nonce`); a copy sent by the client is
+    /// always removed.
+    pub csp_nonce_header: Option<String>,
 }
 
 /// Who checks CSRF on forwarded requests (`gateway.csrf`).
@@ -294,6 +301,7 @@ pub(crate) const KEYS: &[&str] = &[
     "workers",
     "csrf",
     "django_settings",
+    "csp_nonce_header",
 ];
 
 /// The keys of `gateway.tls:`.

@@ -480,6 +480,20 @@ impl Typer {
                         g.django_settings = Some(relative_to_source(Path::new(s.trim()), v));
                     }
                 }
+                "csp_nonce_header" => {
+                    if let Some(s) = self.gateway_str(v, &path, "X-CSP-Nonce") {
+                        match super::csp_nonce_header_problem(s) {
+                            None => g.csp_nonce_header = Some(s.trim().to_ascii_lowercase()),
+                            Some(why) => self.gateway_problem(
+                                ProblemKind::InvalidHeaderName,
+                                v,
+                                &path,
+                                why.into(),
+                                "name a header of your own, e.g. `csp_nonce_header: X-CSP-Nonce` (the default)",
+                            ),
+                        }
+                    }
+                }
                 _ => self.gateway_unknown(kn, &k, &path, KEYS),
             }
         }
