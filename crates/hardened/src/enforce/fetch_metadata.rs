@@ -61,11 +61,10 @@ pub(crate) fn fetch_site(headers: &HeaderMap) -> FetchSite {
     };
     let is =
         |v: &http::HeaderValue, token: &[u8]| v.as_bytes().trim_ascii().eq_ignore_ascii_case(token);
-    if is(first, b"cross-site")
-        || headers
-            .get_all(SEC_FETCH_SITE)
-            .iter()
-            .any(|v| is(v, b"cross-site"))
+    if headers
+        .get_all(SEC_FETCH_SITE)
+        .iter()
+        .any(|v| is(v, b"cross-site"))
     {
         return FetchSite::CrossSite;
     }
