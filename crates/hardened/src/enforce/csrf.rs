@@ -19,17 +19,19 @@ pub(crate) struct CsrfCheck {
 }
 
 impl CsrfCheck {
+    /// Whether the request is exempt from the check: the [`CsrfExempt`] extension, or a
+    /// path of `csrf_exempt_paths`.
+    pub(crate) fn exempts(&self, head: &RequestHead<'_>) -> bool {
+        head.parts().extensions.get::<CsrfExempt>().is_some() || self.exempt.matches(head.path())
+    }
+
     /// Checks an unsafe, non-exempt request; `host` is the allowed host, if any.
     pub(crate) fn check(
         &self,
         head: &RequestHead<'_>,
         host: Option<&RequestHost<'_>>,
     ) -> Result<(), Rejection> {
-        if self.upstream
-            || head.method().is_safe()
-            || head.parts().extensions.get::<CsrfExempt>().is_some()
-            || self.exempt.matches(head.path())
-        {
+        if self.upstream || head.method().is_safe() || self.exempts(head) {
             return Ok(());
         }
         self.origin_and_referer(head, host)

@@ -16,9 +16,10 @@
 //!
 //! What passes, in order: requests without `Sec-Fetch-Site` (older browsers,
 //! non-browser clients: nothing to judge), those that are not `cross-site`, routes that
-//! opt out ([`FetchMetadataRules::cross_site_paths`]), navigations, and requests whose
-//! `Origin` the policy allows (a CORS origin or a CSRF trusted origin: a frontend on
-//! another site keeps working).
+//! opt out ([`FetchMetadataRules::cross_site_paths`]), navigations, unsafe requests the
+//! CSRF check exempts (`csrf_exempt_paths`, [`CsrfExempt`](crate::CsrfExempt)), and
+//! requests whose `Origin` the policy allows (a CORS origin or a CSRF trusted origin: a
+//! frontend on another site keeps working).
 //!
 //! [`FetchMetadataRules::cross_site_paths`]: crate::policy::FetchMetadataRules::cross_site_paths
 
@@ -121,17 +122,23 @@ impl FetchMetadataCheck {
     }
 
     /// Judges a request; `origin_allowed(origin)`: whether the policy allows this
-    /// `Origin` value (CORS or CSRF trusted origins). Cheap for what is not
-    /// cross-site: one header lookup.
+    /// `Origin` value (CORS or CSRF trusted origins); `csrf_exempt()`: whether the
+    /// request is exempt from CSRF (an unsafe request to such a route is a write the
+    /// configuration already accepts from any site, e.g. an identity provider's form
+    /// post). Cheap for what is not cross-site: one header lookup.
     pub(crate) fn check(
         &self,
         head: &RequestHead<'_>,
         origin_allowed: impl FnOnce(&str) -> bool,
+        csrf_exempt: impl FnOnce() -> bool,
     ) -> Result<(), Rejection> {
         if !self.on() || fetch_site(&head.parts().headers) != FetchSite::CrossSite {
             return Ok(());
         }
         if self.cross_site.matches(head.path()) || is_navigation(head) {
+            return Ok(());
+        }
+        if !head.method().is_safe() && csrf_exempt() {
             return Ok(());
         }
         if let Some(origin) = head.origin().and_then(|o| o.to_str().ok())
@@ -372,6 +379,35 @@ mod tests {
             &request("GET", "/avatar.png", &image),
             Expect::Reject("fetch-metadata-cross-site"),
         );
+        // A CSRF-exempt route takes cross-site writes (an identity provider's form
+        // post), not cross-site reads of its resources.
+        policy.csrf.exempt_paths = vec!["/oauth/callback".into()];
+        let sec = Security::new(policy.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let form_post = [
+            ("host", "example.com"),
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "document"),
+            ("origin", "https://idp.example.net"),
+        ];
+        expect(
+            &sec,
+            &request("POST", "/oauth/callback", &form_post),
+            Expect::Pass,
+        );
+        expect(
+            &sec,
+            &request("POST", "/transfer", &form_post),
+            Expect::Reject("fetch-metadata-cross-site"),
+        );
+        expect(
+            &sec,
+            &request("GET", "/oauth/callback", &image),
+            Expect::Reject("fetch-metadata-cross-site"),
+        );
+        let mut exempt = request("POST", "/transfer", &form_post);
+        exempt.extensions.insert(crate::CsrfExempt);
+        expect(&sec, &exempt, Expect::Pass);
         // Encoded or dotted paths never match an opt-out.
         expect(
             &sec,

@@ -338,11 +338,15 @@ impl Security {
         }
 
         if checks.fetch_metadata()
-            && let Err(r) = inner.fetch_metadata.check(head, |origin| {
-                facts.cors_origin.is_some()
-                    || inner.cors.matcher.allows(origin)
-                    || inner.csrf.matcher.allows(origin)
-            })
+            && let Err(r) = inner.fetch_metadata.check(
+                head,
+                |origin| {
+                    facts.cors_origin.is_some()
+                        || inner.cors.matcher.allows(origin)
+                        || inner.csrf.matcher.allows(origin)
+                },
+                || inner.csrf.exempts(head),
+            )
         {
             if !inner.fetch_metadata.reports() {
                 return Decision::Answer(Answer::Reject(r), facts);
