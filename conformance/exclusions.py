@@ -203,6 +203,20 @@ def _api_client_without_cookie(f, req, dj, hd, ctx):
             and hd["verdict"] == "allow")
 
 
+def _sec_fetch_site_for_referer(f, req, dj, hd, ctx):
+    # No Origin and no Referer, but Sec-Fetch-Site: same-origin or none (one line):
+    # hardened takes it for the Referer Django wants on https.
+    if req["method"] not in corpus.UNSAFE:
+        return False
+    if _header(req, "origin") is not None or _header(req, "referer") is not None:
+        return False
+    sites = [v.strip().lower() for n, v in req["headers"] if n.lower() == "sec-fetch-site"]
+    if sites not in (["same-origin"], ["none"]):
+        return False
+    return (dj["verdict"] == "reject" and dj["check"] == "csrf"
+            and hd["verdict"] == "allow")
+
+
 def _path(req: dict) -> str:
     return urlsplit(req["url"]).path
 
@@ -260,6 +274,11 @@ EXCLUSIONS: list[Exclusion] = [
         "api-client-without-cookie", "by-design", "60", ALL, _api_client_without_cookie,
         "An unsafe request with no Origin, Referer, Sec-Fetch-Site or Cookie passes the "
         "CSRF check on https (no ambient credential); Django wants a Referer."),
+    Exclusion(
+        "sec-fetch-site-stands-in-for-referer", "by-design", "184", ALL,
+        _sec_fetch_site_for_referer,
+        "An unsafe https request with Sec-Fetch-Site: same-origin or none and no Origin "
+        "or Referer passes the CSRF check; Django wants a Referer."),
     Exclusion(
         "origin-not-serialized", "stricter", None, ALL, _not_serialized_origin,
         "An Origin that is not scheme://host[:port] (a path, userinfo, a port above "

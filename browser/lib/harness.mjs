@@ -193,22 +193,23 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   // Test names resolve to loopback; nothing else is mapped.
-  '--host-resolver-rules=MAP *.example.test 127.0.0.1, MAP evil.test 127.0.0.1',
+  '--host-resolver-rules=MAP *.example.test 127.0.0.1, MAP evil.test 127.0.0.1, MAP partner.test 127.0.0.1',
 ];
 
 /**
  * Headless Chromium (the system one; never a downloaded browser). `launch` gives every
  * run a fresh temporary profile (`--user-data-dir=<new temp dir>`, removed on close),
- * and every `browser.newContext()` is a separate cookie jar and HTTP cache.
+ * and every `browser.newContext()` is a separate cookie jar and HTTP cache. `extraArgs`
+ * are added to CHROMIUM_ARGS.
  */
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install it with apt-get install -y chromium (scripts/browser.sh does)`);
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: 30_000,
   });
   browsers.add(browser);
@@ -356,4 +357,55 @@ export async function frameLoads(page, src) {
   }, 5000, 50);
   if (url === '' || url === 'about:blank') throw new Error(`frame of ${src} never committed a document`);
   return !url.startsWith('chrome-error:');
+}
+
+/** The Python of the pinned Django venv: `$HARDENED_VENV`, else `<repo>/.venv`. */
+export function venvPython() {
+  const venv = process.env.HARDENED_VENV || path.join(repoRoot, '.venv');
+  const python = path.join(venv, 'bin', 'python');
+  if (!fs.existsSync(python)) {
+    throw new Error(`${python} not found: build the Django venv with scripts/django-venv.sh (or set HARDENED_VENV)`);
+  }
+  return python;
+}
+
+/** Resolves once 127.0.0.1:`port` accepts a connection; rejects after `ms` or on exit. */
+async function waitListening(child, port, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited before it listened`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() >= end) throw new Error(`${what}: not listening on ${port} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * gunicorn (one worker, from the Django venv) serving `module:application` of
+ * browser/django_app on 127.0.0.1. Returns {port, output(), stop()}.
+ */
+export async function startDjango(module) {
+  const python = venvPython();
+  const port = await freePort();
+  const child = track(spawn(python, [
+    '-m', 'gunicorn', '--workers', '1', '--bind', `127.0.0.1:${port}`,
+    '--chdir', path.join(browserDir, 'django_app'), `${module}:application`,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1' } }));
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  try {
+    await waitListening(child, port, 20_000, 'gunicorn');
+  } catch (e) {
+    await stopChild(child);
+    throw new Error(`${e.message}\n${output}`);
+  }
+  return { port, pid: child.pid, output: () => output, stop: () => stopChild(child) };
 }

@@ -57,6 +57,8 @@ pub(crate) struct Proxy {
     bodies: BodyLimits,
     /// Response buffering.
     responses: Arc<ResponseBuffering>,
+    /// The request header carrying the CSP nonce to the upstream.
+    nonce_header: HeaderName,
 }
 
 /// The proxy for one client connection.
@@ -200,6 +202,7 @@ impl Proxy {
             tunnels: crate::websocket::Tunnels::new(options),
             bodies: BodyLimits::new(options),
             responses: Arc::new(ResponseBuffering::new(options)),
+            nonce_header: options.csp_nonce_header.clone(),
         }
     }
 
@@ -307,6 +310,7 @@ impl Proxy {
         };
         // Before hop-by-hop scrubbing, which removes `Connection` and `Upgrade`.
         let upgrade = crate::websocket::take(&mut parts);
+        crate::nonce::pass_to_upstream(&mut parts, &self.nonce_header);
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         scrub::scrub_request(headers, trusted);

@@ -123,6 +123,7 @@ mod buffer;
 mod forward;
 mod h1;
 pub mod metrics;
+mod nonce;
 mod observe;
 mod options;
 mod pool;

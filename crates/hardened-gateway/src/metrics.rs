@@ -100,7 +100,7 @@ pub struct UpstreamTime(pub Duration);
 
 /// The rejection kinds known when the metrics are created; their series exist (at 0)
 /// from the start. A kind added later gets its series on first use.
-const KNOWN_REJECTIONS: [RejectionKind; 13] = [
+const KNOWN_REJECTIONS: [RejectionKind; 14] = [
     RejectionKind::HostNotAllowed,
     RejectionKind::HostMalformed,
     RejectionKind::HostDuplicate,
@@ -114,6 +114,7 @@ const KNOWN_REJECTIONS: [RejectionKind; 13] = [
     RejectionKind::CsrfBadReferer,
     RejectionKind::WebsocketBadOrigin,
     RejectionKind::WebsocketCrossSite,
+    RejectionKind::FetchMetadataCrossSite,
 ];
 
 type Labels = Vec<(&'static str, &'static str)>;
@@ -124,7 +125,7 @@ type Labels = Vec<(&'static str, &'static str)>;
 /// | metric | labels |
 /// | --- | --- |
 /// | `hardened_requests_total` | `outcome`: `allow`, `preflight`, `redirect`, `reject`, `upstream_error` |
-/// | `hardened_rejections_total` | `check` (`host`, `csrf`, `websocket`), `code` (`host-not-allowed`, ...) |
+/// | `hardened_rejections_total` | `check` (`host`, `csrf`, `websocket`, `fetch-metadata`), `code` (`host-not-allowed`, ...) |
 /// | `hardened_upstream_errors_total` | `kind`: `connect`, `timeout`, `protocol`, `refused` |
 /// | `hardened_request_duration_seconds` | histogram, accept of the head to the end of the response body |
 /// | `hardened_open_connections` | client connections open now |

@@ -139,6 +139,10 @@ pub struct GatewayOptions {
     /// upstream connections are still shared by every client. `hardened serve` uses one
     /// per core.
     pub workers: usize,
+    /// The request header that carries the response's CSP nonce to the upstream when
+    /// the policy's CSP has `{nonce}` (default `x-csp-nonce`). Any copy the client sent
+    /// is removed from every request.
+    pub csp_nonce_header: http::HeaderName,
 }
 
 impl Default for GatewayOptions {
@@ -167,6 +171,9 @@ impl Default for GatewayOptions {
             upstream_queue_timeout: Duration::from_secs(10),
             upstream_max_tunnels: 0,
             workers: 1,
+            csp_nonce_header: http::HeaderName::from_static(
+                hardened::config::gateway::DEFAULT_CSP_NONCE_HEADER,
+            ),
         }
     }
 }
@@ -227,6 +234,13 @@ impl GatewayOptions {
             upstream_queue_timeout: g.upstream_queue_timeout.unwrap_or(d.upstream_queue_timeout),
             upstream_max_tunnels: g.upstream_max_tunnels.map_or(d.upstream_max_tunnels, size),
             workers: g.workers.map_or(d.workers, size).max(1),
+            // Checked by the loader (letters, digits and `-`); a name built in code that
+            // is not a header name keeps the default.
+            csp_nonce_header: g
+                .csp_nonce_header
+                .as_deref()
+                .and_then(|n| http::HeaderName::from_bytes(n.as_bytes()).ok())
+                .unwrap_or(d.csp_nonce_header.clone()),
             ..d
         }
     }
@@ -407,6 +421,13 @@ impl GatewayOptions {
             0 => self.upstream_max_connections.max(1).div_ceil(2),
             n => n,
         }
+    }
+
+    /// Sets [`csp_nonce_header`](Self::csp_nonce_header).
+    #[must_use]
+    pub fn with_csp_nonce_header(mut self, name: http::HeaderName) -> Self {
+        self.csp_nonce_header = name;
+        self
     }
 
     /// The directory temporary files are created in.

@@ -51,6 +51,8 @@ struct Rich<'a> {
     /// The checks that only log what they would reject; absent when all enforce.
     #[serde(skip_serializing_if = "Option::is_none")]
     report_only: Option<Vec<&'static str>>,
+    /// The resource isolation policy on `Sec-Fetch-*` headers.
+    fetch_metadata: &'a hardened::policy::FetchMetadataRules,
     /// `hardened serve`'s settings (never the key itself: its path).
     gateway: &'a super::model::Gateway,
     /// The routes (`routes:` and the shorthand path lists); absent when none.
@@ -212,6 +214,7 @@ impl<'a> Document<'a> {
             },
             headers: Pairs(headers),
             report_only: p.report_only.any().then(|| p.report_only.names()),
+            fetch_metadata: &p.fetch_metadata,
             gateway: &model.gateway,
             routes: super::routes::routes(p),
         };

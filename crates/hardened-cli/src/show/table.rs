@@ -116,6 +116,18 @@ pub(super) fn render(m: &Model<'_>, out: &mut dyn Write) -> io::Result<()> {
     }
     t.list("loopback", &loopback)?;
     t.list("exempt paths", &p.csrf.exempt_paths)?;
+    t.row(
+        "fetch metadata",
+        match p.fetch_metadata.mode {
+            hardened::config::FetchMetadata::Enforce => {
+                "enforce (cross-site requests other than navigations are refused, unless from an allowed origin)"
+            }
+            hardened::config::FetchMetadata::Report => {
+                "report (cross-site requests other than navigations are logged, unless from an allowed origin)"
+            }
+            _ => "off",
+        },
+    )?;
 
     t.section("TLS")?;
     t.row(

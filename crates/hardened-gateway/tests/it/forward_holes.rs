@@ -607,3 +607,101 @@ async fn folded_header_values_are_refused() {
         "a folded header was forwarded"
     );
 }
+
+// ---------------------------------------------------------------- the CSP nonce
+
+/// The nonce in the response's CSP: the value of `'nonce-…'`.
+fn csp_nonce(r: &Raw) -> String {
+    let csp = r
+        .header("content-security-policy")
+        .unwrap_or_else(|| panic!("no CSP: {:?}", r.headers));
+    let start = csp.find("'nonce-").expect("a nonce source") + "'nonce-".len();
+    let len = csp[start..].find('\'').expect("a closing quote");
+    csp[start..start + len].to_owned()
+}
+
+/// With `{nonce}` in the CSP, Django reads the response's own nonce from `X-CSP-Nonce`
+/// (or the configured name), a fresh one per request; whatever the client sent under
+/// that name, in any spelling or number of copies, from a trusted proxy too, never
+/// reaches it. Without `{nonce}`, the client's copies are still removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn django_reads_the_response_nonce_and_never_a_forged_one() {
+    let _shared = shared().await;
+    let (_gunicorn, django) = gunicorn();
+    let upstream = format!("http://{django}");
+    // 127.0.0.1 is a trusted proxy here (the default): its copies go too.
+    let with_nonce = "environment: production\n\
+                      security_domains: [example.com]\n\
+                      headers:\n  content_security_policy: \"default-src 'self'; script-src 'nonce-{nonce}'\"\n";
+    let forged_head = |head: &mut String| {
+        // Underscore spellings first, so that they would win a first-value rule.
+        for (name, value) in [
+            ("X_CSP_Nonce", "forged-underscore"),
+            ("X-CSP_Nonce", "forged-mixed"),
+            ("X-CSP-Nonce", "forged-1"),
+            ("x-csp-nonce", "forged-2"),
+            ("X-Csp-NONCE", "forged-3"),
+            ("X-Nonce", "forged-other"),
+        ] {
+            head.push_str(&format!("\r\n{name}: {value}"));
+        }
+    };
+    let run = |gw: SocketAddr| {
+        let mut head = String::from("GET /page HTTP/1.1\r\nHost: example.com");
+        forged_head(&mut head);
+        exchange_async(gw, head, Vec::new())
+    };
+
+    let gw = start(Some(with_nonce), &upstream).await;
+    let first = run(gw.addr).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let j = first.json();
+    let nonce = csp_nonce(&first);
+    assert_eq!(nonce.len(), 22, "{nonce}");
+    assert_eq!(j["meta"]["HTTP_X_CSP_NONCE"], nonce.as_str(), "{j}");
+    let second = run(gw.addr).await;
+    assert_ne!(csp_nonce(&second), nonce, "one nonce per response");
+    assert_eq!(
+        second.json()["meta"]["HTTP_X_CSP_NONCE"],
+        csp_nonce(&second).as_str()
+    );
+    for r in [&first, &second] {
+        let text = r.json()["meta"].to_string();
+        assert!(
+            !text.contains("forged-underscore")
+                && !text.contains("forged-mixed")
+                && !text.contains("forged-1")
+                && !text.contains("forged-2")
+                && !text.contains("forged-3"),
+            "a client's nonce reached Django: {text}"
+        );
+    }
+    drop(gw);
+
+    // Another header name: Django reads it there.
+    let options = GatewayOptions::default()
+        .with_upstream_timeout(TIMEOUT)
+        .with_csp_nonce_header(http::HeaderName::from_static("x-nonce"));
+    let gw = Running::serve(Gateway::new(
+        security(Some(with_nonce)),
+        parse_upstream(&upstream).unwrap(),
+        options,
+    ))
+    .await;
+    let r = run(gw.addr).await;
+    assert_eq!(
+        r.json()["meta"]["HTTP_X_NONCE"],
+        csp_nonce(&r).as_str(),
+        "{}",
+        r.body
+    );
+    drop(gw);
+
+    // No `{nonce}`: no nonce, and no client copy either.
+    let gw = start(Some(UNTRUSTED_LOOPBACK), &upstream).await;
+    let r = run(gw.addr).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert!(j["meta"].get("HTTP_X_CSP_NONCE").is_none(), "{j}");
+    assert!(r.header("content-security-policy").is_none());
+}

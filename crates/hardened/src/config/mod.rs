@@ -13,6 +13,7 @@
 //! ```
 
 mod check;
+mod fetch_metadata;
 pub mod gateway;
 #[cfg(feature = "config-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
@@ -38,6 +39,7 @@ use serde::Serialize;
 
 use crate::domain::{self, DomainEntry, Origin};
 pub(crate) use check::code_problems;
+pub use fetch_metadata::FetchMetadata;
 pub use gateway::{GatewayConfig, GatewayCsrf, GatewayTls, LogFormat};
 pub use origin_regex::OriginRegex;
 pub(crate) use origin_regex::{CompiledRegexes, origin_regexes};
@@ -446,6 +448,9 @@ pub struct Config {
     pub headers: HeadersConfig,
     /// Checks that only log what they would reject (`report_only:`).
     pub report_only: ReportOnly,
+    /// The resource isolation policy on `Sec-Fetch-*` headers (`fetch_metadata:`);
+    /// `None`: `report` in production and staging, `off` in development and test.
+    pub fetch_metadata: Option<FetchMetadata>,
     /// Database settings, for the checklist.
     pub database: Option<DatabaseConfig>,
     /// Free-form application settings, not interpreted (the checklist scans them for
@@ -501,6 +506,7 @@ impl Default for Config {
             csrf_cookie_name: "csrftoken".into(),
             headers: HeadersConfig::default(),
             report_only: ReportOnly::NONE,
+            fetch_metadata: None,
             database: None,
             app: AppSettings::default(),
             gateway: GatewayConfig::default(),

@@ -1,7 +1,9 @@
 //! CSRF: Django's `CsrfViewMiddleware` origin and referer rules (the token check is the
-//! application's business), plus `Sec-Fetch-Site: cross-site` without `Origin`.
+//! application's business), plus `Sec-Fetch-Site: cross-site` without `Origin`, and
+//! `Sec-Fetch-Site: same-origin | none` in place of a missing Referer over https.
 
 use super::decision::{Rejection, RejectionKind};
+use super::fetch_metadata::{FetchSite, fetch_site};
 use super::matcher::{OriginMatcher, OriginParts, PathSet};
 use super::request::{CsrfExempt, RequestHead, RequestHost};
 use crate::domain::Scheme;
@@ -17,20 +19,23 @@ pub(crate) struct CsrfCheck {
 }
 
 impl CsrfCheck {
+    /// Whether the request is exempt from the check: the [`CsrfExempt`] extension, its
+    /// route's `csrf:` (`Some(true)` exempt, `Some(false)` enforced even where
+    /// `csrf_exempt_paths` exempts the path), else a path of `csrf_exempt_paths`.
+    pub(crate) fn exempts(&self, head: &RequestHead<'_>, route_exempt: Option<bool>) -> bool {
+        head.parts().extensions.get::<CsrfExempt>().is_some()
+            || route_exempt.unwrap_or_else(|| self.exempt.matches(head.path()))
+    }
+
     /// Checks an unsafe, non-exempt request; `host` is the allowed host, if any;
-    /// `route_exempt` is the request's route's `csrf:` (`Some(true)` exempt,
-    /// `Some(false)` enforced even where `csrf_exempt_paths` exempts the path).
+    /// `route_exempt` is the request's route's `csrf:` (see [`exempts`](Self::exempts)).
     pub(crate) fn check(
         &self,
         head: &RequestHead<'_>,
         host: Option<&RequestHost<'_>>,
         route_exempt: Option<bool>,
     ) -> Result<(), Rejection> {
-        if self.upstream
-            || head.method().is_safe()
-            || head.parts().extensions.get::<CsrfExempt>().is_some()
-            || route_exempt.unwrap_or_else(|| self.exempt.matches(head.path()))
-        {
+        if self.upstream || head.method().is_safe() || self.exempts(head, route_exempt) {
             return Ok(());
         }
         self.origin_and_referer(head, host)
@@ -76,6 +81,14 @@ impl CsrfCheck {
             return Ok(());
         }
         let Some(referer) = head.referer() else {
+            // No Origin and no Referer, but the browser says the request comes from this
+            // origin (`same-origin`) or from the user (`none`: typed, bookmarked,
+            // reloaded): the header stands in for the Referer Django wants, which a
+            // `Referrer-Policy: no-referrer` page never sends. It only fills the gap: a
+            // present Origin or Referer is judged above and below, whatever it says.
+            if fetch_site(&head.parts().headers) == FetchSite::SameOriginOrUser {
+                return Ok(());
+            }
             // No Origin, no Referer, no Sec-Fetch-Site and no Cookie: not a browser,
             // and nothing ambient (a session cookie) for a forged request to ride on:
             // a token-authenticated API client. Go 1.25's CrossOriginProtection and
@@ -266,13 +279,96 @@ mod tests {
                 &[host, xfp, ("authorization", "Bearer t"), ("cookie", "a=b")],
                 Reject("csrf-no-referer"),
             ),
+            // Sec-Fetch-Site: same-origin or none stands in for the missing Referer
+            // (cookies or not); same-site, an unknown value or two lines do not.
+            (&[host, xfp, ("sec-fetch-site", "same-origin")], Pass),
+            (&[host, xfp, ("sec-fetch-site", "none")], Pass),
             (
-                &[host, xfp, ("sec-fetch-site", "same-origin")],
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-origin"),
+                    ("cookie", "sessionid=x"),
+                ],
+                Pass,
+            ),
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-site"),
+                    ("cookie", "sessionid=x"),
+                ],
                 Reject("csrf-no-referer"),
             ),
             (
-                &[host, xfp, ("sec-fetch-site", "none")],
+                &[host, xfp, ("sec-fetch-site", "same-origni")],
                 Reject("csrf-no-referer"),
+            ),
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-origin"),
+                    ("sec-fetch-site", "same-origin"),
+                ],
+                Reject("csrf-no-referer"),
+            ),
+            // It never overrides a present Referer or Origin that fails.
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-origin"),
+                    ("referer", "https://evil.com/"),
+                ],
+                Reject("csrf-bad-referer"),
+            ),
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "none"),
+                    ("referer", "http://example.com/"),
+                ],
+                Reject("csrf-insecure-referer"),
+            ),
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-origin"),
+                    ("referer", "/form"),
+                ],
+                Reject("csrf-malformed-referer"),
+            ),
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-origin"),
+                    ("origin", "https://evil.com"),
+                ],
+                Reject("csrf-bad-origin"),
+            ),
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "same-origin"),
+                    ("origin", "null"),
+                ],
+                Reject("csrf-bad-origin"),
+            ),
+            // A trusted Origin stays trusted whatever Sec-Fetch-Site says.
+            (
+                &[
+                    host,
+                    xfp,
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "https://app.example.com"),
+                ],
+                Expect::PassCors("https://app.example.com"),
             ),
             (&[host, xfp, ("referer", "https://example.com/form")], Pass),
             (

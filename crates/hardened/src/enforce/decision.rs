@@ -25,6 +25,7 @@ pub struct Checks {
     headers: bool,
     cookies: bool,
     websocket: bool,
+    fetch_metadata: bool,
 }
 
 impl Checks {
@@ -37,6 +38,7 @@ impl Checks {
         headers: true,
         cookies: true,
         websocket: true,
+        fetch_metadata: true,
     };
     /// No check.
     pub const NONE: Checks = Checks {
@@ -47,6 +49,7 @@ impl Checks {
         headers: false,
         cookies: false,
         websocket: false,
+        fetch_metadata: false,
     };
 
     /// With or without Host header validation.
@@ -98,6 +101,21 @@ impl Checks {
             websocket: on,
             ..self
         }
+    }
+
+    /// With or without the resource isolation policy on `Sec-Fetch-*` headers
+    /// (`fetch_metadata`).
+    #[must_use]
+    pub const fn with_fetch_metadata(self, on: bool) -> Checks {
+        Checks {
+            fetch_metadata: on,
+            ..self
+        }
+    }
+
+    /// The resource isolation policy on `Sec-Fetch-*` headers.
+    pub const fn fetch_metadata(self) -> bool {
+        self.fetch_metadata
     }
 
     /// Host header validation.
@@ -443,6 +461,12 @@ mod tests {
                 Check::Csrf,
                 403,
             ),
+            (
+                RejectionKind::FetchMetadataCrossSite,
+                "fetch-metadata-cross-site",
+                Check::FetchMetadata,
+                403,
+            ),
         ];
         for (kind, code, check, status) in cases {
             assert_eq!(
@@ -535,7 +559,8 @@ mod tests {
             .with_csrf(true)
             .with_headers(true)
             .with_cookies(true)
-            .with_websocket(true);
+            .with_websocket(true)
+            .with_fetch_metadata(true);
         assert_eq!(c, Checks::ALL);
     }
 }

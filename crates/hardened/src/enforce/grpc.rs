@@ -18,7 +18,7 @@ pub(crate) fn trailers_only(status: &mut StatusCode, headers: &mut HeaderMap, r:
         HeaderValue::from_static("application/grpc"),
     );
     let code = match r.check() {
-        Check::Csrf | Check::Websocket => "7",
+        Check::Csrf | Check::Websocket | Check::FetchMetadata => "7",
         _ => "3",
     };
     headers.insert("grpc-status", HeaderValue::from_static(code));

@@ -3,7 +3,7 @@
 //! A request's head is parsed once into a [`RequestHead`]; each check is a function
 //! over it, in its own module (`host`, `tls`, `cors`, `websocket`, `csrf`), and
 //! [`Security::decide`] is the pipeline host → TLS redirect → CORS preflight →
-//! WebSocket handshake Origin → CSRF.
+//! Fetch Metadata (`fetch_metadata`) → WebSocket handshake Origin → CSRF.
 //! The [`Decision`] is pure data: pass (with the [`Facts`] the response needs) or an
 //! [`Answer`] (rejection, redirect, preflight). The response work (`headers`,
 //! `cookies`, `grpc`) follows the facts. The tower layer lives in
@@ -23,6 +23,7 @@ mod cookies;
 mod cors;
 mod csrf;
 mod decision;
+mod fetch_metadata;
 mod grpc;
 mod headers;
 mod host;

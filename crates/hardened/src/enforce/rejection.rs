@@ -21,6 +21,9 @@ pub enum Check {
     Csrf,
     /// The Origin check of WebSocket (and other upgrade) handshakes.
     Websocket,
+    /// The resource isolation policy on `Sec-Fetch-*` headers (`fetch_metadata`).
+    #[serde(rename = "fetch-metadata")]
+    FetchMetadata,
 }
 
 impl Check {
@@ -32,6 +35,7 @@ impl Check {
             Check::Cors => "cors",
             Check::Csrf => "csrf",
             Check::Websocket => "websocket",
+            Check::FetchMetadata => "fetch-metadata",
         }
     }
 }
@@ -69,6 +73,9 @@ pub enum RejectionKind {
     /// `websocket-cross-site`: an upgrade handshake without Origin but with
     /// `Sec-Fetch-Site: cross-site`.
     WebsocketCrossSite,
+    /// `fetch-metadata-cross-site`: `Sec-Fetch-Site: cross-site` on a request that is
+    /// not a `GET` navigation to a document, from an Origin the policy does not allow.
+    FetchMetadataCrossSite,
 }
 
 impl RejectionKind {
@@ -89,6 +96,7 @@ impl RejectionKind {
             RejectionKind::WebsocketBadOrigin | RejectionKind::WebsocketCrossSite => {
                 Check::Websocket
             }
+            RejectionKind::FetchMetadataCrossSite => Check::FetchMetadata,
         }
     }
 
@@ -108,13 +116,15 @@ impl RejectionKind {
             RejectionKind::CsrfBadReferer => "csrf-bad-referer",
             RejectionKind::WebsocketBadOrigin => "websocket-bad-origin",
             RejectionKind::WebsocketCrossSite => "websocket-cross-site",
+            RejectionKind::FetchMetadataCrossSite => "fetch-metadata-cross-site",
         }
     }
 
-    /// The response status: 403 for CSRF and WebSocket origins, 400 for the host.
+    /// The response status: 403 for CSRF, WebSocket origins and Fetch Metadata, 400
+    /// for the host.
     pub fn status(self) -> StatusCode {
         match self.check() {
-            Check::Csrf | Check::Websocket => StatusCode::FORBIDDEN,
+            Check::Csrf | Check::Websocket | Check::FetchMetadata => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }

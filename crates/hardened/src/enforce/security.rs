@@ -12,6 +12,7 @@ use super::cookies;
 use super::cors::CorsCheck;
 use super::csrf::CsrfCheck;
 use super::decision::{Answer, Checks, Client, Decision, Facts, Rejection};
+use super::fetch_metadata::FetchMetadataCheck;
 use super::grpc;
 use super::headers::{SecurityHeaders, header_value};
 use super::host::HostCheck;
@@ -31,6 +32,7 @@ struct Inner {
     tls: TlsCheck,
     cors: CorsCheck,
     csrf: CsrfCheck,
+    fetch_metadata: FetchMetadataCheck,
     health: PathSet,
     routes: RouteTable,
     headers: SecurityHeaders,
@@ -150,6 +152,10 @@ impl Security {
                 matcher: OriginMatcher::csrf(&policy.csrf),
                 exempt: PathSet::new(&policy.csrf.exempt_paths),
                 upstream: gateway && policy.csrf.upstream,
+            },
+            fetch_metadata: FetchMetadataCheck {
+                mode: policy.fetch_metadata.mode,
+                cross_site: PathSet::new(&policy.fetch_metadata.cross_site_paths),
             },
             health: PathSet::new(&policy.health_check_paths),
             headers,
@@ -272,7 +278,7 @@ impl Security {
 
     /// The verdict on a request whose [`Client`] is known, with the given checks:
     /// host, TLS redirect (to `https_port` when the https listener is not on 443),
-    /// CORS preflight, the handshake Origin of WebSockets, CSRF.
+    /// CORS preflight, Fetch Metadata, the handshake Origin of WebSockets, CSRF.
     pub(crate) fn decide_for(
         &self,
         parts: &request::Parts,
@@ -336,6 +342,23 @@ impl Security {
             if head.method() == MethodClass::Preflight {
                 return Decision::Answer(Answer::Preflight, facts);
             }
+        }
+
+        if checks.fetch_metadata()
+            && let Err(r) = inner.fetch_metadata.check(
+                head,
+                |origin| {
+                    facts.cors_origin.is_some()
+                        || cors.matcher.allows(origin)
+                        || inner.csrf.matcher.allows(origin)
+                },
+                || inner.csrf.exempts(head, rules.and_then(|r| r.csrf_exempt)),
+            )
+        {
+            if !inner.fetch_metadata.reports() {
+                return Decision::Answer(Answer::Reject(r), facts);
+            }
+            facts.reported.push(Answer::Reject(r));
         }
 
         if checks.websocket()

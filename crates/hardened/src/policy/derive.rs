@@ -235,6 +235,10 @@ fn derive_with(
         health_check_paths: cfg.health_check_paths.clone(),
         report_only: cfg.report_only,
         routes: Vec::new(),
+        fetch_metadata: super::FetchMetadataRules::new(
+            cfg.fetch_metadata
+                .unwrap_or(crate::config::FetchMetadata::default_for(strict)),
+        ),
     };
     policy.routes = super::routes::derive_routes(cfg, &policy.headers, &policy.cors);
     policy

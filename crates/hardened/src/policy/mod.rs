@@ -25,6 +25,7 @@
 //! ```
 
 mod derive;
+mod fetch_metadata;
 mod routes;
 pub(crate) mod validate;
 
@@ -42,6 +43,7 @@ use crate::probe::RuntimeProbe;
 pub(crate) use crate::domain::Unique;
 pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
+pub use fetch_metadata::FetchMetadataRules;
 pub use routes::{RoutePolicy, Weakening};
 pub(crate) use routes::{derive_route, route_problems};
 #[cfg(any(feature = "config-file", test))]
@@ -533,6 +535,8 @@ pub struct Policy {
     /// Per-route policies (`routes:`), in configuration order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RoutePolicy>,
+    /// The resource isolation policy on `Sec-Fetch-*` headers (`fetch_metadata`).
+    pub fetch_metadata: FetchMetadataRules,
 }
 
 fn is_enforcing(r: &ReportOnly) -> bool {

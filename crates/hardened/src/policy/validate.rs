@@ -213,6 +213,11 @@ pub(crate) fn policy_problems(policy: &super::Policy) -> Vec<Problem> {
             CSRF_EXEMPT_FIX,
         ),
         ("health_check_paths", &policy.health_check_paths, HEALTH_FIX),
+        (
+            "fetch_metadata.cross_site_paths",
+            &policy.fetch_metadata.cross_site_paths,
+            CROSS_SITE_FIX,
+        ),
     ];
     for (key, list, fix) in paths {
         for (i, p) in list.iter().enumerate() {
@@ -339,6 +344,8 @@ fn catch_all(
 pub(crate) const CORS_REGEX_FIX: &str = "restrict it to your own domains, e.g. `https://[a-z0-9-]+\\.example\\.com`, or list them in security_domains (`.example.com` covers subdomains)";
 /// The fix for a CSRF exemption that covers every path.
 pub(crate) const CSRF_EXEMPT_FIX: &str = "exempt only the routes that need it, e.g. `csrf_exempt_paths: [\"/hooks/{id}\", \"/api/*\"]`; token-authenticated clients without cookies need no exemption";
+/// The fix for a Fetch Metadata opt-out that covers every path.
+pub(crate) const CROSS_SITE_FIX: &str = "open only the routes other sites load or call (public APIs, embeddable resources), e.g. `/embed/*`; `fetch_metadata: off` turns the policy off";
 /// The fix for a health-check path that covers every path.
 pub(crate) const HEALTH_FIX: &str =
     "list the probe paths exactly, e.g. `health_check_paths: [/healthz, /readyz]`";

@@ -18,6 +18,7 @@
 
 #[cfg(feature = "config-file")]
 mod env;
+mod nonce;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use nonce::{DEFAULT_CSP_NONCE_HEADER, csp_nonce_header_problem};
 #[cfg(feature = "config-file")]
 pub(crate) use settings::Typed;
 pub use settings::{

@@ -48,6 +48,10 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A mapping of the settings in [`TLS_SETTINGS`].
     Tls,
+    /// A request header name of the gateway's own: letters, digits and `-`, none of the
+    /// headers it sets, removes or judges
+    /// ([`csp_nonce_header_problem`](super::csp_nonce_header_problem)).
+    HeaderName,
 }
 
 /// When a changed value takes effect in a running `hardened serve`.
@@ -93,6 +97,7 @@ impl Setting {
             Kind::Path | Kind::ReadableFile => "FILE",
             Kind::Choice(_) => "WORD",
             Kind::Tls => "",
+            Kind::HeaderName => "NAME",
         }
     }
 
@@ -114,6 +119,7 @@ impl Setting {
                 None => "",
             },
             Kind::Tls => "{ cert: /etc/tls/tls.crt, key: /etc/tls/tls.key }",
+            Kind::HeaderName => "X-CSP-Nonce",
         }
     }
 }
@@ -453,6 +459,9 @@ settings! {
     /// django` output): `check --deploy` verifies that it is current, i.e. that the
     /// upstream enforces the settings this file derives.
     django_settings: PathBuf = Kind::Path, default "none", flag None, Reload;
+    /// The request header that carries the response's CSP nonce to the upstream when
+    /// the CSP has `{nonce}`; a copy sent by the client is always removed.
+    csp_nonce_header: String = Kind::HeaderName, default "x-csp-nonce", flag None, Restart;
 }
 
 /// The settings of `gateway.tls:`. Their flags set one key of the mapping each.

@@ -352,7 +352,7 @@ mod buffering {
              temp_dir: .\n  upstream_max_connections: 3\n  \
              upstream_max_connections_per_client: 2\n  upstream_queue_size: 0\n  \
              upstream_queue_timeout: 1s\n  upstream_max_tunnels: 1\n  workers: 1024\n  \
-             csrf: enforce\n  django_settings: app/settings.py\n";
+             csrf: enforce\n  django_settings: app/settings.py\n  csp_nonce_header: X-Nonce\n";
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tls.crt"), "cert").unwrap();
         std::fs::write(dir.path().join("tls.key"), "key").unwrap();
@@ -381,5 +381,94 @@ mod buffering {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("/no/such/dir"), "{problems:?}");
         assert!(problems[1].contains("must be at least 1"), "{problems:?}");
+    }
+}
+
+/// `fetch_metadata` and `gateway.csp_nonce_header`, typed and checked.
+#[cfg(feature = "config-file")]
+mod fetch_metadata_and_nonce_header {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use crate::config::load::{Loaded, Loader};
+    use crate::config::{ConfigErrors, FetchMetadata, ProblemKind};
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, format!("debug: true\n{text}")).unwrap();
+        Loader::new().file(&path).env(env.iter().copied()).load()
+    }
+
+    #[test]
+    fn fetch_metadata_modes() {
+        let cases: &[(&str, Option<FetchMetadata>)] = &[
+            ("fetch_metadata: enforce\n", Some(FetchMetadata::Enforce)),
+            ("fetch_metadata: Report\n", Some(FetchMetadata::Report)),
+            ("fetch_metadata: \"off\"\n", Some(FetchMetadata::Off)),
+            // YAML 1.1 reads a bare `off` as false.
+            ("fetch_metadata: off\n", Some(FetchMetadata::Off)),
+            ("fetch_metadata: false\n", Some(FetchMetadata::Off)),
+            ("fetch_metadata: null\n", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            let cfg = load(text, &[])
+                .unwrap_or_else(|e| panic!("{text}: {e}"))
+                .config;
+            assert_eq!(cfg.fetch_metadata, *want, "{text}");
+        }
+        for (text, hint) in [
+            (
+                "fetch_metadata: enfroce\n",
+                "did you mean `fetch_metadata: enforce`?",
+            ),
+            ("fetch_metadata: true\n", "enforce"),
+            ("fetch_metadata: [report]\n", "report"),
+        ] {
+            let errs = load(text, &[]).expect_err(text);
+            let p = errs.0.first().unwrap();
+            assert_eq!(
+                (p.kind(), p.key()),
+                (ProblemKind::WrongType, "fetch_metadata")
+            );
+            assert!(p.to_string().contains(hint), "{text}: {p}");
+        }
+    }
+
+    #[test]
+    fn nonce_header_names() {
+        let cfg = load("gateway:\n  csp_nonce_header: X-Nonce\n", &[])
+            .unwrap()
+            .config;
+        assert_eq!(cfg.gateway.csp_nonce_header.as_deref(), Some("x-nonce"));
+        let cfg = load("", &[("HARDENED_GATEWAY_CSP_NONCE_HEADER", "X-Page-Nonce")])
+            .unwrap()
+            .config;
+        assert_eq!(
+            cfg.gateway.csp_nonce_header.as_deref(),
+            Some("x-page-nonce")
+        );
+        for bad in [
+            "X_Nonce",
+            "x nonce",
+            "\"\"",
+            "Cookie",
+            "host",
+            "Origin",
+            "X-Forwarded-Nonce",
+            "Sec-Nonce",
+            "Connection",
+            "x-request-id",
+        ] {
+            let text = format!("gateway:\n  csp_nonce_header: {bad}\n");
+            let errs = load(&text, &[]).expect_err(bad);
+            let p = errs.0.first().unwrap();
+            assert_eq!(
+                (p.kind(), p.key()),
+                (ProblemKind::InvalidHeaderName, "gateway.csp_nonce_header"),
+                "{bad}: {p}"
+            );
+            assert!(p.to_string().contains("X-CSP-Nonce"), "{bad}: {p}");
+        }
     }
 }

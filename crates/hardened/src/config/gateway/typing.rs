@@ -491,6 +491,26 @@ impl Typer {
                 }
             }
             Kind::Tls => self.gateway_tls(v, sources).map(Typed::Tls),
+            Kind::HeaderName => {
+                let s = self.gateway_str(v, path, setting.example())?;
+                match super::csp_nonce_header_problem(s) {
+                    None => Some(Typed::Text(s.trim().to_ascii_lowercase())),
+                    Some(why) => {
+                        let fix = format!(
+                            "name a header of your own, e.g. {} (the default)",
+                            Self::written_as(v, path, "X-CSP-Nonce")
+                        );
+                        self.gateway_problem(
+                            ProblemKind::InvalidHeaderName,
+                            v,
+                            path,
+                            why.into(),
+                            fix,
+                        );
+                        None
+                    }
+                }
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 //! `sections` the nested mappings (`hsts`, `headers`, `database`, `app`), `suggest`
 //! the close matches offered for misspelt keys and values.
 
+mod fetch;
 mod sections;
 pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
 mod routes;
@@ -52,6 +53,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "cookies",
     "headers",
     "report_only",
+    "fetch_metadata",
     "database",
     "app",
     "gateway",
@@ -348,6 +350,7 @@ impl Typer {
                 }
                 "headers" => cfg.headers = self.headers(n),
                 "report_only" => cfg.report_only = self.report_only(n, key),
+                "fetch_metadata" => cfg.fetch_metadata = self.fetch_metadata(n, key),
                 "cookies" => {
                     const KNOWN: &[&str] = COOKIE_KEYS;
                     for (k, kn, v) in self.sub_map(n, "cookies") {
