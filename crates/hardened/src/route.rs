@@ -120,6 +120,14 @@ impl RouteBuilder {
         self
     }
 
+    /// Any site may load or call the route (`cross_site: allow`): Fetch Metadata's
+    /// resource isolation is off on it; needs the mark before the decision (see the
+    /// [module docs](crate::route)).
+    pub fn cross_site_allow(mut self) -> Self {
+        self.config.cross_site = Some(crate::config::CrossSiteMode::Allow);
+        self
+    }
+
     /// The CSRF check, even where `csrf_exempt_paths` exempts the path.
     pub fn csrf_enforce(mut self) -> Self {
         self.config.csrf = Some(CsrfMode::Enforce);
@@ -257,13 +265,14 @@ where
         if (rules.csrf_exempt == Some(true)
             || rules.skip_host_allowlist
             || rules.no_ssl_redirect
+            || rules.cross_site_allow
             || rules.report_only.is_some())
             && !layer.warned.swap(true, Ordering::Relaxed)
         {
             tracing::warn!(
                 route = %rules.label,
                 fix = "list the route in `routes:` (or Config::routes), or apply the route layer outside the security layer",
-                "a route layer inside the security layer cannot relax request checks (csrf_exempt, skip_host_allowlist, no_ssl_redirect, report_only): the request was judged before the route was known; logged once"
+                "a route layer inside the security layer cannot relax request checks (csrf_exempt, skip_host_allowlist, no_ssl_redirect, cross_site_allow, report_only): the request was judged before the route was known; logged once"
             );
         }
         if rules.csrf_exempt == Some(false) {

@@ -44,7 +44,7 @@ pub use gateway::{GatewayConfig, GatewayCsrf, GatewayTls, LogFormat};
 pub use origin_regex::OriginRegex;
 pub(crate) use origin_regex::{CompiledRegexes, origin_regexes};
 pub use problem::{ConfigErrors, Problem, ProblemKind};
-pub use route::{CsrfMode, HostCheckMode, RouteConfig, RouteCors};
+pub use route::{CrossSiteMode, CsrfMode, HostCheckMode, RouteConfig, RouteCors};
 pub use secret::Secret;
 #[cfg(feature = "config-file")]
 pub(crate) use typer::Typer;

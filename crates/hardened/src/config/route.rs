@@ -38,6 +38,19 @@ pub enum HostCheckMode {
     SkipAllowlist,
 }
 
+/// `cross_site:` of a route: whether Fetch Metadata's resource isolation
+/// (`fetch_metadata:`) applies to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CrossSiteMode {
+    /// The check applies as everywhere (the default).
+    Enforce,
+    /// Any site may load or call the route (a public API, an embeddable resource): the
+    /// resource isolation check is off on it. CORS and CSRF still apply.
+    Allow,
+}
+
 /// `cors:` of a route: unset fields keep the derived value.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -84,6 +97,8 @@ pub struct RouteConfig {
     pub ssl_redirect: Option<bool>,
     /// The checks that only report on this route.
     pub report_only: Option<ReportOnly>,
+    /// `cross_site: allow|enforce`: whether Fetch Metadata's resource isolation applies.
+    pub cross_site: Option<CrossSiteMode>,
     /// Where the entry was written (its line), when read from a file.
     #[serde(skip)]
     pub source: Option<Source>,
@@ -117,6 +132,14 @@ impl RouteConfig {
         S: Into<String>,
     {
         self.frame_ancestors = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Any site may load or call the route: Fetch Metadata's resource isolation is off
+    /// on it (`cross_site: allow`).
+    #[must_use]
+    pub fn cross_site_allow(mut self) -> RouteConfig {
+        self.cross_site = Some(CrossSiteMode::Allow);
         self
     }
 

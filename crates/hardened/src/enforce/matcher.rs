@@ -442,7 +442,7 @@ impl PathSet {
 /// server, a servlet container): a `.` or `..` segment (literal or `%2e`), an encoded
 /// slash or backslash (`%2f`, `%5c`), a backslash, or a `;` path parameter (`..;/`).
 /// Such a path never matches an exemption pattern; browsers never send them.
-fn is_ambiguous_path(path: &str) -> bool {
+pub(crate) fn is_ambiguous_path(path: &str) -> bool {
     if path.contains(['\\', ';']) {
         return true;
     }

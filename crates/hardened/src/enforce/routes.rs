@@ -314,6 +314,8 @@ pub(crate) struct RouteRules {
     pub(crate) no_ssl_redirect: bool,
     /// The checks that only report on this route.
     pub(crate) report_only: Option<ReportOnly>,
+    /// `cross_site: allow`: Fetch Metadata's resource isolation is off on this route.
+    pub(crate) cross_site_allow: bool,
 }
 
 /// The mark of a request's route: put into the request extensions by a route layer
@@ -366,6 +368,7 @@ impl RouteRules {
             skip_host_allowlist: route.host_check == Some(HostCheckMode::SkipAllowlist),
             no_ssl_redirect: route.ssl_redirect == Some(false),
             report_only: route.report_only,
+            cross_site_allow: route.cross_site == Some(crate::config::CrossSiteMode::Allow),
             label: label.into(),
             index,
         }
@@ -585,6 +588,7 @@ mod tests {
                 skip_host_allowlist: false,
                 no_ssl_redirect: false,
                 report_only: None,
+                cross_site_allow: false,
             })
         };
         let p = |s: &str| RoutePattern::parse(s).unwrap_or_else(|e| panic!("{e}"));

@@ -292,9 +292,15 @@ impl Security {
         let route = self.route_of(head);
         let held = route.as_ref().map(|r| Arc::clone(&r.0));
         let rules = held.as_deref();
+        // A path some server downstream may read as another one (`%2f`, `\`, `;`, dot
+        // segments) gets its route's headers and CORS but none of its request-side
+        // relaxations, as it matches no exemption list: a handler of `/files/{name}`
+        // must not inherit the CSRF exemption of `/hooks/{id}` through
+        // `/files/a%2f..%2fhooks%2f1`.
+        let relax = rules.filter(|_| !super::matcher::is_ambiguous_path(head.path()));
         let health = inner.health.matches(head.path());
-        let skip_allowlist = health || rules.is_some_and(|r| r.skip_host_allowlist);
-        let no_redirect = health || rules.is_some_and(|r| r.no_ssl_redirect);
+        let skip_allowlist = health || relax.is_some_and(|r| r.skip_host_allowlist);
+        let no_redirect = health || relax.is_some_and(|r| r.no_ssl_redirect);
         let cors = rules.and_then(|r| r.cors.as_ref()).unwrap_or(&inner.cors);
         let mut facts = Facts {
             secure: head.secure(),
@@ -307,7 +313,7 @@ impl Security {
             reported: Vec::new(),
             route,
         };
-        let report = rules
+        let report = relax
             .and_then(|r| r.report_only)
             .unwrap_or(inner.report_only);
 
@@ -345,6 +351,7 @@ impl Security {
         }
 
         if checks.fetch_metadata()
+            && !relax.is_some_and(|r| r.cross_site_allow)
             && let Err(r) = inner.fetch_metadata.check(
                 head,
                 |origin| {
@@ -352,7 +359,7 @@ impl Security {
                         || cors.matcher.allows(origin)
                         || inner.csrf.matcher.allows(origin)
                 },
-                || inner.csrf.exempts(head, rules.and_then(|r| r.csrf_exempt)),
+                || inner.csrf.exempts(head, route_csrf_exempt(rules, relax)),
             )
         {
             if !inner.fetch_metadata.reports() {
@@ -383,7 +390,7 @@ impl Security {
         if checks.csrf()
             && let Err(r) = inner
                 .csrf
-                .check(head, host, rules.and_then(|r| r.csrf_exempt))
+                .check(head, host, route_csrf_exempt(rules, relax))
         {
             if !report.csrf {
                 return Decision::Answer(Answer::Reject(r), facts);
@@ -582,6 +589,18 @@ fn rejection_body(r: &Rejection, verbose: bool) -> bytes::Bytes {
     let mut text = String::with_capacity(len.0);
     let _ = write_body(&mut text, r, verbose);
     bytes::Bytes::from(text)
+}
+
+/// A route's `csrf:` as the request may use it: `csrf: enforce` always, `csrf: exempt`
+/// only when the path is not ambiguous (`relax`, see `decide_for`).
+fn route_csrf_exempt(
+    rules: Option<&super::routes::RouteRules>,
+    relax: Option<&super::routes::RouteRules>,
+) -> Option<bool> {
+    match rules.and_then(|r| r.csrf_exempt) {
+        Some(true) => relax.and_then(|r| r.csrf_exempt),
+        other => other,
+    }
 }
 
 #[cfg(test)]

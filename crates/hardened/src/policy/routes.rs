@@ -49,6 +49,9 @@ pub struct RoutePolicy {
     /// The checks that only report on this route.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_only: Option<crate::config::ReportOnly>,
+    /// `cross_site:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_site: Option<crate::config::CrossSiteMode>,
 }
 
 impl RoutePolicy {
@@ -121,6 +124,13 @@ impl RoutePolicy {
         }
         if let Some(ro) = r.report_only {
             out.push(("report_only".into(), format!("[{}]", ro.names().join(", "))));
+        }
+        if let Some(c) = r.cross_site {
+            let v = match c {
+                crate::config::CrossSiteMode::Allow => "allow",
+                _ => "enforce",
+            };
+            out.push(("cross_site".into(), v.into()));
         }
         out
     }
@@ -263,6 +273,7 @@ pub(crate) fn derive_route(
         host_check: r.host_check,
         ssl_redirect: r.ssl_redirect,
         report_only: r.report_only,
+        cross_site: r.cross_site,
     }
 }
 
@@ -312,6 +323,12 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
         push(
             "ssl_redirect",
             "plain HTTP is served, not redirected to https".into(),
+        );
+    }
+    if r.cross_site == Some(crate::config::CrossSiteMode::Allow) {
+        push(
+            "cross_site",
+            "any site may load or call it: Fetch Metadata's resource isolation is off".into(),
         );
     }
     if r.report_only.is_some_and(|ro| ro.any()) {

@@ -448,10 +448,22 @@ async fn request_checks_per_route() {
     let r = s.post("/hooks/42", &[HOST, TLS, evil]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.reached());
-    // Another spelling of the path is the route's too (axum, which does not resolve
-    // dot segments, answers 404: the policy let it through as the route's).
+    // A dot segment is no spelling a browser sends: the route's exemption does not
+    // hold on it (as no exemption list matches it).
     let r = s.post("/hooks/./42", &[HOST, TLS, evil]).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    // A spelling some server downstream reads as another path keeps the route's
+    // headers but not its exemption: another handler must not inherit it.
+    for ambiguous in [
+        "/files/a%2f..%2f..%2fhooks%2f1",
+        "/files/a%5c..%5chooks%5c1",
+        "/hooks;/delete",
+        "/hooks/1;x",
+        "/api/../hooks/1",
+    ] {
+        let r = s.post(ambiguous, &[HOST, TLS, evil]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{ambiguous}: {r:?}");
+    }
     // Another method of the same path is not the route's.
     let r = s.send("PUT", "/hooks/42", &[HOST, TLS, evil]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -484,6 +496,64 @@ async fn ssl_redirect_off_per_route() {
     assert!(r.reached(), "{r:?}");
     let r = s.get("/", &[HOST]).await;
     assert_eq!(r.status, StatusCode::MOVED_PERMANENTLY);
+}
+
+/// `cross_site: allow`: Fetch Metadata's resource isolation is off on the route (a
+/// public API, an embeddable resource), and only there; a catch-all may not turn it
+/// off in production.
+#[tokio::test]
+async fn cross_site_allowed_per_route() {
+    let yaml = format!(
+        "{BASE}fetch_metadata: enforce\nroutes:\n  - path: /api/public/*\n    cross_site: allow\n  \
+         - path: /api/public/private\n    cross_site: enforce\n"
+    );
+    let s = serve_router(router(&security(&yaml))).await;
+    let cross = [
+        HOST,
+        TLS,
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-mode", "no-cors"),
+        ("sec-fetch-dest", "image"),
+    ];
+    let r = s.get("/api/public/logo", &cross).await;
+    assert!(r.reached(), "{r:?}");
+    // An encoded letter is the route's too; a dot segment keeps the check.
+    let r = s.get("/x/../api/public/logo", &cross).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    let r = s.get("/api/%70ublic/logo", &cross).await;
+    assert!(r.reached(), "{r:?}");
+    // A more specific route takes it back; elsewhere the check stands.
+    let r = s.get("/api/public/private", &cross).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    let r = s.get("/api/account", &cross).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    // CSRF still applies on the allowed route.
+    let r = s
+        .post(
+            "/api/public/form",
+            &[HOST, TLS, ("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+
+    let found = problems(&format!(
+        "{BASE}routes:\n  - path: /{{*rest}}\n    cross_site: allow\n"
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|(_, key, line)| key.starts_with("routes[0]") && *line > 0),
+        "{found:?}"
+    );
+    let found = problems(&format!(
+        "{BASE}routes:\n  - path: /a\n    cross_site: sometimes\n"
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|(_, key, _)| key == "routes[0].cross_site"),
+        "{found:?}"
+    );
 }
 
 /// The code builder: `route_layer` runs inside the security layer (after routing).

@@ -35,6 +35,10 @@ pub(super) fn route_weakens(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
                     Severity::Warning,
                     "keep `ssl_redirect: false` for probes and ACME challenges; pages and APIs belong on https",
                 ),
+                "cross_site" => (
+                    Severity::Info,
+                    "allow cross-site use only on public APIs and embeddable resources; pages and authenticated endpoints keep the resource isolation",
+                ),
                 "report_only" => (
                     Severity::Error,
                     "after the rollout, remove the route's `report_only`",

@@ -471,4 +471,38 @@ mod fetch_metadata_and_nonce_header {
             assert!(p.to_string().contains("X-CSP-Nonce"), "{bad}: {p}");
         }
     }
+
+    /// A wrong value in a file is an error even where a flag or a variable overrides
+    /// it; a value the file leaves out and a flag gives completes it.
+    #[test]
+    fn a_wrong_file_value_is_wrong_whatever_overrides_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tls.key"), "key").unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "debug: true\ngateway:\n  listen: localhost\n").unwrap();
+        let flagged = Loader::new()
+            .file(&path)
+            .gateway_flag("listen", "--listen", ["127.0.0.1:0"])
+            .load();
+        assert!(flagged.unwrap_err().to_string().contains("localhost"));
+        let env = Loader::new()
+            .file(&path)
+            .env([("HARDENED_GATEWAY_LISTEN", "127.0.0.1:0")])
+            .load();
+        assert!(env.unwrap_err().to_string().contains("localhost"));
+
+        std::fs::write(
+            &path,
+            "debug: true\ngateway:\n  tls: {key: tls.key}\n  listen_http: 127.0.0.1:0\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("tls.crt"), "cert").unwrap();
+        let cert = dir.path().join("tls.crt");
+        let loaded = Loader::new()
+            .file(&path)
+            .gateway_flag("tls.cert", "--tls-cert", [cert.to_str().unwrap()])
+            .load()
+            .unwrap();
+        assert!(loaded.config.gateway.tls.is_some());
+    }
 }

@@ -406,6 +406,18 @@ impl Typer {
         n: &Node,
         sources: &mut BTreeMap<String, Source>,
     ) -> GatewayConfig {
+        let g = self.gateway_values(n, sources);
+        self.gateway_together(&g, sources);
+        g
+    }
+
+    /// Each value of the `gateway:` mapping on its own (what only the settings
+    /// together can say is left out).
+    pub(crate) fn gateway_values(
+        &mut self,
+        n: &Node,
+        sources: &mut BTreeMap<String, Source>,
+    ) -> GatewayConfig {
         let mut g = GatewayConfig::default();
         for (k, kn, v) in self.gateway_entries(n, "gateway", "{ listen: 127.0.0.1:8000 }") {
             let path = format!("gateway.{k}");
@@ -418,7 +430,6 @@ impl Typer {
                 None => self.gateway_unknown(kn, &k, &path, &keys().collect::<Vec<_>>()),
             }
         }
-        self.gateway_together(&g, sources);
         g
     }
 

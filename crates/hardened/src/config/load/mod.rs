@@ -375,6 +375,10 @@ impl Loader {
             }
         }
 
+        // The files' own `gateway:` section, before variables and flags replace any of
+        // its values: a bad value in a file is an error even where a variable or a flag
+        // overrides it (nothing starts on a file that is wrong).
+        let files_gateway = merged.get("gateway").map(|(_, n)| n.clone());
         super::gateway::env_overrides(&mut merged, &vars, &var_node);
         super::gateway::flag_overrides(&mut merged, &self.gateway_flags);
 
@@ -383,6 +387,19 @@ impl Loader {
             vars: set_by_var,
         };
         let config = typer.config(&merged);
+        if let Some(n) = files_gateway {
+            let mut files_typer = Typer {
+                problems: Vec::new(),
+                vars: BTreeMap::new(),
+            };
+            files_typer.gateway_values(&n, &mut BTreeMap::new());
+            // A value that is wrong, not one a variable or flag completes (`tls.key`).
+            for p in files_typer.problems {
+                if p.kind() != ProblemKind::MissingValue && !typer.problems.contains(&p) {
+                    typer.problems.push(p);
+                }
+            }
+        }
         problems.extend(typer.problems);
         let reason = match (&env_override, merged.get("environment")) {
             (Some((_, name)), _) => EnvironmentReason::Variable(name.clone()),

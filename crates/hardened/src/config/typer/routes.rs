@@ -6,7 +6,7 @@ use super::Typer;
 use super::sections::HEADER_KEYS;
 use crate::config::node::{Node, Value};
 use crate::config::problem::{Problem, ProblemKind};
-use crate::config::{CsrfMode, HostCheckMode, RouteConfig, RouteCors};
+use crate::config::{CrossSiteMode, CsrfMode, HostCheckMode, RouteConfig, RouteCors};
 use crate::enforce::RoutePattern;
 
 /// The keys of one `routes:` entry.
@@ -19,6 +19,7 @@ pub(crate) const ROUTE_KEYS: &[&str] = &[
     "host_check",
     "ssl_redirect",
     "report_only",
+    "cross_site",
 ];
 
 /// The keys of a route's `cors:`.
@@ -171,6 +172,15 @@ impl Typer {
                     None => {}
                 },
                 "report_only" => r.report_only = Some(self.report_only(v, &kpath)),
+                "cross_site" => match &v.value {
+                    Value::Str(s) if s.trim().eq_ignore_ascii_case("allow") => {
+                        r.cross_site = Some(CrossSiteMode::Allow);
+                    }
+                    Value::Str(s) if s.trim().eq_ignore_ascii_case("enforce") => {
+                        r.cross_site = Some(CrossSiteMode::Enforce);
+                    }
+                    _ => self.not_one_of(v, &kpath, "allow or enforce", &["allow", "enforce"]),
+                },
                 _ => self.unknown_sub(kn, &kpath, ROUTE_KEYS),
             }
             ok &= self.problems.len() == before;
