@@ -56,6 +56,8 @@ pub(crate) struct Proxy {
     bodies: BodyLimits,
     /// Response buffering.
     responses: Arc<ResponseBuffering>,
+    /// The violation report collector, answering `reports.path` itself.
+    pub(crate) reports: crate::reports::Reports,
 }
 
 /// The proxy for one client connection.
@@ -199,6 +201,7 @@ impl Proxy {
             tunnels: crate::websocket::Tunnels::new(options),
             bodies: BodyLimits::new(options),
             responses: Arc::new(ResponseBuffering::new(options)),
+            reports: crate::reports::Reports::new(options),
         }
     }
 
@@ -289,6 +292,14 @@ impl Proxy {
                 "the request was not admitted by the policy",
             );
         };
+        if let Some(settings) = &security.policy().reports
+            && parts.uri.path() == settings.path
+        {
+            return self
+                .reports
+                .receive(settings, &parts, body, facts.peer())
+                .await;
+        }
         let security = &security;
         let (peer, trusted, secure) = (facts.peer(), facts.trusted_proxy(), facts.secure());
         let original_authority = parts.uri.authority().cloned();

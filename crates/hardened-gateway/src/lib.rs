@@ -124,6 +124,7 @@ mod options;
 mod pool;
 pub mod reload;
 mod reply;
+mod reports;
 mod scrub;
 mod server;
 mod target;
@@ -211,6 +212,7 @@ impl Gateway {
     /// in `metrics` (see [`Metrics`]; serve them with an [`Admin`] listener).
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Gateway {
+        metrics.attach_reports(self.proxy.reports.collector().clone());
         self.server = self.server.with_metrics(metrics);
         self
     }

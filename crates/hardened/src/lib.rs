@@ -77,6 +77,7 @@ pub mod domain;
 pub mod enforce;
 pub mod policy;
 pub mod probe;
+pub mod reports;
 pub mod service;
 
 pub use enforce::{

@@ -212,7 +212,7 @@ fn derive_with(
                 DEV_CSRF_PORT_RANGES.to_vec()
             },
             loopback_ports,
-            exempt_paths: cfg.csrf_exempt_paths.clone(),
+            exempt_paths: crate::reports::exempt_paths(&cfg.csrf_exempt_paths, cfg.reports.as_ref()),
             upstream: cfg.role == Role::Gateway && cfg.gateway.csrf == Some(GatewayCsrf::Upstream),
         },
         tls: TlsRules {
@@ -229,9 +229,10 @@ fn derive_with(
             same_site_lax: strict,
             fix_prefixes: strict,
         },
-        headers: header_rules(cfg, strict),
+        headers: crate::reports::point_headers(header_rules(cfg, strict), cfg.reports.as_ref()),
         health_check_paths: cfg.health_check_paths.clone(),
         report_only: cfg.report_only,
+        reports: cfg.reports.clone(),
     }
 }
 
@@ -250,6 +251,8 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
             content_security_policy: None,
             content_security_policy_report_only: None,
             permissions_policy: None,
+            reporting_endpoints: None,
+            isolation_report_to: None,
         }
     } else {
         HeaderRules {
@@ -263,6 +266,8 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
             content_security_policy: None,
             content_security_policy_report_only: None,
             permissions_policy: None,
+            reporting_endpoints: None,
+            isolation_report_to: None,
         }
     };
     fn apply<T>(slot: &mut Option<T>, o: &HeaderOverride, parse: impl Fn(&str) -> Option<T>) {

@@ -473,6 +473,13 @@ pub struct HeaderRules {
     /// `Permissions-Policy`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions_policy: Option<String>,
+    /// `Reporting-Endpoints` (set with `reports:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporting_endpoints: Option<String>,
+    /// The reporting endpoint COOP and COEP name in their `report-to` parameter (set
+    /// with `reports:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation_report_to: Option<String>,
 }
 
 /// What the runtime looked like when the policy was derived.
@@ -524,6 +531,9 @@ pub struct Policy {
     /// Checks that only log what they would reject (`report_only`).
     #[serde(skip_serializing_if = "is_enforcing")]
     pub report_only: ReportOnly,
+    /// The violation report collector (`reports:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<crate::reports::ReportsConfig>,
 }
 
 fn is_enforcing(r: &ReportOnly) -> bool {

@@ -6,6 +6,8 @@
 
 mod sections;
 pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
+mod reports;
+pub(crate) use reports::REPORTS_KEYS;
 mod suggest;
 mod values;
 
@@ -53,6 +55,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "database",
     "app",
     "gateway",
+    "reports",
 ];
 
 /// The keys of `cookies:`.
@@ -76,7 +79,7 @@ impl Typer {
             cfg.sources.insert(key.clone(), n.source.clone());
             if matches!(
                 key.as_str(),
-                "database" | "app" | "hsts" | "headers" | "cookies"
+                "database" | "app" | "hsts" | "headers" | "cookies" | "reports"
             ) && let Value::Map(entries) = &n.value
             {
                 for (k, v) in entries {
@@ -405,6 +408,7 @@ impl Typer {
                 "database" => cfg.database = self.database(n),
                 "app" => cfg.app = self.app(n),
                 "gateway" => cfg.gateway = self.gateway(n, &mut cfg.sources),
+                "reports" => cfg.reports = self.reports(n),
                 _ => {
                     let suggestion = closest_key(key);
                     let fix = if let Some(derived) = derived_setting(key) {

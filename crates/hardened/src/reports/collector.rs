@@ -1,0 +1,298 @@
+//! The collector's state: counts by fixed labels, the per-client rate limit and the
+//! deduplication window. It is shared by every request (`Arc<Collector>`) and outlives
+//! policy reloads; the settings ([`ReportsConfig`]) are passed in with each upload, so
+//! a reload that changes them takes effect on the next one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Method};
+
+use super::ReportsConfig;
+use super::parse::{self, Format, NO_DIRECTIVE, UploadError, Violation};
+use crate::service::Escaped;
+
+/// The most clients whose rate is tracked at once; past it, idle clients are forgotten,
+/// and if none is idle the newcomers share one allowance.
+pub const MAX_CLIENTS: usize = 4096;
+
+/// The most distinct violations whose window is tracked at once; past it, expired ones
+/// are forgotten, and if none has expired a new one is counted but not logged.
+pub const MAX_DISTINCT: usize = 4096;
+
+/// A client's allowance: `rate_limit` uploads, refilled evenly over a minute.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// A distinct violation's current window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    /// Reports of it within the window after the one that was logged.
+    repeats: u64,
+}
+
+/// Receives reports: see the [module docs](super).
+#[derive(Debug, Default)]
+pub struct Collector {
+    counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    rejected: [AtomicU64; UploadError::ALL.len()],
+    windows: Mutex<HashMap<Violation, Window>>,
+    clients: Mutex<HashMap<Option<IpAddr>, Bucket>>,
+}
+
+impl Collector {
+    /// An empty collector.
+    pub fn new() -> Collector {
+        Collector::default()
+    }
+
+    /// Judges an upload's head, before its body is read: the method, the client's rate,
+    /// the `Origin` (same origin as `Host`, when present) and the content type. The
+    /// refusal is counted.
+    ///
+    /// # Errors
+    /// [`UploadError::Method`], [`UploadError::RateLimited`],
+    /// [`UploadError::CrossOrigin`] or [`UploadError::ContentType`].
+    pub fn admit(
+        &self,
+        settings: &ReportsConfig,
+        method: &Method,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Format, UploadError> {
+        let verdict = (|| {
+            if method != Method::POST {
+                return Err(UploadError::Method);
+            }
+            if !self.take_token(settings.rate_limit, client, now) {
+                return Err(UploadError::RateLimited);
+            }
+            if let Some(origin) = headers.get(http::header::ORIGIN)
+                && !same_origin(origin.as_bytes(), headers.get(http::header::HOST))
+            {
+                return Err(UploadError::CrossOrigin);
+            }
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| Format::from_content_type(v.as_bytes()))
+                .ok_or(UploadError::ContentType)
+        })();
+        if let Err(e) = verdict {
+            self.reject(e);
+        }
+        verdict
+    }
+
+    /// Parses an admitted upload's body, counts each report and logs each distinct
+    /// violation once per `settings.dedup_window`. Returns how many reports it held.
+    ///
+    /// # Errors
+    /// What [`parse::parse`] refuses, counted.
+    pub fn accept(
+        &self,
+        settings: &ReportsConfig,
+        format: Format,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<usize, UploadError> {
+        let violations = parse::parse(format, body).inspect_err(|e| self.reject(*e))?;
+        for v in &violations {
+            self.count(v);
+            if v.directive != NO_DIRECTIVE
+                && let Some(repeats) = self.first_in_window(v, settings.dedup_window, now)
+            {
+                tracing::warn!(
+                    target: "hardened::reports",
+                    report_type = v.kind,
+                    directive = v.directive,
+                    disposition = v.disposition.as_str(),
+                    blocked = %Escaped(v.blocked.as_bytes()),
+                    document = %Escaped(v.document.as_bytes()),
+                    repeats,
+                    "violation report"
+                );
+            }
+        }
+        Ok(violations.len())
+    }
+
+    /// Counts a refused upload.
+    pub fn reject(&self, e: UploadError) {
+        if let Some(i) = UploadError::ALL.iter().position(|r| *r == e)
+            && let Some(c) = self.rejected.get(i)
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The reports received so far by `(type, directive)`.
+    pub fn counts(&self) -> BTreeMap<(&'static str, &'static str), u64> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The uploads refused so far for `reason`.
+    pub fn rejected(&self, reason: UploadError) -> u64 {
+        UploadError::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .and_then(|i| self.rejected.get(i))
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// `hardened_reports_total{type,directive}` and
+    /// `hardened_reports_rejected_total{reason}` in the Prometheus text format. Every
+    /// label value comes from a fixed set ([`parse::TYPES`], the directive sets,
+    /// [`UploadError::as_str`]).
+    pub fn encode(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str("# HELP hardened_reports_total Violation reports received, by report type and directive.\n");
+        out.push_str("# TYPE hardened_reports_total counter\n");
+        for ((kind, directive), n) in self.counts() {
+            let _ = writeln!(
+                out,
+                "hardened_reports_total{{type=\"{kind}\",directive=\"{directive}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP hardened_reports_rejected_total Report uploads refused, by reason.\n",
+        );
+        out.push_str("# TYPE hardened_reports_rejected_total counter\n");
+        for r in UploadError::ALL {
+            let _ = writeln!(
+                out,
+                "hardened_reports_rejected_total{{reason=\"{}\"}} {}",
+                r.as_str(),
+                self.rejected(r)
+            );
+        }
+    }
+
+    fn count(&self, v: &Violation) {
+        if let Ok(mut c) = self.counts.lock() {
+            *c.entry((v.kind, v.directive)).or_insert(0) += 1;
+        }
+    }
+
+    /// `Some(repeats of the previous window)` when `v` opens a new window (and is
+    /// logged), `None` when it repeats one still open.
+    fn first_in_window(&self, v: &Violation, window: Duration, now: Instant) -> Option<u64> {
+        let Ok(mut windows) = self.windows.lock() else {
+            return None;
+        };
+        if let Some(w) = windows.get_mut(v) {
+            if now.saturating_duration_since(w.start) < window {
+                w.repeats += 1;
+                return None;
+            }
+            let repeats = w.repeats;
+            *w = Window {
+                start: now,
+                repeats: 0,
+            };
+            return Some(repeats);
+        }
+        if windows.len() >= MAX_DISTINCT {
+            windows.retain(|_, w| now.saturating_duration_since(w.start) < window);
+            if windows.len() >= MAX_DISTINCT {
+                return None;
+            }
+        }
+        windows.insert(
+            v.clone(),
+            Window {
+                start: now,
+                repeats: 0,
+            },
+        );
+        Some(0)
+    }
+
+    /// Takes one upload from the client's allowance.
+    fn take_token(&self, per_minute: u32, client: Option<IpAddr>, now: Instant) -> bool {
+        let capacity = f64::from(per_minute.max(1));
+        let Ok(mut clients) = self.clients.lock() else {
+            return false;
+        };
+        let refill = |b: &Bucket| {
+            let secs = now.saturating_duration_since(b.at).as_secs_f64();
+            (b.tokens + secs * capacity / 60.0).min(capacity)
+        };
+        let key = if clients.contains_key(&client) || clients.len() < MAX_CLIENTS {
+            client
+        } else {
+            // Forget the clients whose allowance is full again: they are idle.
+            clients.retain(|_, b| refill(b) < capacity);
+            if clients.len() < MAX_CLIENTS {
+                client
+            } else {
+                None
+            }
+        };
+        let bucket = clients.entry(key).or_insert(Bucket {
+            tokens: capacity,
+            at: now,
+        });
+        let tokens = refill(bucket);
+        if tokens >= 1.0 {
+            *bucket = Bucket {
+                tokens: tokens - 1.0,
+                at: now,
+            };
+            true
+        } else {
+            *bucket = Bucket { tokens, at: now };
+            false
+        }
+    }
+}
+
+/// Whether an `Origin` names the same host and port as the `Host` the request came to
+/// (`null` and malformed origins never do).
+fn same_origin(origin: &[u8], host: Option<&http::HeaderValue>) -> bool {
+    let Some(host) = host else { return false };
+    let Ok(origin) = std::str::from_utf8(origin) else {
+        return false;
+    };
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return false,
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let strip = |s: &str| -> String {
+        let s = s.to_ascii_lowercase();
+        s.strip_suffix(default).map(str::to_owned).unwrap_or(s)
+    };
+    !authority.contains(['/', '@']) && strip(authority) == strip(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_compares_host_and_port() {
+        let h = |s: &'static str| http::HeaderValue::from_static(s);
+        assert!(same_origin(b"https://app.test", Some(&h("app.test"))));
+        assert!(same_origin(b"https://app.test:443", Some(&h("APP.test"))));
+        assert!(same_origin(b"http://127.0.0.1:8080", Some(&h("127.0.0.1:8080"))));
+        assert!(!same_origin(b"https://evil.test", Some(&h("app.test"))));
+        assert!(!same_origin(b"null", Some(&h("app.test"))));
+        assert!(!same_origin(b"https://app.test:8443", Some(&h("app.test"))));
+        assert!(!same_origin(b"https://app.test", None));
+        assert!(!same_origin(b"ftp://app.test", Some(&h("app.test"))));
+    }
+}
