@@ -201,14 +201,14 @@ export const CHROMIUM_ARGS = [
  * run a fresh temporary profile (`--user-data-dir=<new temp dir>`, removed on close),
  * and every `browser.newContext()` is a separate cookie jar and HTTP cache.
  */
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install it with apt-get install -y chromium (scripts/browser.sh does)`);
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: 30_000,
   });
   browsers.add(browser);

@@ -44,7 +44,7 @@ impl Reports {
         peer: Option<std::net::IpAddr>,
     ) -> Response<BoxBody> {
         let c = &self.collector;
-        let result = match c.admit(settings, &parts.method, &parts.headers, peer, Instant::now()) {
+        let result = match c.admit(settings, parts, peer, Instant::now()) {
             Err(e) => Err(e),
             Ok(format) => match self.read(settings, parts, body).await {
                 Ok(bytes) => c.accept(settings, format, &bytes, Instant::now()),

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, Method};
+use http::Method;
 
 use super::ReportsConfig;
 use super::parse::{self, Format, NO_DIRECTIVE, UploadError, Violation};
@@ -63,32 +63,45 @@ impl Collector {
     pub fn admit(
         &self,
         settings: &ReportsConfig,
-        method: &Method,
-        headers: &HeaderMap,
+        head: &http::request::Parts,
         client: Option<IpAddr>,
         now: Instant,
     ) -> Result<Format, UploadError> {
-        let verdict = (|| {
-            if method != Method::POST {
-                return Err(UploadError::Method);
-            }
-            if !self.take_token(settings.rate_limit, client, now) {
-                return Err(UploadError::RateLimited);
-            }
-            if let Some(origin) = headers.get(http::header::ORIGIN)
-                && !same_origin(origin.as_bytes(), headers.get(http::header::HOST))
-            {
-                return Err(UploadError::CrossOrigin);
-            }
-            headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| Format::from_content_type(v.as_bytes()))
-                .ok_or(UploadError::ContentType)
-        })();
+        let verdict = self.judge_head(settings, head, client, now);
         if let Err(e) = verdict {
             self.reject(e);
         }
         verdict
+    }
+
+    fn judge_head(
+        &self,
+        settings: &ReportsConfig,
+        head: &http::request::Parts,
+        client: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Format, UploadError> {
+        if head.method != Method::POST {
+            return Err(UploadError::Method);
+        }
+        if !self.take_token(settings.rate_limit, client, now) {
+            return Err(UploadError::RateLimited);
+        }
+        let headers = &head.headers;
+        if let Some(origin) = headers.get(http::header::ORIGIN) {
+            // HTTP/2 requests name their authority in the URI, not in `Host`.
+            let host = match headers.get(http::header::HOST) {
+                Some(h) => h.to_str().ok(),
+                None => head.uri.authority().map(|a| a.as_str()),
+            };
+            if !same_origin(origin.as_bytes(), host) {
+                return Err(UploadError::CrossOrigin);
+            }
+        }
+        headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| Format::from_content_type(v.as_bytes()))
+            .ok_or(UploadError::ContentType)
     }
 
     /// Parses an admitted upload's body, counts each report and logs each distinct
@@ -256,7 +269,7 @@ impl Collector {
 
 /// Whether an `Origin` names the same host and port as the `Host` the request came to
 /// (`null` and malformed origins never do).
-fn same_origin(origin: &[u8], host: Option<&http::HeaderValue>) -> bool {
+fn same_origin(origin: &[u8], host: Option<&str>) -> bool {
     let Some(host) = host else { return false };
     let Ok(origin) = std::str::from_utf8(origin) else {
         return false;
@@ -268,9 +281,6 @@ fn same_origin(origin: &[u8], host: Option<&http::HeaderValue>) -> bool {
         "https" => ":443",
         "http" => ":80",
         _ => return false,
-    };
-    let Ok(host) = host.to_str() else {
-        return false;
     };
     let strip = |s: &str| -> String {
         let s = s.to_ascii_lowercase();
@@ -285,14 +295,13 @@ mod tests {
 
     #[test]
     fn same_origin_compares_host_and_port() {
-        let h = |s: &'static str| http::HeaderValue::from_static(s);
-        assert!(same_origin(b"https://app.test", Some(&h("app.test"))));
-        assert!(same_origin(b"https://app.test:443", Some(&h("APP.test"))));
-        assert!(same_origin(b"http://127.0.0.1:8080", Some(&h("127.0.0.1:8080"))));
-        assert!(!same_origin(b"https://evil.test", Some(&h("app.test"))));
-        assert!(!same_origin(b"null", Some(&h("app.test"))));
-        assert!(!same_origin(b"https://app.test:8443", Some(&h("app.test"))));
+        assert!(same_origin(b"https://app.test", Some("app.test")));
+        assert!(same_origin(b"https://app.test:443", Some("APP.test")));
+        assert!(same_origin(b"http://127.0.0.1:8080", Some("127.0.0.1:8080")));
+        assert!(!same_origin(b"https://evil.test", Some("app.test")));
+        assert!(!same_origin(b"null", Some("app.test")));
+        assert!(!same_origin(b"https://app.test:8443", Some("app.test")));
         assert!(!same_origin(b"https://app.test", None));
-        assert!(!same_origin(b"ftp://app.test", Some(&h("app.test"))));
+        assert!(!same_origin(b"ftp://app.test", Some("app.test")));
     }
 }

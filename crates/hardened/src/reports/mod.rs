@@ -27,9 +27,11 @@
 //!
 //! let settings = ReportsConfig::default();
 //! let collector = Collector::new();
-//! let mut head = http::HeaderMap::new();
-//! head.insert("content-type", "application/csp-report".parse()?);
-//! let format = collector.admit(&settings, &http::Method::POST, &head, None, Instant::now())?;
+//! let (head, ()) = http::Request::post("/.well-known/hardened/reports")
+//!     .header("content-type", "application/csp-report")
+//!     .body(())?
+//!     .into_parts();
+//! let format = collector.admit(&settings, &head, None, Instant::now())?;
 //! let body = br#"{"csp-report":{"document-uri":"https://app.test/a?x=1",
 //!   "effective-directive":"script-src-elem","blocked-uri":"inline","disposition":"report"}}"#;
 //! assert_eq!(collector.accept(&settings, format, body, Instant::now())?, 1);
@@ -95,6 +97,34 @@ impl Default for ReportsConfig {
 }
 
 impl ReportsConfig {
+    /// With the collector at `path` (an absolute path; the loader checks it).
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> ReportsConfig {
+        self.path = path.into();
+        self
+    }
+
+    /// With uploads up to `bytes` long.
+    #[must_use]
+    pub fn with_max_body_size(mut self, bytes: u64) -> ReportsConfig {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// With `per_minute` uploads per client per minute.
+    #[must_use]
+    pub fn with_rate_limit(mut self, per_minute: u32) -> ReportsConfig {
+        self.rate_limit = per_minute;
+        self
+    }
+
+    /// With each distinct violation logged once per `window`.
+    #[must_use]
+    pub fn with_dedup_window(mut self, window: Duration) -> ReportsConfig {
+        self.dedup_window = window;
+        self
+    }
+
     /// `Reporting-Endpoints: hardened="<path>"`.
     pub fn reporting_endpoints(&self) -> String {
         format!("{ENDPOINT}=\"{}\"", self.path)

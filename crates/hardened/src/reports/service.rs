@@ -157,13 +157,7 @@ where
         let settings = self.settings.clone();
         let collector = self.collector.clone();
         let client = crate::peer_ip(&parts);
-        let admitted = collector.admit(
-            &settings,
-            &parts.method,
-            &parts.headers,
-            client,
-            Instant::now(),
-        );
+        let admitted = collector.admit(&settings, &parts, client, Instant::now());
         ReportsFuture(Box::pin(async move {
             let format = match admitted {
                 Ok(f) => f,

@@ -4,6 +4,7 @@
 //! - `http`: the layer over HTTP in front of axum, hyper and raw TCP clients;
 //! - `nonce`: the CSP nonce in axum handlers, and its absence made explicit;
 //! - `properties`: proptest properties of the public surface;
+//! - `reports`: the violation report collector (real Chromium uploads, hostile ones);
 //! - `websocket`: the handshake Origin check with a real WebSocket client.
 
 mod derivation;
@@ -11,4 +12,5 @@ mod http;
 #[cfg(feature = "axum")]
 mod nonce;
 mod properties;
+mod reports;
 mod websocket;

@@ -1,0 +1,16 @@
+import { startUpstream, CHROMIUM } from './lib/harness.mjs';
+import { chromium } from './node_modules/playwright-core/index.mjs';
+import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
+const up = await startUpstream();
+const base = `http://127.0.0.1:${up.upstream}`;
+const args = ['--headless','--no-sandbox','--disable-gpu','--no-first-run','--short-reporting-delay'];
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rep-'));
+const ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args });
+const page = await ctx.newPage();
+const img = `http://localhost:${up.upstream}/pixel.png`;
+const modern = `default-src 'self'; report-to r`;
+const ep = 'r="/__reports"';
+await page.goto(`${base}/violate?img=${encodeURIComponent(img)}&csp=${encodeURIComponent(modern)}&endpoints=${encodeURIComponent(ep)}`);
+await new Promise(r => setTimeout(r, 4000));
+const r = await fetch(`${base}/__reports`); console.log(JSON.stringify(await r.json(), null, 1).slice(0, 3000));
+await ctx.close(); await up.stop(); fs.rmSync(dir, {recursive:true, force:true});
