@@ -414,11 +414,18 @@ fn human(s: &Summary, verdicts: &[Verdict], out: &mut dyn Write) -> Result<(), C
         }
     )?;
     if s.skipped > 0 {
-        writeln!(out, "{} lines were not JSON and were skipped", grouped(s.skipped))?;
+        writeln!(
+            out,
+            "{} lines were not JSON and were skipped",
+            grouped(s.skipped)
+        )?;
     }
     if !s.findings.is_empty() {
         writeln!(out)?;
-        writeln!(out, "policy, directive or code, source, path: count (first seen .. last seen)")?;
+        writeln!(
+            out,
+            "policy, directive or code, source, path: count (first seen .. last seen)"
+        )?;
         for ((policy, item, source, path), seen) in &s.findings {
             writeln!(
                 out,
@@ -443,7 +450,13 @@ fn human(s: &Summary, verdicts: &[Verdict], out: &mut dyn Write) -> Result<(), C
         for (item, sources) in &v.firing {
             let list: Vec<String> = sources
                 .iter()
-                .map(|(src, n)| format!("{} ({})", if src.is_empty() { "-" } else { src }, grouped(*n)))
+                .map(|(src, n)| {
+                    format!(
+                        "{} ({})",
+                        if src.is_empty() { "-" } else { src },
+                        grouped(*n)
+                    )
+                })
                 .collect();
             writeln!(out, "    {item}: {}", list.join(", "))?;
         }
@@ -458,12 +471,21 @@ mod tests {
     #[test]
     fn timestamps_and_numbers() {
         assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(epoch_seconds("2026-12-07T15:24:45.960228Z"), Some(1_796_657_085));
+        assert_eq!(
+            epoch_seconds("2026-12-07T15:24:45.960228Z"),
+            Some(1_796_657_085)
+        );
         assert_eq!(epoch_seconds("garbage"), None);
         assert_eq!(grouped(41_203), "41 203");
         assert_eq!(grouped(7), "7");
         assert_eq!(grouped(1_000_000), "1 000 000");
-        assert_eq!(span("2026-12-01T00:00:00Z", "2026-12-07T01:00:00Z"), "6 days");
-        assert_eq!(span("2026-12-01T00:00:00Z", "2026-12-01T00:00:01Z"), "1 second");
+        assert_eq!(
+            span("2026-12-01T00:00:00Z", "2026-12-07T01:00:00Z"),
+            "6 days"
+        );
+        assert_eq!(
+            span("2026-12-01T00:00:00Z", "2026-12-01T00:00:01Z"),
+            "1 second"
+        );
     }
 }

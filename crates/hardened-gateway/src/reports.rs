@@ -80,7 +80,10 @@ impl Reports {
             }
             // The rest of a refused body is not read: the connection is not reused.
             Err(UploadError::TooLarge) => {
-                h.insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+                h.insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
             }
             _ => {}
         }

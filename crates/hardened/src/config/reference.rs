@@ -13,9 +13,7 @@
 
 use super::gateway;
 use super::load::{ENVIRONMENT_VARS, KEY_VARIABLES};
-use super::typer::{
-    COOKIE_KEYS, DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS, KNOWN_KEYS, REPORTS_KEYS,
-};
+use super::typer::{COOKIE_KEYS, DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS, KNOWN_KEYS, REPORTS_KEYS};
 
 /// Every key the config file accepts, as a dotted path, in the loader's order: each
 /// top-level key, then the keys of its section (`hsts.seconds`, `gateway.tls.cert`).

@@ -187,7 +187,8 @@ impl SecurityHeaders {
         ];
         for (name, value) in named {
             if let Some(v) = value {
-                let v = crate::reports::with_report_to(&name, v, rules.isolation_report_to.as_deref());
+                let v =
+                    crate::reports::with_report_to(&name, v, rules.isolation_report_to.as_deref());
                 headers.push((name, v));
             }
         }

@@ -212,7 +212,10 @@ fn derive_with(
                 DEV_CSRF_PORT_RANGES.to_vec()
             },
             loopback_ports,
-            exempt_paths: crate::reports::exempt_paths(&cfg.csrf_exempt_paths, cfg.reports.as_ref()),
+            exempt_paths: crate::reports::exempt_paths(
+                &cfg.csrf_exempt_paths,
+                cfg.reports.as_ref(),
+            ),
             upstream: cfg.role == Role::Gateway && cfg.gateway.csrf == Some(GatewayCsrf::Upstream),
         },
         tls: TlsRules {

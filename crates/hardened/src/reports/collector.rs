@@ -174,9 +174,7 @@ impl Collector {
                 "hardened_reports_total{{type=\"{kind}\",directive=\"{directive}\"}} {n}"
             );
         }
-        out.push_str(
-            "# HELP hardened_reports_rejected_total Report uploads refused, by reason.\n",
-        );
+        out.push_str("# HELP hardened_reports_rejected_total Report uploads refused, by reason.\n");
         out.push_str("# TYPE hardened_reports_rejected_total counter\n");
         for r in UploadError::ALL {
             let _ = writeln!(
@@ -297,7 +295,10 @@ mod tests {
     fn same_origin_compares_host_and_port() {
         assert!(same_origin(b"https://app.test", Some("app.test")));
         assert!(same_origin(b"https://app.test:443", Some("APP.test")));
-        assert!(same_origin(b"http://127.0.0.1:8080", Some("127.0.0.1:8080")));
+        assert!(same_origin(
+            b"http://127.0.0.1:8080",
+            Some("127.0.0.1:8080")
+        ));
         assert!(!same_origin(b"https://evil.test", Some("app.test")));
         assert!(!same_origin(b"null", Some("app.test")));
         assert!(!same_origin(b"https://app.test:8443", Some("app.test")));

@@ -171,7 +171,7 @@ pub(crate) fn point_headers(
 pub(crate) fn exempt_paths(configured: &[String], reports: Option<&ReportsConfig>) -> Vec<String> {
     let mut out = configured.to_vec();
     if let Some(r) = reports
-        && !out.iter().any(|p| *p == r.path)
+        && !out.contains(&r.path)
     {
         out.push(r.path.clone());
     }

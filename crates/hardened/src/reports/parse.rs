@@ -406,7 +406,10 @@ fn one_of(set: &'static [&'static str], name: &str) -> &'static str {
 /// A CSP directive's label. Old browsers put the whole directive in
 /// `violated-directive` (`script-src 'self'`): its first word names it.
 pub fn csp_directive(s: &str) -> &'static str {
-    one_of(&CSP_DIRECTIVES, s.split_ascii_whitespace().next().unwrap_or(""))
+    one_of(
+        &CSP_DIRECTIVES,
+        s.split_ascii_whitespace().next().unwrap_or(""),
+    )
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -427,7 +430,10 @@ pub fn blocked_source(s: &str) -> String {
         // Credentials never reach the log.
         let authority = rest.get(..end).unwrap_or("");
         let host = authority.rsplit('@').next().unwrap_or("");
-        return cut(&format!("{}://{host}", scheme.to_ascii_lowercase()), MAX_FIELD);
+        return cut(
+            &format!("{}://{host}", scheme.to_ascii_lowercase()),
+            MAX_FIELD,
+        );
     }
     match s.split_once(':') {
         Some((scheme, _))
@@ -464,7 +470,10 @@ mod tests {
     fn content_types() {
         let cases: &[(&str, Option<Format>)] = &[
             ("application/csp-report", Some(Format::CspReport)),
-            ("Application/CSP-Report; charset=utf-8", Some(Format::CspReport)),
+            (
+                "Application/CSP-Report; charset=utf-8",
+                Some(Format::CspReport),
+            ),
             ("application/reports+json", Some(Format::Reports)),
             ("application/json", Some(Format::Json)),
             ("text/plain", None),
@@ -480,7 +489,10 @@ mod tests {
     #[test]
     fn sources_and_paths_lose_everything_but_the_origin() {
         let cases: &[(&str, &str)] = &[
-            ("https://cdn.example.com/lib.js?token=x", "https://cdn.example.com"),
+            (
+                "https://cdn.example.com/lib.js?token=x",
+                "https://cdn.example.com",
+            ),
             ("HTTPS://user:pw@evil.test:8443/a", "https://evil.test:8443"),
             ("inline", "inline"),
             ("eval", "eval"),

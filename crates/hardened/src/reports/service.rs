@@ -91,8 +91,10 @@ pub(crate) fn answer(result: Result<usize, UploadError>) -> Response<String> {
             .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
-        resp.headers_mut()
-            .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("60"));
+        resp.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("60"),
+        );
     }
     resp
 }

@@ -2,16 +2,19 @@
 //! suite, `browser/test/reports.test.mjs`), hostile uploads, the metrics' label bounds,
 //! deduplication, and the headers that point browsers at the collector.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hardened::Security;
 use hardened::config::Config;
 use hardened::probe::RuntimeProbe;
-use hardened::reports::parse::{CSP_DIRECTIVES, FEATURES, ISOLATION_KINDS, NO_DIRECTIVE, OTHER, TYPES};
+use hardened::reports::parse::{
+    CSP_DIRECTIVES, FEATURES, ISOLATION_KINDS, NO_DIRECTIVE, OTHER, TYPES,
+};
 use hardened::reports::{Collector, Format, ReportsConfig, ReportsService, UploadError};
 use http::{Method, Request, StatusCode};
 use tower::ServiceExt as _;
@@ -59,28 +62,45 @@ fn ip(n: u8) -> Option<IpAddr> {
     Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, n)))
 }
 
-/// Log lines written while `f` runs (this thread only).
-fn logs(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+thread_local! {
+    /// The log lines of this thread, while `logs` captures them.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes into this thread's capture, if one is on.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| {
+            if let Some(buf) = c.borrow_mut().as_mut() {
+                buf.extend_from_slice(b);
+            }
+        });
+        Ok(b.len())
     }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buf.0.lock().unwrap().clone();
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Log lines (JSON) written on this thread while `f` runs. One process-wide subscriber
+/// writes each thread's events to that thread's capture: a subscriber scoped to one
+/// thread would race with the cached interest of callsites other tests hit at the same
+/// time.
+fn logs(f: impl FnOnce()) -> String {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(|| ThreadWriter)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    f();
+    let bytes = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
     String::from_utf8(bytes).unwrap()
 }
 
@@ -128,18 +148,62 @@ fn hostile_bodies_are_refused_with_their_reason() {
         vec![r#"{"type":"deprecation","url":"https://app.test/","body":{}}"#; 101].join(",")
     );
     let cases: Vec<(&str, Format, Vec<u8>, UploadError)> = vec![
-        ("not json", Format::CspReport, b"{\"csp-report\":".to_vec(), UploadError::Malformed),
-        ("binary", Format::Reports, vec![0xff, 0xfe, 0x00, 0x9c], UploadError::Malformed),
-        ("wrong shape", Format::CspReport, b"[1,2,3]".to_vec(), UploadError::Malformed),
-        ("no directive", Format::CspReport, br#"{"csp-report":{"blocked-uri":"inline"}}"#.to_vec(), UploadError::Malformed),
-        ("array of strings", Format::Reports, br#"["a"]"#.to_vec(), UploadError::Malformed),
-        ("body not an object", Format::Reports, br#"[{"type":"coop","body":7}]"#.to_vec(), UploadError::Malformed),
-        ("deep", Format::Reports, deep.into_bytes(), UploadError::TooDeep),
-        ("many", Format::Reports, many.into_bytes(), UploadError::TooMany),
+        (
+            "not json",
+            Format::CspReport,
+            b"{\"csp-report\":".to_vec(),
+            UploadError::Malformed,
+        ),
+        (
+            "binary",
+            Format::Reports,
+            vec![0xff, 0xfe, 0x00, 0x9c],
+            UploadError::Malformed,
+        ),
+        (
+            "wrong shape",
+            Format::CspReport,
+            b"[1,2,3]".to_vec(),
+            UploadError::Malformed,
+        ),
+        (
+            "no directive",
+            Format::CspReport,
+            br#"{"csp-report":{"blocked-uri":"inline"}}"#.to_vec(),
+            UploadError::Malformed,
+        ),
+        (
+            "array of strings",
+            Format::Reports,
+            br#"["a"]"#.to_vec(),
+            UploadError::Malformed,
+        ),
+        (
+            "body not an object",
+            Format::Reports,
+            br#"[{"type":"coop","body":7}]"#.to_vec(),
+            UploadError::Malformed,
+        ),
+        (
+            "deep",
+            Format::Reports,
+            deep.into_bytes(),
+            UploadError::TooDeep,
+        ),
+        (
+            "many",
+            Format::Reports,
+            many.into_bytes(),
+            UploadError::TooMany,
+        ),
     ];
     for (what, format, body, want) in cases {
         let c = Collector::new();
-        assert_eq!(c.accept(&settings, format, &body, Instant::now()), Err(want), "{what}");
+        assert_eq!(
+            c.accept(&settings, format, &body, Instant::now()),
+            Err(want),
+            "{what}"
+        );
         assert_eq!(c.rejected(want), 1, "{what}");
         assert!(c.counts().is_empty(), "{what}");
     }
@@ -151,16 +215,36 @@ fn heads_are_judged_before_bodies() {
     let c = Collector::new();
     let now = Instant::now();
     let admit = |h: http::request::Parts, who| c.admit(&settings, &h, who, now);
-    assert_eq!(admit(head("application/csp-report"), ip(1)), Ok(Format::CspReport));
-    assert_eq!(admit(head("application/reports+json"), ip(1)), Ok(Format::Reports));
-    assert_eq!(admit(head("text/plain"), ip(1)), Err(UploadError::ContentType));
     assert_eq!(
-        admit(upload_head(Method::GET, "application/csp-report", None), ip(1)),
+        admit(head("application/csp-report"), ip(1)),
+        Ok(Format::CspReport)
+    );
+    assert_eq!(
+        admit(head("application/reports+json"), ip(1)),
+        Ok(Format::Reports)
+    );
+    assert_eq!(
+        admit(head("text/plain"), ip(1)),
+        Err(UploadError::ContentType)
+    );
+    assert_eq!(
+        admit(
+            upload_head(Method::GET, "application/csp-report", None),
+            ip(1)
+        ),
         Err(UploadError::Method)
     );
-    let foreign = upload_head(Method::POST, "application/csp-report", Some("https://evil.test"));
+    let foreign = upload_head(
+        Method::POST,
+        "application/csp-report",
+        Some("https://evil.test"),
+    );
     assert_eq!(admit(foreign, ip(1)), Err(UploadError::CrossOrigin));
-    let own = upload_head(Method::POST, "application/csp-report", Some("https://app.test"));
+    let own = upload_head(
+        Method::POST,
+        "application/csp-report",
+        Some("https://app.test"),
+    );
     assert_eq!(admit(own, ip(1)), Ok(Format::CspReport));
     // HTTP/2: no Host, the authority is in the URI.
     let (mut h2, ()) = Request::post("https://app.test/.well-known/hardened/reports")
@@ -171,7 +255,11 @@ fn heads_are_judged_before_bodies() {
         .into_parts();
     h2.version = http::Version::HTTP_2;
     assert_eq!(admit(h2, ip(1)), Ok(Format::Reports));
-    for r in [UploadError::ContentType, UploadError::Method, UploadError::CrossOrigin] {
+    for r in [
+        UploadError::ContentType,
+        UploadError::Method,
+        UploadError::CrossOrigin,
+    ] {
         assert_eq!(c.rejected(r), 1, "{r:?}");
     }
 }
@@ -223,12 +311,22 @@ fn a_violation_is_logged_once_per_window_and_counted_every_time() {
     let start = Instant::now();
     let out = logs(|| {
         for i in 0..5 {
-            c.accept(&settings, Format::CspReport, body, start + Duration::from_secs(i))
-                .unwrap();
+            c.accept(
+                &settings,
+                Format::CspReport,
+                body,
+                start + Duration::from_secs(i),
+            )
+            .unwrap();
         }
         // After the window: logged again, with the repeats of the window before.
-        c.accept(&settings, Format::CspReport, body, start + Duration::from_secs(61))
-            .unwrap();
+        c.accept(
+            &settings,
+            Format::CspReport,
+            body,
+            start + Duration::from_secs(61),
+        )
+        .unwrap();
     });
     let lines: Vec<serde_json::Value> = out
         .lines()
@@ -249,12 +347,23 @@ fn untrusted_text_is_escaped_in_the_log() {
     let c = Collector::new();
     let body = "{\"csp-report\":{\"document-uri\":\"https://app.test/a\\u001b[31m\\u202e\\nfake line\",\"effective-directive\":\"img-src\",\"blocked-uri\":\"inline\\r\\ninjected=1\"}}";
     let out = logs(|| {
-        c.accept(&ReportsConfig::default(), Format::CspReport, body.as_bytes(), Instant::now())
-            .unwrap();
+        c.accept(
+            &ReportsConfig::default(),
+            Format::CspReport,
+            body.as_bytes(),
+            Instant::now(),
+        )
+        .unwrap();
     });
     assert_eq!(out.lines().count(), 1, "{out}");
-    assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'), "{out}");
-    assert!(out.contains("\\\\u{1b}") || out.contains("\\u{1b}"), "{out}");
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{202e}'),
+        "{out}"
+    );
+    assert!(
+        out.contains("\\\\u{1b}") || out.contains("\\u{1b}"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -263,7 +372,16 @@ fn labels_come_from_fixed_sets_whatever_the_reports_say() {
     let settings = ReportsConfig::default();
     let mut reports = Vec::new();
     for i in 0..300 {
-        let kind = ["csp-violation", "coop", "coep", "permissions-policy-violation", "deprecation", "intervention", "crash", "x-made-up"][i % 8];
+        let kind = [
+            "csp-violation",
+            "coop",
+            "coep",
+            "permissions-policy-violation",
+            "deprecation",
+            "intervention",
+            "crash",
+            "x-made-up",
+        ][i % 8];
         reports.push(serde_json::json!({
             "type": kind,
             "url": format!("https://app.test/p{i}?q={i}"),
@@ -277,7 +395,8 @@ fn labels_come_from_fixed_sets_whatever_the_reports_say() {
     }
     for chunk in reports.chunks(100) {
         let body = serde_json::to_vec(chunk).unwrap();
-        c.accept(&settings, Format::Reports, &body, Instant::now()).unwrap();
+        c.accept(&settings, Format::Reports, &body, Instant::now())
+            .unwrap();
     }
     let all_directives: BTreeSet<&str> = CSP_DIRECTIVES
         .iter()
@@ -294,7 +413,10 @@ fn labels_come_from_fixed_sets_whatever_the_reports_say() {
     assert!(counts.len() <= 10, "{counts:?}");
     let mut text = String::new();
     c.encode(&mut text);
-    assert!(!text.contains("https://") && !text.contains("h1.test"), "{text}");
+    assert!(
+        !text.contains("https://") && !text.contains("h1.test"),
+        "{text}"
+    );
     let series = text.lines().filter(|l| !l.starts_with('#')).count();
     assert_eq!(series, counts.len() + UploadError::ALL.len(), "{text}");
 }
@@ -316,8 +438,20 @@ async fn the_service_answers_each_case_with_its_status() {
         svc.clone().oneshot(req)
     };
     let ok = br#"{"csp-report":{"effective-directive":"img-src","blocked-uri":"data:x","document-uri":"https://app.test/"}}"#;
-    assert_eq!(send("application/csp-report", ok.to_vec()).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(send("application/csp-report", vec![b' '; 2048]).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        send("application/csp-report", ok.to_vec())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send("application/csp-report", vec![b' '; 2048])
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     let resp = send("text/html", ok.to_vec()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(resp.body().contains("application/csp-report"));
@@ -335,7 +469,10 @@ async fn the_service_answers_each_case_with_its_status() {
         .header("content-type", "application/reports+json")
         .body(http_body_util::Full::new(bytes::Bytes::from_static(b"[{]")))
         .unwrap();
-    assert_eq!(fresh.oneshot(req).await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        fresh.oneshot(req).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -383,9 +520,18 @@ async fn an_app_mounts_the_collector_behind_the_layer_and_its_headers_point_at_i
         get("content-security-policy-report-only"),
         "default-src 'self'; report-uri /.well-known/hardened/reports; report-to hardened"
     );
-    assert_eq!(get("reporting-endpoints"), "hardened=\"/.well-known/hardened/reports\"");
-    assert_eq!(get("cross-origin-opener-policy"), "same-origin; report-to=\"hardened\"");
-    assert_eq!(get("cross-origin-embedder-policy"), "require-corp; report-to=\"hardened\"");
+    assert_eq!(
+        get("reporting-endpoints"),
+        "hardened=\"/.well-known/hardened/reports\""
+    );
+    assert_eq!(
+        get("cross-origin-opener-policy"),
+        "same-origin; report-to=\"hardened\""
+    );
+    assert_eq!(
+        get("cross-origin-embedder-policy"),
+        "require-corp; report-to=\"hardened\""
+    );
 
     let upload = |origin: Option<&str>| {
         let mut b = Request::post("/.well-known/hardened/reports")
@@ -399,12 +545,120 @@ async fn an_app_mounts_the_collector_behind_the_layer_and_its_headers_point_at_i
         )))
         .unwrap()
     };
-    assert_eq!(call(upload(Some("http://app.test"))).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(call(upload(None)).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        call(upload(Some("http://app.test")))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(upload(None)).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     // A foreign page's upload reaches the collector (the path is exempt from CSRF) and
     // is refused there.
-    assert_eq!(call(upload(Some("https://evil.test"))).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(upload(Some("https://evil.test")))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(collector.rejected(UploadError::CrossOrigin), 1);
     assert_eq!(collector.counts().get(&("csp", "img-src")), Some(&2));
-    assert!(security.policy().csrf.exempt_paths.iter().any(|p| p == "/.well-known/hardened/reports"));
+    assert!(
+        security
+            .policy()
+            .csrf
+            .exempt_paths
+            .iter()
+            .any(|p| p == "/.well-known/hardened/reports")
+    );
+}
+
+/// Loads `text` as `config.yaml` with an empty environment.
+fn load(text: &str) -> Result<hardened::config::load::Loaded, hardened::config::ConfigErrors> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, text).unwrap();
+    hardened::config::load::Loader::new()
+        .file(path)
+        .env(std::iter::empty::<(&str, &str)>())
+        .load()
+}
+
+#[test]
+fn the_reports_section_loads_and_every_bad_value_is_named() {
+    let base = "environment: development\n";
+    let on = load(&format!("{base}reports: true\n")).unwrap().config;
+    assert_eq!(on.reports, Some(ReportsConfig::default()));
+    for off in ["reports: false\n", "reports: null\n", ""] {
+        assert_eq!(
+            load(&format!("{base}{off}")).unwrap().config.reports,
+            None,
+            "{off}"
+        );
+    }
+    let custom = load(&format!(
+        "{base}reports:\n  path: /csp-reports\n  max_body_size: 16KiB\n  rate_limit: 5\n  dedup_window: 1h\n"
+    ))
+    .unwrap()
+    .config;
+    assert_eq!(
+        custom.reports,
+        Some(
+            ReportsConfig::default()
+                .with_path("/csp-reports")
+                .with_max_body_size(16 * 1024)
+                .with_rate_limit(5)
+                .with_dedup_window(Duration::from_secs(3600))
+        )
+    );
+    let cases: &[(&str, &str, &str)] = &[
+        ("path: reports", "reports.path", "invalid-path"),
+        ("path: \"/a;b\"", "reports.path", "invalid-path"),
+        ("max_body_size: 10", "reports.max_body_size", "invalid-size"),
+        (
+            "max_body_size: 2GiB",
+            "reports.max_body_size",
+            "invalid-size",
+        ),
+        ("rate_limit: 0", "reports.rate_limit", "invalid-size"),
+        ("rate_limit: many", "reports.rate_limit", "wrong-type"),
+        (
+            "dedup_window: 0s",
+            "reports.dedup_window",
+            "invalid-duration",
+        ),
+        (
+            "dedup_window: soon",
+            "reports.dedup_window",
+            "invalid-duration",
+        ),
+        ("pth: /x", "reports.pth", "unknown-key"),
+    ];
+    for (line, key, code) in cases {
+        let text = format!("{base}reports:\n  {line}\n");
+        let e = load(&text).expect_err(line);
+        let p =
+            e.0.iter()
+                .find(|p| p.key() == *key)
+                .unwrap_or_else(|| panic!("{line}: {e}"));
+        assert_eq!(p.kind().code(), *code, "{line}");
+        assert!(p.source().is_some_and(|s| s.line == 3), "{line}: {p:?}");
+    }
+}
+
+#[test]
+fn a_csp_naming_its_own_collector_is_left_alone() {
+    let r = ReportsConfig::default();
+    assert_eq!(
+        r.csp_with_reports("default-src 'self'; report-uri https://collector.example/csp"),
+        "default-src 'self'; report-uri https://collector.example/csp"
+    );
+    assert_eq!(
+        r.csp_with_reports("default-src 'self';"),
+        "default-src 'self'; report-uri /.well-known/hardened/reports; report-to hardened"
+    );
 }

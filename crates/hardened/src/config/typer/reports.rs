@@ -30,9 +30,7 @@ impl Typer {
             Value::Null | Value::Bool(false) => return None,
             Value::Bool(true) => return Some(ReportsConfig::default()),
             Value::Str(s) if parse_bool(s).is_some() => {
-                return parse_bool(s)
-                    .unwrap_or(false)
-                    .then(ReportsConfig::default);
+                return parse_bool(s).unwrap_or(false).then(ReportsConfig::default);
             }
             _ => {}
         }
@@ -121,7 +119,16 @@ mod tests {
         for ok in ["/.well-known/hardened/reports", "/csp-reports", "/a_b~c"] {
             assert!(valid_path(ok), "{ok}");
         }
-        for bad in ["reports", "//evil.test/x", "/a b", "/a;b", "/a\"b", "/a,b", "/{nonce}", ""] {
+        for bad in [
+            "reports",
+            "//evil.test/x",
+            "/a b",
+            "/a;b",
+            "/a\"b",
+            "/a,b",
+            "/{nonce}",
+            "",
+        ] {
             assert!(!valid_path(bad), "{bad}");
         }
     }
