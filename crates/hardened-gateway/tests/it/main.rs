@@ -9,6 +9,7 @@
 //! - `slow_clients`: slow clients against a worker-limited upstream, memory bounds;
 //! - `reload`: policy reload while serving;
 //! - `admin`: the admin listener, metrics and request ids;
+//! - `reports`: the violation report collector;
 //! - `tls`: direct TLS.
 //!
 //! The memory tests of `slow_clients` measure this process's RSS: every other test
@@ -22,6 +23,7 @@ mod forward_holes;
 mod gateway;
 mod policy_edges;
 mod reload;
+mod reports;
 mod slow_clients;
 mod timeouts;
 mod tls;
