@@ -6,6 +6,7 @@
 //! - `serve`, `serve_tls`, `ops`, `hostile`, `hardening`: `hardened serve` over loopback (demo app,
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `body_units`: the units of `--client-max-body-size`;
+//! - `reports`: `hardened reports` over the log of a gateway that received reports;
 //! - `config_doc`: docs/config.md lists exactly the keys, variables and flags;
 //! - `deploy`: the deployment files;
 //! - `django_upstream`: the gateway in front of Django with CSRF left to Django;
@@ -38,6 +39,7 @@ mod hardening;
 mod hostile;
 mod init;
 mod ops;
+mod reports;
 mod serve;
 mod serve_claims;
 mod serve_tls;
