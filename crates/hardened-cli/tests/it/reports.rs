@@ -191,3 +191,13 @@ fn logs_that_cannot_be_read_are_usage_errors() {
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("missing.log"), "{}", r.stderr);
 }
+
+#[test]
+fn the_demo_app_serves_the_collector_too() {
+    let srv = Served::start(Some("environment: development\nreports: true\n"), &[]);
+    let report = report("img-src", "inline");
+    assert_eq!(request(srv.addr, UPLOAD, &report), 204);
+    let text_upload = "POST /.well-known/hardened/reports HTTP/1.1\r\nContent-Type: text/plain";
+    assert_eq!(request(srv.addr, text_upload, &report), 415);
+    assert_eq!(request(srv.addr, "GET / HTTP/1.1", ""), 200);
+}
