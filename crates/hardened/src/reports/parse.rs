@@ -214,6 +214,14 @@ impl UploadError {
     }
 }
 
+impl std::fmt::Display for UploadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message().trim_end())
+    }
+}
+
+impl std::error::Error for UploadError {}
+
 /// Whether the policy was enforced or only reported when the browser saw the violation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -425,26 +433,30 @@ fn cut(s: &str, max: usize) -> String {
 /// `scheme:` for `data:`/`blob:` and the like, else the keyword (`inline`, `eval`).
 pub fn blocked_source(s: &str) -> String {
     let s = s.trim();
-    if let Some((scheme, rest)) = s.split_once("://") {
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        // Credentials never reach the log.
-        let authority = rest.get(..end).unwrap_or("");
-        let host = authority.rsplit('@').next().unwrap_or("");
-        return cut(
-            &format!("{}://{host}", scheme.to_ascii_lowercase()),
-            MAX_FIELD,
-        );
-    }
-    match s.split_once(':') {
-        Some((scheme, _))
-            if !scheme.is_empty()
+    let scheme = s
+        .split_once(':')
+        .map(|(scheme, rest)| (scheme, rest))
+        .filter(|(scheme, _)| {
+            !scheme.is_empty()
                 && scheme
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-') =>
-        {
-            cut(&format!("{}:", scheme.to_ascii_lowercase()), MAX_FIELD)
-        }
-        _ => cut(s, MAX_FIELD),
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        });
+    match scheme {
+        Some((scheme, rest)) => match rest.strip_prefix("//") {
+            Some(rest) => {
+                let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                // Credentials never reach the log.
+                let authority = rest.get(..end).unwrap_or("");
+                let host = authority.rsplit('@').next().unwrap_or("");
+                cut(
+                    &format!("{}://{host}", scheme.to_ascii_lowercase()),
+                    MAX_FIELD,
+                )
+            }
+            None => cut(&format!("{}:", scheme.to_ascii_lowercase()), MAX_FIELD),
+        },
+        None => cut(s, MAX_FIELD),
     }
 }
 
