@@ -59,6 +59,9 @@ async fn send(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// A request to the collector: method, headers, body, the status it must get.
+type Case = (&'static str, Vec<(&'static str, &'static str)>, Bytes, u16);
+
 const REPORT: &str = r#"{"csp-report":{"document-uri":"http://127.0.0.1/page?secret=1","effective-directive":"img-src","blocked-uri":"https://tracker.example/p.gif","disposition":"report"}}"#;
 
 #[tokio::test]
@@ -115,7 +118,7 @@ async fn the_gateway_answers_reports_itself_and_counts_them() {
         "the query never reaches the log"
     );
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, Bytes, u16)> = vec![
+    let cases: Vec<Case> = vec![
         ("GET", vec![], Bytes::new(), 405),
         (
             "POST",

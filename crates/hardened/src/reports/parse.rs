@@ -433,15 +433,12 @@ fn cut(s: &str, max: usize) -> String {
 /// `scheme:` for `data:`/`blob:` and the like, else the keyword (`inline`, `eval`).
 pub fn blocked_source(s: &str) -> String {
     let s = s.trim();
-    let scheme = s
-        .split_once(':')
-        .map(|(scheme, rest)| (scheme, rest))
-        .filter(|(scheme, _)| {
-            !scheme.is_empty()
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
-        });
+    let scheme = s.split_once(':').filter(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+    });
     match scheme {
         Some((scheme, rest)) => match rest.strip_prefix("//") {
             Some(rest) => {
