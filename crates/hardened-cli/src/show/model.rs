@@ -145,8 +145,18 @@ impl<'a> Model<'a> {
         ];
         for (name, value) in named {
             if let Some(value) = value {
-                v.push((name, value.to_owned()));
+                let mut value = value.to_owned();
+                if let Some(e) = &h.isolation_report_to
+                    && name.starts_with("Cross-Origin-")
+                    && !name.ends_with("Resource-Policy")
+                {
+                    value.push_str(&format!("; report-to=\"{e}\""));
+                }
+                v.push((name, value));
             }
+        }
+        if let Some(endpoints) = &h.reporting_endpoints {
+            v.push(("Reporting-Endpoints", endpoints.clone()));
         }
         if let Some(hsts) = &self.policy.tls.hsts {
             v.push((
