@@ -178,6 +178,27 @@ describe('violation reports', () => {
     assert.equal(ready.status, 0, ready.stdout + ready.stderr);
     assert.match(ready.stdout, /CSP report-only: 0 violations in [45] pages over \d+ seconds? → ready/);
   });
+
+  test('3. in development over plain http, Chromium reports through report-uri alone', async () => {
+    const g = await startGateway({
+      name: 'reports-dev',
+      upstreamPort: upstream.upstream,
+      args: ['--log-format', 'json'],
+      yaml: () => `environment: development\nheaders:\n  content_security_policy_report_only: "${STRICT}"\nreports: true\n`,
+    });
+    gateways.push(g);
+    await withPage(browser, async (page) => {
+      const r = await open(page, `http://localhost:${g.port}/violate?img=${foreignImage()}`);
+      assert.equal(r.headers()['content-security-policy-report-only'],
+        `${STRICT}; report-uri /.well-known/hardened/reports`);
+      assert.equal(r.headers()['reporting-endpoints'], undefined);
+      const heard = await eventually(() => {
+        const d = lines(g).filter((l) => l.target === 'hardened::reports').map((l) => l.directive);
+        return d.includes('img-src') && d.includes('script-src-elem');
+      }, 15_000, 200);
+      assert.ok(heard, `the collector logged both violations:\n${g.output()}`);
+    });
+  });
 });
 
 /** Runs `hardened reports --config CONFIG LOG` over a gateway's log so far. */

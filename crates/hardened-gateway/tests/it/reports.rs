@@ -88,21 +88,17 @@ async fn the_gateway_answers_reports_itself_and_counts_them() {
     let gw = Running::serve(gateway).await;
     let addr = gw.addr;
 
-    // The page points at the collector.
+    // The page points at the collector; in development (plain http, where Chromium
+    // honours no Reporting API endpoint and, with `report-to` present, drops
+    // `report-uri` too), through `report-uri` alone.
     let (status, headers, _) = send(addr, "GET", "/", &[], "").await;
     assert_eq!(status, 200);
     assert_eq!(
         headers["content-security-policy-report-only"],
-        "default-src 'self'; report-uri /.well-known/hardened/reports; report-to hardened"
+        "default-src 'self'; report-uri /.well-known/hardened/reports"
     );
-    assert_eq!(
-        headers["reporting-endpoints"],
-        "hardened=\"/.well-known/hardened/reports\""
-    );
-    assert_eq!(
-        headers["cross-origin-opener-policy"],
-        "same-origin; report-to=\"hardened\""
-    );
+    assert!(!headers.contains_key("reporting-endpoints"));
+    assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
     assert_eq!(forwarded.load(Ordering::SeqCst), 1);
 
     let csp = [("content-type", "application/csp-report")];

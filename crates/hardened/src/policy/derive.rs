@@ -232,7 +232,11 @@ fn derive_with(
             same_site_lax: strict,
             fix_prefixes: strict,
         },
-        headers: crate::reports::point_headers(header_rules(cfg, strict), cfg.reports.as_ref()),
+        headers: crate::reports::point_headers(
+            header_rules(cfg, strict),
+            cfg.reports.as_ref(),
+            strict,
+        ),
         health_check_paths: cfg.health_check_paths.clone(),
         report_only: cfg.report_only,
         reports: cfg.reports.clone(),

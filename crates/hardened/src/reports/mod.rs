@@ -133,6 +133,11 @@ impl ReportsConfig {
     /// A CSP pointing at the collector: `report-uri <path>; report-to hardened`
     /// appended, unless the policy already names its own `report-uri` or `report-to`.
     pub fn csp_with_reports(&self, csp: &str) -> String {
+        self.pointed(csp, true)
+    }
+
+    /// [`csp_with_reports`](Self::csp_with_reports), with `report-to` or without.
+    fn pointed(&self, csp: &str, report_to: bool) -> String {
         let names_own = csp.split(';').any(|d| {
             let name = d.split_ascii_whitespace().next().unwrap_or("");
             name.eq_ignore_ascii_case("report-uri") || name.eq_ignore_ascii_case("report-to")
@@ -141,16 +146,25 @@ impl ReportsConfig {
             return csp.to_owned();
         }
         let base = csp.trim_end().trim_end_matches(';').trim_end();
-        format!("{base}; report-uri {}; report-to {ENDPOINT}", self.path)
+        let mut out = format!("{base}; report-uri {}", self.path);
+        if report_to {
+            out.push_str("; report-to ");
+            out.push_str(ENDPOINT);
+        }
+        out
     }
 }
 
-/// The security headers pointed at the collector (`reports` on): the CSP and its
-/// report-only twin get `report-uri` and `report-to`, `Reporting-Endpoints` names the
-/// endpoint, and COOP and COEP (where set) name it in `report-to`.
+/// The security headers pointed at the collector (`reports` on). In production and
+/// staging (https): the CSP and its report-only twin get `report-uri` and `report-to`,
+/// `Reporting-Endpoints` names the endpoint, and COOP and COEP (where set) name it in
+/// `report-to`. In development and test, usually plain http, where Chromium ignores
+/// `Reporting-Endpoints` and, once `report-to` is present, `report-uri` too: the CSP
+/// gets `report-uri` only.
 pub(crate) fn point_headers(
     mut h: crate::policy::HeaderRules,
     reports: Option<&ReportsConfig>,
+    strict: bool,
 ) -> crate::policy::HeaderRules {
     let Some(r) = reports else { return h };
     for csp in [
@@ -158,11 +172,13 @@ pub(crate) fn point_headers(
         &mut h.content_security_policy_report_only,
     ] {
         if let Some(text) = csp.as_mut() {
-            *text = r.csp_with_reports(text);
+            *text = r.pointed(text, strict);
         }
     }
-    h.reporting_endpoints = Some(r.reporting_endpoints());
-    h.isolation_report_to = Some(ENDPOINT.to_owned());
+    if strict {
+        h.reporting_endpoints = Some(r.reporting_endpoints());
+        h.isolation_report_to = Some(ENDPOINT.to_owned());
+    }
     h
 }
 
