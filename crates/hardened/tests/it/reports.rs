@@ -17,6 +17,7 @@ use hardened::reports::parse::{
 };
 use hardened::reports::{Collector, Format, ReportsConfig, ReportsService, UploadError};
 use http::{Method, Request, StatusCode};
+use proptest::strategy::Strategy as _;
 use tower::ServiceExt as _;
 
 fn corpus_dir() -> PathBuf {
@@ -661,4 +662,41 @@ fn a_csp_naming_its_own_collector_is_left_alone() {
         r.csp_with_reports("default-src 'self';"),
         "default-src 'self'; report-uri /.well-known/hardened/reports; report-to hardened"
     );
+}
+
+proptest::proptest! {
+    /// Whatever the body, the collector answers without panicking, keeps no text past
+    /// its bound and no query, and counts under fixed labels only.
+    #[test]
+    fn any_upload_is_refused_or_counted_under_fixed_labels(
+        format in 0u8..3,
+        body in proptest::prop_oneof![
+            proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            "\\[\\{\"type\":\"(csp-violation|coop|coep|x)\",\"url\":\"[ -~]{0,40}\",\"body\":\\{\"effectiveDirective\":\"[ -~]{0,20}\",\"blockedURL\":\"[ -~]{0,300}\",\"documentURL\":\"[ -~]{0,300}\"\\}\\}\\]"
+                .prop_map(String::into_bytes),
+            "\\{\"csp-report\":\\{\"violated-directive\":\"[ -~]{0,30}\",\"blocked-uri\":\"[ -~]{0,300}\",\"document-uri\":\"[^\"\\\\]{0,300}\"\\}\\}"
+                .prop_map(String::into_bytes),
+        ],
+    ) {
+        let format = [Format::CspReport, Format::Reports, Format::Json][usize::from(format)];
+        let c = Collector::new();
+        if let Ok(violations) = hardened::reports::parse::parse(format, &body) {
+            for v in &violations {
+                proptest::prop_assert!(v.blocked.len() <= hardened::reports::parse::MAX_FIELD);
+                proptest::prop_assert!(v.document.len() <= hardened::reports::parse::MAX_FIELD);
+                proptest::prop_assert!(!v.document.contains('?'));
+            }
+        }
+        let _ = c.accept(&ReportsConfig::default(), format, &body, Instant::now());
+        for (kind, directive) in c.counts().keys() {
+            proptest::prop_assert!(TYPES.contains(kind));
+            proptest::prop_assert!(
+                CSP_DIRECTIVES.contains(directive)
+                    || ISOLATION_KINDS.contains(directive)
+                    || FEATURES.contains(directive)
+                    || *directive == OTHER
+                    || *directive == NO_DIRECTIVE
+            );
+        }
+    }
 }
