@@ -4,8 +4,9 @@
 //! report-only checks would have rejected (`report-only: ...`), and the pages served
 //! (the access log). Then, per policy, whether it is ready to enforce.
 //!
-//! A collector line stands for itself and the `repeats` of the window before it, so the
-//! counts are exact but for the repeats of each violation's last window.
+//! A collector line stands for itself and the `repeats` of the window before it, and a
+//! server that stops logs the repeats of the windows still open, so the counts of a
+//! stopped server's log are exact (a running one's lack its open windows' repeats).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -116,12 +117,17 @@ impl Summary {
             if field(&v, "method") == "GET" && (200..300).contains(&status) {
                 self.pages += 1;
             }
-        } else if target == "hardened::reports" && message == "violation report" {
+        } else if target == "hardened::reports"
+            && (message == "violation report" || message == "violation report repeats")
+        {
             let mut policy = field(&v, "report_type").to_owned();
             if field(&v, "disposition") != "report" {
                 policy.push_str(" (enforced)");
             }
             let repeats = v.get("repeats").and_then(Value::as_u64).unwrap_or(0);
+            // A report line stands for itself and the repeats of the window before; a
+            // repeats line (written when the server stopped) for its repeats only.
+            let own = u64::from(message == "violation report");
             self.findings
                 .entry((
                     policy,
@@ -130,7 +136,7 @@ impl Summary {
                     field(&v, "document").to_owned(),
                 ))
                 .or_default()
-                .add(1 + repeats, at);
+                .add(own + repeats, at);
         } else if message.starts_with("report-only: request would be") {
             let source = match field(&v, "origin") {
                 "" => "(no origin)",

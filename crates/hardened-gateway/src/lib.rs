@@ -252,6 +252,7 @@ impl Gateway {
         F: Future<Output = ()>,
     {
         let proxy = self.proxy;
+        let reports = proxy.reports.collector().clone();
         let tunnels = proxy.tunnels().clone();
         let shutdown = async {
             shutdown.await;
@@ -280,5 +281,7 @@ impl Gateway {
         }
         // Upgraded connections (WebSockets) get the same drain timeout.
         tunnels.closed().await;
+        // The log accounts for every report received, the last windows' repeats too.
+        reports.flush();
     }
 }

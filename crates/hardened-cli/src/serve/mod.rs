@@ -363,6 +363,9 @@ async fn serve(
                     .serve(p, app.clone(), shutdown())
             });
             tokio::join!(main.serve(listener, app, shutdown()), maybe(plain));
+            if let Some(r) = &reports {
+                r.collector().flush();
+            }
         }
     }
     if let Some(r) = tls_reload {

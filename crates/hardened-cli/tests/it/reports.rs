@@ -101,9 +101,11 @@ fn a_rollout_that_still_fires_is_not_ready_and_says_what_fires() {
         out.contains("CSP report-only: 2 directives still fire → not ready"),
         "{out}"
     );
-    // The two alike reports are one log line (deduplicated within the window).
+    // The two alike reports are one log line (deduplicated within the window), and the
+    // repeat is logged when the gateway stops: counted exactly.
+    assert_eq!(log.matches("\"violation report\"").count(), 2, "{log}");
     assert!(
-        out.contains("    img-src: https://cdn.example.net (1)"),
+        out.contains("    img-src: https://cdn.example.net (2)"),
         "{out}"
     );
     assert!(out.contains("    script-src-elem: inline (1)"), "{out}");

@@ -137,6 +137,29 @@ impl Collector {
         Ok(violations.len())
     }
 
+    /// Logs the repeats not yet logged of every open window (`violation report
+    /// repeats`, with `repeats`), and closes the windows: called when a server stops, so
+    /// its log accounts for every report it received.
+    pub fn flush(&self) {
+        let Ok(mut windows) = self.windows.lock() else {
+            return;
+        };
+        for (v, w) in windows.drain() {
+            if w.repeats > 0 {
+                tracing::warn!(
+                    target: "hardened::reports",
+                    report_type = v.kind,
+                    directive = v.directive,
+                    disposition = v.disposition.as_str(),
+                    blocked = %Escaped(v.blocked.as_bytes()),
+                    document = %Escaped(v.document.as_bytes()),
+                    repeats = w.repeats,
+                    "violation report repeats"
+                );
+            }
+        }
+    }
+
     /// Counts a refused upload.
     pub fn reject(&self, e: UploadError) {
         if let Some(i) = UploadError::ALL.iter().position(|r| *r == e)

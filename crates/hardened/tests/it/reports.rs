@@ -341,6 +341,27 @@ fn a_violation_is_logged_once_per_window_and_counted_every_time() {
     assert_eq!(lines[0]["document"], "/pay");
     assert!(!out.contains("4111") && !out.contains("t=1"), "{out}");
     assert_eq!(c.counts().get(&("csp", "script-src-elem")), Some(&6));
+    // Two more in the new window, then the server stops: the repeats are logged.
+    let out = logs(|| {
+        for i in 62..64 {
+            c.accept(
+                &settings,
+                Format::CspReport,
+                body,
+                start + Duration::from_secs(i),
+            )
+            .unwrap();
+        }
+        c.flush();
+        c.flush();
+    });
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["message"], "violation report repeats");
+    assert_eq!(lines[0]["repeats"], 2);
 }
 
 #[test]
