@@ -43,8 +43,43 @@ struct Window {
 pub struct Collector {
     counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     rejected: [AtomicU64; UploadError::ALL.len()],
-    windows: Mutex<HashMap<Violation, Window>>,
-    clients: Mutex<HashMap<Option<IpAddr>, Bucket>>,
+    windows: Mutex<Table<Violation, Window>>,
+    clients: Mutex<Table<Option<IpAddr>, Bucket>>,
+}
+
+/// A bounded table and when it was last swept of stale entries: a full table is swept
+/// at most once a second, so a flood of newcomers costs no full scan per request.
+#[derive(Debug)]
+struct Table<K, V> {
+    map: HashMap<K, V>,
+    swept: Option<Instant>,
+}
+
+impl<K, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Table {
+            map: HashMap::new(),
+            swept: None,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> Table<K, V> {
+    /// Whether a new key fits: when full, stale entries (`stale`) are removed first,
+    /// unless the table was swept less than a second ago.
+    fn room(&mut self, cap: usize, now: Instant, stale: impl Fn(&V) -> bool) -> bool {
+        if self.map.len() < cap {
+            return true;
+        }
+        let recent = self
+            .swept
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+        if !recent {
+            self.swept = Some(now);
+            self.map.retain(|_, v| !stale(v));
+        }
+        self.map.len() < cap
+    }
 }
 
 impl Collector {
@@ -144,7 +179,7 @@ impl Collector {
         let Ok(mut windows) = self.windows.lock() else {
             return;
         };
-        for (v, w) in windows.drain() {
+        for (v, w) in windows.map.drain() {
             if w.repeats > 0 {
                 tracing::warn!(
                     target: "hardened::reports",
@@ -221,7 +256,7 @@ impl Collector {
         let Ok(mut windows) = self.windows.lock() else {
             return None;
         };
-        if let Some(w) = windows.get_mut(v) {
+        if let Some(w) = windows.map.get_mut(v) {
             if now.saturating_duration_since(w.start) < window {
                 w.repeats += 1;
                 return None;
@@ -233,13 +268,12 @@ impl Collector {
             };
             return Some(repeats);
         }
-        if windows.len() >= MAX_DISTINCT {
-            windows.retain(|_, w| now.saturating_duration_since(w.start) < window);
-            if windows.len() >= MAX_DISTINCT {
-                return None;
-            }
+        if !windows.room(MAX_DISTINCT, now, |w| {
+            now.saturating_duration_since(w.start) >= window
+        }) {
+            return None;
         }
-        windows.insert(
+        windows.map.insert(
             v.clone(),
             Window {
                 start: now,
@@ -259,18 +293,15 @@ impl Collector {
             let secs = now.saturating_duration_since(b.at).as_secs_f64();
             (b.tokens + secs * capacity / 60.0).min(capacity)
         };
-        let key = if clients.contains_key(&client) || clients.len() < MAX_CLIENTS {
+        // Clients whose allowance is full again are idle: forgotten when room is needed.
+        let key = if clients.map.contains_key(&client)
+            || clients.room(MAX_CLIENTS, now, |b| refill(b) >= capacity)
+        {
             client
         } else {
-            // Forget the clients whose allowance is full again: they are idle.
-            clients.retain(|_, b| refill(b) < capacity);
-            if clients.len() < MAX_CLIENTS {
-                client
-            } else {
-                None
-            }
+            None
         };
-        let bucket = clients.entry(key).or_insert(Bucket {
+        let bucket = clients.map.entry(key).or_insert(Bucket {
             tokens: capacity,
             at: now,
         });

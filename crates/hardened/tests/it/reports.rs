@@ -302,6 +302,13 @@ fn many_clients_never_grow_the_table_past_its_cap() {
     }
     // Past the cap, newcomers share one allowance of 1: all but one of them are refused.
     assert_eq!(refused, 499);
+    // A minute later every allowance is full again: the idle clients are forgotten, and
+    // two newcomers each get an allowance of their own.
+    let later = now + Duration::from_secs(61);
+    for n in [1, 2] {
+        let who = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, n)));
+        assert!(c.admit(&settings, &h, who, later).is_ok(), "{n}");
+    }
 }
 
 #[test]
