@@ -41,6 +41,11 @@ pub(crate) struct Args {
     /// header, `report_only` checks), even those no line mentions.
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Read a running gateway's collector instead of logs: its admin listener (plain
+    /// http, e.g. `http://127.0.0.1:9901`; `/reports` is appended). Pages are then the
+    /// requests it let through since it started.
+    #[arg(long, value_name = "URL", conflicts_with = "logs")]
+    admin: Option<String>,
 }
 
 /// One group of findings: how many, and when first and last seen.
@@ -68,6 +73,9 @@ impl Seen {
 /// What the logs hold.
 #[derive(Debug, Default)]
 struct Summary {
+    /// What `pages` counts: `pages` (GET answered 2xx, from the access log) or
+    /// `requests` (let through, from a running gateway's admin listener).
+    unit: &'static str,
     lines: u64,
     skipped: u64,
     /// GET requests answered 2xx (the access log).
@@ -255,15 +263,17 @@ fn verdicts(s: &Summary, configured: &[String]) -> Vec<Verdict> {
                 (
                     false,
                     format!(
-                        "{name}: 0 {what}, but no pages seen (log the requests with --access-log) → not enough evidence"
+                        "{name}: 0 {what}, but no {} seen (log the requests with --access-log) → not enough evidence",
+                        s.unit
                     ),
                 )
             } else {
                 (
                     true,
                     format!(
-                        "{name}: 0 {what} in {} pages over {period} → ready",
-                        grouped(s.pages)
+                        "{name}: 0 {what} in {} {} over {period} → ready",
+                        grouped(s.pages),
+                        s.unit
                     ),
                 )
             };
@@ -321,7 +331,19 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
         Some(p) => configured(p)?,
         None => Vec::new(),
     };
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        unit: "pages",
+        ..Summary::default()
+    };
+    if let Some(url) = &args.admin {
+        // Would-be rejections of `report_only` checks are in the log only.
+        let configured: Vec<String> = configured
+            .into_iter()
+            .filter(|p| !p.ends_with("report_only"))
+            .collect();
+        admin_summary(url, &mut summary)?;
+        return finish(args, &summary, &configured, out);
+    }
     let stdin_only = args.logs.is_empty() || args.logs.iter().all(|p| p.as_os_str() == "-");
     if stdin_only {
         read_lines(std::io::stdin().lock(), &mut summary, "standard input")?;
@@ -343,9 +365,99 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             summary.skipped
         )));
     }
-    let verdicts = verdicts(&summary, &configured);
+    finish(args, &summary, &configured, out)
+}
+
+/// Fills `s` from a running gateway's `GET /reports` (admin listener).
+fn admin_summary(url: &str, s: &mut Summary) -> Result<(), CliError> {
+    let fail = |why: String| CliError::Message(format!("--admin {url:?}: {why}"));
+    let uri: http::Uri = url.parse().map_err(|e| fail(format!("{e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(fail(
+            "give the admin listener's plain http URL, e.g. http://127.0.0.1:9901".into(),
+        ));
+    }
+    let authority = uri.authority().ok_or_else(|| fail("no host".into()))?;
+    let path = match uri.path() {
+        "" | "/" => "/reports",
+        p => p,
+    };
+    let body = fetch(authority, path).map_err(|e| fail(e.to_string()))?;
+    let doc: Value = serde_json::from_str(&body)
+        .map_err(|_| fail(format!("not the collector's JSON: {}", body.trim())))?;
+    if doc["schema"] != "hardened.reports.live/v1" {
+        return Err(fail(format!("not the collector's JSON: {}", body.trim())));
+    }
+    s.unit = "requests";
+    s.lines = 1;
+    s.access_lines = 1;
+    s.pages = doc["requests_allowed"].as_u64().unwrap_or(0);
+    s.first = field(&doc, "started").to_owned();
+    s.last = field(&doc, "now").to_owned();
+    for v in doc["violations"].as_array().into_iter().flatten() {
+        let mut policy = field(v, "type").to_owned();
+        if field(v, "disposition") != "report" {
+            policy.push_str(" (enforced)");
+        }
+        let seen = s
+            .findings
+            .entry((
+                policy,
+                field(v, "directive").to_owned(),
+                field(v, "blocked").to_owned(),
+                field(v, "document").to_owned(),
+            ))
+            .or_default();
+        seen.add(v["count"].as_u64().unwrap_or(0), field(v, "first_seen"));
+        seen.add(0, field(v, "last_seen"));
+    }
+    Ok(())
+}
+
+/// The body of `GET path` from `authority` (plain http, bounded in time and size).
+fn fetch(authority: &http::uri::Authority, path: &str) -> std::io::Result<String> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let timeout = std::time::Duration::from_secs(10);
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let addr = (host, authority.port_u16().unwrap_or(80))
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("no address"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.take(64 << 20).read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("not an HTTP answer"))?;
+    let status = head.split(' ').nth(1).unwrap_or("");
+    if status != "200" {
+        return Err(std::io::Error::other(format!(
+            "answered {status}: {}",
+            body.trim()
+        )));
+    }
+    Ok(body.to_owned())
+}
+
+/// Prints the summary and verdicts; the exit code.
+fn finish(
+    args: &Args,
+    summary: &Summary,
+    configured: &[String],
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let verdicts = verdicts(summary, configured);
     match args.format {
-        Format::Human => human(&summary, &verdicts, out)?,
+        Format::Human => human(summary, &verdicts, out)?,
         Format::Json => {
             let findings: Vec<Value> = summary
                 .findings
@@ -372,7 +484,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> Result<ExitCode, CliError
             let doc = json!({
                 "schema": "hardened.reports/v1",
                 "lines": summary.lines, "skipped": summary.skipped,
-                "pages": summary.pages, "first_seen": summary.first, "last_seen": summary.last,
+                "pages": summary.pages, "unit": summary.unit, "first_seen": summary.first, "last_seen": summary.last,
                 "findings": findings, "verdicts": judged,
             });
             writeln!(
@@ -407,12 +519,21 @@ fn read_lines(r: impl Read, s: &mut Summary, name: &str) -> Result<(), CliError>
 fn human(s: &Summary, verdicts: &[Verdict], out: &mut dyn Write) -> Result<(), CliError> {
     writeln!(
         out,
-        "{} log lines from {} to {} ({}); {} pages served{}",
-        grouped(s.lines),
+        "{} from {} to {} ({}); {} {}{}",
+        if s.unit == "requests" {
+            "the collector of a running gateway".to_owned()
+        } else {
+            format!("{} log lines", grouped(s.lines))
+        },
         if s.first.is_empty() { "?" } else { &s.first },
         if s.last.is_empty() { "?" } else { &s.last },
         span(&s.first, &s.last),
         grouped(s.pages),
+        if s.unit == "requests" {
+            "requests let through"
+        } else {
+            "pages served"
+        },
         if s.access_lines == 0 {
             " (no access log lines: run with --access-log to count pages)"
         } else {

@@ -252,6 +252,16 @@ impl Metrics {
         out
     }
 
+    /// The report collector attached, if any.
+    pub fn reports(&self) -> Option<&Arc<hardened::reports::Collector>> {
+        self.reports.get()
+    }
+
+    /// Requests counted with `outcome`.
+    pub fn requests(&self, outcome: Outcome) -> u64 {
+        self.requests.get(outcome.index()).map_or(0, Counter::get)
+    }
+
     /// Counts a request.
     pub fn request(&self, outcome: Outcome) {
         if let Some(c) = self.requests.get(outcome.index()) {

@@ -203,3 +203,75 @@ fn the_demo_app_serves_the_collector_too() {
     assert_eq!(request(srv.addr, text_upload, &report), 415);
     assert_eq!(request(srv.addr, "GET / HTTP/1.1", ""), 200);
 }
+
+#[test]
+fn a_running_gateway_is_judged_over_its_admin_listener() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let up = rt.block_on(upstream(|_req| async {
+        Ok::<_, std::convert::Infallible>(text("page"))
+    }));
+    let target = format!("http://{}", up.addr);
+    let admin = crate::common::free_port().to_string();
+    let srv = Served::start(
+        Some(CONFIG),
+        &["--upstream", &target, "--admin-listen", &admin],
+    );
+    let admin_url = format!("http://{admin}");
+    let dir = workdir(Some(CONFIG));
+    let judge = |format: &str| {
+        run(command(
+            dir.path(),
+            &[
+                "reports",
+                "--config",
+                "config.yaml",
+                "--admin",
+                &admin_url,
+                "--format",
+                format,
+            ],
+        ))
+    };
+    // Pages and no report yet: ready (the CSRF check's would-be rejections are in the
+    // log only, so over the admin listener only the CSP is judged).
+    for _ in 0..3 {
+        assert_eq!(request(srv.addr, "GET / HTTP/1.1", ""), 200);
+    }
+    let r = judge("human");
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("CSP report-only: 0 violations in 3 requests over"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("csrf"), "{}", r.stdout);
+
+    let img = report("img-src", "https://cdn.example.net/a.png");
+    for _ in 0..3 {
+        assert_eq!(request(srv.addr, UPLOAD, &img), 204);
+    }
+    let r = judge("human");
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("CSP report-only: 1 directive still fires → not ready"),
+        "{}",
+        r.stdout
+    );
+    // Exact while it runs: the collector counts every report, not only logged lines.
+    assert!(
+        r.stdout
+            .contains("    img-src: https://cdn.example.net (3)"),
+        "{}",
+        r.stdout
+    );
+    let r = judge("json");
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["unit"], "requests");
+
+    // Not an admin listener: a usage error naming the URL.
+    let r = run(command(dir.path(), &["reports", "--admin", &srv.url("/")]));
+    assert_eq!(r.code, Some(2), "{}", r.stdout);
+    assert!(r.stderr.contains("--admin"), "{}", r.stderr);
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::Method;
 
@@ -30,17 +30,37 @@ struct Bucket {
     at: Instant,
 }
 
-/// A distinct violation's current window.
+/// A distinct violation's current window, and its totals since it was first seen.
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start: Instant,
     /// Reports of it within the window after the one that was logged.
     repeats: u64,
+    /// Reports of it since it was first seen.
+    total: u64,
+    first_seen: SystemTime,
+    last_seen: SystemTime,
+}
+
+/// A distinct violation the collector tracks, with how many reports named it and when
+/// ([`Collector::tracked`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tracked {
+    /// The violation.
+    pub violation: Violation,
+    /// Reports of it since it was first seen.
+    pub count: u64,
+    /// The first report of it.
+    pub first_seen: SystemTime,
+    /// The last report of it.
+    pub last_seen: SystemTime,
 }
 
 /// Receives reports: see the [module docs](super).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Collector {
+    started: SystemTime,
     counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     rejected: [AtomicU64; UploadError::ALL.len()],
     windows: Mutex<Table<Violation, Window>>,
@@ -82,10 +102,49 @@ impl<K: std::hash::Hash + Eq, V> Table<K, V> {
     }
 }
 
+impl Default for Collector {
+    fn default() -> Self {
+        Collector {
+            started: SystemTime::now(),
+            counts: Mutex::default(),
+            rejected: Default::default(),
+            windows: Mutex::default(),
+            clients: Mutex::default(),
+        }
+    }
+}
+
 impl Collector {
     /// An empty collector.
     pub fn new() -> Collector {
         Collector::default()
+    }
+
+    /// When it was created.
+    pub fn started(&self) -> SystemTime {
+        self.started
+    }
+
+    /// The distinct violations tracked now (at most [`MAX_DISTINCT`]), most reported
+    /// first: what an admin endpoint shows of a running server.
+    pub fn tracked(&self) -> Vec<Tracked> {
+        let mut out: Vec<Tracked> = self
+            .windows
+            .lock()
+            .map(|w| {
+                w.map
+                    .iter()
+                    .map(|(v, w)| Tracked {
+                        violation: v.clone(),
+                        count: w.total,
+                        first_seen: w.first_seen,
+                        last_seen: w.last_seen,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|t| std::cmp::Reverse(t.count));
+        out
     }
 
     /// Judges an upload's head, before its body is read: the method, the client's rate,
@@ -172,6 +231,47 @@ impl Collector {
         Ok(violations.len())
     }
 
+    /// What it holds now as one JSON object (`hardened.reports.live/v1`): `started`,
+    /// `now`, `requests_allowed` (when the caller counts them), `violations` (each
+    /// tracked violation's labels, blocked source, page path, `count`, `first_seen`,
+    /// `last_seen`), `counts` by type and directive, and `rejected` by reason.
+    pub fn snapshot_json(&self, requests_allowed: Option<u64>) -> String {
+        use serde_json::{Value, json};
+        let violations: Vec<Value> = self
+            .tracked()
+            .into_iter()
+            .map(|t| {
+                let v = t.violation;
+                json!({
+                    "type": v.kind, "directive": v.directive,
+                    "disposition": v.disposition.as_str(),
+                    "blocked": v.blocked, "document": v.document, "count": t.count,
+                    "first_seen": super::rfc3339(t.first_seen),
+                    "last_seen": super::rfc3339(t.last_seen),
+                })
+            })
+            .collect();
+        let counts: Vec<Value> = self
+            .counts()
+            .into_iter()
+            .map(|((kind, directive), n)| json!({"type": kind, "directive": directive, "count": n}))
+            .collect();
+        let rejected: serde_json::Map<String, Value> = UploadError::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), json!(self.rejected(*r))))
+            .collect();
+        json!({
+            "schema": "hardened.reports.live/v1",
+            "started": super::rfc3339(self.started),
+            "now": super::rfc3339(SystemTime::now()),
+            "requests_allowed": requests_allowed,
+            "violations": violations,
+            "counts": counts,
+            "rejected": rejected,
+        })
+        .to_string()
+    }
+
     /// Logs the repeats not yet logged of every open window (`violation report
     /// repeats`, with `repeats`), and closes the windows: called when a server stops, so
     /// its log accounts for every report it received.
@@ -256,16 +356,17 @@ impl Collector {
         let Ok(mut windows) = self.windows.lock() else {
             return None;
         };
+        let seen = SystemTime::now();
         if let Some(w) = windows.map.get_mut(v) {
+            w.total += 1;
+            w.last_seen = seen;
             if now.saturating_duration_since(w.start) < window {
                 w.repeats += 1;
                 return None;
             }
             let repeats = w.repeats;
-            *w = Window {
-                start: now,
-                repeats: 0,
-            };
+            w.start = now;
+            w.repeats = 0;
             return Some(repeats);
         }
         if !windows.room(MAX_DISTINCT, now, |w| {
@@ -278,6 +379,9 @@ impl Collector {
             Window {
                 start: now,
                 repeats: 0,
+                total: 1,
+                first_seen: seen,
+                last_seen: seen,
             },
         );
         Some(0)

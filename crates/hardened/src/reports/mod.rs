@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-pub use collector::{Collector, MAX_CLIENTS, MAX_DISTINCT};
+pub use collector::{Collector, MAX_CLIENTS, MAX_DISTINCT, Tracked};
 pub use parse::{Disposition, Format, UploadError, Violation};
 pub use service::{ReportsFuture, ReportsService};
 
@@ -210,4 +210,30 @@ pub(crate) fn with_report_to(
         }
         _ => value,
     }
+}
+
+/// `t` as an RFC 3339 UTC timestamp with microseconds (`2026-12-07T15:24:45.960228Z`),
+/// as the JSON log writes them.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
 }

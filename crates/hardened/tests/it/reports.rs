@@ -728,3 +728,38 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn timestamps_render_as_the_json_log_writes_them() {
+    use std::time::UNIX_EPOCH;
+    let cases: &[(u64, u32, &str)] = &[
+        (0, 0, "1970-01-01T00:00:00.000000Z"),
+        (1_796_657_085, 960_228, "2026-12-07T15:24:45.960228Z"),
+        (951_782_400, 0, "2000-02-29T00:00:00.000000Z"),
+        (4_107_542_399, 999_999, "2100-02-28T23:59:59.999999Z"),
+    ];
+    for (secs, micros, want) in cases {
+        let t = UNIX_EPOCH + Duration::from_secs(*secs) + Duration::from_micros(u64::from(*micros));
+        assert_eq!(hardened::reports::rfc3339(t), *want);
+    }
+}
+
+#[test]
+fn the_snapshot_lists_each_violation_with_its_count() {
+    let c = Collector::new();
+    let settings = ReportsConfig::default();
+    let body = br#"{"csp-report":{"effective-directive":"img-src","blocked-uri":"https://x.test/a?b","document-uri":"https://app.test/p?q"}}"#;
+    for _ in 0..3 {
+        c.accept(&settings, Format::CspReport, body, Instant::now())
+            .unwrap();
+    }
+    c.reject(UploadError::TooLarge);
+    let doc: serde_json::Value = serde_json::from_str(&c.snapshot_json(Some(9))).unwrap();
+    assert_eq!(doc["schema"], "hardened.reports.live/v1");
+    assert_eq!(doc["requests_allowed"], 9);
+    assert_eq!(doc["violations"][0]["count"], 3);
+    assert_eq!(doc["violations"][0]["blocked"], "https://x.test");
+    assert_eq!(doc["violations"][0]["document"], "/p");
+    assert_eq!(doc["rejected"]["too_large"], 1);
+    assert_eq!(doc["counts"][0]["count"], 3);
+}
