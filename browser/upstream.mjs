@@ -17,6 +17,13 @@
 //   GET  /ws                WebSocket echo (a plain GET without Upgrade gets 426)
 //   GET  /__log             the recorded requests as JSON (not recorded itself)
 //   DELETE /__log           clears the record
+//   GET  /violate?img=URL   a page whose inline script and image a strict CSP blocks
+//                           (`?csp=POLICY&endpoints=VALUE`: the page sets its own
+//                           CSP-Report-Only and Reporting-Endpoints, to capture reports)
+//   GET  /clean             a page a strict CSP allows (no inline code, same-origin only)
+//   GET  /pixel.png         a 1x1 PNG
+//   POST /__reports         records a report upload (content type and raw body)
+//   GET  /__reports         the recorded uploads as JSON
 // Static routes (the other ports):
 //   GET  /                  an HTML page naming its origin
 //   GET  /form?action=URL   a page that auto-submits a urlencoded POST form to URL
@@ -64,6 +71,27 @@ function formPage(req, res, url) {
     '</form><script>document.forms[0].submit()</script>');
 }
 
+// Report uploads received at /__reports (the capture of real browser reports).
+const reports = [];
+
+const PIXEL = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+  'base64');
+
+// A page that breaks a strict CSP on purpose: an inline script (it sets
+// `window.inlineRan`) and an image from `?img=URL`. With `?csp=`, the page sends its own
+// Content-Security-Policy-Report-Only (and `?endpoints=` its Reporting-Endpoints).
+function violatePage(req, res, url) {
+  const csp = url.searchParams.get('csp');
+  if (csp) res.setHeader('content-security-policy-report-only', csp);
+  const endpoints = url.searchParams.get('endpoints');
+  if (endpoints) res.setHeader('reporting-endpoints', endpoints);
+  const img = url.searchParams.get('img') || '/pixel.png';
+  return page(req, res,
+    `<img id="img" src="${escapeHtml(img)}" alt="">` +
+    '<script>window.inlineRan = true;</script>');
+}
+
 function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -95,8 +123,23 @@ function upstreamHandler(port) {
       }
       return json(res, 200, log);
     }
+    if (url.pathname === '/__reports') {
+      const raw = await drain(req);
+      if (req.method === 'POST') {
+        reports.push({ contentType: req.headers['content-type'] || '', body: raw });
+        res.writeHead(204);
+        return res.end();
+      }
+      return json(res, 200, reports);
+    }
     const body = await drain(req);
     record('upstream', port, req, { body });
+    if (url.pathname === '/violate' && req.method === 'GET') return violatePage(req, res, url);
+    if (url.pathname === '/clean' && req.method === 'GET') return page(req, res, '<p>clean</p>');
+    if (url.pathname === '/pixel.png') {
+      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+      return res.end(PIXEL);
+    }
     if (url.pathname === '/' && req.method === 'GET') return page(req, res);
     if (url.pathname === '/form' && req.method === 'GET') return formPage(req, res, url);
     if (url.pathname === '/ws') {

@@ -137,7 +137,7 @@ export async function startUpstream(statics = []) {
  * function of the gateway's own port, so the config can name `http://host:PORT` origins).
  * Returns {port, configPath, output(), stop()}.
  */
-export async function startGateway({ name, yaml, upstreamPort, env = {} }) {
+export async function startGateway({ name, yaml, upstreamPort, env = {}, args = [] }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hardened-browser-${name}-`));
   tempDirs.add(dir);
   let lastError;
@@ -149,6 +149,7 @@ export async function startGateway({ name, yaml, upstreamPort, env = {} }) {
       'serve', '--config', configPath,
       '--listen', `127.0.0.1:${port}`,
       '--upstream', `http://127.0.0.1:${upstreamPort}`,
+      ...args,
     ], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,7 +159,7 @@ export async function startGateway({ name, yaml, upstreamPort, env = {} }) {
     }));
     let stderr = '';
     try {
-      await waitForLine(child, /listening on http:\/\//, 15_000, `gateway ${name}`);
+      await waitForLine(child, /listening on https?:\/\//, 15_000, `gateway ${name}`);
       child.stderr.on('data', (d) => { stderr += d; });
       return {
         port,

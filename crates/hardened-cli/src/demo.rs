@@ -65,14 +65,31 @@ pub(crate) fn respond<B>(security: &Security, req: Request<B>) -> Response<Full<
 /// What the demo app answers with.
 type DemoResult = Result<Response<Full<Bytes>>, Infallible>;
 
-/// The demo app as a tower service.
-pub(crate) fn service<B>(
+/// The demo app, with the violation report collector at its path when the policy has a
+/// `reports:` section (as the gateway answers it in front of an upstream).
+pub(crate) fn with_reports(
     security: Security,
+    reports: Option<hardened::reports::ReportsService>,
 ) -> impl tower::Service<
-    Request<B>,
+    Request<hyper::body::Incoming>,
     Response = Response<Full<Bytes>>,
     Error = Infallible,
-    Future = std::future::Ready<DemoResult>,
+    Future = std::pin::Pin<Box<dyn std::future::Future<Output = DemoResult> + Send>>,
 > + Clone {
-    tower::service_fn(move |req: Request<B>| std::future::ready(Ok(respond(&security, req))))
+    use tower::ServiceExt as _;
+    tower::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let reports = reports
+            .clone()
+            .filter(|r| req.uri().path() == r.settings().path);
+        let security = security.clone();
+        Box::pin(async move {
+            match reports {
+                Some(svc) => {
+                    let resp = svc.oneshot(req).await?;
+                    Ok(resp.map(|text| Full::new(Bytes::from(text))))
+                }
+                None => Ok(respond(&security, req)),
+            }
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = DemoResult> + Send>>
+    })
 }

@@ -11,6 +11,7 @@ mod healthcheck;
 mod init;
 mod logging;
 mod meta;
+mod reports;
 mod secret_key;
 mod serve;
 mod show;
@@ -66,6 +67,9 @@ enum Command {
     Completions(meta::CompletionsArgs),
     /// Print the manual page, or write one page per command with --dir.
     Man(meta::ManArgs),
+    /// Summarise the violation reports and report-only lines of JSON logs, and say per
+    /// policy whether it is ready to enforce.
+    Reports(reports::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Healthcheck(a) => healthcheck::run(&a, &mut out),
         Command::Completions(a) => meta::completions(&a, &mut out),
         Command::Man(a) => meta::man(&a, &mut out),
+        Command::Reports(a) => reports::run(&a, &mut out),
     };
     let _ = out.flush();
     match result {

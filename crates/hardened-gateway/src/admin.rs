@@ -31,6 +31,9 @@ const READY_CACHE: Duration = Duration::from_secs(1);
 ///   connection (checked with a 500 ms timeout, the result reused for 1 s), else `503`
 ///   (readiness); `503` too once [`draining`](Self::draining) was called;
 /// - `GET /metrics`: the [`Metrics`] in the Prometheus text format.
+/// - `GET /reports`: the violation report collector's state as JSON
+///   ([`Collector::snapshot_json`](hardened::reports::Collector::snapshot_json)), 404
+///   without one.
 ///
 /// Any other path is `404`, any other method `405`.
 #[derive(Clone, Debug)]
@@ -131,9 +134,29 @@ impl Admin {
                 );
                 resp
             }
+            "/reports" => match self.inner.metrics.reports() {
+                Some(collector) => {
+                    let allowed = self
+                        .inner
+                        .metrics
+                        .requests(crate::metrics::Outcome::Allowed);
+                    let mut resp = Response::new(Full::new(Bytes::from(
+                        collector.snapshot_json(Some(allowed)),
+                    )));
+                    resp.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    resp
+                }
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    "no report collector: add `reports: true` to the configuration\n",
+                ),
+            },
             _ => text(
                 StatusCode::NOT_FOUND,
-                "not found; try /healthz, /readyz or /metrics\n",
+                "not found; try /healthz, /readyz, /metrics or /reports\n",
             ),
         }
     }

@@ -37,6 +37,8 @@ pub(crate) struct Admitted {
     /// The request's `Origin` when the policy (the request's route, or the global
     /// CORS rules) allows it.
     pub(crate) cors_origin: Option<HeaderValue>,
+    /// The collector's settings when the request is an upload to its path.
+    pub(crate) reports: Option<hardened::reports::ReportsConfig>,
 }
 
 /// The methods the gateway answers `Allow` with.
@@ -59,6 +61,8 @@ pub(crate) struct Proxy {
     responses: Arc<ResponseBuffering>,
     /// The request header carrying the CSP nonce to the upstream.
     nonce_header: HeaderName,
+    /// The violation report collector, answering `reports.path` itself.
+    pub(crate) reports: crate::reports::Reports,
 }
 
 /// The proxy for one client connection.
@@ -203,6 +207,7 @@ impl Proxy {
             bodies: BodyLimits::new(options),
             responses: Arc::new(ResponseBuffering::new(options)),
             nonce_header: options.csp_nonce_header.clone(),
+            reports: crate::reports::Reports::new(options),
         }
     }
 
@@ -286,6 +291,7 @@ impl Proxy {
         let Some(Admitted {
             client: facts,
             cors_origin,
+            reports,
         }) = parts.extensions.remove::<Admitted>()
         else {
             tracing::error!("a request reached the proxy without the security layer's decision");
@@ -294,6 +300,10 @@ impl Proxy {
                 "the request was not admitted by the policy",
             );
         };
+        if let Some(settings) = &reports {
+            let client = crate::reports::client_address(&parts, facts);
+            return self.reports.receive(settings, &parts, body, client).await;
+        }
         let (peer, trusted, secure) = (facts.peer(), facts.trusted_proxy(), facts.secure());
         let original_authority = parts.uri.authority().cloned();
         let buffer_body = self.bodies.buffers(parts.uri.path());

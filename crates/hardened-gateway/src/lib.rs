@@ -129,6 +129,7 @@ mod options;
 mod pool;
 pub mod reload;
 mod reply;
+mod reports;
 mod scrub;
 mod server;
 mod target;
@@ -216,6 +217,7 @@ impl Gateway {
     /// in `metrics` (see [`Metrics`]; serve them with an [`Admin`] listener).
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Gateway {
+        metrics.attach_reports(self.proxy.reports.collector().clone());
         self.server = self.server.with_metrics(metrics);
         self
     }
@@ -255,6 +257,7 @@ impl Gateway {
         F: Future<Output = ()>,
     {
         let proxy = self.proxy;
+        let reports = proxy.reports.collector().clone();
         let tunnels = proxy.tunnels().clone();
         let shutdown = async {
             shutdown.await;
@@ -283,5 +286,7 @@ impl Gateway {
         }
         // Upgraded connections (WebSockets) get the same drain timeout.
         tunnels.closed().await;
+        // The log accounts for every report received, the last windows' repeats too.
+        reports.flush();
     }
 }

@@ -142,6 +142,8 @@ pub struct Metrics {
     open_connections: Gauge,
     reloads: [Counter; 2],
     generation: Gauge,
+    /// The violation report collector, once a gateway serving reports is attached.
+    reports: std::sync::OnceLock<Arc<hardened::reports::Collector>>,
 }
 
 impl Default for Metrics {
@@ -221,7 +223,15 @@ impl Metrics {
             open_connections,
             reloads,
             generation,
+            reports: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Adds the report collector's `hardened_reports_total` and
+    /// `hardened_reports_rejected_total` to [`encode`](Metrics::encode) (the first
+    /// collector attached is kept).
+    pub fn attach_reports(&self, collector: Arc<hardened::reports::Collector>) {
+        let _ = self.reports.set(collector);
     }
 
     /// The Prometheus text format (version 0.0.4) of every metric.
@@ -229,7 +239,28 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        if let Some(reports) = self.reports.get() {
+            // Before the end marker, when the encoder wrote one.
+            let eof = out.ends_with("# EOF\n");
+            if eof {
+                out.truncate(out.len() - "# EOF\n".len());
+            }
+            reports.encode(&mut out);
+            if eof {
+                out.push_str("# EOF\n");
+            }
+        }
         out
+    }
+
+    /// The report collector attached, if any.
+    pub fn reports(&self) -> Option<&Arc<hardened::reports::Collector>> {
+        self.reports.get()
+    }
+
+    /// Requests counted with `outcome`.
+    pub fn requests(&self, outcome: Outcome) -> u64 {
+        self.requests.get(outcome.index()).map_or(0, Counter::get)
     }
 
     /// Counts a request.

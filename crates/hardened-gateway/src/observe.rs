@@ -106,15 +106,24 @@ impl Record for RequestRecord {
     fn decided(
         &mut self,
         parts: &mut http::request::Parts,
-        _security: &Security,
+        security: &Security,
         decision: &Decision,
     ) {
         match decision {
             Decision::Pass(facts) => {
-                // The proxy judges forwarded headers with the same policy and facts.
+                // The proxy judges forwarded headers with the same policy and facts;
+                // an upload to the collector's path gets the collector's settings of
+                // the policy in force (a comparison, for every other request).
+                let reports = security
+                    .policy()
+                    .reports
+                    .as_ref()
+                    .filter(|r| parts.uri.path() == r.path)
+                    .cloned();
                 parts.extensions.insert(crate::forward::Admitted {
                     client: facts.client(),
                     cors_origin: facts.cors_origin().cloned(),
+                    reports,
                 });
             }
             decision => {

@@ -79,6 +79,7 @@ pub mod domain;
 pub mod enforce;
 pub mod policy;
 pub mod probe;
+pub mod reports;
 pub mod route;
 pub mod service;
 

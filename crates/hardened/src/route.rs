@@ -189,7 +189,12 @@ impl RouteBuilder {
             .filter(|p| p.kind() != crate::config::ProblemKind::CatchAll)
             .map(|p| p.rekey("routes[0]", "route"))
             .collect();
-        let route = crate::policy::derive_route(&self.config, &policy.headers, &policy.cors);
+        let mut route = crate::policy::derive_route(&self.config, &policy.headers, &policy.cors);
+        crate::policy::point_route_headers(
+            &mut route,
+            policy.reports.as_ref(),
+            policy.environment.is_strict(),
+        );
         let rules = crate::enforce::RouteRules::compile(
             "route layer".to_owned(),
             None,

@@ -366,6 +366,7 @@ pub(crate) fn log_reported(answer: &Answer, parts: &http::request::Parts) {
             code = r.code(),
             method = %parts.method,
             path = %Escaped(parts.uri.path().as_bytes()),
+            origin = %Escaped(parts.headers.get(http::header::ORIGIN).map_or(&b""[..], |v| v.as_bytes())),
             reason = %Escaped(r.reason().as_bytes()),
             fix = %Escaped(r.fix().as_bytes()),
             "report-only: request would be rejected"

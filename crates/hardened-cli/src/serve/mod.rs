@@ -285,9 +285,14 @@ async fn serve(
         }
         None => {
             // The demo app shows the policy it was started with.
-            let app = demo::service(policy.current());
+            let start = policy.current();
+            let reports = hardened::reports::ReportsService::for_security(&start);
+            let app = demo::with_reports(start, reports.clone());
             let mut server = Server::with_policy(policy, options).with_access_log(access_log);
             if let Some(m) = metrics {
+                if let Some(r) = &reports {
+                    m.attach_reports(r.collector().clone());
+                }
                 server = server.with_metrics(m);
             }
             let main = match &tls {
@@ -300,6 +305,9 @@ async fn serve(
                     .serve(p, app.clone(), shutdown())
             });
             tokio::join!(main.serve(listener, app, shutdown()), maybe(plain));
+            if let Some(r) = &reports {
+                r.collector().flush();
+            }
         }
     }
     if let Some(r) = tls_reload {

@@ -191,18 +191,21 @@ fn notes(m: &Model<'_>, name: &str) -> Notes {
         }
         "CSRF_TRUSTED_ORIGINS" => {
             let mut after = Vec::new();
-            if !p.csrf.exempt_paths.is_empty() {
+            // The report collector's path is hardened's own, never a Django view.
+            let collector = p.reports.as_ref().map(|r| r.path.as_str());
+            let exempt: Vec<&String> = p
+                .csrf
+                .exempt_paths
+                .iter()
+                .filter(|s| Some(s.as_str()) != collector)
+                .collect();
+            if !exempt.is_empty() {
                 after.push(
                     "hardened exempts these paths from the CSRF check; in Django, mark their views"
                         .to_owned(),
                 );
                 after.push("with @csrf_exempt:".to_owned());
-                after.extend(
-                    p.csrf
-                        .exempt_paths
-                        .iter()
-                        .map(|s| format!("  {}", py_str(s))),
-                );
+                after.extend(exempt.iter().map(|s| format!("  {}", py_str(s))));
             }
             Notes {
                 after,

@@ -163,8 +163,19 @@ pub(super) fn header_pairs(h: &hardened::policy::HeaderRules) -> Vec<(&'static s
     ];
     for (name, value) in named {
         if let Some(value) = value {
-            v.push((name, value.to_owned()));
+            let mut value = value.to_owned();
+            // The collector's endpoint for COOP and COEP reports (`reports:`).
+            if let Some(e) = &h.isolation_report_to
+                && name.starts_with("Cross-Origin-")
+                && !name.ends_with("Resource-Policy")
+            {
+                value.push_str(&format!("; report-to=\"{e}\""));
+            }
+            v.push((name, value));
         }
+    }
+    if let Some(endpoints) = &h.reporting_endpoints {
+        v.push(("Reporting-Endpoints", endpoints.clone()));
     }
     v
 }

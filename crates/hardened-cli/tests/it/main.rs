@@ -7,6 +7,7 @@
 //!   gateway, direct TLS, admin listener and reload, hostile requests);
 //! - `body_units`: the units of `--client-max-body-size`;
 //! - `routes`: `routes:` in `show`, `explain` and `check`;
+//! - `reports`: `hardened reports` over the log of a gateway that received reports;
 //! - `config_doc`: docs/config.md lists exactly the keys, variables and flags;
 //! - `deploy`: the deployment files;
 //! - `django_upstream`: the gateway in front of Django with CSRF left to Django;
@@ -39,6 +40,7 @@ mod hardening;
 mod hostile;
 mod init;
 mod ops;
+mod reports;
 mod routes;
 mod serve;
 mod serve_claims;

@@ -10,6 +10,7 @@
 //! - `reload`: policy reload while serving;
 //! - `routes`: per-route policy from the file, and its reload;
 //! - `admin`: the admin listener, metrics and request ids;
+//! - `reports`: the violation report collector;
 //! - `tls`: direct TLS.
 //!
 //! The memory tests of `slow_clients` measure this process's RSS: every other test
@@ -23,6 +24,7 @@ mod forward_holes;
 mod gateway;
 mod policy_edges;
 mod reload;
+mod reports;
 mod routes;
 mod slow_clients;
 mod timeouts;

@@ -68,6 +68,8 @@ pub enum RuleId {
     CspMissing,
     /// `report-only`: every check enforces (report_only is off).
     ReportOnly,
+    /// `report-only-no-collector`: a report-only CSP has somewhere to send its reports.
+    ReportOnlyNoCollector,
     /// `database-password-weak`: the database password is strong.
     DatabasePasswordWeak,
     /// `database-host-public`: the database host is not a public or wildcard address.
@@ -92,7 +94,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every id, in report order.
-    pub const ALL: [RuleId; 39] = [
+    pub const ALL: [RuleId; 40] = [
         RuleId::ConfigInvalid,
         RuleId::ConfigUnknownKey,
         RuleId::ConfigUnsetVariable,
@@ -122,6 +124,7 @@ impl RuleId {
         RuleId::TrustedProxiesAny,
         RuleId::CspMissing,
         RuleId::ReportOnly,
+        RuleId::ReportOnlyNoCollector,
         RuleId::DatabasePasswordWeak,
         RuleId::DatabaseHostPublic,
         RuleId::DatabaseNoPassword,
@@ -179,6 +182,9 @@ impl RuleId {
             RuleId::CspMissing => "A production deployment without a Content-Security-Policy",
             RuleId::ReportOnly => {
                 "Checks in report-only mode: would-be rejections are logged and let through"
+            }
+            RuleId::ReportOnlyNoCollector => {
+                "A report-only CSP whose violation reports go nowhere (no collector)"
             }
             RuleId::HstsDisabled => "HSTS turned off in production",
             RuleId::HstsPreloadWithoutSubdomains => {
@@ -248,6 +254,7 @@ impl RuleId {
             RuleId::TrustedProxiesAny => "trusted-proxies-any",
             RuleId::CspMissing => "csp-missing",
             RuleId::ReportOnly => "report-only",
+            RuleId::ReportOnlyNoCollector => "report-only-no-collector",
             RuleId::DatabasePasswordWeak => "database-password-weak",
             RuleId::DatabaseHostPublic => "database-host-public",
             RuleId::DatabaseNoPassword => "database-no-password",

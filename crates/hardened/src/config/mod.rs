@@ -459,6 +459,8 @@ pub struct Config {
     /// How `hardened serve` listens, forwards and terminates TLS (the `gateway:`
     /// section).
     pub gateway: GatewayConfig,
+    /// The violation report collector (`reports:`); `None`: off.
+    pub reports: Option<crate::reports::ReportsConfig>,
     /// Where each top-level key's value came from.
     pub sources: BTreeMap<String, Source>,
     /// Per-route overrides (`routes:`), the most specific pattern winning.
@@ -510,6 +512,7 @@ impl Default for Config {
             database: None,
             app: AppSettings::default(),
             gateway: GatewayConfig::default(),
+            reports: None,
             sources: BTreeMap::new(),
             routes: Vec::new(),
         }

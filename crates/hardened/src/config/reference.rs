@@ -14,7 +14,8 @@
 use super::gateway;
 use super::load::{ENVIRONMENT_VARS, KEY_VARIABLES};
 use super::typer::{
-    COOKIE_KEYS, DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS, KNOWN_KEYS, ROUTE_CORS_KEYS, ROUTE_KEYS,
+    COOKIE_KEYS, DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS, KNOWN_KEYS, REPORTS_KEYS, ROUTE_CORS_KEYS,
+    ROUTE_KEYS,
 };
 
 /// Every key the config file accepts, as a dotted path, in the loader's order: each
@@ -35,6 +36,7 @@ pub fn accepted_keys() -> Vec<String> {
                 &gateway_keys
             }
             "routes" => ROUTE_KEYS,
+            "reports" => REPORTS_KEYS,
             _ => &[],
         };
         for s in sub {

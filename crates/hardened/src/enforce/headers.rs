@@ -187,6 +187,8 @@ impl SecurityHeaders {
         ];
         for (name, value) in named {
             if let Some(v) = value {
+                let v =
+                    crate::reports::with_report_to(&name, v, rules.isolation_report_to.as_deref());
                 headers.push((name, v));
             }
         }
@@ -206,6 +208,11 @@ impl SecurityHeaders {
                 "headers.permissions_policy",
                 HeaderName::from_static("permissions-policy"),
                 &rules.permissions_policy,
+            ),
+            (
+                "reports.path",
+                HeaderName::from_static("reporting-endpoints"),
+                &rules.reporting_endpoints,
             ),
         ];
         for (key, name, value) in texts {

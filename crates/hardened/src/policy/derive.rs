@@ -214,7 +214,10 @@ fn derive_with(
                 DEV_CSRF_PORT_RANGES.to_vec()
             },
             loopback_ports,
-            exempt_paths: cfg.csrf_exempt_paths.clone(),
+            exempt_paths: crate::reports::exempt_paths(
+                &cfg.csrf_exempt_paths,
+                cfg.reports.as_ref(),
+            ),
             upstream: cfg.role == Role::Gateway && cfg.gateway.csrf == Some(GatewayCsrf::Upstream),
         },
         tls: TlsRules {
@@ -231,10 +234,15 @@ fn derive_with(
             same_site_lax: strict,
             fix_prefixes: strict,
         },
-        headers: header_rules(cfg, strict),
+        headers: crate::reports::point_headers(
+            header_rules(cfg, strict),
+            cfg.reports.as_ref(),
+            strict,
+        ),
         health_check_paths: cfg.health_check_paths.clone(),
         report_only: cfg.report_only,
         routes: Vec::new(),
+        reports: cfg.reports.clone(),
         fetch_metadata: super::FetchMetadataRules::new(
             cfg.fetch_metadata
                 .unwrap_or(crate::config::FetchMetadata::default_for(strict)),
@@ -259,6 +267,8 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
             content_security_policy: None,
             content_security_policy_report_only: None,
             permissions_policy: None,
+            reporting_endpoints: None,
+            isolation_report_to: None,
         }
     } else {
         HeaderRules {
@@ -272,6 +282,8 @@ fn header_rules(cfg: &Config, strict: bool) -> HeaderRules {
             content_security_policy: None,
             content_security_policy_report_only: None,
             permissions_policy: None,
+            reporting_endpoints: None,
+            isolation_report_to: None,
         }
     };
     apply_header_overrides(&mut h, &cfg.headers);

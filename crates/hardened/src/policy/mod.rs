@@ -45,7 +45,7 @@ pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
 pub use fetch_metadata::FetchMetadataRules;
 pub use routes::{RoutePolicy, Weakening};
-pub(crate) use routes::{derive_route, route_problems};
+pub(crate) use routes::{derive_route, point_route_headers, route_problems};
 #[cfg(any(feature = "config-file", test))]
 pub(crate) use validate::problems;
 pub use validate::{Valid, validate};
@@ -481,6 +481,13 @@ pub struct HeaderRules {
     /// `Permissions-Policy`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions_policy: Option<String>,
+    /// `Reporting-Endpoints` (set with `reports:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporting_endpoints: Option<String>,
+    /// The reporting endpoint COOP and COEP name in their `report-to` parameter (set
+    /// with `reports:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation_report_to: Option<String>,
 }
 
 /// What the runtime looked like when the policy was derived.
@@ -537,6 +544,9 @@ pub struct Policy {
     pub routes: Vec<RoutePolicy>,
     /// The resource isolation policy on `Sec-Fetch-*` headers (`fetch_metadata`).
     pub fetch_metadata: FetchMetadataRules,
+    /// The violation report collector (`reports:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<crate::reports::ReportsConfig>,
 }
 
 fn is_enforcing(r: &ReportOnly) -> bool {

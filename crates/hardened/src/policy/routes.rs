@@ -192,8 +192,28 @@ pub(crate) fn derive_routes(
     cfg.routes
         .iter()
         .filter(|r| RoutePattern::parse(&r.path).is_ok())
-        .map(|r| derive_route(r, headers, cors))
+        .map(|r| {
+            let mut route = derive_route(r, headers, cors);
+            point_route_headers(
+                &mut route,
+                cfg.reports.as_ref(),
+                cfg.environment.is_strict(),
+            );
+            route
+        })
         .collect()
+}
+
+/// A route's own headers pointed at the collector (`reports:`), as the global ones are:
+/// a route's CSP replaces the global one, its `report-uri` and `report-to` included.
+pub(crate) fn point_route_headers(
+    route: &mut RoutePolicy,
+    reports: Option<&crate::reports::ReportsConfig>,
+    strict: bool,
+) {
+    if let Some(h) = route.headers.take() {
+        route.headers = Some(crate::reports::point_headers(h, reports, strict));
+    }
 }
 
 /// The effective policy of one route over the global `headers` and `cors`.

@@ -5,6 +5,7 @@
 //! - `nonce`: the CSP nonce in axum handlers, and its absence made explicit;
 //! - `properties`: proptest properties of the public surface;
 //! - `routes`: per-route policy from the file and the route layer, over HTTP;
+//! - `reports`: the violation report collector (real Chromium uploads, hostile ones);
 //! - `websocket`: the handshake Origin check with a real WebSocket client.
 
 mod derivation;
@@ -12,5 +13,6 @@ mod http;
 #[cfg(feature = "axum")]
 mod nonce;
 mod properties;
+mod reports;
 mod routes;
 mod websocket;

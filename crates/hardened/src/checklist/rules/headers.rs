@@ -42,3 +42,28 @@ pub(super) fn report_only(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
     }
     Some(hits)
 }
+
+/// `report-only-no-collector`: a report-only CSP in a strict environment with neither
+/// `reports:` nor a `report-uri`/`report-to` of its own.
+pub(super) fn report_only_no_collector(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
+    let mut hits = Vec::new();
+    let Some(csp) = &cx.policy.headers.content_security_policy_report_only else {
+        return Some(hits);
+    };
+    let names_collector = csp.split(';').any(|d| {
+        let name = d.split_ascii_whitespace().next().unwrap_or("");
+        name.eq_ignore_ascii_case("report-uri") || name.eq_ignore_ascii_case("report-to")
+    });
+    if cx.policy.reports.is_none() && !names_collector {
+        hits.push(hit(
+            Severity::Warning,
+            format!(
+                "{} sends Content-Security-Policy-Report-Only, but nothing collects its reports: browsers report what it would block to no one, so nothing tells when it is safe to enforce",
+                cx.target()
+            ),
+            "add `reports: true` (a collector at /.well-known/hardened/reports; `hardened reports LOG` then says when the policy is ready to enforce), or name your own collector with `report-uri`/`report-to` in the policy",
+            cx.loc("headers"),
+        ));
+    }
+    Some(hits)
+}

@@ -327,6 +327,13 @@ pub static RULES: &[Rule] = &[
         headers::report_only
     ),
     rule!(
+        ReportOnlyNoCollector,
+        Headers,
+        Strict,
+        "a report-only CSP has somewhere to send its reports",
+        headers::report_only_no_collector
+    ),
+    rule!(
         DatabasePasswordWeak,
         Database,
         StrictWithDatabase,

@@ -215,6 +215,20 @@ pub(super) const CASES: &[(RuleId, Severity, Mutate, Mutate)] = &[
         |s| s.cfg.report_only = crate::config::ReportOnly::NONE,
     ),
     (
+        RuleId::ReportOnlyNoCollector,
+        Severity::Warning,
+        |s| {
+            s.cfg.headers.content_security_policy_report_only =
+                HeaderOverride::Set("default-src 'self'".into());
+            s.cfg.reports = None;
+        },
+        |s| {
+            s.cfg.headers.content_security_policy_report_only =
+                HeaderOverride::Set("default-src 'self'".into());
+            s.cfg.reports = Some(crate::reports::ReportsConfig::default());
+        },
+    ),
+    (
         RuleId::CsrfExemptAll,
         Severity::Error,
         |s| s.cfg.csrf_exempt_paths.push("/{*rest}".into()),

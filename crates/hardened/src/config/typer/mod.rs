@@ -9,6 +9,8 @@ mod sections;
 pub(crate) use sections::{DATABASE_KEYS, HEADER_KEYS, HSTS_KEYS};
 mod routes;
 pub(crate) use routes::{ROUTE_CORS_KEYS, ROUTE_KEYS};
+mod reports;
+pub(crate) use reports::REPORTS_KEYS;
 mod suggest;
 mod values;
 
@@ -58,6 +60,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "app",
     "gateway",
     "routes",
+    "reports",
 ];
 
 /// The keys of `cookies:`.
@@ -81,7 +84,7 @@ impl Typer {
             cfg.sources.insert(key.clone(), n.source.clone());
             if matches!(
                 key.as_str(),
-                "database" | "app" | "hsts" | "headers" | "cookies"
+                "database" | "app" | "hsts" | "headers" | "cookies" | "reports"
             ) && let Value::Map(entries) = &n.value
             {
                 for (k, v) in entries {
@@ -382,6 +385,7 @@ impl Typer {
                 "app" => cfg.app = self.app(n),
                 "gateway" => cfg.gateway = self.gateway(n, &mut cfg.sources),
                 "routes" => cfg.routes = self.routes(n),
+                "reports" => cfg.reports = self.reports(n),
                 _ => {
                     let suggestion = closest_key(key);
                     let fix = if let Some(derived) = derived_setting(key) {
