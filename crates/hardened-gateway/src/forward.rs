@@ -320,10 +320,12 @@ impl Proxy {
         };
         // Before hop-by-hop scrubbing, which removes `Connection` and `Upgrade`.
         let upgrade = crate::websocket::take(&mut parts);
+        strip_hop_by_hop(&mut parts.headers);
+        scrub::scrub_request(&mut parts.headers, trusted);
+        // After the hop-by-hop scrubbing: a client's `Connection: x-csp-nonce` must not
+        // remove the nonce the gateway passes.
         crate::nonce::pass_to_upstream(&mut parts, &self.nonce_header);
         let headers = &mut parts.headers;
-        strip_hop_by_hop(headers);
-        scrub::scrub_request(headers, trusted);
         // The gateway answers `100-continue` itself (when it reads the body); the
         // upstream gets the body at once, as from nginx.
         headers.remove(header::EXPECT);

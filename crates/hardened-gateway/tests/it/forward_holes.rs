@@ -642,6 +642,8 @@ async fn django_reads_the_response_nonce_and_never_a_forged_one() {
             ("x-csp-nonce", "forged-2"),
             ("X-Csp-NONCE", "forged-3"),
             ("X-Nonce", "forged-other"),
+            // A hop-by-hop listing must not take the gateway's own nonce away.
+            ("Connection", "x-csp-nonce, x-nonce"),
         ] {
             head.push_str(&format!("\r\n{name}: {value}"));
         }

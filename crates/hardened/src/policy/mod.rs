@@ -45,7 +45,7 @@ pub(crate) use derive::derive_as;
 pub use derive::derive_valid;
 pub use fetch_metadata::FetchMetadataRules;
 pub use routes::{RoutePolicy, Weakening};
-pub(crate) use routes::{derive_route, point_route_headers, route_problems};
+pub(crate) use routes::{derive_route, frame_source_is_wide, point_route_headers, route_problems};
 #[cfg(any(feature = "config-file", test))]
 pub(crate) use validate::problems;
 pub use validate::{Valid, validate};

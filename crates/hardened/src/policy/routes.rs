@@ -322,6 +322,54 @@ pub(crate) fn with_frame_ancestors(csp: Option<&str>, sources: &[String]) -> Str
     out.join("; ")
 }
 
+/// Whether a `frame-ancestors` source lets (nearly) any site frame the page: `*`, a
+/// scheme alone (`https:`), a wildcard host of any site (`https://*`) or of a whole
+/// top-level domain (`*.com`).
+pub(crate) fn frame_source_is_wide(source: &str) -> bool {
+    let s = source.trim().to_ascii_lowercase();
+    let host = s.split_once("://").map_or(s.as_str(), |(_, h)| h);
+    let host = host.split([':', '/']).next().unwrap_or(host);
+    s == "*"
+        || s.ends_with(':')
+        || host == "*"
+        || host
+            .strip_prefix("*.")
+            .is_some_and(|rest| !rest.contains('.'))
+}
+
+/// Whether a (lowercased) CSP replacing the global one on a route opens script
+/// execution: `'unsafe-inline'`, `'unsafe-eval'` or `'unsafe-hashes'`, a `*`, scheme or
+/// `data:` source, or no `script-src` and no `default-src` at all (a policy of
+/// `frame-ancestors 'none'` alone drops every script restriction).
+fn csp_is_weak(lower: &str) -> bool {
+    let tokens = || {
+        lower
+            .split([' ', ';', '\t'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    };
+    let unsafe_keyword = tokens().any(|t| {
+        matches!(
+            t,
+            "'unsafe-inline'"
+                | "'unsafe-eval'"
+                | "'unsafe-hashes'"
+                | "*"
+                | "http:"
+                | "https:"
+                | "data:"
+        )
+    });
+    let names: Vec<&str> = lower
+        .split(';')
+        .filter_map(|d| d.split_ascii_whitespace().next())
+        .collect();
+    unsafe_keyword
+        || !names
+            .iter()
+            .any(|n| *n == "script-src" || *n == "default-src")
+}
+
 /// What `r` weakens (see [`RoutePolicy::weakenings`]).
 pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
     let mut out = Vec::new();
@@ -358,9 +406,7 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
         );
     }
     if let Some(sources) = &r.frame_ancestors {
-        let any = sources
-            .iter()
-            .any(|s| s.trim() == "*" || s.trim().ends_with(":"));
+        let any = sources.iter().any(|s| frame_source_is_wide(s));
         push(
             "headers.frame_ancestors",
             if any {
@@ -374,18 +420,19 @@ pub(crate) fn weakenings(r: &RouteConfig) -> Vec<Weakening> {
         match o {
             HeaderOverride::Remove => push(key, "the header is removed".into()),
             HeaderOverride::Set(v) => {
+                // Browsers read keywords and values case-insensitively.
+                let lower = v.to_ascii_lowercase();
                 let weak = match key {
-                    "headers.x_frame_options" => v.eq_ignore_ascii_case("SAMEORIGIN"),
-                    "headers.cross_origin_resource_policy" => v == "cross-origin",
+                    "headers.x_frame_options" => lower.trim() == "sameorigin",
+                    "headers.cross_origin_resource_policy" => lower.trim() == "cross-origin",
                     "headers.cross_origin_opener_policy"
-                    | "headers.cross_origin_embedder_policy" => v == "unsafe-none",
-                    "headers.referrer_policy" => {
-                        matches!(v.as_str(), "unsafe-url" | "no-referrer-when-downgrade")
-                    }
-                    "headers.content_security_policy" => {
-                        v.contains("'unsafe-inline'")
-                            || v.contains("'unsafe-eval'")
-                            || v.split([' ', ';']).any(|t| t == "*")
+                    | "headers.cross_origin_embedder_policy" => lower.trim() == "unsafe-none",
+                    "headers.referrer_policy" => lower
+                        .split(',')
+                        .any(|p| matches!(p.trim(), "unsafe-url" | "no-referrer-when-downgrade")),
+                    "headers.content_security_policy" => csp_is_weak(&lower),
+                    "headers.permissions_policy" => {
+                        lower.contains("=*") || lower.contains("= *") || lower.contains("(*)")
                     }
                     _ => false,
                 };

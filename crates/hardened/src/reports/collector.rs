@@ -221,8 +221,8 @@ impl Collector {
                     report_type = v.kind,
                     directive = v.directive,
                     disposition = v.disposition.as_str(),
-                    blocked = %Escaped(v.blocked.as_bytes()),
-                    document = %Escaped(v.document.as_bytes()),
+                    blocked = %Escaped(no_spaces(&v.blocked).as_bytes()),
+                    document = %Escaped(no_spaces(&v.document).as_bytes()),
                     repeats,
                     "violation report"
                 );
@@ -286,8 +286,8 @@ impl Collector {
                     report_type = v.kind,
                     directive = v.directive,
                     disposition = v.disposition.as_str(),
-                    blocked = %Escaped(v.blocked.as_bytes()),
-                    document = %Escaped(v.document.as_bytes()),
+                    blocked = %Escaped(no_spaces(&v.blocked).as_bytes()),
+                    document = %Escaped(no_spaces(&v.document).as_bytes()),
                     repeats = w.repeats,
                     "violation report repeats"
                 );
@@ -354,7 +354,7 @@ impl Collector {
     /// logged), `None` when it repeats one still open.
     fn first_in_window(&self, v: &Violation, window: Duration, now: Instant) -> Option<u64> {
         let Ok(mut windows) = self.windows.lock() else {
-            return None;
+            return Some(0);
         };
         let seen = SystemTime::now();
         if let Some(w) = windows.map.get_mut(v) {
@@ -372,7 +372,10 @@ impl Collector {
         if !windows.room(MAX_DISTINCT, now, |w| {
             now.saturating_duration_since(w.start) >= window
         }) {
-            return None;
+            // The table is full (of one client's junk, maybe): a violation never seen
+            // is logged all the same, untracked, so a flood cannot hide a real one
+            // (the per-client rate limit bounds how many such lines there can be).
+            return Some(0);
         }
         windows.map.insert(
             v.clone(),
@@ -462,5 +465,40 @@ mod tests {
         assert!(!same_origin(b"https://app.test:8443", Some("app.test")));
         assert!(!same_origin(b"https://app.test", None));
         assert!(!same_origin(b"ftp://app.test", Some("app.test")));
+    }
+}
+
+/// A URL or path from a report with its spaces, quotes and backslashes percent-encoded,
+/// as a URL would carry them: in the text log a value with a space could otherwise
+/// pass for more fields (`blocked=x directive=script-src`).
+fn no_spaces(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains([' ', '"', '\\', '\t']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            '"' => out.push_str("%22"),
+            '\\' => out.push_str("%5C"),
+            '\t' => out.push_str("%09"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod no_spaces_tests {
+    use super::no_spaces;
+
+    #[test]
+    fn a_value_cannot_pass_for_more_fields() {
+        assert_eq!(
+            no_spaces("/a b\" directive=script-src"),
+            "/a%20b%22%20directive=script-src"
+        );
+        assert_eq!(no_spaces("https://cdn.example"), "https://cdn.example");
+        assert_eq!(no_spaces("a\\b\tc"), "a%5Cb%09c");
     }
 }

@@ -371,6 +371,37 @@ fn a_violation_is_logged_once_per_window_and_counted_every_time() {
     assert_eq!(lines[0]["repeats"], 2);
 }
 
+/// A table of distinct violations filled with junk (one client's flood within the
+/// window) never hides a new, real one: it is logged all the same.
+#[test]
+fn a_full_table_never_hides_a_new_violation() {
+    let settings = ReportsConfig::default().with_dedup_window(Duration::from_secs(600));
+    let c = Collector::new();
+    let start = Instant::now();
+    let junk = |i: usize| {
+        format!(
+            r#"{{"csp-report":{{"document-uri":"https://app.test/p{i}","effective-directive":"img-src","blocked-uri":"https://junk{i}.test/x","disposition":"enforce"}}}}"#
+        )
+    };
+    let _ = logs(|| {
+        for i in 0..hardened::reports::MAX_DISTINCT + 10 {
+            let _ = c.accept(&settings, Format::CspReport, junk(i).as_bytes(), start);
+        }
+    });
+    let real = br#"{"csp-report":{"document-uri":"https://app.test/checkout","effective-directive":"script-src-elem","blocked-uri":"https://cdn.evil.test/x.js","disposition":"report"}}"#;
+    let out = logs(|| {
+        c.accept(
+            &settings,
+            Format::CspReport,
+            real,
+            start + Duration::from_secs(1),
+        )
+        .unwrap();
+    });
+    assert!(out.contains("script-src-elem"), "{out}");
+    assert!(out.contains("cdn.evil.test"), "{out}");
+}
+
 #[test]
 fn untrusted_text_is_escaped_in_the_log() {
     let c = Collector::new();

@@ -498,6 +498,35 @@ async fn ssl_redirect_off_per_route() {
     assert_eq!(r.status, StatusCode::MOVED_PERMANENTLY);
 }
 
+/// A catch-all route may weaken nothing in production, however the value is spelt:
+/// browsers read CSP keywords and policy values case-insensitively, and a route's CSP
+/// replaces the global one.
+#[test]
+fn catch_all_weakenings_are_refused_in_any_spelling() {
+    for headers in [
+        "content_security_policy: \"default-src 'self'; script-src 'UNSAFE-INLINE'\"",
+        "content_security_policy: \"frame-ancestors 'none'\"",
+        "content_security_policy: \"default-src https:\"",
+        "permissions_policy: \"camera=*\"",
+        "referrer_policy: UNSAFE-URL",
+        "x_frame_options: sameorigin",
+    ] {
+        let found = problems(&format!(
+            "{BASE}routes:\n  - path: /{{*rest}}\n    headers:\n      {headers}\n"
+        ));
+        assert!(
+            found.iter().any(|(_, key, _)| key.starts_with("routes[0]")),
+            "{headers}: {found:?}"
+        );
+    }
+    for wide in ["https://*", "*.com", "https:", "*", "https://*:443"] {
+        let found = problems(&format!(
+            "{BASE}routes:\n  - path: /{{*rest}}\n    headers:\n      frame_ancestors: [\"{wide}\"]\n"
+        ));
+        assert!(!found.is_empty(), "{wide}");
+    }
+}
+
 /// `cross_site: allow`: Fetch Metadata's resource isolation is off on the route (a
 /// public API, an embeddable resource), and only there; a catch-all may not turn it
 /// off in production.

@@ -45,7 +45,7 @@ pub(super) fn route_weakens(cx: &Ctx<'_>) -> Option<Vec<Hit>> {
                 ),
                 "headers.frame_ancestors"
                     if r.overrides.frame_ancestors.as_ref().is_some_and(|s| {
-                        s.iter().any(|s| s.trim() == "*" || s.trim().ends_with(':'))
+                        s.iter().any(|s| crate::policy::frame_source_is_wide(s))
                     }) =>
                 {
                     (

@@ -18,6 +18,7 @@
 
 #[cfg(feature = "config-file")]
 mod env;
+mod forwarded;
 mod nonce;
 mod settings;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use forwarded::{from_no_one, from_trusted_proxies_only};
 pub use nonce::{DEFAULT_CSP_NONCE_HEADER, csp_nonce_header_problem};
 #[cfg(feature = "config-file")]
 pub(crate) use settings::Typed;

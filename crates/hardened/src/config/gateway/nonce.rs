@@ -27,7 +27,9 @@ pub fn csp_nonce_header_problem(name: &str) -> Option<&'static str> {
     {
         return Some("not a header name of letters, digits and `-`");
     }
-    let managed = lower.starts_with("x-forwarded")
+    let managed = super::from_trusted_proxies_only(&lower)
+        || super::from_no_one(&lower)
+        || lower.starts_with("x-forwarded")
         || lower.starts_with("sec-")
         || lower.starts_with("proxy")
         || lower.starts_with("access-control-")
