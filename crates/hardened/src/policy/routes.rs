@@ -267,6 +267,15 @@ pub(crate) fn derive_route(
         }
         if let Some(v) = &c.allow_methods {
             out.allow_methods = v.iter().map(|m| m.trim().to_ascii_uppercase()).collect();
+        } else if !r.methods.is_empty() {
+            // A route for some methods opens CORS for those only: a preflight answered
+            // with every method would be cached for the others too.
+            let mine: Vec<String> = r
+                .methods
+                .iter()
+                .map(|m| m.trim().to_ascii_uppercase())
+                .collect();
+            out.allow_methods.retain(|m| mine.contains(m));
         }
         if let Some(v) = &c.allow_headers {
             out.allow_headers = v.iter().map(|h| h.trim().to_ascii_lowercase()).collect();

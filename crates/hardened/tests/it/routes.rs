@@ -396,6 +396,25 @@ async fn cors_per_route_and_preflights_by_the_route_they_ask_about() {
     }
     let r = s.get("/api/private", &[HOST, TLS, partner]).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
+
+    // A route for some methods opens CORS for those methods only, so a cached
+    // preflight answer never covers the others.
+    let yaml = format!(
+        "{BASE}routes:\n  - path: /api/read/*\n    methods: [GET]\n    cors:\n      origins: [https://partner.example]\n"
+    );
+    let s = serve_router(router(&security(&yaml))).await;
+    let r = s
+        .send("OPTIONS", "/api/read/x", &[HOST, TLS, partner, acrm])
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://partner.example")
+    );
+    let methods = r.header("access-control-allow-methods").unwrap_or("");
+    assert!(
+        methods.contains("GET") && !methods.contains("DELETE"),
+        "{methods}"
+    );
 }
 
 /// Every CORS key of a route, over HTTP: origins replaced, credentials off, the
