@@ -102,6 +102,23 @@ impl<K: std::hash::Hash + Eq, V> Table<K, V> {
     }
 }
 
+/// One log line of a violation: its fields, the repeats of its window, and `message`
+/// (the line that opens a window, or the one that closes it with its repeats).
+macro_rules! log_violation {
+    ($v:expr, $repeats:expr, $message:literal) => {
+        tracing::warn!(
+            target: "hardened::reports",
+            report_type = $v.kind,
+            directive = $v.directive,
+            disposition = $v.disposition.as_str(),
+            blocked = %Escaped(no_spaces(&$v.blocked).as_bytes()),
+            document = %Escaped(no_spaces(&$v.document).as_bytes()),
+            repeats = $repeats,
+            $message
+        )
+    };
+}
+
 impl Default for Collector {
     fn default() -> Self {
         Collector {
@@ -216,16 +233,7 @@ impl Collector {
             if v.directive != NO_DIRECTIVE
                 && let Some(repeats) = self.first_in_window(v, settings.dedup_window, now)
             {
-                tracing::warn!(
-                    target: "hardened::reports",
-                    report_type = v.kind,
-                    directive = v.directive,
-                    disposition = v.disposition.as_str(),
-                    blocked = %Escaped(no_spaces(&v.blocked).as_bytes()),
-                    document = %Escaped(no_spaces(&v.document).as_bytes()),
-                    repeats,
-                    "violation report"
-                );
+                log_violation!(v, repeats, "violation report");
             }
         }
         Ok(violations.len())
@@ -281,16 +289,7 @@ impl Collector {
         };
         for (v, w) in windows.map.drain() {
             if w.repeats > 0 {
-                tracing::warn!(
-                    target: "hardened::reports",
-                    report_type = v.kind,
-                    directive = v.directive,
-                    disposition = v.disposition.as_str(),
-                    blocked = %Escaped(no_spaces(&v.blocked).as_bytes()),
-                    document = %Escaped(no_spaces(&v.document).as_bytes()),
-                    repeats = w.repeats,
-                    "violation report repeats"
-                );
+                log_violation!(v, w.repeats, "violation report repeats");
             }
         }
     }
