@@ -350,17 +350,18 @@ impl Proxy {
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
         if let Some(upgrade) = upgrade {
-            return self
-                .handshake(
-                    upgrade,
-                    parts,
-                    body,
-                    client,
-                    origin,
-                    security,
-                    client_version,
-                )
-                .await;
+            // Boxed: the rare path's state would otherwise be part of every request's
+            // future.
+            return Box::pin(self.handshake(
+                upgrade,
+                parts,
+                body,
+                client,
+                origin,
+                security,
+                client_version,
+            ))
+            .await;
         }
         // The body: none (nothing to do), read completely before the upstream is
         // involved, or streamed under the same limits.
@@ -374,7 +375,7 @@ impl Proxy {
                 client_version,
             );
         } else if buffer_body {
-            match buffer::collect(body, &self.bodies).await {
+            match Box::pin(buffer::collect(body, &self.bodies)).await {
                 Ok(None) => RequestBody::Empty,
                 Ok(Some(b)) => {
                     parts
