@@ -67,6 +67,9 @@ pub(crate) struct ProxyService {
     /// The client's address as `X-Forwarded-For` names it, formatted once per
     /// connection.
     peer: Option<HeaderValue>,
+    /// Whether responses carry the upstream's time ([`UpstreamTime`], for the access
+    /// log): an extension map allocated and dropped per response otherwise for nothing.
+    timed: bool,
 }
 
 impl tower::Service<Request<Incoming>> for ProxyService {
@@ -82,7 +85,8 @@ impl tower::Service<Request<Incoming>> for ProxyService {
         let proxy = self.proxy.clone();
         let client = self.client.clone();
         let peer = self.peer.clone();
-        Box::pin(async move { Ok(proxy.forward(req, &client, peer).await) })
+        let timed = self.timed;
+        Box::pin(async move { Ok(proxy.forward(req, &client, peer, timed).await) })
     }
 }
 
@@ -211,12 +215,17 @@ impl Proxy {
     }
 
     /// The proxy for a new client connection from `peer` (with no upstream connection
-    /// yet).
-    pub(crate) fn connection(self: &Arc<Self>, peer: std::net::SocketAddr) -> ProxyService {
+    /// yet); with `timed`, its responses carry the upstream's time.
+    pub(crate) fn connection(
+        self: &Arc<Self>,
+        peer: std::net::SocketAddr,
+        timed: bool,
+    ) -> ProxyService {
         ProxyService {
             proxy: self.clone(),
             client: self.pool.client(),
             peer: HeaderValue::try_from(peer.ip().to_canonical().to_string()).ok(),
+            timed,
         }
     }
 
@@ -249,6 +258,7 @@ impl Proxy {
         req: Request<Incoming>,
         client: &ClientSlots,
         connection_peer: Option<HeaderValue>,
+        timed: bool,
     ) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; TRACE would echo the
@@ -415,8 +425,14 @@ impl Proxy {
                 self.failed(&e)
             }
             Ok(Ok(resp)) => {
-                self.respond(resp, sent, origin.as_ref(), security, client_version)
-                    .await
+                self.respond(
+                    resp,
+                    timed.then_some(sent),
+                    origin.as_ref(),
+                    security,
+                    client_version,
+                )
+                .await
             }
         }
     }
@@ -485,7 +501,7 @@ impl Proxy {
                 upgrade.switch(&self.tunnels, slot, head, upstream, client_version)
             }
             Ok(Ok((resp, None))) => {
-                self.respond(resp, sent, origin.as_ref(), security, client_version)
+                self.respond(resp, Some(sent), origin.as_ref(), security, client_version)
                     .await
             }
         }
@@ -534,7 +550,7 @@ impl Proxy {
     async fn respond(
         &self,
         resp: Response<crate::pool::UpstreamBody>,
-        sent: std::time::Instant,
+        sent: Option<std::time::Instant>,
         origin: Option<&HeaderValue>,
         security: &Security,
         client_version: Version,
@@ -552,7 +568,9 @@ impl Proxy {
                 UpstreamFailure::Protocol,
             );
         }
-        parts.extensions.insert(UpstreamTime(sent.elapsed()));
+        if let Some(sent) = sent {
+            parts.extensions.insert(UpstreamTime(sent.elapsed()));
+        }
         strip_hop_by_hop(&mut parts.headers);
         scrub::strip_foreign_cors(&mut parts.headers, origin, security);
         // Answer in the client's protocol version, not the upstream's.
