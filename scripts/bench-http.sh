@@ -40,9 +40,16 @@
 #   BENCH_HTTP_MODE=bodies scripts/bench-http.sh
 #   BENCH_HTTP_MODE=idle scripts/bench-http.sh
 #   BENCH_HTTP_BASELINE=/path/to/older/hardened scripts/bench-http.sh
+#   BENCH_HTTP_BIN=/path/to/dir scripts/bench-http.sh
+#
+# The gateway and latency parts' upstream is `bench-server bare` (axum), or with
+# BENCH_HTTP_UPSTREAM=hyper a bare hyper connection (faster: the proxies are then the
+# bottleneck).
 #
 # With BENCH_HTTP_BASELINE, a second `hardened` binary (e.g. built from an earlier commit)
-# runs as a gateway in the same rotation (gateway, latency and bodies parts).
+# runs as a gateway in the same rotation (gateway, latency and bodies parts; in the idle
+# part, after the gateway). With BENCH_HTTP_BIN, nothing is built: `hardened`,
+# `bench-server` and `idle-conns` are taken from that directory.
 #
 # CPU per request: user + system time of the server from /proc (the process with all its
 # threads, and nginx's worker processes), divided by the requests the load generator
@@ -66,6 +73,7 @@ LAT_SECS="${BENCH_HTTP_LATENCY_SECONDS:-3}"
 LAT_ROUNDS="${BENCH_HTTP_LATENCY_ROUNDS:-3}"
 LAT_FRACTION="${BENCH_HTTP_LATENCY_FRACTION:-0.55}"
 LAT_RATE="${BENCH_HTTP_RATE:-}"
+UPSTREAM="${BENCH_HTTP_UPSTREAM:-bare}"
 BODY_MIB="${BENCH_HTTP_BODY_MIB:-64}"
 BODY_ROUNDS="${BENCH_HTTP_BODY_ROUNDS:-5}"
 SMALL_BODY_N="${BENCH_HTTP_SMALL_BODY_REQUESTS:-100}"
@@ -137,8 +145,12 @@ if has_mode latency || has_mode bodies; then
   find_oha
 fi
 
-cargo build --release --quiet -p hardened-bench --bin bench-server --bin idle-conns -p hardened-cli --bin hardened
-BIN="$(scripts/target-dir.sh)/release"
+if [ -n "${BENCH_HTTP_BIN:-}" ]; then
+  BIN=$BENCH_HTTP_BIN
+else
+  cargo build --release --quiet -p hardened-bench --bin bench-server --bin idle-conns -p hardened-cli --bin hardened
+  BIN="$(scripts/target-dir.sh)/release"
+fi
 
 P_BARE=$PORT_BASE
 P_HARD=$((PORT_BASE + 1))
@@ -476,7 +488,7 @@ if has_mode gateway || has_mode latency; then
   gateway_yaml "$tmp/gateway.yaml" "$GW_DOMAINS"
   nginx_conf "$tmp/nginx" $P_NGX $P_UP 4096 1m
   haproxy_conf "$tmp/haproxy.cfg" $P_HAP $P_UP 4096
-  bl_start upstream "$BIN/bench-server" bare "127.0.0.1:$P_UP"
+  bl_start upstream "$BIN/bench-server" "$UPSTREAM" "127.0.0.1:$P_UP"
   bl_start gateway env HARDENED_LOG=error "$BIN/hardened" serve --config "$tmp/gateway.yaml" \
     --listen "127.0.0.1:$P_GW" --upstream "http://127.0.0.1:$P_UP"
   bl_start nginx "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log"
@@ -522,7 +534,7 @@ if has_mode gateway; then
   echo "== gateway: same job (3-host allow-list + 6 headers), same upstream; wrk -t1 -c$CONNS, $ROUNDS rounds of ${SECS} s in rotation ($(machine_line))"
   run_rotation "${gw_list[@]}"
   {
-    echo "### Gateway (allow-list of $GW_DOMAINS hosts + the 6 headers, same upstream)"
+    echo "### Gateway (allow-list of $GW_DOMAINS hosts + the 6 headers, same upstream: \`bench-server $UPSTREAM\`)"
     echo
     echo "wrk -t1 -c$CONNS, $ROUNDS rounds of $SECS s in rotation; $(machine_line) at the end."
     echo "Medians (min–max over rounds); ratios are per round, same round."
@@ -798,7 +810,9 @@ if has_mode idle; then
   bl_start upstream "$BIN/bench-server" bare "127.0.0.1:$P_UP"
   bl_wait_port $P_UP upstream
   declare -A rss=()
-  idle_targets=(gateway nginx haproxy)
+  idle_targets=(gateway)
+  [ -n "$BASELINE" ] && idle_targets+=(baseline)
+  idle_targets+=(nginx haproxy)
   echo "== idle: RSS per idle keep-alive connection at $IDLE_COUNTS connections ($(machine_line))"
   for n in $IDLE_COUNTS; do
     for target in "${idle_targets[@]}"; do
@@ -808,6 +822,11 @@ if has_mode idle; then
           bl_start srv env HARDENED_LOG=error "$BIN/hardened" serve --config "$tmp/gateway.yaml" \
             --listen "127.0.0.1:$P_GW" --upstream "http://127.0.0.1:$P_UP" --idle-timeout 3600
           port=$P_GW
+          ;;
+        baseline)
+          bl_start srv env HARDENED_LOG=error "$BASELINE" serve --config "$tmp/gateway.yaml" \
+            --listen "127.0.0.1:$P_BASE" --upstream "http://127.0.0.1:$P_UP" --idle-timeout 3600
+          port=$P_BASE
           ;;
         nginx)
           nginx_conf "$tmp/nginx-idle" $P_NGX $P_UP $((max_n + 256)) 1m

@@ -11,6 +11,11 @@
 #
 #   scripts/bench-instructions.sh
 #   BASELINE=/tmp/hardened-old scripts/bench-instructions.sh
+#   BENCH_INSN_PROFILE=profiling scripts/bench-instructions.sh   # same code, with symbols
+#
+# BENCH_INSN_PROFILE picks the cargo profile built and measured (release by default;
+# `profiling` is the release profile with symbols, for callgrind_annotate). With
+# BENCH_INSN_KEEP=DIR the callgrind output of the LAST run is kept there.
 #
 # Every process it starts listens on 127.0.0.1 and is stopped by its id.
 set -euo pipefail
@@ -18,11 +23,13 @@ cd "$(dirname "$0")/.."
 
 FIRST="${BENCH_INSN_FIRST:-1000}"
 LAST="${BENCH_INSN_LAST:-5000}"
+PROFILE="${BENCH_INSN_PROFILE:-release}"
+KEEP="${BENCH_INSN_KEEP:-}"
 command -v valgrind >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-cargo build --release --quiet -p hardened-bench --bin bench-server -p hardened-cli --bin hardened
-BIN="$target/release"
+cargo build --profile "$PROFILE" --quiet -p hardened-bench --bin bench-server -p hardened-cli --bin hardened
+BIN="$target/$PROFILE"
 
 tmp="$(mktemp -d)"
 pids=()
@@ -86,6 +93,10 @@ count() { # binary, n
   python3 "$tmp/load.py" "$port" "$2"
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   grep -m1 "^summary:" "$out" | awk '{print $2}'
+  if [ -n "$KEEP" ] && [ "$2" = "$LAST" ]; then
+    mkdir -p "$KEEP"
+    cp "$out" "$KEEP/callgrind.$(basename "$1").$2"
+  fi
 }
 
 per_request() { # binary

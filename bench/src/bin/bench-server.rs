@@ -7,6 +7,7 @@
 //! bench-server hardened   127.0.0.1:9101 [DOMAINS]  # production, DOMAINS (100) domains
 //! bench-server tower-http 127.0.0.1:9103 [DOMAINS]  # the same job from tower-http parts
 //! bench-server bodies     127.0.0.1:9104            # upstream of the large-body runs
+//! bench-server hyper      127.0.0.1:9105            # hyper alone, no router
 //! ```
 //!
 //! `headers` adds, with a plain `map_response`, the six headers the production layer adds
@@ -19,6 +20,10 @@
 //!
 //! `bodies` serves `GET /` (hello), `POST /upload` (reads the body, answers its length)
 //! and `GET /download/{bytes}` (that many bytes, at most 1 GiB, from one shared buffer).
+//! `hyper` answers every request with the same hello-world from a bare hyper HTTP/1.1
+//! connection (no axum router, no per-request allocation in the service): an upstream
+//! fast enough that a proxy in front of it is the bottleneck.
+//!
 //! Only loopback addresses are accepted.
 
 use std::net::SocketAddr;
@@ -95,7 +100,7 @@ async fn download(Path(bytes): Path<usize>) -> Result<Bytes, http::StatusCode> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: bench-server bare|headers|hardened|tower-http|bodies 127.0.0.1:PORT [DOMAINS]"
+        "usage: bench-server bare|headers|hardened|tower-http|bodies|hyper 127.0.0.1:PORT [DOMAINS]"
     );
     ExitCode::from(2)
 }
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
     };
     let app = Router::new().route("/", get(hello));
     let app = match mode.as_str() {
+        "hyper" => return run(serve_hyper(addr)),
         "bare" => app,
         "headers" => app.layer(tower::util::MapResponseLayer::new(add_headers)),
         "tower-http" => app.layer(hardened_bench::TowerHttpStack::new(n)),
@@ -141,6 +147,17 @@ fn main() -> ExitCode {
         }
         _ => return usage(),
     };
+    run(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
+            // As `hardened serve` does.
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await
+    })
+}
+
+/// Runs `serve` on a multi-threaded runtime; the exit code says how it ended.
+fn run(serve: impl std::future::Future<Output = std::io::Result<()>>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,18 +168,36 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
-            // As `hardened serve` does.
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app).await
-    });
-    match result {
+    match rt.block_on(serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The `hyper` mode: one hyper HTTP/1.1 connection task per client, every request
+/// answered `200 Hello, World!` (`text/plain`, as the axum app's).
+async fn serve_hyper(addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|_req| async {
+                let mut resp = http::Response::new(http_body_util::Full::new(Bytes::from_static(
+                    b"Hello, World!",
+                )));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                Ok::<_, std::convert::Infallible>(resp)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
     }
 }

@@ -74,6 +74,9 @@ pub(crate) struct ProxyService {
     /// The client's address as `X-Forwarded-For` names it, formatted once per
     /// connection.
     peer: Option<HeaderValue>,
+    /// Whether responses carry the upstream's time ([`UpstreamTime`], for the access
+    /// log): an extension map allocated and dropped per response otherwise for nothing.
+    timed: bool,
 }
 
 impl tower::Service<Request<Incoming>> for ProxyService {
@@ -89,7 +92,8 @@ impl tower::Service<Request<Incoming>> for ProxyService {
         let proxy = self.proxy.clone();
         let client = self.client.clone();
         let peer = self.peer.clone();
-        Box::pin(async move { Ok(proxy.forward(req, &client, peer).await) })
+        let timed = self.timed;
+        Box::pin(async move { Ok(proxy.forward(req, &client, peer, timed).await) })
     }
 }
 
@@ -220,12 +224,17 @@ impl Proxy {
     }
 
     /// The proxy for a new client connection from `peer` (with no upstream connection
-    /// yet).
-    pub(crate) fn connection(self: &Arc<Self>, peer: std::net::SocketAddr) -> ProxyService {
+    /// yet); with `timed`, its responses carry the upstream's time.
+    pub(crate) fn connection(
+        self: &Arc<Self>,
+        peer: std::net::SocketAddr,
+        timed: bool,
+    ) -> ProxyService {
         ProxyService {
             proxy: self.clone(),
             client: self.pool.client(),
             peer: HeaderValue::try_from(peer.ip().to_canonical().to_string()).ok(),
+            timed,
         }
     }
 
@@ -258,6 +267,7 @@ impl Proxy {
         req: Request<Incoming>,
         client: &ClientSlots,
         connection_peer: Option<HeaderValue>,
+        timed: bool,
     ) -> Response<BoxBody> {
         let (mut parts, body) = req.into_parts();
         // CONNECT would turn the gateway into an open tunnel; TRACE would echo the
@@ -367,8 +377,9 @@ impl Proxy {
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
         if let Some(upgrade) = upgrade {
-            return self
-                .handshake(upgrade, parts, body, client, origin, client_version)
+            // Boxed: the rare path's state would otherwise be part of every request's
+            // future.
+            return Box::pin(self.handshake(upgrade, parts, body, client, origin, client_version))
                 .await;
         }
         // The body: none (nothing to do), read completely before the upstream is
@@ -383,7 +394,7 @@ impl Proxy {
                 client_version,
             );
         } else if buffer_body {
-            match buffer::collect(body, &self.bodies).await {
+            match Box::pin(buffer::collect(body, &self.bodies)).await {
                 Ok(None) => RequestBody::Empty,
                 Ok(Some(b)) => {
                     parts
@@ -423,7 +434,7 @@ impl Proxy {
                 self.failed(&e)
             }
             Ok(Ok(resp)) => {
-                self.respond(resp, sent, origin.as_ref(), client_version)
+                self.respond(resp, timed.then_some(sent), origin.as_ref(), client_version)
                     .await
             }
         }
@@ -492,7 +503,7 @@ impl Proxy {
                 upgrade.switch(&self.tunnels, slot, head, upstream, client_version)
             }
             Ok(Ok((resp, None))) => {
-                self.respond(resp, sent, origin.as_ref(), client_version)
+                self.respond(resp, Some(sent), origin.as_ref(), client_version)
                     .await
             }
         }
@@ -541,7 +552,7 @@ impl Proxy {
     async fn respond(
         &self,
         resp: Response<crate::pool::UpstreamBody>,
-        sent: std::time::Instant,
+        sent: Option<std::time::Instant>,
         origin: Option<&HeaderValue>,
         client_version: Version,
     ) -> Response<BoxBody> {
@@ -558,7 +569,9 @@ impl Proxy {
                 UpstreamFailure::Protocol,
             );
         }
-        parts.extensions.insert(UpstreamTime(sent.elapsed()));
+        if let Some(sent) = sent {
+            parts.extensions.insert(UpstreamTime(sent.elapsed()));
+        }
         strip_hop_by_hop(&mut parts.headers);
         scrub::strip_foreign_cors(&mut parts.headers, origin);
         // Answer in the client's protocol version, not the upstream's.

@@ -264,6 +264,8 @@ impl Gateway {
             tunnels.shutdown();
         };
         let workers = self.server.options().workers;
+        // The upstream's time is for the access log only.
+        let timed = self.server.access_log();
         if workers > 1 {
             let server = self.server;
             workers::serve(
@@ -273,7 +275,7 @@ impl Gateway {
                     let server = server.clone();
                     let proxy = proxy.clone();
                     move |listener, stop| {
-                        server.serve_with(listener, move |peer| proxy.connection(peer), stop)
+                        server.serve_with(listener, move |peer| proxy.connection(peer, timed), stop)
                     }
                 },
                 shutdown,
@@ -281,7 +283,11 @@ impl Gateway {
             .await;
         } else {
             self.server
-                .serve_with(listener, move |peer| proxy.connection(peer), shutdown)
+                .serve_with(
+                    listener,
+                    move |peer| proxy.connection(peer, timed),
+                    shutdown,
+                )
                 .await;
         }
         // Upgraded connections (WebSockets) get the same drain timeout.

@@ -446,17 +446,21 @@ impl Lease {
     /// The lease goes with the response body: when the body has been read to its end,
     /// the connection returns to the pool (if it may serve another request) and this
     /// client's place is freed; a body dropped before its end closes the connection.
-    pub(crate) async fn send<B>(self, req: Request<B>) -> Result<Response<UpstreamBody>, SendError>
+    pub(crate) async fn send<B>(
+        self,
+        mut req: Request<B>,
+    ) -> Result<Response<UpstreamBody>, SendError>
     where
         B: Body<Data = Bytes> + Unpin,
         B::Error: Into<BoxError>,
     {
+        // Connecting (boxed) is the rare path: its state would otherwise be part of
+        // every request's future, which is moved as a whole as it is polled.
         let Lease { pool, slot, client } = self;
         let (mut conn, mut worker) = match slot {
             Slot::Idle(c, w) => (c, w),
-            Slot::Fresh(p) => (pool.connect(p).await?, crate::workers::current()),
+            Slot::Fresh(p) => (Box::pin(pool.connect(p)).await?, crate::workers::current()),
         };
-        let mut req = req;
         let mut fresh = false;
         loop {
             match conn.send(req).await {
@@ -474,8 +478,11 @@ impl Lease {
                 Err((e, Some(back))) if !fresh => {
                     tracing::debug!(error = %e, "idle upstream connection closed; opening another");
                     req = back;
-                    let permit = pool.permit().await.map_err(SendError::Refused)?;
-                    conn = pool.connect(permit).await?;
+                    conn = Box::pin(async {
+                        let permit = pool.permit().await.map_err(SendError::Refused)?;
+                        pool.connect(permit).await
+                    })
+                    .await?;
                     worker = crate::workers::current();
                     fresh = true;
                 }

@@ -27,12 +27,29 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+/// Whether `name` is one of [`HOP_BY_HOP`]: a `match` on the text (a dispatch on its
+/// length, then one comparison) instead of nine `HeaderName` comparisons per header.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "proxy-authenticate"
+    )
+}
+
 /// Removes the hop-by-hop headers (RFC 9110 §7.6.1), those named in `Connection`
 /// included.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names (most messages have none of these) instead of a hashed
     // lookup per hop-by-hop name.
-    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
+    if !headers.keys().any(|n| is_hop_by_hop(n.as_str())) {
         return;
     }
     // Headers named in `Connection` are hop-by-hop too, except Host and X-Request-Id:
@@ -115,6 +132,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// The name test and the list removed agree, on the list and on near misses.
+    #[test]
+    fn hop_by_hop_names_are_the_list() {
+        for n in &HOP_BY_HOP {
+            assert!(is_hop_by_hop(n.as_str()), "{n}");
+        }
+        for other in [
+            "host",
+            "content-length",
+            "connections",
+            "t",
+            "tes",
+            "trailers",
+            "proxy",
+            "keep_alive",
+            "upgrade-insecure-requests",
+        ] {
+            assert!(!is_hop_by_hop(other), "{other}");
+        }
+    }
 
     #[test]
     fn what_is_dropped_from_whom() {

@@ -121,6 +121,11 @@ impl Server {
         self
     }
 
+    /// Whether it logs one line per request.
+    pub(crate) fn access_log(&self) -> bool {
+        self.observe.access_log
+    }
+
     /// Serves TLS on the listener: every accepted connection must complete its TLS
     /// handshake (TLS 1.2 or 1.3, ALPN `h2` or `http/1.1`) within
     /// [`GatewayOptions::header_read_timeout`] of accept, that deadline going on to
