@@ -42,9 +42,15 @@ impl Typer {
 
     /// How to write `example` where `n` came from: the flag that gave it, or the key.
     fn written_as(n: &Node, key: &str, example: &str) -> String {
-        match n.source.flag_name() {
-            Some(flag) => format!("`{flag} {}`", example.trim_matches(['[', ']'])),
-            None => {
+        let var = n
+            .source
+            .origin
+            .strip_prefix("environment variable ")
+            .filter(|_| n.source.from_env);
+        match (n.source.flag_name(), var) {
+            (Some(flag), _) => format!("`{flag} {}`", example.trim_matches(['[', ']'])),
+            (None, Some(var)) => format!("`{var}={}`", example.trim_matches(['[', ']'])),
+            (None, None) => {
                 let leaf = key.rsplit('.').next().unwrap_or(key);
                 format!("`{leaf}: {example}`")
             }
