@@ -7,6 +7,10 @@ template variable `csp_nonce` (the name Django 6.0's own `csp` context processor
 so templates move between the two unchanged). The page also echoes its `comment`
 query parameter unescaped: a stored or reflected XSS on purpose, to show that an
 injected script gets no nonce and does not run.
+
+`/legacy` is the same page before its CSP rollout: it also carries an inline script
+without the nonce (an old snippet nobody moved yet), which a strict CSP reports in
+report-only mode and blocks once enforced (the `rollout-django` case).
 """
 
 from pathlib import Path
@@ -40,10 +44,11 @@ def csp_nonce(request):
     return {"csp_nonce": request.headers.get("X-CSP-Nonce", "")}
 
 
-def page(request):
-    return render(request, "page.html", {"comment": request.GET.get("comment", "")})
+def page(request, legacy=False):
+    context = {"comment": request.GET.get("comment", ""), "legacy": legacy}
+    return render(request, "page.html", context)
 
 
-urlpatterns = [path("", page)]
+urlpatterns = [path("", page), path("legacy", page, {"legacy": True})]
 
 application = get_wsgi_application()

@@ -3,7 +3,7 @@
 // started by this module, remembered by PID and stopped by PID — in the tests' `after`
 // hooks, and again on exit or signal if a test run dies half-way. Every wait is bounded.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -409,4 +409,66 @@ export async function startDjango(module) {
     throw new Error(`${e.message}\n${output}`);
   }
   return { port, pid: child.pid, output: () => output, stop: () => stopChild(child) };
+}
+
+/**
+ * A self-signed certificate for `localhost` and 127.0.0.1, made by `openssl` in a fresh
+ * temporary directory (removed by `remove()`, or on exit). Chromium trusts it through
+ * `--ignore-certificate-errors`. Returns {cert, key, remove()}.
+ */
+export function makeCertificate() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hardened-browser-tls-'));
+  tempDirs.add(dir);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+  ], { stdio: 'ignore', timeout: 20_000 });
+  return {
+    cert: path.join(dir, 'cert.pem'),
+    key: path.join(dir, 'key.pem'),
+    remove() {
+      fs.rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    },
+  };
+}
+
+/**
+ * A TLS gateway (certificate `tls`, from makeCertificate) in production whose one
+ * security domain is `https://localhost:PORT`, with the config lines `extra`, logging
+ * JSON and every request (what `hardened reports` reads). Returns what startGateway does.
+ */
+export function startTlsGateway({ name, tls, upstreamPort, extra, args = [] }) {
+  return startGateway({
+    name,
+    upstreamPort,
+    args: ['--log-format', 'json', '--access-log', ...args],
+    yaml: (port) => [
+      'environment: production',
+      'role: gateway',
+      `security_domains: ["https://localhost:${port}"]`,
+      'gateway:',
+      `  tls: {cert: ${tls.cert}, key: ${tls.key}}`,
+      extra,
+    ].join('\n') + '\n',
+  });
+}
+
+/** The JSON lines a gateway (`--log-format json`) logged so far. */
+export function jsonLines(g) {
+  return g.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+/**
+ * Runs `hardened reports --config CONFIG LOG [args]` over a gateway's log so far.
+ * Returns {status, stdout, stderr}.
+ */
+export function reportsVerdict(g, args = []) {
+  const log = path.join(path.dirname(g.configPath), 'gateway.log');
+  fs.writeFileSync(log, g.output());
+  const r = spawnSync(HARDENED_BIN, ['reports', '--config', g.configPath, log, ...args], {
+    encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, DOCKER: 'false' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

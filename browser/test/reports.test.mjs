@@ -14,29 +14,22 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
-  HARDENED_BIN, browserDir, eventually, freePort, launchBrowser, open, startGateway,
-  startUpstream, withPage,
+  browserDir, eventually, freePort, jsonLines as lines, launchBrowser, makeCertificate, open,
+  reportsVerdict, startGateway, startTlsGateway, startUpstream, withPage,
 } from '../lib/harness.mjs';
 
 let upstream;
 let browser;
-let tlsDir;
+let tls;
 const gateways = [];
 
 const STRICT = "default-src 'self'";
 
 before(async () => {
-  tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hardened-browser-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', path.join(tlsDir, 'key.pem'), '-out', path.join(tlsDir, 'cert.pem'),
-  ], { stdio: 'ignore', timeout: 20_000 });
+  tls = makeCertificate();
   upstream = await startUpstream();
   browser = await launchBrowser(['--ignore-certificate-errors', '--short-reporting-delay']);
 });
@@ -45,31 +38,14 @@ after(async () => {
   await browser?.close();
   for (const g of gateways) await g.stop();
   await upstream?.stop();
-  if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
+  tls?.remove();
 });
 
 /** A TLS gateway in production with `extra` YAML, logging JSON and every request. */
 async function gateway(name, extra, args = []) {
-  const g = await startGateway({
-    name,
-    upstreamPort: upstream.upstream,
-    args: ['--log-format', 'json', '--access-log', ...args],
-    yaml: (port) => [
-      'environment: production',
-      'role: gateway',
-      `security_domains: ["https://localhost:${port}"]`,
-      'gateway:',
-      `  tls: {cert: ${path.join(tlsDir, 'cert.pem')}, key: ${path.join(tlsDir, 'key.pem')}}`,
-      extra,
-    ].join('\n') + '\n',
-  });
+  const g = await startTlsGateway({ name, tls, upstreamPort: upstream.upstream, extra, args });
   gateways.push(g);
   return g;
-}
-
-/** The JSON lines a gateway logged so far. */
-function lines(g) {
-  return g.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
 /** The uploads the upstream captured at /__reports. */
@@ -200,13 +176,3 @@ describe('violation reports', () => {
     });
   });
 });
-
-/** Runs `hardened reports --config CONFIG LOG` over a gateway's log so far. */
-function reportsVerdict(g) {
-  const log = path.join(path.dirname(g.configPath), 'gateway.log');
-  fs.writeFileSync(log, g.output());
-  const r = spawnSync(HARDENED_BIN, ['reports', '--config', g.configPath, log], {
-    encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, DOCKER: 'false' },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
