@@ -1387,7 +1387,7 @@ struct HeadRecorder {
 
 impl HeadRecorder {
     fn start(ip: &str, answer: String) -> HeadRecorder {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -1403,7 +1403,7 @@ impl HeadRecorder {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk) {
+                    match crate::common::read_some(&mut s, &mut chunk) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }

@@ -347,3 +347,16 @@ pub(crate) fn refuse_django_skip_in_ci() {
 pub(crate) fn venv_python() -> PathBuf {
     venv().join("bin").join("python")
 }
+
+/// `Read::read` again while it is interrupted by a signal. A blocking socket read with a
+/// timeout (`set_read_timeout`) is never restarted by the kernel, even under
+/// `SA_RESTART`: any signal the test process catches (a child's `SIGCHLD` among them)
+/// makes it fail with `EINTR`, which is no answer from the peer.
+pub(crate) fn read_some(s: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}

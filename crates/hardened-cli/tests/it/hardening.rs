@@ -8,7 +8,7 @@
 //! after what they rule out: a marker request sent afterwards on a new connection has
 //! reached the upstream, or the gateway has answered.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -159,7 +159,7 @@ fn serve_conn(mut s: TcpStream, answer: Answer, seen: &Arc<(Mutex<Seen>, Condvar
             if let Some(i) = find(&buf, b"\r\n\r\n") {
                 break i + 4;
             }
-            match s.read(&mut chunk) {
+            match crate::common::read_some(&mut s, &mut chunk) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
@@ -172,25 +172,25 @@ fn serve_conn(mut s: TcpStream, answer: Answer, seen: &Arc<(Mutex<Seen>, Condvar
         note(seen, |s| s.heads.push(head));
         match answer {
             Answer::Hold => {
-                while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                while matches!(crate::common::read_some(&mut s, &mut chunk), Ok(n) if n > 0) {}
                 return;
             }
             Answer::AlwaysSwitch => {
                 let _ = s.write_all(
                     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
                 );
-                while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                while matches!(crate::common::read_some(&mut s, &mut chunk), Ok(n) if n > 0) {}
                 return;
             }
             Answer::HoldUpgrades if upgrade => {
-                while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                while matches!(crate::common::read_some(&mut s, &mut chunk), Ok(n) if n > 0) {}
                 return;
             }
             Answer::Switch if upgrade => {
                 let _ = s.write_all(
                     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
                 );
-                while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                while matches!(crate::common::read_some(&mut s, &mut chunk), Ok(n) if n > 0) {}
                 return;
             }
             Answer::Ok | Answer::Switch | Answer::HoldUpgrades => {
@@ -233,7 +233,7 @@ fn read_head(s: &mut TcpStream) -> (u16, String) {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while find(&buf, b"\r\n\r\n").is_none() {
-        match s.read(&mut byte) {
+        match crate::common::read_some(s, &mut byte) {
             Ok(1) => buf.push(byte[0]),
             other => panic!(
                 "no response head ({other:?}); got {:?}",

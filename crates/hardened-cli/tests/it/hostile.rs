@@ -33,7 +33,7 @@
     clippy::print_stdout
 )]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -66,7 +66,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn fill(s: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> bool {
     let mut chunk = [0u8; 8192];
     while buf.len() < n {
-        match s.read(&mut chunk) {
+        match crate::common::read_some(s, &mut chunk) {
             Ok(0) | Err(_) => return false,
             Ok(k) => buf.extend_from_slice(&chunk[..k]),
         }
@@ -84,7 +84,7 @@ fn fill_until(s: &mut TcpStream, buf: &mut Vec<u8>, needle: &[u8]) -> Option<usi
         if buf.len() > 4 << 20 {
             return None;
         }
-        match s.read(&mut chunk) {
+        match crate::common::read_some(s, &mut chunk) {
             Ok(0) | Err(_) => return None,
             Ok(k) => buf.extend_from_slice(&chunk[..k]),
         }
@@ -228,7 +228,7 @@ fn read_reply(s: &mut TcpStream, buf: &mut Vec<u8>, head_req: bool) -> Result<Re
             if let Some(i) = find(buf, b"\r\n\r\n") {
                 break i;
             }
-            match s.read(&mut chunk) {
+            match crate::common::read_some(s, &mut chunk) {
                 Ok(0) => return Err(false),
                 Ok(k) => buf.extend_from_slice(&chunk[..k]),
                 Err(e)

@@ -53,7 +53,7 @@ fn read_response(s: &mut TcpStream) -> String {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut byte).unwrap();
+        let n = crate::common::read_some(s, &mut byte).unwrap();
         assert_eq!(
             n,
             1,
