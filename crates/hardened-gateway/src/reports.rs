@@ -132,7 +132,13 @@ pub(crate) fn client_address(
             .next_back()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+            .and_then(|ip| {
+                // `203.0.113.7`, `203.0.113.7:5123`, `[2001:db8::1]:5123` or `2001:db8::1`.
+                let ip = ip.trim();
+                ip.parse::<std::net::IpAddr>()
+                    .ok()
+                    .or_else(|| ip.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+            })
     };
     let ip = match client.trusted_proxy() {
         true => forwarded().or(client.peer()),

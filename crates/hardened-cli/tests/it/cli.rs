@@ -1578,6 +1578,22 @@ fn gateway_flags_are_checked_as_their_keys_are() {
         (&["--upstream-timeout", "0"], "must be more than zero"),
         (&["--idle-timeout", "soon"], "not a duration"),
         (&["--listen", "8000"], "not an IP address and port"),
+        (
+            &["--upstream", "http://app:99999"],
+            "the port is not a number from 1 to 65535",
+        ),
+        (
+            &["--upstream", "http://app:0"],
+            "the port is not a number from 1 to 65535",
+        ),
+        (
+            &["--upstream", "http://app:9000/?next=/"],
+            "a query or fragment",
+        ),
+        (
+            &["--upstream", "http://u@v@app:9000"],
+            "no credentials upstream",
+        ),
         (&["--request-buffering", "maybe"], "expected true or false"),
         (
             &["--unbuffered-request-path", "upload/*"],

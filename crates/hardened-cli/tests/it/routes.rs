@@ -87,7 +87,7 @@ fn explain_names_the_route_and_its_overrides() {
         "-X",
         "POST",
         "--url",
-        "https://example.com/hooks/%34%32",
+        "https://example.com/hooks/42",
         "-H",
         "Origin: https://evil.example",
         "--format",

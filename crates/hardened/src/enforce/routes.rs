@@ -293,6 +293,23 @@ pub(crate) fn normalised_segments(path: &str) -> Vec<Cow<'_, str>> {
     out
 }
 
+/// Whether `path` is already spelt as its normalised form: no `%`-escape of an
+/// unreserved character, no empty, `.` or `..` segment, no `;` parameter, no `%2f`,
+/// `%5c` or `\`. Only such a spelling gets a route's relaxations: an application that
+/// routes the raw path could send any other spelling to another handler.
+pub(crate) fn is_plain_spelling(path: &str) -> bool {
+    if path.contains(['\\', ';']) {
+        return false;
+    }
+    let segs = normalised_segments(path);
+    let mut canonical = String::with_capacity(path.len());
+    for s in &segs {
+        canonical.push('/');
+        canonical.push_str(s);
+    }
+    canonical == path
+}
+
 /// What one route changes, compiled: the route's whole header set and CORS rules
 /// (the global ones with its overrides), and the request checks it turns on or off.
 #[derive(Debug)]
@@ -316,6 +333,9 @@ pub(crate) struct RouteRules {
     pub(crate) report_only: Option<ReportOnly>,
     /// `cross_site: allow`: Fetch Metadata's resource isolation is off on this route.
     pub(crate) cross_site_allow: bool,
+    /// The route weakens something ([`RoutePolicy::weakenings`]): it applies to the
+    /// plain spelling of its path only ([`is_plain_spelling`]).
+    pub(crate) weakens: bool,
 }
 
 /// The mark of a request's route: put into the request extensions by a route layer
@@ -369,6 +389,7 @@ impl RouteRules {
             no_ssl_redirect: route.ssl_redirect == Some(false),
             report_only: route.report_only,
             cross_site_allow: route.cross_site == Some(crate::config::CrossSiteMode::Allow),
+            weakens: !route.weakenings().is_empty(),
             label: label.into(),
             index,
         }
@@ -589,6 +610,7 @@ mod tests {
                 no_ssl_redirect: false,
                 report_only: None,
                 cross_site_allow: false,
+                weakens: false,
             })
         };
         let p = |s: &str| RoutePattern::parse(s).unwrap_or_else(|e| panic!("{e}"));

@@ -297,7 +297,7 @@ impl Security {
         // relaxations, as it matches no exemption list: a handler of `/files/{name}`
         // must not inherit the CSRF exemption of `/hooks/{id}` through
         // `/files/a%2f..%2fhooks%2f1`.
-        let relax = rules.filter(|_| !super::matcher::is_ambiguous_path(head.path()));
+        let relax = rules.filter(|_| super::routes::is_plain_spelling(head.path()));
         let health = inner.health.matches(head.path());
         let skip_allowlist = health || relax.is_some_and(|r| r.skip_host_allowlist);
         let no_redirect = health || relax.is_some_and(|r| r.no_ssl_redirect);
@@ -313,9 +313,12 @@ impl Security {
             reported: Vec::new(),
             route,
         };
-        let report = relax
-            .and_then(|r| r.report_only)
-            .unwrap_or(inner.report_only);
+        // On another spelling, a route's `report_only` only ever makes a check stricter.
+        let report = match (rules.and_then(|r| r.report_only), relax.is_some()) {
+            (Some(route), true) => route,
+            (Some(route), false) => stricter(route, inner.report_only),
+            (None, _) => inner.report_only,
+        };
 
         let host = inner.host.allowed(head);
         // Health-check paths (and routes with `host_check: skip_allowlist`) are exempt
@@ -421,9 +424,15 @@ impl Security {
         } else {
             &parts.method
         };
+        // A route that weakens anything is for the plain spelling of its path only: any
+        // other spelling (`/%77ebhooks/1`, `/partner%2faccount`, `/a//b`) gets the global
+        // policy, as an application that routes the raw path may hand it to another
+        // handler. A route that only tightens holds on every spelling.
+        let path = head.path();
         self.0
             .routes
-            .find(head.path(), method)
+            .find(path, method)
+            .filter(|r| !r.weakens || super::routes::is_plain_spelling(path))
             .map(|r| RouteMark(r.clone()))
     }
 
@@ -589,6 +598,19 @@ fn rejection_body(r: &Rejection, verbose: bool) -> bytes::Bytes {
     let mut text = String::with_capacity(len.0);
     let _ = write_body(&mut text, r, verbose);
     bytes::Bytes::from(text)
+}
+
+/// The stricter of two report-only sets: a check reports only where both say so.
+fn stricter(
+    a: crate::config::ReportOnly,
+    b: crate::config::ReportOnly,
+) -> crate::config::ReportOnly {
+    let mut out = crate::config::ReportOnly::NONE;
+    out.host = a.host && b.host;
+    out.tls = a.tls && b.tls;
+    out.csrf = a.csrf && b.csrf;
+    out.websocket = a.websocket && b.websocket;
+    out
 }
 
 /// A route's `csrf:` as the request may use it: `csrf: enforce` always, `csrf: exempt`

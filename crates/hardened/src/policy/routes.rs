@@ -347,8 +347,8 @@ pub(crate) fn frame_source_is_wide(source: &str) -> bool {
 }
 
 /// Whether a (lowercased) CSP replacing the global one on a route opens script
-/// execution: `'unsafe-inline'`, `'unsafe-eval'` or `'unsafe-hashes'`, a `*`, scheme or
-/// `data:` source, or no `script-src` and no `default-src` at all (a policy of
+/// execution: `'unsafe-inline'`, `'unsafe-eval'` or `'unsafe-hashes'`, a `*`, a scheme
+/// (`https:`, `data:`, `blob:`), any host (`https://*`) or a whole top-level domain (`*.com`), or no `script-src` and no `default-src` at all (a policy of
 /// `frame-ancestors 'none'` alone drops every script restriction).
 fn csp_is_weak(lower: &str) -> bool {
     let tokens = || {
@@ -363,11 +363,10 @@ fn csp_is_weak(lower: &str) -> bool {
             "'unsafe-inline'"
                 | "'unsafe-eval'"
                 | "'unsafe-hashes'"
-                | "*"
-                | "http:"
-                | "https:"
                 | "data:"
-        )
+                | "blob:"
+                | "filesystem:"
+        ) || (!t.starts_with('\'') && frame_source_is_wide(t))
     });
     let names: Vec<&str> = lower
         .split(';')

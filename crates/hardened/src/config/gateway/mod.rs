@@ -229,6 +229,12 @@ pub enum UpstreamProblem {
     NotHttp,
     /// An `http://` URL without a host.
     NoHost,
+    /// User name or password in the URL: the gateway sends no credentials upstream.
+    Credentials,
+    /// A query or fragment: the request's own are forwarded, these would be dropped.
+    QueryOrFragment,
+    /// A port that is not 1 to 65535.
+    BadPort,
 }
 
 impl fmt::Display for UpstreamProblem {
@@ -240,8 +246,25 @@ impl fmt::Display for UpstreamProblem {
             }
             UpstreamProblem::NotHttp => "not an absolute http:// URL",
             UpstreamProblem::NoHost => "the URL names no host",
+            UpstreamProblem::Credentials => {
+                "a user name or password in the URL; the gateway sends no credentials upstream (and would print them)"
+            }
+            UpstreamProblem::QueryOrFragment => {
+                "a query or fragment in the URL; each request's own are forwarded, these would be dropped"
+            }
+            UpstreamProblem::BadPort => "the port is not a number from 1 to 65535",
         })
     }
+}
+
+/// Whether an authority names a port (`host:port`, `[::1]:port`): `http` reads a port
+/// that is no `u16` (`:99999`) as no port at all.
+fn has_port(authority: &str) -> bool {
+    let after_host = match authority.rfind(']') {
+        Some(i) => authority.get(i + 1..).unwrap_or(""),
+        None => authority,
+    };
+    after_host.contains(':')
 }
 
 /// Checks an upstream URL: absolute, `http`, with a host. The one check of the
@@ -254,13 +277,24 @@ impl fmt::Display for UpstreamProblem {
 /// assert!(check_upstream("http://127.0.0.1:9000/api").is_ok());
 /// assert_eq!(check_upstream("https://app.internal").unwrap_err(), UpstreamProblem::Https);
 /// assert_eq!(check_upstream("ftp://x").unwrap_err(), UpstreamProblem::NotHttp);
+/// assert_eq!(check_upstream("http://u:p@app:9000").unwrap_err(), UpstreamProblem::Credentials);
+/// assert_eq!(check_upstream("http://app:99999").unwrap_err(), UpstreamProblem::BadPort);
+/// assert_eq!(check_upstream("http://app/?x=1").unwrap_err(), UpstreamProblem::QueryOrFragment);
 /// ```
 ///
 /// # Errors
 /// What is wrong with it.
 pub fn check_upstream(input: &str) -> Result<http::Uri, UpstreamProblem> {
-    let uri: http::Uri = input.trim().parse().map_err(|_| UpstreamProblem::NotUrl)?;
+    let input = input.trim();
+    if input.contains(['?', '#']) {
+        return Err(UpstreamProblem::QueryOrFragment);
+    }
+    let uri: http::Uri = input.parse().map_err(|_| UpstreamProblem::NotUrl)?;
     match (uri.scheme_str(), uri.authority()) {
+        (Some("http"), Some(a)) if a.as_str().contains('@') => Err(UpstreamProblem::Credentials),
+        (Some("http"), Some(a)) if has_port(a.as_str()) && a.port_u16().is_none_or(|p| p == 0) => {
+            Err(UpstreamProblem::BadPort)
+        }
         (Some("http"), Some(a)) if !a.host().is_empty() => Ok(uri),
         (Some("http"), _) => Err(UpstreamProblem::NoHost),
         (Some("https"), _) => Err(UpstreamProblem::Https),
