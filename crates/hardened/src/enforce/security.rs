@@ -292,15 +292,9 @@ impl Security {
         let route = self.route_of(head);
         let held = route.as_ref().map(|r| Arc::clone(&r.0));
         let rules = held.as_deref();
-        // A path some server downstream may read as another one (`%2f`, `\`, `;`, dot
-        // segments) gets its route's headers and CORS but none of its request-side
-        // relaxations, as it matches no exemption list: a handler of `/files/{name}`
-        // must not inherit the CSRF exemption of `/hooks/{id}` through
-        // `/files/a%2f..%2fhooks%2f1`.
-        let relax = rules.filter(|_| super::routes::is_plain_spelling(head.path()));
         let health = inner.health.matches(head.path());
-        let skip_allowlist = health || relax.is_some_and(|r| r.skip_host_allowlist);
-        let no_redirect = health || relax.is_some_and(|r| r.no_ssl_redirect);
+        let skip_allowlist = health || rules.is_some_and(|r| r.skip_host_allowlist);
+        let no_redirect = health || rules.is_some_and(|r| r.no_ssl_redirect);
         let cors = rules.and_then(|r| r.cors.as_ref()).unwrap_or(&inner.cors);
         let mut facts = Facts {
             secure: head.secure(),
@@ -313,12 +307,9 @@ impl Security {
             reported: Vec::new(),
             route,
         };
-        // On another spelling, a route's `report_only` only ever makes a check stricter.
-        let report = match (rules.and_then(|r| r.report_only), relax.is_some()) {
-            (Some(route), true) => route,
-            (Some(route), false) => stricter(route, inner.report_only),
-            (None, _) => inner.report_only,
-        };
+        let report = rules
+            .and_then(|r| r.report_only)
+            .unwrap_or(inner.report_only);
 
         let host = inner.host.allowed(head);
         // Health-check paths (and routes with `host_check: skip_allowlist`) are exempt
@@ -354,7 +345,7 @@ impl Security {
         }
 
         if checks.fetch_metadata()
-            && !relax.is_some_and(|r| r.cross_site_allow)
+            && !rules.is_some_and(|r| r.cross_site_allow)
             && let Err(r) = inner.fetch_metadata.check(
                 head,
                 |origin| {
@@ -362,7 +353,7 @@ impl Security {
                         || cors.matcher.allows(origin)
                         || inner.csrf.matcher.allows(origin)
                 },
-                || inner.csrf.exempts(head, route_csrf_exempt(rules, relax)),
+                || inner.csrf.exempts(head, rules.and_then(|r| r.csrf_exempt)),
             )
         {
             if !inner.fetch_metadata.reports() {
@@ -393,7 +384,7 @@ impl Security {
         if checks.csrf()
             && let Err(r) = inner
                 .csrf
-                .check(head, host, route_csrf_exempt(rules, relax))
+                .check(head, host, rules.and_then(|r| r.csrf_exempt))
         {
             if !report.csrf {
                 return Decision::Answer(Answer::Reject(r), facts);
@@ -598,31 +589,6 @@ fn rejection_body(r: &Rejection, verbose: bool) -> bytes::Bytes {
     let mut text = String::with_capacity(len.0);
     let _ = write_body(&mut text, r, verbose);
     bytes::Bytes::from(text)
-}
-
-/// The stricter of two report-only sets: a check reports only where both say so.
-fn stricter(
-    a: crate::config::ReportOnly,
-    b: crate::config::ReportOnly,
-) -> crate::config::ReportOnly {
-    let mut out = crate::config::ReportOnly::NONE;
-    out.host = a.host && b.host;
-    out.tls = a.tls && b.tls;
-    out.csrf = a.csrf && b.csrf;
-    out.websocket = a.websocket && b.websocket;
-    out
-}
-
-/// A route's `csrf:` as the request may use it: `csrf: enforce` always, `csrf: exempt`
-/// only when the path is not ambiguous (`relax`, see `decide_for`).
-fn route_csrf_exempt(
-    rules: Option<&super::routes::RouteRules>,
-    relax: Option<&super::routes::RouteRules>,
-) -> Option<bool> {
-    match rules.and_then(|r| r.csrf_exempt) {
-        Some(true) => relax.and_then(|r| r.csrf_exempt),
-        other => other,
-    }
 }
 
 #[cfg(test)]
