@@ -149,7 +149,7 @@ impl FetchMetadataCheck {
         Err(Rejection::fixed(
             RejectionKind::FetchMetadataCrossSite,
             "Cross-site request refused by the resource isolation policy (Sec-Fetch-Site: cross-site, and not a navigation).",
-            "if the requesting page is your frontend on another site, add its origin to security_domains (its requests carry that Origin); a public API or an embeddable resource needs its route opened to other sites; `fetch_metadata: report` only logs",
+            "if the requesting page is your frontend on another site, add its origin to security_domains (its requests carry that Origin); a public API or an embeddable resource: give its route `cross_site: allow` in `routes:`; `fetch_metadata: report` only logs",
         ))
     }
 }

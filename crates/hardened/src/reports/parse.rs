@@ -201,9 +201,15 @@ impl UploadError {
             UploadError::Malformed => {
                 "malformed report: send a CSP report object or a Reporting API array\n"
             }
-            UploadError::TooDeep => "report nested too deeply\n",
-            UploadError::TooMany => "too many reports in one upload\n",
-            UploadError::TooLarge => "report too large\n",
+            UploadError::TooDeep => {
+                "report nested too deeply: send the report objects browsers send\n"
+            }
+            UploadError::TooMany => {
+                "too many reports in one upload: send at most 100 per request\n"
+            }
+            UploadError::TooLarge => {
+                "report too large: raise reports.max_body_size if the reports are genuine\n"
+            }
             UploadError::ContentType => {
                 "send Content-Type: application/csp-report or application/reports+json\n"
             }
