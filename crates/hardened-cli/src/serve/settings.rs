@@ -16,10 +16,19 @@ use crate::common::CliError;
 
 /// The `gateway:` settings given as `serve` flags (`--workers 4`, `--tls-cert FILE`),
 /// as the text given: the loader reads them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(super) struct GatewayFlags {
     /// `(key path, flag, values)` of each flag given.
     given: Vec<(String, String, Vec<String>)>,
+}
+
+/// The flags given, never their values.
+impl std::fmt::Debug for GatewayFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.given.iter().map(|(_, flag, _)| flag))
+            .finish()
+    }
 }
 
 /// The heading of a flag in `serve --help`.

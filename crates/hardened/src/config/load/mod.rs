@@ -61,8 +61,9 @@ pub struct Loader {
     gateway_flags: Vec<GatewayFlag>,
 }
 
-/// A `gateway:` setting given on the command line.
-#[derive(Clone, Debug)]
+/// A `gateway:` setting given on the command line. Its `Debug` names the flag, never
+/// its value (as the loader's names the variables only).
+#[derive(Clone)]
 pub(crate) struct GatewayFlag {
     /// The key path in `gateway:` (`workers`, `tls.cert`).
     pub(crate) path: String,
@@ -70,6 +71,12 @@ pub(crate) struct GatewayFlag {
     pub(crate) flag: String,
     /// What it was given, once or more.
     pub(crate) values: Vec<String>,
+}
+
+impl std::fmt::Debug for GatewayFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.flag)
+    }
 }
 
 /// The variables' names only: the environment holds secrets (`SECRET_KEY`, database
